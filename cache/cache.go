@@ -1,0 +1,227 @@
+package cache
+
+import (
+	"hash/maphash"
+	"math"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Defaults a zero Config field takes. They follow Unbound's cache-max-ttl
+// (86400), cache-max-negative-ttl (3600) and RFC 2308 §7.1, which allows
+// caching a server failure for at most five minutes.
+const (
+	DefaultMaxEntries     = 100_000
+	DefaultMaxTTL         = 24 * time.Hour
+	DefaultMaxNegativeTTL = time.Hour
+	DefaultServfailTTL    = 5 * time.Second
+)
+
+// Config configures a Cache. Zero fields take the defaults above. TTLs are
+// counted in whole seconds, as on the wire: fractions are dropped.
+type Config struct {
+	// MaxEntries bounds the cache in entries, not bytes: a client answer
+	// (one message, however many records it holds) and an RRset each
+	// count as one entry, and both kinds share this one bound.
+	MaxEntries int
+	// MinTTL raises the TTL of positive answers and RRsets that is lower
+	// (Unbound's cache-min-ttl). It does not apply to negative answers:
+	// raising those would hide names after they are created. Default 0:
+	// the data's own TTL, as its owner intended.
+	MinTTL time.Duration
+	// MaxTTL caps the TTL of positive answers and RRsets. A negative value
+	// caches none of them.
+	MaxTTL time.Duration
+	// MaxNegativeTTL caps the TTL of negative answers (NXDOMAIN, NODATA),
+	// RFC 2308 §5. A negative value caches none of them.
+	MaxNegativeTTL time.Duration
+	// ServfailTTL is how long a SERVFAIL answer is cached, so that a
+	// broken zone is not hammered by every retry (RFC 2308 §7.1). A
+	// negative value caches no SERVFAIL.
+	ServfailTTL time.Duration
+	// Shards is the number of shards (see NewSharded); zero picks 16 ×
+	// GOMAXPROCS.
+	Shards int
+}
+
+// Rank is the trust placed in cached data according to where it came from,
+// after RFC 2181 §5.4.1. Ranks grow with trust. Data of a rank never
+// replaces unexpired data of a higher rank, so glue or a referral cannot
+// overwrite what the zone's own servers answered authoritatively.
+//
+// The zero value is the lowest rank.
+type Rank uint8
+
+// Ranks, lowest first.
+const (
+	// RankAdditional is data from an additional section, such as glue,
+	// or any data from a non-authoritative answer's additional section.
+	RankAdditional Rank = iota
+	// RankAuthorityReferral is data from the authority section of a
+	// non-authoritative answer: the NS records of a referral.
+	RankAuthorityReferral
+	// RankAnswerNonAuth is data from the answer section of a
+	// non-authoritative answer (AA clear), or non-authoritative data in an
+	// authoritative one (a CNAME target outside the server's zone).
+	RankAnswerNonAuth
+	// RankAuthority is data from the authority section of an
+	// authoritative answer: the zone's own NS or SOA records.
+	RankAuthority
+	// RankAnswer is authoritative data from the answer section of an
+	// authoritative answer (AA set).
+	RankAnswer
+	// RankValidated is data DNSSEC validation proved Secure, whatever
+	// section it came from, so that no unvalidated data replaces it (as
+	// Unbound's rrset_trust_validated).
+	RankValidated
+)
+
+// Meta is what the resolver knows about cached data besides the data: how
+// much it trusts it and what DNSSEC said. The cache stores and returns it.
+type Meta struct {
+	// Rank decides which RRset survives when two compete (SetRRset).
+	Rank Rank
+	// Security is the DNSSEC status the resolver computed. The cache does
+	// not interpret it, so that it need not import package dnssec.
+	Security uint8
+}
+
+// Cache is hush's DNS cache: client answers, stored packed so that a hit is
+// a byte copy (SetMsg, GetMsg, AppendMsg), and RRsets with trust ranks for
+// the iterator's delegations, glue and name server addresses (SetRRset,
+// GetRRset).
+//
+// Both kinds of entry live in one Sharded LRU bounded by
+// Config.MaxEntries, counted in entries: one message and one RRset each
+// count as one, whatever their size. Expired entries are dropped when
+// found; otherwise they stay until the LRU evicts them.
+//
+// A Cache is safe for concurrent use. Every method takes the current time
+// as now, so that tests can drive time; the resolver passes time.Now().
+type Cache struct {
+	store *Sharded[key, *entry]
+
+	// TTL bounds in seconds, defaults applied. Zero in maxTTL, maxNegTTL
+	// or servfailTTL means that kind of data is not cached.
+	minTTL, maxTTL, maxNegTTL, servfailTTL uint32
+}
+
+// entry is one cached message or RRset. It is immutable once stored:
+// readers copy it with no lock held.
+type entry struct {
+	stored time.Time
+	ttl    uint32 // seconds from stored until expiry; > 0
+	meta   Meta
+
+	// A message: packed with ID 0, TTLs already capped to ttl. ttlOffs
+	// lists the offset of every TTL field to decrement on read.
+	wire     []byte
+	ttlOffs  []uint16
+	servfail bool
+
+	// An RRset (with its covering RRSIGs), every TTL set to ttl.
+	rrs []dns.RR
+}
+
+// remaining returns the entry's TTL left at now, and false if the entry has
+// expired. A clock that went backwards counts as no time elapsed.
+func (e *entry) remaining(now time.Time) (elapsed, left uint32, ok bool) {
+	d := now.Sub(e.stored)
+	if d < 0 {
+		d = 0
+	}
+	s := d / time.Second
+	if s >= time.Duration(e.ttl) {
+		return 0, 0, false
+	}
+	return uint32(s), e.ttl - uint32(s), true
+}
+
+// New returns an empty Cache configured by cfg.
+func New(cfg Config) *Cache {
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = DefaultMaxEntries
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.MaxNegativeTTL == 0 {
+		cfg.MaxNegativeTTL = DefaultMaxNegativeTTL
+	}
+	if cfg.ServfailTTL == 0 {
+		cfg.ServfailTTL = DefaultServfailTTL
+	}
+	seed := maphash.MakeSeed()
+	c := &Cache{
+		minTTL:      seconds(cfg.MinTTL),
+		maxTTL:      seconds(cfg.MaxTTL),
+		maxNegTTL:   seconds(cfg.MaxNegativeTTL),
+		servfailTTL: seconds(cfg.ServfailTTL),
+	}
+	c.store = NewSharded[key, *entry](cfg.MaxEntries, cfg.Shards, func(k key) uint64 { return k.hash(seed) })
+	return c
+}
+
+// seconds converts d to a wire TTL: whole seconds, negative as 0, and at
+// most 2^31-1 (RFC 2181 §8).
+func seconds(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	return uint32(min(d/time.Second, math.MaxInt32))
+}
+
+// wireTTL reads a TTL as RFC 2181 §8 asks: a value with the top bit set
+// counts as zero.
+func wireTTL(t uint32) uint32 {
+	if t > math.MaxInt32 {
+		return 0
+	}
+	return t
+}
+
+// ttls folds records' TTLs into what bounds an entry's lifetime.
+type ttls struct {
+	// lowest is the lowest record TTL (RFC 2181 §8 applied). MinTTL may
+	// raise it.
+	lowest uint32
+	// limit is when the first RRSIG expires (RFC 4035 §5.3.3), in seconds
+	// from now. Nothing raises it.
+	limit uint32
+}
+
+func newTTLs() ttls { return ttls{lowest: math.MaxUint32, limit: math.MaxUint32} }
+
+// add folds in rr. An OPT record bounds nothing: its TTL field holds EDNS
+// flags. An RRSIG's expiration is compared in RFC 4034 §3.1.5 serial
+// arithmetic.
+func (t *ttls) add(rr dns.RR, now time.Time) {
+	switch rr := rr.(type) {
+	case *dns.OPT:
+		return
+	case *dns.RRSIG:
+		left := int32(rr.Expiration - uint32(now.Unix()))
+		t.limit = min(t.limit, uint32(max(left, 0)))
+	}
+	t.lowest = min(t.lowest, wireTTL(rr.Header().Ttl))
+}
+
+// clamp returns the TTL of a positive entry: lowest clamped to
+// [floor, ceil], then cut at limit.
+func (t ttls) clamp(floor, ceil uint32) uint32 {
+	return min(max(t.lowest, floor), ceil, t.limit)
+}
+
+// Len returns the number of cached entries, messages and RRsets together,
+// expired ones that were not yet dropped included.
+func (c *Cache) Len() int { return c.store.Len() }
+
+// Purge drops every entry.
+func (c *Cache) Purge() { c.store.Purge() }
+
+// drop removes k if it still holds e, and not a newer entry another
+// goroutine stored since e was read.
+func (c *Cache) drop(k key, e *entry) {
+	c.store.RemoveIf(k, func(v *entry) bool { return v == e })
+}

@@ -1,0 +1,208 @@
+package cache
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// SetMsg caches m as the answer to the client question k, as of now.
+//
+// It stores a packed copy: the caller may reuse or modify m afterwards. It
+// caches nothing, and says nothing, when m
+//   - is truncated (TC): the full answer must come over TCP, and a cached
+//     truncated answer would send every client there;
+//   - is not a QUERY, or its question is not k's (name compared
+//     case-insensitively, type, class);
+//   - has an RCODE other than NOERROR, NXDOMAIN or SERVFAIL;
+//   - would get a TTL of zero (see below);
+//   - is a negative answer without an SOA in the authority section, which
+//     RFC 2308 §5 says not to cache: nothing would bound its lifetime.
+//
+// The TTL of the entry is:
+//   - for a positive answer, the lowest TTL of the answer and authority
+//     records (RRSIGs included, and no longer than a signature stays
+//     valid), clamped to [MinTTL, MaxTTL];
+//   - for a negative answer (NXDOMAIN, or NOERROR without a record of the
+//     question's type, CNAMEs aside: NODATA), min(SOA TTL, SOA MINIMUM) of
+//     the authority SOA (RFC 2308 §5), further lowered by any lower TTL in
+//     the answer and authority sections and capped at MaxNegativeTTL;
+//   - for SERVFAIL, ServfailTTL.
+//
+// Every record's TTL in the stored copy is lowered to the entry's TTL (and,
+// for positive answers, raised to MinTTL), so no client is told to keep a
+// record longer than the cache itself does; the OPT record is stored as
+// given. The question keeps the case it has in m.
+//
+// A SERVFAIL does not replace an unexpired answer of another RCODE: one
+// failed refresh must not throw away a good answer. Anything else replaces
+// what k held.
+func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
+	if m == nil || m.Truncated || m.Opcode != dns.OpcodeQuery || len(m.Question) != 1 {
+		return
+	}
+	ik := msgKey(k)
+	q := m.Question[0]
+	if q.Qtype != k.Type || q.Qclass != k.Class || canonicalName(q.Name) != ik.name {
+		return
+	}
+	ttl, floor := c.msgTTL(k.Type, m, now)
+	if ttl == 0 {
+		return
+	}
+
+	// A shallow copy is enough: Pack writes only into its own buffer as
+	// long as the RCODE fits the header, which every RCODE accepted here
+	// does.
+	mm := *m
+	mm.Id = 0
+	mm.Compress = true
+	wire, err := mm.Pack()
+	if err != nil {
+		return
+	}
+	offs, err := ttlOffsets(make([]uint16, 0, len(m.Answer)+len(m.Ns)+len(m.Extra)), wire)
+	if err != nil {
+		return
+	}
+	for _, off := range offs {
+		t := min(max(wireTTL(binary.BigEndian.Uint32(wire[off:])), floor), ttl)
+		binary.BigEndian.PutUint32(wire[off:], t)
+	}
+	e := &entry{
+		stored:   now,
+		ttl:      ttl,
+		meta:     meta,
+		wire:     wire,
+		ttlOffs:  offs,
+		servfail: m.Rcode == dns.RcodeServerFailure,
+	}
+	if !e.servfail {
+		c.store.Add(ik, e)
+		return
+	}
+	c.store.AddIf(ik, e, func(old *entry) bool {
+		_, _, live := old.remaining(now)
+		return old.servfail || !live
+	})
+}
+
+// msgTTL returns the TTL SetMsg gives m, zero if m is not to be cached, and
+// the floor its records' TTLs are raised to.
+func (c *Cache) msgTTL(qtype uint16, m *dns.Msg, now time.Time) (ttl, floor uint32) {
+	switch m.Rcode {
+	case dns.RcodeServerFailure:
+		return c.servfailTTL, 0
+	case dns.RcodeSuccess, dns.RcodeNameError:
+	default:
+		return 0, 0
+	}
+	t := newTTLs()
+	for _, rr := range m.Answer {
+		t.add(rr, now)
+	}
+	var soa *dns.SOA
+	for _, rr := range m.Ns {
+		t.add(rr, now)
+		if s, ok := rr.(*dns.SOA); ok && soa == nil {
+			soa = s
+		}
+	}
+	if m.Rcode == dns.RcodeSuccess && answers(m.Answer, qtype) {
+		return t.clamp(c.minTTL, c.maxTTL), c.minTTL
+	}
+	// RFC 2308 §5: a negative answer lives as long as the lower of the
+	// SOA's TTL (already in t) and its MINIMUM field.
+	if soa == nil {
+		return 0, 0
+	}
+	return t.clamp(0, min(wireTTL(soa.Minttl), c.maxNegTTL)), 0
+}
+
+// answers reports whether an answer section holds data of type qtype (any
+// data for ANY), as opposed to nothing or only the CNAMEs leading to a name
+// without such data (NODATA, RFC 2308 §2.2).
+func answers(ans []dns.RR, qtype uint16) bool {
+	for _, rr := range ans {
+		if t := rr.Header().Rrtype; t == qtype || qtype == dns.TypeANY {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupMsg returns the live message entry for k and the seconds elapsed
+// since it was stored. An expired entry is dropped and reported as a miss.
+func (c *Cache) lookupMsg(k Key, now time.Time) (*entry, uint32, bool) {
+	ik := msgKey(k)
+	e, ok := c.store.Get(ik)
+	if !ok {
+		return nil, 0, false
+	}
+	elapsed, _, ok := e.remaining(now)
+	if !ok {
+		c.drop(ik, e)
+		return nil, 0, false
+	}
+	return e, elapsed, true
+}
+
+// GetMsg returns the answer cached for k, as a new message the caller owns
+// and may modify, with its ID zero and every record's TTL lowered by the
+// time since it was stored (never below zero). The question has the case it
+// had when stored, not k's. An expired entry is a miss, and is dropped.
+//
+// GetMsg unpacks the stored wire form: it allocates the message and its
+// records. The hot path should use AppendMsg.
+func (c *Cache) GetMsg(k Key, now time.Time) (*dns.Msg, Meta, bool) {
+	e, elapsed, ok := c.lookupMsg(k, now)
+	if !ok {
+		return nil, Meta{}, false
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(e.appendTo(make([]byte, 0, len(e.wire)), 0, elapsed)); err != nil {
+		// Cannot happen: the wire form came from Pack. Treat it as a
+		// miss rather than serve something broken.
+		c.drop(msgKey(k), e)
+		return nil, Meta{}, false
+	}
+	return m, e.meta, true
+}
+
+// AppendMsg appends to dst the answer cached for k in wire form, with its ID
+// set to id and every record's TTL lowered by the time since it was stored,
+// and returns the extended slice. On a miss it returns dst unchanged and
+// false; an expired entry is a miss, and is dropped.
+//
+// It allocates nothing when dst has room for the message. It does not
+// patch anything but the ID and the TTLs: the caller copies the client's
+// RD bit and question case (the question name starts at offset 12 of the
+// message and is as long as the client's) and fits the OPT record and size
+// to the client.
+func (c *Cache) AppendMsg(dst []byte, k Key, id uint16, now time.Time) ([]byte, Meta, bool) {
+	e, elapsed, ok := c.lookupMsg(k, now)
+	if !ok {
+		return dst, Meta{}, false
+	}
+	return e.appendTo(dst, id, elapsed), e.meta, true
+}
+
+// appendTo appends e's message with ID id and its TTLs lowered by elapsed
+// seconds.
+func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32) []byte {
+	base := len(dst)
+	dst = append(dst, e.wire...)
+	b := dst[base:]
+	binary.BigEndian.PutUint16(b, id)
+	for _, off := range e.ttlOffs {
+		t := binary.BigEndian.Uint32(e.wire[off:])
+		if t > elapsed {
+			t -= elapsed
+		} else {
+			t = 0
+		}
+		binary.BigEndian.PutUint32(b[off:], t)
+	}
+	return dst
+}

@@ -1,0 +1,95 @@
+package cache
+
+import (
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// SetRRset caches the RRset rrs, with the RRSIGs that cover it, as of now:
+// the iterator's delegations (NS), glue and name server addresses, and
+// later DS and DNSKEY sets.
+//
+// The RRset's owner, type and class are those of the first record that is
+// not an RRSIG. Every other record must have the same owner (compared
+// case-insensitively) and class, and be of the same type or an RRSIG
+// covering that type; if one does not, SetRRset caches nothing, since it
+// cannot tell which part the caller meant. It also caches nothing for an
+// empty set, a set of only RRSIGs, an OPT, or a TTL of zero.
+//
+// The TTL is the lowest of the records' (RFC 2181 §5.2, and no longer than
+// a signature stays valid), clamped to [MinTTL, MaxTTL]; every stored
+// record gets it. SetRRset stores copies: the caller may modify rrs
+// afterwards.
+//
+// An unexpired RRset is replaced only by one of equal or higher meta.Rank
+// (RFC 2181 §5.4.1); otherwise the new one is dropped.
+func (c *Cache) SetRRset(rrs []dns.RR, meta Meta, now time.Time) {
+	var h *dns.RR_Header
+	for _, rr := range rrs {
+		if rr == nil {
+			return
+		}
+		if rr.Header().Rrtype != dns.TypeRRSIG {
+			h = rr.Header()
+			break
+		}
+	}
+	if h == nil || h.Rrtype == dns.TypeOPT {
+		return
+	}
+	owner := canonicalName(h.Name)
+	t := newTTLs()
+	for _, rr := range rrs {
+		rh := rr.Header()
+		if rh.Class != h.Class || (rh.Name != h.Name && canonicalName(rh.Name) != owner) {
+			return
+		}
+		if rh.Rrtype != h.Rrtype {
+			if sig, ok := rr.(*dns.RRSIG); !ok || sig.TypeCovered != h.Rrtype {
+				return
+			}
+		}
+		t.add(rr, now)
+	}
+	ttl := t.clamp(c.minTTL, c.maxTTL)
+	if ttl == 0 {
+		return
+	}
+	cp := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		cp[i] = dns.Copy(rr)
+		cp[i].Header().Ttl = ttl
+	}
+	e := &entry{stored: now, ttl: ttl, meta: meta, rrs: cp}
+	c.store.AddIf(rrsetKey(owner, h.Rrtype, h.Class), e, func(old *entry) bool {
+		_, _, live := old.remaining(now)
+		return !live || meta.Rank >= old.meta.Rank
+	})
+}
+
+// GetRRset returns the RRset cached for (name, qtype, qclass), name compared
+// case-insensitively, with its covering RRSIGs: copies the caller owns, each
+// TTL lowered by the time since it was stored. An expired RRset is a miss,
+// and is dropped.
+//
+// GetRRset sees only what SetRRset stored, never the records inside cached
+// messages.
+func (c *Cache) GetRRset(name string, qtype, qclass uint16, now time.Time) ([]dns.RR, Meta, bool) {
+	k := rrsetKey(name, qtype, qclass)
+	e, ok := c.store.Get(k)
+	if !ok {
+		return nil, Meta{}, false
+	}
+	_, left, ok := e.remaining(now)
+	if !ok {
+		c.drop(k, e)
+		return nil, Meta{}, false
+	}
+	out := make([]dns.RR, len(e.rrs))
+	for i, rr := range e.rrs {
+		out[i] = dns.Copy(rr)
+		out[i].Header().Ttl = left
+	}
+	return out, e.meta, true
+}

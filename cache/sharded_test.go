@@ -1,0 +1,184 @@
+package cache
+
+import (
+	"fmt"
+	"math/bits"
+	"sync"
+	"testing"
+)
+
+// mix64 is a deterministic, well-mixed hash (the splitmix64 finalizer), so
+// that which keys share a shard is the same on every run.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+func TestNewShardedShards(t *testing.T) {
+	tests := []struct {
+		capacity, shards int
+		want             int
+	}{
+		{capacity: 1000, shards: 1, want: 1},
+		{capacity: 1000, shards: 3, want: 4},
+		{capacity: 1000, shards: 16, want: 16},
+		{capacity: 1000, shards: 17, want: 32},
+		{capacity: 10, shards: 16, want: 8},
+		{capacity: 1, shards: 64, want: 1},
+		{capacity: 0, shards: 64, want: 1},
+		{capacity: -5, shards: 4, want: 1},
+		{capacity: 1 << 20, shards: 1 << 20, want: maxShards},
+	}
+	for _, tt := range tests {
+		s := NewSharded[uint64, int](tt.capacity, tt.shards, mix64)
+		if got := s.Shards(); got != tt.want {
+			t.Errorf("NewSharded(%d, %d).Shards() = %d, want %d", tt.capacity, tt.shards, got, tt.want)
+		}
+	}
+	// The default: a power of two, at most maxShards.
+	s := NewSharded[uint64, int](1<<20, 0, nil)
+	if n := s.Shards(); n > maxShards || bits.OnesCount(uint(n)) != 1 {
+		t.Errorf("default Shards() = %d, want a power of two <= %d", n, maxShards)
+	}
+}
+
+func TestShardedBound(t *testing.T) {
+	tests := []struct {
+		capacity, shards int
+	}{
+		{1, 16},
+		{7, 1},
+		{10, 16},
+		{100, 3},
+		{1000, 0},
+		{1001, 64},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("cap%d/shards%d", tt.capacity, tt.shards), func(t *testing.T) {
+			s := NewSharded[uint64, int](tt.capacity, tt.shards, mix64)
+			evictions := 0
+			n := 100 * tt.capacity
+			for i := range n {
+				if s.Add(uint64(i), i) {
+					evictions++
+				}
+				if got := s.Len(); got > tt.capacity {
+					t.Fatalf("after %d adds Len() = %d, want <= %d", i+1, got, tt.capacity)
+				}
+			}
+			// 100 keys per slot fill every shard: the shards' capacities
+			// add up to exactly the capacity asked for.
+			if got := s.Len(); got != tt.capacity {
+				t.Errorf("full Len() = %d, want %d", got, tt.capacity)
+			}
+			if got, want := evictions, n-tt.capacity; got != want {
+				t.Errorf("evictions = %d, want %d", got, want)
+			}
+			s.Purge()
+			if got := s.Len(); got != 0 {
+				t.Errorf("Len() after Purge = %d, want 0", got)
+			}
+		})
+	}
+}
+
+func TestShardedLRUOrder(t *testing.T) {
+	// One shard, so that recency is global and the victim predictable.
+	s := NewSharded[string, int](2, 1, nil)
+	s.Add("a", 1)
+	s.Add("b", 2)
+	s.Get("a") // a is now the most recent
+	if evicted := s.Add("c", 3); !evicted {
+		t.Errorf("Add(c) evicted = false, want true")
+	}
+	if _, ok := s.Peek("b"); ok {
+		t.Errorf("b survived, want it evicted as least recently used")
+	}
+	s.Peek("a") // Peek must not refresh a
+	s.Add("d", 4)
+	if _, ok := s.Get("a"); ok {
+		t.Errorf("a survived, want it evicted: Peek must not refresh")
+	}
+	for _, k := range []string{"c", "d"} {
+		if _, ok := s.Get(k); !ok {
+			t.Errorf("Get(%s) missed, want hit", k)
+		}
+	}
+}
+
+func TestShardedOps(t *testing.T) {
+	s := NewSharded[string, int](16, 4, nil)
+	s.Add("k", 1)
+	if v, ok := s.Get("k"); !ok || v != 1 {
+		t.Errorf("Get(k) = %d, %v, want 1, true", v, ok)
+	}
+
+	// AddIf: absent keys are always added, present ones when replace says so.
+	if added, _ := s.AddIf("new", 5, func(int) bool { return false }); !added {
+		t.Errorf("AddIf(absent key) added = false, want true")
+	}
+	if added, _ := s.AddIf("k", 2, func(old int) bool { return old > 1 }); added {
+		t.Errorf("AddIf(k, replace=false) added = true, want false")
+	}
+	if v, _ := s.Get("k"); v != 1 {
+		t.Errorf("after refused AddIf Get(k) = %d, want 1", v)
+	}
+	if added, _ := s.AddIf("k", 3, func(old int) bool { return old == 1 }); !added {
+		t.Errorf("AddIf(k, replace=true) added = false, want true")
+	}
+	if v, _ := s.Get("k"); v != 3 {
+		t.Errorf("after AddIf Get(k) = %d, want 3", v)
+	}
+
+	// RemoveIf removes only a matching value.
+	if s.RemoveIf("k", func(v int) bool { return v == 1 }) {
+		t.Errorf("RemoveIf(k, v==1) = true, want false")
+	}
+	if !s.RemoveIf("k", func(v int) bool { return v == 3 }) {
+		t.Errorf("RemoveIf(k, v==3) = false, want true")
+	}
+	if s.RemoveIf("absent", func(int) bool { return true }) {
+		t.Errorf("RemoveIf(absent) = true, want false")
+	}
+	if _, ok := s.Get("k"); ok {
+		t.Errorf("Get(k) after RemoveIf hit, want miss")
+	}
+
+	s.Remove("new")
+	if got := s.Len(); got != 0 {
+		t.Errorf("Len() = %d, want 0", got)
+	}
+}
+
+func TestShardedConcurrent(t *testing.T) {
+	const capacity = 64
+	s := NewSharded[uint64, uint64](capacity, 8, mix64)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := uint64((g*7919 + i) % 200)
+				switch i % 5 {
+				case 0:
+					s.Add(k, k)
+				case 1:
+					s.AddIf(k, k, func(old uint64) bool { return old == k })
+				case 2:
+					s.Remove(k)
+				case 3:
+					if s.Len() > capacity {
+						t.Errorf("Len() > %d", capacity)
+					}
+				default:
+					if v, ok := s.Get(k); ok && v != k {
+						t.Errorf("Get(%d) = %d, want %d", k, v, k)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

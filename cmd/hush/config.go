@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// rawValue is one setting as the user wrote it, from the config file or a
+// flag, before it is parsed and validated. Keeping the text and its origin
+// lets every error name the flag or the file line it is about.
+type rawValue struct {
+	vals []string
+	// line is the config file line; 0 for a flag.
+	line int
+	// dir is the config file's directory: relative paths in the file
+	// are relative to it. Empty for a flag.
+	dir string
+}
+
+func (r rawValue) fromFlag() bool { return r.line == 0 }
+
+// errorf reports a bad value: `--KEY "VAL": problem` for a flag and
+// `config: KEY "VAL" (line N): problem` for the file.
+func (r rawValue) errorf(key, val, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if r.fromFlag() {
+		return usageErrorf("--%s %q: %s", key, val, msg)
+	}
+	return usageErrorf("config: %s %q (line %d): %s", key, val, r.line, msg)
+}
+
+// path resolves a file name: relative to the config file's directory when
+// it came from the file, to the working directory when it came from a flag.
+func (r rawValue) path(p string) string {
+	if r.dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.dir, p)
+}
+
+// loadConfigFile reads a YAML config file into raw values, one per key.
+// It rejects unknown and duplicate keys and values of the wrong shape
+// (a list where one value belongs, a mapping anywhere), each with the key
+// and line; it does not parse the values themselves (buildServeConfig
+// does, the same way for the file and for flags).
+//
+// It walks the yaml.Node tree rather than decoding into a struct with
+// Decoder.KnownFields(true): that is as strict, and it can name the key
+// and its line in a message of our own instead of yaml's multi-line one.
+func loadConfigFile(path string, settings []setting) (map[string]rawValue, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return map[string]rawValue{}, nil // an empty file sets nothing
+	} else if err != nil {
+		return nil, usageErrorf("config: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, usageErrorf("config: only one YAML document is allowed (line %d)", extra.Line)
+	}
+	top := &doc
+	if top.Kind == yaml.DocumentNode && len(top.Content) == 1 {
+		top = top.Content[0]
+	}
+	if isNull(top) {
+		return map[string]rawValue{}, nil
+	}
+	if top.Kind != yaml.MappingNode {
+		return nil, usageErrorf("config: want a mapping of keys to values (line %d)", top.Line)
+	}
+
+	byName := make(map[string]setting, len(settings))
+	for _, s := range settings {
+		byName[s.name] = s
+	}
+	dir := filepath.Dir(path)
+	out := make(map[string]rawValue)
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], resolveAlias(top.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			return nil, usageErrorf("config: keys must be plain names (line %d)", k.Line)
+		}
+		s, ok := byName[k.Value]
+		if !ok {
+			return nil, usageErrorf("config: unknown key %q (line %d)", k.Value, k.Line)
+		}
+		if prev, dup := out[k.Value]; dup {
+			return nil, usageErrorf("config: duplicate key %q (line %d, first on line %d)", k.Value, k.Line, prev.line)
+		}
+		vals, err := nodeValues(k, v, s.kind == listSetting)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Value] = rawValue{vals: vals, line: k.Line, dir: dir}
+	}
+	return out, nil
+}
+
+// nodeValues returns the text of a value node: one scalar, or for a list
+// setting a sequence of scalars (a single scalar is a one-item list).
+func nodeValues(k, v *yaml.Node, list bool) ([]string, error) {
+	switch {
+	case isNull(v):
+		return nil, usageErrorf("config: %s (line %d): missing value", k.Value, k.Line)
+	case v.Kind == yaml.ScalarNode:
+		return []string{v.Value}, nil
+	case v.Kind == yaml.SequenceNode && list:
+		if len(v.Content) == 0 {
+			return nil, usageErrorf("config: %s (line %d): empty list", k.Value, k.Line)
+		}
+		vals := make([]string, 0, len(v.Content))
+		for _, item := range v.Content {
+			item = resolveAlias(item)
+			if item.Kind != yaml.ScalarNode || isNull(item) {
+				return nil, usageErrorf("config: %s (line %d): list items must be single values", k.Value, item.Line)
+			}
+			vals = append(vals, item.Value)
+		}
+		return vals, nil
+	case list:
+		return nil, usageErrorf("config: %s (line %d): want a value or a list of values", k.Value, k.Line)
+	}
+	return nil, usageErrorf("config: %s (line %d): want a single value", k.Value, k.Line)
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// resolveAlias follows a YAML alias (*name) to the node its anchor marks.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}

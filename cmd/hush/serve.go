@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// serveConfig is hush serve's parsed and validated settings: defaults,
+// then the config file, then the flags given on the command line.
+type serveConfig struct {
+	// Listen are the addresses to serve on (dns:// = UDP and TCP).
+	Listen []listenURL
+	// RootHints is a zone file of root server NS and address records;
+	// empty means the root hints built into hush.
+	RootHints string
+	// AllowUpstream are prefixes hush may send queries to although they
+	// are loopback, private, link-local or unspecified.
+	AllowUpstream []netip.Prefix
+	// AllowClient are the client prefixes answered; others are refused.
+	AllowClient []netip.Prefix
+	// CacheSize is the number of cache entries (one entry is one
+	// name, type and class: an RRset or a negative answer).
+	CacheSize int
+	// QNameMin turns on QNAME minimisation (RFC 9156).
+	QNameMin bool
+	// MinTTL and MaxTTL clamp the TTLs of cached records.
+	MinTTL, MaxTTL time.Duration
+	// Timeout is the time one client query may take.
+	Timeout time.Duration
+	// UpstreamPort is the port authoritative servers are queried on.
+	UpstreamPort uint16
+}
+
+// Defaults for hush serve. defaultCacheSize and defaultTimeout match
+// resolver.DefaultCacheEntries and resolver.DefaultLimits.Timeout.
+const (
+	defaultListen       = "dns://127.0.0.1:53"
+	defaultCacheSize    = 100_000
+	defaultMaxTTL       = 24 * time.Hour
+	defaultTimeout      = 10 * time.Second
+	defaultUpstreamPort = 53
+)
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		Listen:       []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
+		AllowClient:  []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		CacheSize:    defaultCacheSize,
+		QNameMin:     true,
+		MaxTTL:       defaultMaxTTL,
+		Timeout:      defaultTimeout,
+		UpstreamPort: defaultUpstreamPort,
+	}
+}
+
+// runServe runs the resolver until ctx is cancelled (SIGINT, SIGTERM).
+//
+// Wiring, once package resolver and transport exist:
+//
+//	hints := resolver.DefaultRootHints() or resolver.ParseRootHints(cfg.RootHints)
+//	r, err := resolver.New(resolver.Config{RootHints, AllowUpstream, UpstreamPort,
+//		NoQNameMinimisation: !cfg.QNameMin, Limits{Timeout}, Cache: cache.New(cfg.CacheSize, MinTTL, MaxTTL)})
+//	socks, err := openSockets(ctx, cfg.Listen); defer socks.Close()
+//	for i := range socks.UDP { serve socks.UDP[i] and socks.TCP[i] with r and cfg.AllowClient }
+//	<-ctx.Done(); shut the servers down with a deadline
+//
+// Nothing it prints may name a query, an answer or a client.
+func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	return fmt.Errorf("serve: %w", errNotWired)
+}
+
+// settingKind is the shape of a setting's value.
+type settingKind int
+
+const (
+	scalarSetting settingKind = iota
+	listSetting               // repeatable flag, YAML list
+	boolSetting               // flag without a value means true
+)
+
+// setting is one hush serve setting: a flag and a config key of the same
+// name. The table drives the flags, the config file keys, --help and the
+// README test, so they cannot drift apart.
+type setting struct {
+	name  string
+	kind  settingKind
+	typ   string // value type shown in --help
+	def   string // default as shown in --help and the README
+	usage string
+	// apply parses r (one value, or several for a list) into c.
+	apply func(c *serveConfig, r rawValue) error
+}
+
+// serveSettings returns the settings table in the order --help lists
+// them and buildServeConfig checks them.
+func serveSettings() []setting {
+	return []setting{
+		{
+			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
+			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53)",
+			apply: func(c *serveConfig, r rawValue) error {
+				c.Listen = nil
+				for _, v := range r.vals {
+					u, err := parseListenURL(v)
+					if err != nil {
+						return r.errorf("listen", v, "%v", err)
+					}
+					c.Listen = append(c.Listen, u)
+				}
+				return nil
+			},
+		},
+		{
+			name: "root-hints", kind: scalarSetting, typ: "FILE", def: "built-in",
+			usage: "zone file with the root servers' NS and A/AAAA records; the default is the IANA root hints built into hush",
+			apply: func(c *serveConfig, r rawValue) error {
+				v := r.vals[0]
+				p := r.path(v)
+				if err := checkReadable(p); err != nil {
+					return r.errorf("root-hints", v, "%v", err)
+				}
+				c.RootHints = p
+				return nil
+			},
+		},
+		{
+			name: "allow-upstream", kind: listSetting, typ: "CIDR", def: "",
+			usage: "prefix hush may query although it is loopback, private or link-local, repeatable (public addresses are always allowed)",
+			apply: func(c *serveConfig, r rawValue) (err error) {
+				c.AllowUpstream, err = parsePrefixes("allow-upstream", r)
+				return err
+			},
+		},
+		{
+			name: "allow-client", kind: listSetting, typ: "CIDR", def: "127.0.0.0/8,::1/128",
+			usage: "client prefix to answer, repeatable; replaces the default; others are refused",
+			apply: func(c *serveConfig, r rawValue) (err error) {
+				c.AllowClient, err = parsePrefixes("allow-client", r)
+				return err
+			},
+		},
+		{
+			name: "cache-size", kind: scalarSetting, typ: "N", def: strconv.Itoa(defaultCacheSize),
+			usage: "cache entries (one per name, type and class: an RRset or a negative answer)",
+			apply: func(c *serveConfig, r rawValue) error {
+				v := r.vals[0]
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return r.errorf("cache-size", v, "not an integer")
+				}
+				if n <= 0 {
+					return r.errorf("cache-size", v, "must be greater than 0")
+				}
+				c.CacheSize = n
+				return nil
+			},
+		},
+		{
+			name: "qname-minimisation", kind: boolSetting, typ: "bool", def: "true",
+			usage: "send each server only the labels it needs to see (RFC 9156); --qname-minimisation=false turns it off",
+			apply: func(c *serveConfig, r rawValue) error {
+				v := r.vals[0]
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return r.errorf("qname-minimisation", v, "want true or false")
+				}
+				c.QNameMin = b
+				return nil
+			},
+		},
+		{
+			name: "min-ttl", kind: scalarSetting, typ: "DURATION", def: "0s",
+			usage: "lowest TTL hush keeps records for (a duration like 30s or 5m, or seconds)",
+			apply: func(c *serveConfig, r rawValue) (err error) {
+				c.MinTTL, err = parseDurationValue("min-ttl", r, false)
+				return err
+			},
+		},
+		{
+			name: "max-ttl", kind: scalarSetting, typ: "DURATION", def: defaultMaxTTL.String(),
+			usage: "highest TTL hush keeps records for (a duration like 1h, or seconds)",
+			apply: func(c *serveConfig, r rawValue) (err error) {
+				c.MaxTTL, err = parseDurationValue("max-ttl", r, false)
+				return err
+			},
+		},
+		{
+			name: "timeout", kind: scalarSetting, typ: "DURATION", def: defaultTimeout.String(),
+			usage: "time one client query may take before hush answers SERVFAIL",
+			apply: func(c *serveConfig, r rawValue) (err error) {
+				c.Timeout, err = parseDurationValue("timeout", r, true)
+				return err
+			},
+		},
+		{
+			name: "upstream-port", kind: scalarSetting, typ: "PORT", def: strconv.Itoa(defaultUpstreamPort),
+			usage: "port authoritative servers are queried on; for tests and labs, leave it at 53 otherwise",
+			apply: func(c *serveConfig, r rawValue) error {
+				v := r.vals[0]
+				n, err := strconv.ParseUint(v, 10, 16)
+				if err != nil || n == 0 {
+					return r.errorf("upstream-port", v, "want a port number from 1 to 65535")
+				}
+				c.UpstreamPort = uint16(n)
+				return nil
+			},
+		},
+	}
+}
+
+// buildServeConfig applies the file's values and then the flags' values
+// over the defaults, validating each, and checks the settings against each
+// other. A flag replaces the file's value for the same key.
+func buildServeConfig(settings []setting, file, flags map[string]rawValue) (serveConfig, error) {
+	cfg := defaultServeConfig()
+	used := make(map[string]rawValue)
+	for _, s := range settings {
+		r, ok := flags[s.name]
+		if !ok {
+			r, ok = file[s.name]
+		}
+		if !ok {
+			continue
+		}
+		if err := s.apply(&cfg, r); err != nil {
+			return serveConfig{}, err
+		}
+		used[s.name] = r
+	}
+	if cfg.MinTTL > cfg.MaxTTL {
+		// Blame min-ttl when the user set it: with the defaults only a
+		// raised min-ttl can pass max-ttl.
+		key := "min-ttl"
+		r, ok := used[key]
+		if !ok {
+			key = "max-ttl"
+			r = used[key]
+		}
+		return serveConfig{}, r.errorf(key, r.vals[0], "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
+	}
+	return cfg, nil
+}
+
+func parsePrefixes(key string, r rawValue) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(r.vals))
+	for _, v := range r.vals {
+		p, err := parsePrefix(v)
+		if err != nil {
+			return nil, r.errorf(key, v, "%v", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parsePrefix parses a CIDR prefix; a bare address is a one-address
+// prefix. Host bits are cleared: 10.1.2.3/8 means 10.0.0.0/8.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("invalid CIDR")
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR")
+	}
+	return p.Masked(), nil
+}
+
+// parseDuration parses a Go duration (1h30m, 250ms) or a plain number of
+// seconds, which is how TTLs are usually written. Negative is an error.
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("not a duration (want e.g. 30s, 5m, 1h or seconds)")
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must not be negative")
+	}
+	return d, nil
+}
+
+func parseDurationValue(key string, r rawValue, positive bool) (time.Duration, error) {
+	v := r.vals[0]
+	d, err := parseDuration(v)
+	if err != nil {
+		return 0, r.errorf(key, v, "%v", err)
+	}
+	if positive && d == 0 {
+		return 0, r.errorf(key, v, "must be greater than 0")
+	}
+	return d, nil
+}
+
+// checkReadable reports whether p is a regular file hush can open.
+func checkReadable(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err // the caller names the file already
+		}
+		return fmt.Errorf("cannot read: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("cannot read: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file")
+	}
+	return nil
+}
+
+// flagValue holds a serve flag's text as given; buildServeConfig parses
+// it together with the config file so that both report errors alike.
+type flagValue struct {
+	vals []string
+	list bool
+	typ  string
+}
+
+func (f *flagValue) String() string { return strings.Join(f.vals, ",") }
+func (f *flagValue) Type() string   { return f.typ }
+
+// Set appends for a repeatable flag and replaces otherwise.
+func (f *flagValue) Set(s string) error {
+	if f.list {
+		f.vals = append(f.vals, s)
+	} else {
+		f.vals = []string{s}
+	}
+	return nil
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	settings := serveSettings()
+	values := make(map[string]*flagValue, len(settings))
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the recursive resolver",
+		Long: "Run the recursive resolver until SIGINT or SIGTERM.\n\n" +
+			"Settings come from the defaults, then the YAML file named by --config\n" +
+			"(keys are the flag names without --), then the flags on the command line.\n" +
+			"A flag replaces the file's value for the same key, lists included.\n" +
+			"Relative file names in the config file are relative to its directory.",
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var file map[string]rawValue
+			if cmd.Flags().Changed("config") {
+				if configPath == "" {
+					return usageErrorf("--config %q: empty file name", configPath)
+				}
+				var err error
+				if file, err = loadConfigFile(configPath, settings); err != nil {
+					return err
+				}
+			}
+			flags := make(map[string]rawValue)
+			for name, v := range values {
+				if cmd.Flags().Changed(name) {
+					flags[name] = rawValue{vals: v.vals}
+				}
+			}
+			cfg, err := buildServeConfig(settings, file, flags)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return e.serve(ctx, cfg, e.stdout, e.stderr)
+		},
+	}
+	fs := cmd.Flags()
+	fs.SortFlags = false
+	for _, s := range settings {
+		v := &flagValue{list: s.kind == listSetting, typ: s.typ}
+		values[s.name] = v
+		fs.Var(v, s.name, s.usage)
+		f := fs.Lookup(s.name)
+		f.DefValue = s.def
+		if s.kind == boolSetting {
+			f.NoOptDefVal = "true"
+		}
+	}
+	fs.StringVar(&configPath, "config", "", "YAML config `FILE`; flags given on the command line override it")
+	return cmd
+}

@@ -1,0 +1,177 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// ednsSize is the UDP payload size hush advertises upstream (DNS Flag Day
+// 2020): large enough for most answers, small enough not to fragment.
+const ednsSize = 1232
+
+// askZone sends (name, qtype) to the servers of cut until one gives a
+// usable, scrubbed response. Servers that fail are marked in cut.tried so
+// that the caller's next call moves on. When the known addresses run out it
+// looks up the addresses of NS names that came without glue, a few at a
+// time (NXNSAttack).
+func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name string, qtype uint16) (*dns.Msg, netip.Addr, error) {
+	var lastErr error
+	for {
+		for _, a := range r.servers.order(cut.addrs, cut.zone, r.now()) {
+			if cut.tried[a] {
+				continue
+			}
+			if !upstreamAllowed(a, r.cfg.AllowUpstream) {
+				cut.tried[a] = true
+				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
+				continue
+			}
+			resp, err := r.exchange(ctx, qs, a, name, qtype)
+			if err != nil {
+				if errors.Is(err, ErrBudget) || ctx.Err() != nil {
+					return nil, a, err
+				}
+				cut.tried[a] = true
+				lastErr = err
+				continue
+			}
+			return scrub(resp, name, qtype, cut.zone), a, nil
+		}
+		if ctx.Err() != nil {
+			return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrNoReachable, ctx.Err())}
+		}
+		if !r.lookupNSAddrs(ctx, qs, cut) {
+			break
+		}
+	}
+	err := fmt.Errorf("%w for %s", ErrNoReachable, zoneLabel(cut.zone))
+	if lastErr != nil && errors.Is(lastErr, ErrNotAllowed) {
+		return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", err, ErrNotAllowed)}
+	}
+	return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: err}
+}
+
+// zoneLabel names a zone in an error. Errors never reach a log (the
+// resolver has none), but they do reach the client as EDE text, so they
+// carry at most the zone, which the client's own question implies.
+func zoneLabel(zone string) string { return "zone " + zone }
+
+// lookupNSAddrs resolves the addresses of the next NS name of cut that has
+// none yet. It reports whether it found any new address.
+func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) bool {
+	for _, n := range cut.nsNames {
+		if cut.looked[n] {
+			continue
+		}
+		cut.looked[n] = true
+		// A name inside the zone without glue can only be found by asking
+		// the zone's own servers: the ones we cannot reach.
+		if dns.IsSubDomain(cut.zone, n) {
+			continue
+		}
+		if cut.nsLookups >= qs.lim.MaxNSNames || qs.depth >= qs.lim.MaxDepth {
+			return false
+		}
+		cut.nsLookups++
+		before := len(cut.addrs)
+		qs.depth++
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if m, err := r.resolve(ctx, qs, n, t); err == nil {
+				cut.addrs = appendAddrs(cut.addrs, m.Answer)
+			} else if errors.Is(err, ErrBudget) || ctx.Err() != nil {
+				break
+			}
+			if len(cut.addrs) > before {
+				break
+			}
+		}
+		qs.depth--
+		if len(cut.addrs) > before {
+			return true
+		}
+	}
+	return false
+}
+
+// exchange sends one query to one server and returns a reply that matches
+// it: over UDP with EDNS, again over TCP when truncated, again without EDNS
+// when the server rejects it. Identical queries to the same server that are
+// in flight at once share one exchange.
+func (r *Resolver) exchange(ctx context.Context, qs *qstate, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
+	key := exKey{addr: addr, name: strings.ToLower(name), qtype: qtype}
+	resp, shared, err := r.exflights.do(ctx, key, func() (*dns.Msg, error) {
+		return r.exchangeOnce(ctx, qs, addr, name, qtype)
+	})
+	if shared && err != nil && ctx.Err() == nil && !errors.Is(err, ErrBudget) {
+		// The leader's own context may have ended; try for ourselves.
+		return r.exchangeOnce(ctx, qs, addr, name, qtype)
+	}
+	return resp, err
+}
+
+type exKey struct {
+	addr  netip.Addr
+	name  string
+	qtype uint16
+}
+
+func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
+	server := netip.AddrPortFrom(addr, r.port)
+	edns := !r.servers.noEDNS(addr, r.now())
+	network := "udp"
+	for attempt := 0; attempt < 3; attempt++ {
+		if qs.sent >= qs.lim.MaxQueries {
+			return nil, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d upstream queries", ErrBudget, qs.lim.MaxQueries)}
+		}
+		qs.sent++
+		q := new(dns.Msg)
+		q.Id = dns.Id()
+		q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+		if edns {
+			q.SetEdns0(ednsSize, false)
+		}
+		rto := r.servers.rto(addr, r.now(), qs.lim.QueryTimeout)
+		if network == "tcp" {
+			rto = qs.lim.QueryTimeout
+		}
+		actx, cancel := context.WithTimeout(ctx, rto)
+		start := time.Now()
+		resp, err := r.ex.Exchange(actx, network, server, q)
+		rtt := time.Since(start)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.servers.timeout(addr, qs.lim.QueryTimeout, r.now())
+			return nil, fmt.Errorf("exchange with server: %w", err)
+		}
+		if resp.Id != q.Id || !resp.Response || resp.Opcode != dns.OpcodeQuery || !sameQuestion(resp, q) {
+			return nil, ErrMismatch
+		}
+		if network == "udp" {
+			r.servers.success(addr, rtt, r.now())
+		}
+		switch {
+		case resp.Truncated && network == "udp":
+			network = "tcp"
+			continue
+		case edns && resp.IsEdns0() == nil &&
+			(resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented || resp.Rcode == dns.RcodeServerFailure):
+			// An old server that rejects EDNS (RFC 6891 §7): ask plainly.
+			r.servers.setNoEDNS(addr, r.now())
+			edns = false
+			continue
+		case resp.Truncated:
+			return nil, fmt.Errorf("exchange: truncated over TCP")
+		}
+		return resp, nil
+	}
+	return nil, fmt.Errorf("exchange: no usable reply")
+}

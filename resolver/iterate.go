@@ -1,0 +1,475 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/miekg/dns"
+)
+
+// qstate is the budget and loop memory of one client query. A client
+// query is resolved by one goroutine, sub-resolutions (name server
+// addresses, CNAME targets) being plain nested calls, so it needs no lock.
+type qstate struct {
+	sent   int           // upstream queries sent
+	depth  int           // nested sub-resolutions
+	active map[qkey]bool // lookups on the current call stack
+	lim    *Limits
+}
+
+type qkey struct {
+	name  string // lowercased
+	qtype uint16
+}
+
+func newQState(lim *Limits) *qstate {
+	return &qstate{lim: lim, active: make(map[qkey]bool)}
+}
+
+// resolve answers (qname, qtype) from the cache or by iteration, following
+// CNAME and DNAME chains across zones. The result holds the whole chain in
+// its answer section and the rcode of the chain's last name.
+func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype uint16) (*dns.Msg, error) {
+	var chain []dns.RR
+	name := qname
+	seen := map[string]bool{}
+	for links := 0; ; links++ {
+		if links > qs.lim.MaxCNAME {
+			return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain longer than %d", ErrBudget, qs.lim.MaxCNAME)}
+		}
+		lname := strings.ToLower(name)
+		if seen[lname] {
+			return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+		}
+		seen[lname] = true
+
+		res, err := r.lookup(ctx, qs, name, qtype)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, res.Answer...)
+		end, data := chainEnd(res.Answer, name, qtype)
+		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
+			out := new(dns.Msg)
+			out.Rcode = res.Rcode
+			out.Answer = chain
+			out.Ns = res.Ns
+			return out, nil
+		}
+		// Links of the chain already seen mean a loop inside one answer.
+		for _, rr := range res.Answer {
+			if rr.Header().Rrtype == dns.TypeCNAME && !strings.EqualFold(rr.Header().Name, name) {
+				if seen[strings.ToLower(rr.Header().Name)] {
+					return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+				}
+				seen[strings.ToLower(rr.Header().Name)] = true
+				links++
+			}
+		}
+		name = end
+	}
+}
+
+// chainEnd follows the CNAME records of answer from name and reports the
+// last name reached and whether records of qtype are there.
+func chainEnd(answer []dns.RR, name string, qtype uint16) (string, bool) {
+	cur := name
+	for hops := 0; hops <= len(answer); hops++ {
+		var next string
+		for _, rr := range answer {
+			h := rr.Header()
+			if !strings.EqualFold(h.Name, cur) {
+				continue
+			}
+			if matchesType(rr, qtype) {
+				return cur, true
+			}
+			if c, ok := rr.(*dns.CNAME); ok && qtype != dns.TypeCNAME {
+				next = c.Target
+			}
+		}
+		if next == "" {
+			break
+		}
+		cur = next
+	}
+	return cur, false
+}
+
+// lookup answers one name from the cache or by iterating from the closest
+// known zone cut. The answer may end in a CNAME whose target lies outside
+// the zone that answered; resolve follows it.
+func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, error) {
+	now := r.now()
+	key := cache.NewKey(name, qtype, dns.ClassINET, false, false)
+	if m, _, ok := r.cache.GetMsg(key, now); ok {
+		if m.Rcode == dns.RcodeServerFailure {
+			return nil, &Error{EDE: EDECachedError, Err: fmt.Errorf("%w: cached failure", ErrNoReachable)}
+		}
+		return m, nil
+	}
+	k := qkey{key.Name, qtype}
+	if qs.active[k] {
+		return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: %s lookup needs itself", ErrLoop, dns.TypeToString[qtype])}
+	}
+	qs.active[k] = true
+	defer delete(qs.active, k)
+
+	m, err := r.iterate(ctx, qs, name, qtype)
+	if err != nil {
+		var e *Error
+		// Remember that nobody could answer, briefly (RFC 2308 §7.1), so a
+		// dead zone does not cost a full iteration per query. Budget and
+		// cancellation errors say nothing about the zone.
+		if errors.As(err, &e) && errors.Is(err, ErrNoReachable) && ctx.Err() == nil {
+			fail := new(dns.Msg)
+			fail.SetQuestion(name, qtype)
+			fail.Rcode = dns.RcodeServerFailure
+			r.cache.SetMsg(key, fail, cache.Meta{}, now)
+		}
+		return nil, err
+	}
+	r.cache.SetMsg(key, m, cache.Meta{Rank: cache.RankAnswer}, r.now())
+	return m, nil
+}
+
+// zoneCut is what the iterator knows of the zone it is querying.
+type zoneCut struct {
+	zone    string
+	nsNames []string
+	addrs   []netip.Addr
+	// looked lists NS names whose addresses were looked up already.
+	looked map[string]bool
+	// tried lists servers that failed for this cut.
+	tried map[netip.Addr]bool
+	// nsLookups counts address lookups for glueless NS names (NXNSAttack).
+	nsLookups int
+}
+
+// iterate walks down from the closest known zone cut to name, with QNAME
+// minimisation (RFC 9156) unless configured off.
+func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, error) {
+	cut := r.findCut(name, qtype)
+	minimise := !r.cfg.NoQNameMinimisation
+	labels := dns.CountLabel(name)
+	// sendLabels is how much of name the next minimised query carries.
+	sendLabels, steps := nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+	for referrals := 0; ; {
+		if err := ctx.Err(); err != nil {
+			return nil, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
+		}
+		sendName, sendType := name, qtype
+		if minimise && sendLabels < labels {
+			sendName, sendType = suffix(name, sendLabels), dns.TypeA
+		}
+		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
+		if err != nil {
+			return nil, err
+		}
+		kind := classify(resp, cut.zone)
+		switch kind {
+		case kindReferral:
+			referrals++
+			if referrals > qs.lim.MaxReferrals {
+				return nil, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, qs.lim.MaxReferrals)}
+			}
+			next := r.takeReferral(resp)
+			if next == nil || !dns.IsSubDomain(cut.zone, next.zone) || strings.EqualFold(next.zone, cut.zone) {
+				r.servers.setLame(server, cut.zone, r.now())
+				cut.tried[server] = true
+				continue
+			}
+			cut = next
+			sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+			continue
+		case kindLame, kindFail:
+			if kind == kindLame {
+				r.servers.setLame(server, cut.zone, r.now())
+			}
+			cut.tried[server] = true
+			continue
+		}
+		if sendName != name || sendType != qtype {
+			// A minimised query: it only told us whether the name exists.
+			// NXDOMAIN or an alias there means the full name is what to
+			// ask; so does anything odd (the relaxed fallback of RFC 9156
+			// §2.3 for servers that answer minimised queries wrongly).
+			if kind == kindNXDomain || len(resp.Answer) > 0 && resp.Answer[0].Header().Rrtype != dns.TypeA {
+				minimise = false
+			}
+			steps++
+			sendLabels = nextLabels(sendLabels, dns.CountLabel(cut.zone), labels, steps)
+			continue
+		}
+		return r.finish(resp, kind), nil
+	}
+}
+
+// nextLabels returns how many labels of the name to send next when
+// minimising: one more each step for the first four steps below a cut,
+// then larger strides so that at most ten queries are spent (RFC 9156 §2.3,
+// MINIMISE_ONE_LAB and MAX_MINIMISE_COUNT).
+func nextLabels(prev, zoneLabels, labels, steps int) int {
+	if prev <= zoneLabels {
+		return min(zoneLabels+1, labels)
+	}
+	if steps < 4 {
+		return min(prev+1, labels)
+	}
+	left := labels - prev
+	rounds := max(10-steps, 1)
+	return min(prev+(left+rounds-1)/rounds, labels)
+}
+
+// suffix returns the last n labels of name.
+func suffix(name string, n int) string {
+	idx := dns.Split(name)
+	if n >= len(idx) {
+		return name
+	}
+	return name[idx[len(idx)-n]:]
+}
+
+// finish turns an authoritative answer into the cacheable result: the
+// answer chain, and for negative answers the SOA (RFC 2308) and DNSSEC
+// records of the authority section. The servers' NS and glue stay out of
+// what clients see.
+func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
+	out := new(dns.Msg)
+	out.Rcode = resp.Rcode
+	out.Answer = resp.Answer
+	if kind == kindNXDomain || kind == kindNoData {
+		for _, rr := range resp.Ns {
+			if rr.Header().Rrtype != dns.TypeNS {
+				out.Ns = append(out.Ns, rr)
+			}
+		}
+	}
+	// Addresses and names learned from answers feed the iterator's view
+	// of name servers.
+	now := r.now()
+	meta := cache.Meta{Rank: cache.RankAnswer}
+	if !resp.Authoritative {
+		meta.Rank = cache.RankAnswerNonAuth
+	}
+	for _, set := range rrsets(resp.Answer) {
+		switch set[0].Header().Rrtype {
+		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
+			r.cache.SetRRset(set, meta, now)
+		}
+	}
+	return out
+}
+
+type respKind int
+
+const (
+	kindAnswer respKind = iota
+	kindNoData
+	kindNXDomain
+	kindReferral
+	kindLame
+	kindFail
+)
+
+// classify tells what a scrubbed response from a server for zone is.
+func classify(resp *dns.Msg, zone string) respKind {
+	switch resp.Rcode {
+	case dns.RcodeNameError:
+		return kindNXDomain
+	case dns.RcodeSuccess:
+	default:
+		return kindFail
+	}
+	if len(resp.Answer) > 0 {
+		return kindAnswer
+	}
+	var soa, down bool
+	for _, rr := range resp.Ns {
+		h := rr.Header()
+		switch h.Rrtype {
+		case dns.TypeSOA:
+			soa = true
+		case dns.TypeNS:
+			if !strings.EqualFold(h.Name, zone) {
+				down = true
+			}
+		}
+	}
+	switch {
+	case soa:
+		return kindNoData
+	case down:
+		return kindReferral
+	case resp.Authoritative:
+		return kindNoData
+	}
+	// Neither data, nor a denial, nor a step down: an upward referral or
+	// an empty non-authoritative reply. The server is lame for the zone.
+	return kindLame
+}
+
+// takeReferral caches a referral's NS set and glue and returns the new cut.
+func (r *Resolver) takeReferral(resp *dns.Msg) *zoneCut {
+	var child string
+	var ns []dns.RR
+	for _, rr := range resp.Ns {
+		if rr.Header().Rrtype != dns.TypeNS {
+			continue
+		}
+		// The deepest NS owner is the delegation; scrub dropped any NS
+		// that is not an ancestor of the question.
+		if child == "" || dns.CountLabel(rr.Header().Name) > dns.CountLabel(child) {
+			child, ns = rr.Header().Name, ns[:0]
+		}
+		if strings.EqualFold(rr.Header().Name, child) {
+			ns = append(ns, rr)
+		}
+	}
+	if child == "" {
+		return nil
+	}
+	now := r.now()
+	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAuthorityReferral}, now)
+	for _, set := range rrsets(resp.Extra) {
+		if t := set[0].Header().Rrtype; t == dns.TypeA || t == dns.TypeAAAA {
+			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
+		}
+	}
+	return r.cutFromNS(dns.CanonicalName(child), ns, now)
+}
+
+// cutFromNS builds a zone cut from an NS set, with the addresses the cache
+// knows for its names.
+func (r *Resolver) cutFromNS(zone string, ns []dns.RR, now time.Time) *zoneCut {
+	cut := &zoneCut{zone: zone, looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	for _, rr := range ns {
+		n, ok := rr.(*dns.NS)
+		if !ok {
+			continue
+		}
+		target := dns.CanonicalName(n.Ns)
+		cut.nsNames = append(cut.nsNames, target)
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if rrs, _, ok := r.cache.GetRRset(target, t, dns.ClassINET, now); ok {
+				cut.addrs = appendAddrs(cut.addrs, rrs)
+			}
+		}
+	}
+	return cut
+}
+
+func appendAddrs(dst []netip.Addr, rrs []dns.RR) []netip.Addr {
+	for _, rr := range rrs {
+		var a netip.Addr
+		switch rr := rr.(type) {
+		case *dns.A:
+			a, _ = netip.AddrFromSlice(rr.A.To4())
+		case *dns.AAAA:
+			a, _ = netip.AddrFromSlice(rr.AAAA.To16())
+		default:
+			continue
+		}
+		if a.IsValid() && !containsAddr(dst, a) {
+			dst = append(dst, a)
+		}
+	}
+	return dst
+}
+
+func containsAddr(s []netip.Addr, a netip.Addr) bool {
+	for _, b := range s {
+		if b == a {
+			return true
+		}
+	}
+	return false
+}
+
+// findCut returns the closest enclosing zone cut the cache knows a usable
+// delegation for, or the root from the hints. DS records live on the
+// parent side of a cut, so a DS question starts from the parent.
+func (r *Resolver) findCut(name string, qtype uint16) *zoneCut {
+	now := r.now()
+	z := dns.CanonicalName(name)
+	if qtype == dns.TypeDS && z != "." {
+		z = parent(z)
+	}
+	for {
+		if ns, _, ok := r.cache.GetRRset(z, dns.TypeNS, dns.ClassINET, now); ok {
+			cut := r.cutFromNS(z, ns, now)
+			if len(cut.addrs) > 0 || hasOutOfZoneNS(cut) {
+				return cut
+			}
+		}
+		if z == "." {
+			break
+		}
+		z = parent(z)
+	}
+	return r.rootCut(now)
+}
+
+// hasOutOfZoneNS reports whether some NS name of the cut can be looked up
+// without the cut's own servers.
+func hasOutOfZoneNS(cut *zoneCut) bool {
+	for _, n := range cut.nsNames {
+		if !dns.IsSubDomain(cut.zone, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Resolver) rootCut(now time.Time) *zoneCut {
+	cut := &zoneCut{zone: ".", looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	for _, rr := range r.cfg.RootHints {
+		switch rr := rr.(type) {
+		case *dns.NS:
+			cut.nsNames = append(cut.nsNames, dns.CanonicalName(rr.Ns))
+		case *dns.A, *dns.AAAA:
+			cut.addrs = appendAddrs(cut.addrs, []dns.RR{rr})
+		}
+	}
+	for _, n := range cut.nsNames {
+		cut.looked[n] = true
+	}
+	return cut
+}
+
+func parent(name string) string {
+	off, end := dns.NextLabel(name, 0)
+	if end {
+		return "."
+	}
+	return name[off:]
+}
+
+// rrsets groups records by owner, type and class, keeping their order.
+func rrsets(rrs []dns.RR) [][]dns.RR {
+	var out [][]dns.RR
+	for _, rr := range rrs {
+		h := rr.Header()
+		if h.Rrtype == dns.TypeOPT {
+			continue
+		}
+		placed := false
+		for i, set := range out {
+			s := set[0].Header()
+			if s.Rrtype == h.Rrtype && s.Class == h.Class && strings.EqualFold(s.Name, h.Name) {
+				out[i] = append(set, rr)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			out = append(out, []dns.RR{rr})
+		}
+	}
+	return out
+}

@@ -1,0 +1,228 @@
+// Package resolver is hush's iterative core: it answers a question by
+// walking the DNS tree from the root servers, following referrals, CNAME and
+// DNAME, with QNAME minimisation, server selection by RTT, coalescing of
+// identical in-flight work, per-query budgets and a cache.
+//
+// It sends packets only through an Exchanger and never learns who asked: it
+// imports no transport, no net/http and no logging package.
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/miekg/dns"
+)
+
+// Config configures a Resolver. Zero fields take the documented defaults.
+type Config struct {
+	// RootHints are the root servers' NS records and their A/AAAA
+	// addresses (see ParseRootHints, DefaultRootHints). Required.
+	RootHints []dns.RR
+	// Exchanger sends upstream queries. Nil means a NetExchanger.
+	Exchanger Exchanger
+	// Cache holds answers and delegations. Nil means a cache of
+	// DefaultCacheEntries entries.
+	Cache *cache.Cache
+	// AllowUpstream lists prefixes that may be queried although they are
+	// loopback, private (RFC 1918, ULA), link-local or unspecified.
+	// Public unicast addresses are always allowed.
+	AllowUpstream []netip.Prefix
+	// UpstreamPort is the port authoritative servers are queried on
+	// (default 53). Tests use it to run servers as an unprivileged user.
+	UpstreamPort uint16
+	// NoQNameMinimisation turns RFC 9156 QNAME minimisation off.
+	NoQNameMinimisation bool
+	// Limits bound the work of one client query.
+	Limits Limits
+	// Now is the clock (default time.Now). Tests and scenario players
+	// replace it.
+	Now func() time.Time
+}
+
+// Limits bound the work done for one client query. Zero fields take the
+// defaults in DefaultLimits.
+type Limits struct {
+	// Timeout is the total time one client query may take.
+	Timeout time.Duration
+	// QueryTimeout is the time one upstream query may take before the
+	// next server is tried.
+	QueryTimeout time.Duration
+	// MaxQueries caps upstream queries sent for one client query,
+	// sub-queries for name server addresses included.
+	MaxQueries int
+	// MaxReferrals caps the referrals followed for one name.
+	MaxReferrals int
+	// MaxCNAME caps the CNAME/DNAME links followed.
+	MaxCNAME int
+	// MaxNSNames caps the glueless NS names resolved per delegation
+	// (NXNSAttack, CVE-2020-12662).
+	MaxNSNames int
+	// MaxDepth caps nested sub-resolutions (an NS name whose servers'
+	// names need resolving, and so on).
+	MaxDepth int
+}
+
+// DefaultLimits are the limits a zero Limits field takes.
+var DefaultLimits = Limits{
+	Timeout:      10 * time.Second,
+	QueryTimeout: 1500 * time.Millisecond,
+	MaxQueries:   64,
+	MaxReferrals: 32,
+	MaxCNAME:     12,
+	MaxNSNames:   6,
+	MaxDepth:     4,
+}
+
+// DefaultCacheEntries is the size of the cache New makes when Config.Cache
+// is nil.
+const DefaultCacheEntries = 100_000
+
+// Resolver answers questions by iteration from the root. It is safe for
+// concurrent use.
+type Resolver struct {
+	cfg       Config
+	lim       Limits
+	ex        Exchanger
+	cache     *cache.Cache
+	servers   *servers
+	port      uint16
+	now       func() time.Time
+	exflights flights[exKey, *dns.Msg]
+	qflights  flights[cache.Key, *dns.Msg]
+}
+
+// New returns a Resolver for cfg.
+func New(cfg Config) (*Resolver, error) {
+	if len(cfg.RootHints) == 0 {
+		return nil, fmt.Errorf("resolver: no root hints")
+	}
+	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.Now}
+	if r.ex == nil {
+		r.ex = &NetExchanger{}
+	}
+	if r.cache == nil {
+		r.cache = cache.New(cache.Config{MaxEntries: DefaultCacheEntries})
+	}
+	if r.port == 0 {
+		r.port = 53
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.lim = cfg.Limits.withDefaults()
+	r.servers = newServers()
+	if len(r.rootCut(r.now()).addrs) == 0 {
+		return nil, fmt.Errorf("resolver: root hints have no addresses")
+	}
+	return r, nil
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setD(&l.Timeout, d.Timeout)
+	setD(&l.QueryTimeout, d.QueryTimeout)
+	set(&l.MaxQueries, d.MaxQueries)
+	set(&l.MaxReferrals, d.MaxReferrals)
+	set(&l.MaxCNAME, d.MaxCNAME)
+	set(&l.MaxNSNames, d.MaxNSNames)
+	set(&l.MaxDepth, d.MaxDepth)
+	return l
+}
+
+// ServeDNS answers a client's query (transport.Handler). The query has one
+// question; the response carries rcode, answer and authority sections, and
+// RA. Failures come back as *Error, which carries the Extended DNS Error.
+func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	if len(q.Question) != 1 {
+		return nil, &Error{EDE: EDEOther, Err: errors.New("resolver: want exactly one question")}
+	}
+	qq := q.Question[0]
+	if m, ok := r.special(q, qq); ok {
+		return m, nil
+	}
+	if m, ok := r.AnswerCached(q); ok {
+		return m, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.lim.Timeout)
+	defer cancel()
+	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, false, false)
+	m, _, err := r.qflights.do(ctx, key, func() (*dns.Msg, error) {
+		return r.resolveTop(ctx, key.Name, qq.Qtype)
+	})
+	if err != nil {
+		return nil, clientError(ctx, err)
+	}
+	return reply(q, m), nil
+}
+
+// resolveTop resolves a client question and caches the whole answer, CNAME
+// chain included, under it, so that a repeat is one cache hit.
+func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+	m, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
+	if err != nil {
+		return nil, err
+	}
+	key := cache.NewKey(name, qtype, dns.ClassINET, false, false)
+	r.cache.SetMsg(key, m, cache.Meta{Rank: cache.RankAnswer}, r.now())
+	return m, nil
+}
+
+// clientError makes sure what reaches the transport carries an EDE.
+func clientError(ctx context.Context, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if ctx.Err() != nil {
+		return &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrNoReachable, err)}
+	}
+	return &Error{EDE: EDEOther, Err: err}
+}
+
+// AnswerCached answers q from the cache alone, without waiting; it reports
+// false on a miss. Cached failures are misses here, so that ServeDNS turns
+// them into an error with an EDE.
+func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
+	if len(q.Question) != 1 {
+		return nil, false
+	}
+	qq := q.Question[0]
+	if qq.Qclass != dns.ClassINET {
+		return nil, false
+	}
+	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, false, false)
+	m, _, ok := r.cache.GetMsg(key, r.now())
+	if !ok || m.Rcode == dns.RcodeServerFailure {
+		return nil, false
+	}
+	return reply(q, m), true
+}
+
+// reply shapes a result for the client: recursion available, not
+// authoritative. m may be shared with other callers, so reply copies the
+// header and leaves the records alone.
+func reply(q, m *dns.Msg) *dns.Msg {
+	out := new(dns.Msg)
+	*out = *m
+	out.Id = q.Id
+	out.Response = true
+	out.RecursionAvailable = true
+	out.Authoritative = false
+	out.Question = q.Question
+	return out
+}

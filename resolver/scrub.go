@@ -1,0 +1,175 @@
+package resolver
+
+import (
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// maxChain bounds the CNAME/DNAME links scrub follows inside one response.
+const maxChain = 16
+
+// scrub returns a copy of resp that keeps only what a server authoritative
+// for zone may speak for and what bears on the question (qname, qtype), in
+// the manner of Unbound's iter_scrub.c:
+//
+//   - every record must be of class IN and owned by a name in zone
+//     (the bailiwick rule: the root may speak for anything, example.com's
+//     servers only for names under example.com);
+//   - the answer section keeps the chain that starts at qname: records of
+//     qtype at the current name, a CNAME there, or a DNAME above it (with its
+//     synthesised CNAME checked, RFC 6672 §3); the chain stops at a target
+//     outside zone, which the resolver must look up for itself;
+//   - the authority section keeps SOA and NS records owned by an ancestor of
+//     (or the same name as) the end of the chain, and the DNSSEC records
+//     that go with them;
+//   - the additional section keeps only addresses of the name servers named
+//     in the kept NS records, and the OPT record.
+//
+// scrub is pure: it neither changes resp nor looks anything up. It does not
+// judge whether the response is a referral, an answer or lame; classify
+// does.
+func scrub(resp *dns.Msg, qname string, qtype uint16, zone string) *dns.Msg {
+	out := new(dns.Msg)
+	out.MsgHdr = resp.MsgHdr
+	out.Question = resp.Question
+	out.Compress = true
+
+	inZone := func(rr dns.RR) bool {
+		h := rr.Header()
+		return h.Class == dns.ClassINET && dns.IsSubDomain(zone, h.Name)
+	}
+
+	// Answer: walk the chain from qname.
+	cur := qname
+	seen := map[string]bool{}
+chain:
+	for hops := 0; hops < maxChain; hops++ {
+		key := strings.ToLower(cur)
+		if seen[key] {
+			break
+		}
+		seen[key] = true
+		var cname *dns.CNAME
+		var dname *dns.DNAME
+		for _, rr := range resp.Answer {
+			if !inZone(rr) {
+				continue
+			}
+			h := rr.Header()
+			switch {
+			case strings.EqualFold(h.Name, cur) && matchesType(rr, qtype):
+				out.Answer = append(out.Answer, rr)
+			case strings.EqualFold(h.Name, cur) && h.Rrtype == dns.TypeCNAME && qtype != dns.TypeCNAME:
+				if cname == nil {
+					cname = rr.(*dns.CNAME)
+				}
+			case h.Rrtype == dns.TypeDNAME && qtype != dns.TypeDNAME &&
+				!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
+				if dname == nil {
+					dname = rr.(*dns.DNAME)
+				}
+			case h.Rrtype == dns.TypeRRSIG && strings.EqualFold(h.Name, cur):
+				// Signatures over the kept records; DNSSEC sorts them out.
+				if c := rr.(*dns.RRSIG).TypeCovered; c == qtype || c == dns.TypeCNAME {
+					out.Answer = append(out.Answer, rr)
+				}
+			}
+		}
+		// A DNAME wins over a CNAME the server synthesised from it: the
+		// CNAME is recomputed here rather than trusted (RFC 6672 §3).
+		switch {
+		case dname != nil:
+			target, ok := dnameTarget(cur, dname)
+			if !ok {
+				break chain
+			}
+			out.Answer = append(out.Answer, dname, synthCNAME(cur, target, dname.Hdr.Ttl))
+			cur = target
+		case cname != nil:
+			out.Answer = append(out.Answer, cname)
+			cur = cname.Target
+		default:
+			break chain
+		}
+		if !dns.IsSubDomain(zone, cur) {
+			break
+		}
+	}
+
+	// Authority: NS and SOA above the end of the chain, plus DNSSEC records.
+	nsTargets := map[string]bool{}
+	for _, rr := range resp.Ns {
+		if !inZone(rr) {
+			continue
+		}
+		h := rr.Header()
+		switch h.Rrtype {
+		case dns.TypeNS:
+			if dns.IsSubDomain(h.Name, cur) {
+				out.Ns = append(out.Ns, rr)
+				nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
+			}
+		case dns.TypeSOA:
+			if dns.IsSubDomain(h.Name, cur) {
+				out.Ns = append(out.Ns, rr)
+			}
+		case dns.TypeDS, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeRRSIG:
+			out.Ns = append(out.Ns, rr)
+		}
+	}
+	if qtype == dns.TypeNS {
+		for _, rr := range out.Answer {
+			if ns, ok := rr.(*dns.NS); ok {
+				nsTargets[strings.ToLower(ns.Ns)] = true
+			}
+		}
+	}
+
+	// Additional: glue for the kept name servers, and the OPT record.
+	for _, rr := range resp.Extra {
+		h := rr.Header()
+		switch h.Rrtype {
+		case dns.TypeOPT:
+			out.Extra = append(out.Extra, rr)
+		case dns.TypeA, dns.TypeAAAA:
+			if inZone(rr) && nsTargets[strings.ToLower(h.Name)] {
+				out.Extra = append(out.Extra, rr)
+			}
+		}
+	}
+	return out
+}
+
+// matchesType reports whether rr answers a question of type qtype.
+func matchesType(rr dns.RR, qtype uint16) bool {
+	t := rr.Header().Rrtype
+	if qtype == dns.TypeANY {
+		return t != dns.TypeOPT && t != dns.TypeRRSIG
+	}
+	return t == qtype
+}
+
+// dnameTarget substitutes the DNAME's owner suffix of name by its target
+// (RFC 6672 §2.2). It fails when the result would be too long.
+func dnameTarget(name string, d *dns.DNAME) (string, bool) {
+	prefix := name[:len(name)-len(d.Hdr.Name)]
+	target := prefix + d.Target
+	if d.Target == "." {
+		target = prefix
+	}
+	if len(target) > 255 || !dns.IsFqdn(target) {
+		return "", false
+	}
+	if _, ok := dns.IsDomainName(target); !ok {
+		return "", false
+	}
+	return target, true
+}
+
+func synthCNAME(owner, target string, ttl uint32) *dns.CNAME {
+	return &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: ttl},
+		Target: target,
+	}
+}
