@@ -60,7 +60,7 @@ func TestShardedBound(t *testing.T) {
 		t.Run(fmt.Sprintf("cap%d/shards%d", tt.capacity, tt.shards), func(t *testing.T) {
 			s := NewSharded[uint64, int](tt.capacity, tt.shards, mix64)
 			evictions := 0
-			n := 100 * tt.capacity
+			n := 20 * tt.capacity
 			for i := range n {
 				if s.Add(uint64(i), i) {
 					evictions++
@@ -69,7 +69,7 @@ func TestShardedBound(t *testing.T) {
 					t.Fatalf("after %d adds Len() = %d, want <= %d", i+1, got, tt.capacity)
 				}
 			}
-			// 100 keys per slot fill every shard: the shards' capacities
+			// 20 keys per slot fill every shard: the shards' capacities
 			// add up to exactly the capacity asked for.
 			if got := s.Len(); got != tt.capacity {
 				t.Errorf("full Len() = %d, want %d", got, tt.capacity)

@@ -46,7 +46,11 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 		if ctx.Err() != nil {
 			return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrNoReachable, ctx.Err())}
 		}
-		if !r.lookupNSAddrs(ctx, qs, cut) {
+		found, err := r.lookupNSAddrs(ctx, qs, cut)
+		if err != nil {
+			return nil, netip.Addr{}, err
+		}
+		if !found {
 			break
 		}
 	}
@@ -63,8 +67,9 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 func zoneLabel(zone string) string { return "zone " + zone }
 
 // lookupNSAddrs resolves the addresses of the next NS name of cut that has
-// none yet. It reports whether it found any new address.
-func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) bool {
+// none yet. It reports whether it found any new address; an error means
+// the query's budget or time ran out.
+func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) (bool, error) {
 	for _, n := range cut.nsNames {
 		if cut.looked[n] {
 			continue
@@ -76,15 +81,18 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 			continue
 		}
 		if cut.nsLookups >= qs.lim.MaxNSNames || qs.depth >= qs.lim.MaxDepth {
-			return false
+			return false, nil
 		}
 		cut.nsLookups++
 		before := len(cut.addrs)
 		qs.depth++
+		var fatal error
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if m, err := r.resolve(ctx, qs, n, t); err == nil {
+			m, err := r.resolve(ctx, qs, n, t)
+			if err == nil {
 				cut.addrs = appendAddrs(cut.addrs, m.Answer)
 			} else if errors.Is(err, ErrBudget) || ctx.Err() != nil {
+				fatal = err
 				break
 			}
 			if len(cut.addrs) > before {
@@ -92,11 +100,14 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 			}
 		}
 		qs.depth--
+		if fatal != nil {
+			return false, fatal
+		}
 		if len(cut.addrs) > before {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // exchange sends one query to one server and returns a reply that matches

@@ -56,6 +56,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		end, data := chainEnd(res.Answer, name, qtype)
 		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
 			out := new(dns.Msg)
+			out.Question = []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}}
 			out.Rcode = res.Rcode
 			out.Answer = chain
 			out.Ns = res.Ns
@@ -241,6 +242,7 @@ func suffix(name string, n int) string {
 // what clients see.
 func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 	out := new(dns.Msg)
+	out.Question = resp.Question
 	out.Rcode = resp.Rcode
 	out.Answer = resp.Answer
 	if kind == kindNXDomain || kind == kindNoData {

@@ -16,23 +16,25 @@ import (
 // lets every error name the flag or the file line it is about.
 type rawValue struct {
 	vals []string
-	// line is the config file line; 0 for a flag.
-	line int
+	// lines are the config file lines of vals; nil for a flag.
+	lines []int
+	// keyLine is the config file line of the key.
+	keyLine int
 	// dir is the config file's directory: relative paths in the file
 	// are relative to it. Empty for a flag.
 	dir string
 }
 
-func (r rawValue) fromFlag() bool { return r.line == 0 }
+func (r rawValue) fromFlag() bool { return r.lines == nil }
 
-// errorf reports a bad value: `--KEY "VAL": problem` for a flag and
-// `config: KEY "VAL" (line N): problem` for the file.
-func (r rawValue) errorf(key, val, format string, args ...any) error {
+// errorf reports that value i is bad: `--KEY "VAL": problem` for a flag
+// and `config: KEY "VAL" (line N): problem` for the file.
+func (r rawValue) errorf(key string, i int, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if r.fromFlag() {
-		return usageErrorf("--%s %q: %s", key, val, msg)
+		return usageErrorf("--%s %q: %s", key, r.vals[i], msg)
 	}
-	return usageErrorf("config: %s %q (line %d): %s", key, val, r.line, msg)
+	return usageErrorf("config: %s %q (line %d): %s", key, r.vals[i], r.lines[i], msg)
 }
 
 // path resolves a file name: relative to the config file's directory when
@@ -96,42 +98,43 @@ func loadConfigFile(path string, settings []setting) (map[string]rawValue, error
 			return nil, usageErrorf("config: unknown key %q (line %d)", k.Value, k.Line)
 		}
 		if prev, dup := out[k.Value]; dup {
-			return nil, usageErrorf("config: duplicate key %q (line %d, first on line %d)", k.Value, k.Line, prev.line)
+			return nil, usageErrorf("config: duplicate key %q (line %d, first on line %d)", k.Value, k.Line, prev.keyLine)
 		}
-		vals, err := nodeValues(k, v, s.kind == listSetting)
+		vals, lines, err := nodeValues(k, v, s.kind == listSetting)
 		if err != nil {
 			return nil, err
 		}
-		out[k.Value] = rawValue{vals: vals, line: k.Line, dir: dir}
+		out[k.Value] = rawValue{vals: vals, lines: lines, keyLine: k.Line, dir: dir}
 	}
 	return out, nil
 }
 
-// nodeValues returns the text of a value node: one scalar, or for a list
-// setting a sequence of scalars (a single scalar is a one-item list).
-func nodeValues(k, v *yaml.Node, list bool) ([]string, error) {
+// nodeValues returns the text of a value node and the line of each value:
+// one scalar, or for a list setting a sequence of scalars (a single scalar
+// is a one-item list).
+func nodeValues(k, v *yaml.Node, list bool) (vals []string, lines []int, err error) {
 	switch {
 	case isNull(v):
-		return nil, usageErrorf("config: %s (line %d): missing value", k.Value, k.Line)
+		return nil, nil, usageErrorf("config: %s (line %d): missing value", k.Value, k.Line)
 	case v.Kind == yaml.ScalarNode:
-		return []string{v.Value}, nil
+		return []string{v.Value}, []int{v.Line}, nil
 	case v.Kind == yaml.SequenceNode && list:
 		if len(v.Content) == 0 {
-			return nil, usageErrorf("config: %s (line %d): empty list", k.Value, k.Line)
+			return nil, nil, usageErrorf("config: %s (line %d): empty list", k.Value, k.Line)
 		}
-		vals := make([]string, 0, len(v.Content))
 		for _, item := range v.Content {
 			item = resolveAlias(item)
 			if item.Kind != yaml.ScalarNode || isNull(item) {
-				return nil, usageErrorf("config: %s (line %d): list items must be single values", k.Value, item.Line)
+				return nil, nil, usageErrorf("config: %s (line %d): list items must be single values", k.Value, item.Line)
 			}
 			vals = append(vals, item.Value)
+			lines = append(lines, item.Line)
 		}
-		return vals, nil
+		return vals, lines, nil
 	case list:
-		return nil, usageErrorf("config: %s (line %d): want a value or a list of values", k.Value, k.Line)
+		return nil, nil, usageErrorf("config: %s (line %d): want a value or a list of values", k.Value, k.Line)
 	}
-	return nil, usageErrorf("config: %s (line %d): want a single value", k.Value, k.Line)
+	return nil, nil, usageErrorf("config: %s (line %d): want a single value", k.Value, k.Line)
 }
 
 func isNull(n *yaml.Node) bool {

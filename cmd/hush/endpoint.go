@@ -64,8 +64,13 @@ type endpoint struct {
 	Path string
 }
 
-func (e endpoint) String() string {
-	return e.Scheme + "://" + net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))) + e.Path
+func (e endpoint) String() string { return formatURL(e.Scheme, e.Host, e.Port, e.Path) }
+
+// formatURL is the inverse of parseEndpoint. An IPv6 zone's "%" is
+// written %25, as RFC 6874 and net/url want it.
+func formatURL(scheme, host string, port uint16, path string) string {
+	host = strings.Replace(host, "%", "%25", 1)
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(port))) + path
 }
 
 // parseEndpoint parses a DNS URL such as dns://127.0.0.1:53 or
@@ -99,6 +104,10 @@ func parseEndpoint(s string) (endpoint, error) {
 		return endpoint{}, errors.New("query and fragment are not allowed")
 	case u.Hostname() == "":
 		return endpoint{}, errors.New("missing host")
+	case strings.Count(u.Host, ":") > 1 && !strings.HasPrefix(u.Host, "["):
+		// net/url reads dns://::1:53 as host ::1, port 53; the user may
+		// have meant the address ::1:53.
+		return endpoint{}, fmt.Errorf("IPv6 address must be in brackets, e.g. %s://[::1]:%d", sch.name, sch.defaultPort)
 	}
 	ep := endpoint{Scheme: sch.name, Host: u.Hostname(), Port: sch.defaultPort}
 	if p := u.Port(); p != "" {
@@ -130,7 +139,9 @@ type listenURL struct {
 	Path string
 }
 
-func (l listenURL) String() string { return l.Scheme + "://" + l.Addr.String() + l.Path }
+func (l listenURL) String() string {
+	return formatURL(l.Scheme, l.Addr.Addr().String(), l.Addr.Port(), l.Path)
+}
 
 // parseListenURL parses a --listen value. The host must be an IP address:
 // hush does not look names up to find out where to listen. Port 0 asks
@@ -144,7 +155,21 @@ func parseListenURL(s string) (listenURL, error) {
 	if err != nil {
 		return listenURL{}, fmt.Errorf("host %q is not an IP address", ep.Host)
 	}
+	if !validZone(addr.Zone()) {
+		return listenURL{}, fmt.Errorf("invalid IPv6 zone %q (want an interface name)", addr.Zone())
+	}
 	return listenURL{Scheme: ep.Scheme, Addr: netip.AddrPortFrom(addr, ep.Port), Path: ep.Path}, nil
+}
+
+// validZone accepts the interface names an IPv6 zone can name, and
+// nothing that would need escaping in a URL.
+func validZone(z string) bool {
+	for _, r := range z {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseServerURL parses hush query's --server. Besides a URL it takes a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -54,7 +55,8 @@ func writeMsg(w io.Writer, m *dns.Msg, rd bool) {
 	if len(m.Question) > 0 {
 		fmt.Fprintln(w, ";; QUESTION SECTION:")
 		for _, qq := range m.Question {
-			fmt.Fprintf(w, ";%s\t\t\t%s\t%s\n", qq.Name, dns.Class(qq.Qclass), dns.Type(qq.Qtype))
+			name := ";" + qq.Name
+			fmt.Fprintf(w, "%s%s%s\t%s\n", name, tabsTo(len(name), 32), dns.Class(qq.Qclass), dns.Type(qq.Qtype))
 		}
 		fmt.Fprintln(w)
 	}
@@ -115,7 +117,8 @@ func writeOPT(w io.Writer, opt *dns.OPT) {
 		case *dns.EDNS0_COOKIE:
 			fmt.Fprintf(w, "; COOKIE: %s\n", o.Cookie)
 		case *dns.EDNS0_NSID:
-			fmt.Fprintf(w, "; NSID: %s (\"%s\")\n", o.Nsid, printable(nsidText(o.Nsid)))
+			raw := nsidBytes(o.Nsid)
+			fmt.Fprintf(w, "; NSID: % x (\"%s\")\n", raw, printable(string(raw)))
 		case *dns.EDNS0_PADDING:
 			fmt.Fprintf(w, "; PADDING: %d bytes\n", len(o.Padding))
 		default:
@@ -124,17 +127,13 @@ func writeOPT(w io.Writer, opt *dns.OPT) {
 	}
 }
 
-// nsidText decodes an NSID's hex form for the quoted part of its line.
-func nsidText(hexNSID string) string {
-	var b strings.Builder
-	for i := 0; i+1 < len(hexNSID); i += 2 {
-		n, err := strconv.ParseUint(hexNSID[i:i+2], 16, 8)
-		if err != nil {
-			return ""
-		}
-		b.WriteByte(byte(n))
+// nsidBytes decodes the hex form miekg/dns keeps an NSID in.
+func nsidBytes(hexNSID string) []byte {
+	b, err := hex.DecodeString(hexNSID)
+	if err != nil {
+		return []byte(hexNSID)
 	}
-	return b.String()
+	return b
 }
 
 // printable replaces control characters so that text from the network
@@ -160,17 +159,43 @@ func writeSection(w io.Writer, name string, rrs []dns.RR) {
 			fmt.Fprintf(w, ";; %s SECTION:\n", name)
 			header = true
 		}
-		fmt.Fprintln(w, rr.String())
+		fmt.Fprintln(w, rrString(rr))
 	}
 	if header {
 		fmt.Fprintln(w)
 	}
 }
 
+// rrString is rr in zone-file form with the owner name padded to column
+// 24 with tabs, as dig aligns it.
+func rrString(rr dns.RR) string {
+	s := rr.String()
+	i := strings.IndexByte(s, '\t')
+	if i < 0 {
+		return s
+	}
+	return s[:i] + tabsTo(i, 24) + s[i+1:]
+}
+
+// tabsTo returns the tabs that move from column col to column stop (tab
+// stops every 8 columns), at least one.
+func tabsTo(col, stop int) string {
+	n := 1
+	for c := (col/8 + 1) * 8; c < stop; c += 8 {
+		n++
+	}
+	return strings.Repeat("\t", n)
+}
+
 // rdata is an RR's data: its zone-file form without the owner, TTL, class
-// and type.
+// and type. miekg/dns separates those four with tabs and escapes tabs in
+// names, so the data is what follows the fourth tab.
 func rdata(rr dns.RR) string {
-	return strings.TrimPrefix(rr.String(), rr.Header().String())
+	f := strings.SplitN(rr.String(), "\t", 5)
+	if len(f) < 5 {
+		return ""
+	}
+	return f[4]
 }
 
 // writeShort prints the answer section's data, one record per line, like

@@ -59,7 +59,7 @@ type env struct {
 // run executes args and turns the outcome into an exit status, printing
 // any error as exactly one line.
 func (e *env) run(ctx context.Context, args []string) int {
-	root := newRootCmd(e)
+	root := newRootCmd(e, args)
 	// A nil slice would make cobra read os.Args.
 	root.SetArgs(append([]string{}, args...))
 	err := root.ExecuteContext(ctx)
@@ -108,7 +108,9 @@ func oneLine(s string) string {
 // errNotWired is returned by commands whose machinery is not connected yet.
 var errNotWired = errors.New("not wired yet")
 
-func newRootCmd(e *env) *cobra.Command {
+// newRootCmd builds the command tree for one run; args are the raw
+// arguments, used only to name an unknown flag given without a command.
+func newRootCmd(e *env, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "hush",
 		Short: "hush is a privacy-first recursive DNS resolver",
@@ -120,11 +122,14 @@ func newRootCmd(e *env) *cobra.Command {
 		// Unknown flags before an unknown command should report the
 		// command, not the flag.
 		FParseErrWhitelist: cobra.FParseErrWhitelist{UnknownFlags: true},
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("missing command (see hush --help)")
+		Args: func(_ *cobra.Command, rest []string) error {
+			switch {
+			case len(rest) > 0:
+				return usageErrorf("unknown command %q (see hush --help)", rest[0])
+			case len(args) > 0:
+				return usageErrorf("unknown flag: %s (see hush --help)", args[0])
 			}
-			return usageErrorf("unknown command %q (see hush --help)", args[0])
+			return usageErrorf("missing command (see hush --help)")
 		},
 		// RunE makes the root runnable so that Args above reports a
 		// missing or unknown command; it is never reached.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -131,8 +132,12 @@ func (x *dnsExchanger) once(ctx context.Context, network string, q *dns.Msg) (*q
 // noResponse is the exit-status-1 error: nothing usable came back.
 func noResponse(ep endpoint, proto string, err error) error {
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("query: no response from %s over %s: timed out", ep, proto)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		// Over UDP this is the ICMP port unreachable a closed port sends.
+		return fmt.Errorf("query: no response from %s over %s: connection refused", ep, proto)
 	}
 	return fmt.Errorf("query: no response from %s over %s: %w", ep, proto, err)
 }

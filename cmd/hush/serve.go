@@ -110,10 +110,10 @@ func serveSettings() []setting {
 			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53)",
 			apply: func(c *serveConfig, r rawValue) error {
 				c.Listen = nil
-				for _, v := range r.vals {
+				for i, v := range r.vals {
 					u, err := parseListenURL(v)
 					if err != nil {
-						return r.errorf("listen", v, "%v", err)
+						return r.errorf("listen", i, "%v", err)
 					}
 					c.Listen = append(c.Listen, u)
 				}
@@ -122,12 +122,11 @@ func serveSettings() []setting {
 		},
 		{
 			name: "root-hints", kind: scalarSetting, typ: "FILE", def: "built-in",
-			usage: "zone file with the root servers' NS and A/AAAA records; the default is the IANA root hints built into hush",
+			usage: "zone file with the root servers' NS and A/AAAA records; built-in: the IANA root hints",
 			apply: func(c *serveConfig, r rawValue) error {
-				v := r.vals[0]
-				p := r.path(v)
+				p := r.path(r.vals[0])
 				if err := checkReadable(p); err != nil {
-					return r.errorf("root-hints", v, "%v", err)
+					return r.errorf("root-hints", 0, "%v", err)
 				}
 				c.RootHints = p
 				return nil
@@ -156,10 +155,10 @@ func serveSettings() []setting {
 				v := r.vals[0]
 				n, err := strconv.Atoi(v)
 				if err != nil {
-					return r.errorf("cache-size", v, "not an integer")
+					return r.errorf("cache-size", 0, "not an integer")
 				}
 				if n <= 0 {
-					return r.errorf("cache-size", v, "must be greater than 0")
+					return r.errorf("cache-size", 0, "must be greater than 0")
 				}
 				c.CacheSize = n
 				return nil
@@ -172,7 +171,7 @@ func serveSettings() []setting {
 				v := r.vals[0]
 				b, err := strconv.ParseBool(v)
 				if err != nil {
-					return r.errorf("qname-minimisation", v, "want true or false")
+					return r.errorf("qname-minimisation", 0, "want true or false")
 				}
 				c.QNameMin = b
 				return nil
@@ -187,7 +186,7 @@ func serveSettings() []setting {
 			},
 		},
 		{
-			name: "max-ttl", kind: scalarSetting, typ: "DURATION", def: defaultMaxTTL.String(),
+			name: "max-ttl", kind: scalarSetting, typ: "DURATION", def: "24h",
 			usage: "highest TTL hush keeps records for (a duration like 1h, or seconds)",
 			apply: func(c *serveConfig, r rawValue) (err error) {
 				c.MaxTTL, err = parseDurationValue("max-ttl", r, false)
@@ -195,7 +194,7 @@ func serveSettings() []setting {
 			},
 		},
 		{
-			name: "timeout", kind: scalarSetting, typ: "DURATION", def: defaultTimeout.String(),
+			name: "timeout", kind: scalarSetting, typ: "DURATION", def: "10s",
 			usage: "time one client query may take before hush answers SERVFAIL",
 			apply: func(c *serveConfig, r rawValue) (err error) {
 				c.Timeout, err = parseDurationValue("timeout", r, true)
@@ -209,7 +208,7 @@ func serveSettings() []setting {
 				v := r.vals[0]
 				n, err := strconv.ParseUint(v, 10, 16)
 				if err != nil || n == 0 {
-					return r.errorf("upstream-port", v, "want a port number from 1 to 65535")
+					return r.errorf("upstream-port", 0, "want a port number from 1 to 65535")
 				}
 				c.UpstreamPort = uint16(n)
 				return nil
@@ -246,17 +245,17 @@ func buildServeConfig(settings []setting, file, flags map[string]rawValue) (serv
 			key = "max-ttl"
 			r = used[key]
 		}
-		return serveConfig{}, r.errorf(key, r.vals[0], "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
+		return serveConfig{}, r.errorf(key, 0, "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
 	}
 	return cfg, nil
 }
 
 func parsePrefixes(key string, r rawValue) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(r.vals))
-	for _, v := range r.vals {
+	for i, v := range r.vals {
 		p, err := parsePrefix(v)
 		if err != nil {
-			return nil, r.errorf(key, v, "%v", err)
+			return nil, r.errorf(key, i, "%v", err)
 		}
 		out = append(out, p)
 	}
@@ -297,13 +296,12 @@ func parseDuration(s string) (time.Duration, error) {
 }
 
 func parseDurationValue(key string, r rawValue, positive bool) (time.Duration, error) {
-	v := r.vals[0]
-	d, err := parseDuration(v)
+	d, err := parseDuration(r.vals[0])
 	if err != nil {
-		return 0, r.errorf(key, v, "%v", err)
+		return 0, r.errorf(key, 0, "%v", err)
 	}
 	if positive && d == 0 {
-		return 0, r.errorf(key, v, "must be greater than 0")
+		return 0, r.errorf(key, 0, "must be greater than 0")
 	}
 	return d, nil
 }

@@ -1,0 +1,41 @@
+# hush build, test and benchmark targets. `make test` is what CI runs.
+
+GO       ?= go
+# The version hush version prints: git describe, or "dev" outside git or
+# before the first commit.
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+# How long each fuzz target runs under `make fuzz`.
+FUZZTIME ?= 10s
+
+.PHONY: build run test bench fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hush ./cmd/hush
+
+# A resolver on dns://127.0.0.1:5300 using the built-in root hints: it
+# sends queries to the real root servers and whatever they refer it to.
+run: build
+	./bin/hush serve --listen dns://127.0.0.1:5300
+
+test:
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l: these files need gofmt:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Runs every fuzz target in the module for FUZZTIME each (go test -fuzz
+# takes one target in one package at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

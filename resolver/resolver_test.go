@@ -1,0 +1,320 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/resolver"
+	"github.com/hush-dns/hush/resolver/resolvertest"
+	"github.com/hush-dns/hush/transport"
+	"github.com/miekg/dns"
+)
+
+var _ transport.Handler = (*resolver.Resolver)(nil)
+
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+
+func newNet(t *testing.T) *resolvertest.Network {
+	t.Helper()
+	n, err := resolvertest.Default()
+	if err != nil {
+		t.Fatalf("resolvertest.Default: %v", err)
+	}
+	return n
+}
+
+func newResolver(t *testing.T, n *resolvertest.Network, mod ...func(*resolver.Config)) *resolver.Resolver {
+	t.Helper()
+	cfg := resolver.Config{
+		RootHints:     n.RootHints(),
+		Exchanger:     n.Exchanger(t),
+		AllowUpstream: loopback,
+		Limits:        resolver.Limits{QueryTimeout: 300 * time.Millisecond, Timeout: 5 * time.Second},
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	r, err := resolver.New(cfg)
+	if err != nil {
+		t.Fatalf("resolver.New: %v", err)
+	}
+	return r
+}
+
+func ask(t *testing.T, r *resolver.Resolver, name string, qtype uint16) (*dns.Msg, error) {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion(name, qtype)
+	return r.ServeDNS(context.Background(), q)
+}
+
+// answerHas reports whether every wanted string is a substring of some
+// answer record.
+func answerHas(m *dns.Msg, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, rr := range m.Answer {
+			if strings.Contains(strings.ReplaceAll(rr.String(), "\t", " "), w) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func TestResolve(t *testing.T) {
+	n := newNet(t)
+	tests := []struct {
+		name       string
+		qname      string
+		qtype      uint16
+		rcode      int
+		answer     []string // substrings that must appear in the answer
+		noAnswer   bool
+		wantSOA    bool
+		noMinimise bool
+	}{
+		{name: "A", qname: "www.plain.example.", qtype: dns.TypeA, answer: []string{"192.0.2.1"}},
+		{name: "AAAA", qname: "www.plain.example.", qtype: dns.TypeAAAA, answer: []string{"2001:db8::1"}},
+		{name: "MX", qname: "plain.example.", qtype: dns.TypeMX, answer: []string{"MX 10 mail.plain.example."}},
+		{name: "TXT", qname: "txt.plain.example.", qtype: dns.TypeTXT, answer: []string{`"hello" "world"`, `"second string"`}},
+		{name: "case-insensitive", qname: "WwW.PlAiN.ExAmPlE.", qtype: dns.TypeA, answer: []string{"192.0.2.1"}},
+		{name: "in-zone CNAME chain", qname: "alias.plain.example.", qtype: dns.TypeA, answer: []string{"CNAME alias2.plain.example.", "CNAME www.plain.example.", "192.0.2.1"}},
+		{name: "CNAME chain across three zones", qname: "a.chain.example.", qtype: dns.TypeA, answer: []string{"CNAME b.other.test.", "CNAME c.third.example.", "A"}},
+		{name: "CNAME query returns the CNAME only", qname: "a.chain.example.", qtype: dns.TypeCNAME, answer: []string{"CNAME b.other.test."}},
+		{name: "dangling CNAME", qname: "dangling.plain.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError, answer: []string{"CNAME missing.plain.example."}, wantSOA: true},
+		{name: "NXDOMAIN", qname: "nope.plain.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError, noAnswer: true, wantSOA: true},
+		{name: "NXDOMAIN no minimisation", qname: "nope2.plain.example.", qtype: dns.TypeA, rcode: dns.RcodeNameError, noAnswer: true, wantSOA: true, noMinimise: true},
+		{name: "NXDOMAIN TLD", qname: "www.nosuchtld.", qtype: dns.TypeA, rcode: dns.RcodeNameError, noAnswer: true, wantSOA: true},
+		{name: "NODATA", qname: "www.plain.example.", qtype: dns.TypeMX, noAnswer: true, wantSOA: true},
+		{name: "empty non-terminal", qname: "b.c.plain.example.", qtype: dns.TypeA, noAnswer: true, wantSOA: true},
+		{name: "below empty non-terminal", qname: "a.b.c.plain.example.", qtype: dns.TypeA, answer: []string{"192.0.2.3"}},
+		{name: "wildcard", qname: "anything.wild.example.", qtype: dns.TypeA, answer: []string{"anything.wild.example.", "192.0.2.80"}},
+		{name: "wildcard CNAME out of zone", qname: "x.out.wild.example.", qtype: dns.TypeA, answer: []string{"CNAME www.plain.example.", "192.0.2.1"}},
+		{name: "DNAME across zones", qname: "b.sub.dname.example.", qtype: dns.TypeA, answer: []string{"DNAME other.test.", "CNAME b.other.test."}},
+		{name: "DNAME in zone", qname: "www.local.dname.example.", qtype: dns.TypeA, answer: []string{"192.0.2.14"}},
+		{name: "glueless delegation", qname: "www.glueless.example.", qtype: dns.TypeA, answer: []string{"A"}},
+		{name: "doubly glueless", qname: "www.deep.example.", qtype: dns.TypeA, answer: []string{"A"}},
+		{name: "large answer over TCP", qname: "txt.big.example.", qtype: dns.TypeTXT, answer: []string{"00-abc", "09-jkl"}},
+		{name: "one dead server", qname: "www.half.example.", qtype: dns.TypeA, answer: []string{"A"}},
+		{name: "one lame server", qname: "www.partlame.example.", qtype: dns.TypeA, answer: []string{"A"}},
+		{name: "mixed glue", qname: "www.mixed.example.", qtype: dns.TypeA, answer: []string{"A"}},
+		{name: "localhost", qname: "localhost.", qtype: dns.TypeA, answer: []string{"127.0.0.1"}},
+		{name: "private reverse", qname: "1.1.168.192.in-addr.arpa.", qtype: dns.TypePTR, rcode: dns.RcodeNameError, wantSOA: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newResolver(t, n, func(c *resolver.Config) { c.NoQNameMinimisation = tc.noMinimise })
+			m, err := ask(t, r, tc.qname, tc.qtype)
+			if err != nil {
+				t.Fatalf("ServeDNS: %v", err)
+			}
+			if m.Rcode != tc.rcode {
+				t.Fatalf("rcode: got %s, want %s\n%v", dns.RcodeToString[m.Rcode], dns.RcodeToString[tc.rcode], m)
+			}
+			if !answerHas(m, tc.answer...) {
+				t.Errorf("answer: got %v, want records with %q", m.Answer, tc.answer)
+			}
+			if tc.noAnswer && len(m.Answer) != 0 {
+				t.Errorf("answer: got %v, want none", m.Answer)
+			}
+			hasSOA := len(m.Ns) > 0 && m.Ns[0].Header().Rrtype == dns.TypeSOA
+			if hasSOA != tc.wantSOA {
+				t.Errorf("authority: got %v, want SOA %v", m.Ns, tc.wantSOA)
+			}
+			if m.Authoritative || !m.RecursionAvailable {
+				t.Errorf("flags: got aa=%v ra=%v, want aa=false ra=true", m.Authoritative, m.RecursionAvailable)
+			}
+			// A second ask is a cache hit: no upstream query.
+			before := len(n.Log())
+			m2, err := ask(t, r, tc.qname, tc.qtype)
+			if err != nil || m2.Rcode != m.Rcode || len(m2.Answer) != len(m.Answer) {
+				t.Errorf("repeat: got %v (%v), want the same answer", m2, err)
+			}
+			if after := len(n.Log()); after != before {
+				t.Errorf("repeat sent %d upstream queries, want 0", after-before)
+			}
+		})
+	}
+}
+
+func TestResolveFailures(t *testing.T) {
+	n := newNet(t)
+	tests := []struct {
+		name  string
+		qname string
+		ede   uint16
+		err   error
+	}{
+		{name: "lame delegation", qname: "www.lame.example.", ede: resolver.EDENoReachableAuth, err: resolver.ErrNoReachable},
+		{name: "cross-zone CNAME loop", qname: "loop.chain.example.", err: resolver.ErrLoop},
+		{name: "in-zone CNAME loop", qname: "loop1.plain.example.", err: resolver.ErrLoop},
+		{name: "glueless cycle", qname: "www.cycle1.example.", ede: resolver.EDENoReachableAuth},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newResolver(t, n)
+			_, err := ask(t, r, tc.qname, dns.TypeA)
+			var re *resolver.Error
+			if !errors.As(err, &re) {
+				t.Fatalf("ServeDNS: got %v, want a *resolver.Error", err)
+			}
+			if tc.err != nil && !errors.Is(err, tc.err) {
+				t.Errorf("error: got %v, want %v", err, tc.err)
+			}
+			if tc.ede != 0 && re.EDE != tc.ede {
+				t.Errorf("EDE: got %d, want %d", re.EDE, tc.ede)
+			}
+		})
+	}
+}
+
+func TestRootUnreachable(t *testing.T) {
+	n := newNet(t)
+	for _, rr := range n.RootHints() {
+		if a, ok := rr.(*dns.A); ok {
+			addr, _ := netip.AddrFromSlice(a.A.To4())
+			n.SetFault(addr, resolvertest.Fault{Drop: true})
+		}
+	}
+	r := newResolver(t, n)
+	_, err := ask(t, r, "www.plain.example.", dns.TypeA)
+	var re *resolver.Error
+	if !errors.As(err, &re) || re.EDE != resolver.EDENoReachableAuth {
+		t.Fatalf("got %v, want EDE 22", err)
+	}
+}
+
+func TestUpstreamPolicy(t *testing.T) {
+	n := newNet(t)
+	// Without 127.0.0.0/8 allowed, nothing may be sent at all.
+	r := newResolver(t, n, func(c *resolver.Config) { c.AllowUpstream = nil })
+	_, err := ask(t, r, "www.plain.example.", dns.TypeA)
+	if !errors.Is(err, resolver.ErrNotAllowed) {
+		t.Errorf("got %v, want ErrNotAllowed", err)
+	}
+	if got := len(n.Log()); got != 0 {
+		t.Errorf("sent %d queries to disallowed servers, want 0", got)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	plain1 := netip.MustParseAddr("127.53.10.1")
+	plain2 := netip.MustParseAddr("127.53.10.2")
+	tests := []struct {
+		name  string
+		fault resolvertest.Fault
+		both  bool // fault on both servers of plain.example.
+		want  int  // rcode, or -1 for an error
+	}{
+		{name: "drop one", fault: resolvertest.Fault{Drop: true}, want: dns.RcodeSuccess},
+		{name: "refuse one", fault: resolvertest.Fault{Refuse: true}, want: dns.RcodeSuccess},
+		{name: "servfail one", fault: resolvertest.Fault{ServFail: true}, want: dns.RcodeSuccess},
+		{name: "lame one", fault: resolvertest.Fault{Lame: true}, want: dns.RcodeSuccess},
+		{name: "wrong ID one", fault: resolvertest.Fault{WrongID: true}, want: dns.RcodeSuccess},
+		{name: "wrong question one", fault: resolvertest.Fault{WrongQuestion: true}, want: dns.RcodeSuccess},
+		{name: "truncate both", fault: resolvertest.Fault{Truncate: true}, both: true, want: dns.RcodeSuccess},
+		{name: "no EDNS both", fault: resolvertest.Fault{NoEDNS: true}, both: true, want: dns.RcodeSuccess},
+		{name: "broken minimisation both", fault: resolvertest.Fault{MinimisationBroken: true}, both: true, want: dns.RcodeSuccess},
+		{name: "spoofed glue both", fault: resolvertest.Fault{SpoofGlue: true}, both: true, want: dns.RcodeSuccess},
+		{name: "wrong ID both", fault: resolvertest.Fault{WrongID: true}, both: true, want: -1},
+		{name: "drop both", fault: resolvertest.Fault{Drop: true}, both: true, want: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNet(t)
+			n.SetFault(plain1, tc.fault)
+			if tc.both {
+				n.SetFault(plain2, tc.fault)
+			}
+			r := newResolver(t, n)
+			for _, qname := range []string{"www.plain.example.", "a.b.c.plain.example."} {
+				m, err := ask(t, r, qname, dns.TypeA)
+				if tc.want == -1 {
+					if err == nil {
+						t.Errorf("%s: got %v, want an error", qname, m)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: ServeDNS: %v", qname, err)
+				}
+				if m.Rcode != tc.want || len(m.Answer) == 0 {
+					t.Errorf("%s: got %v, want an answer", qname, m)
+				}
+				for _, rr := range m.Answer {
+					if a, ok := rr.(*dns.A); ok && a.A.String() == resolvertest.SpoofAddr.String() {
+						t.Errorf("%s: spoofed record in the answer: %v", qname, rr)
+					}
+				}
+			}
+			if got := n.Queries(resolvertest.SpoofAddr); got != 0 {
+				t.Errorf("sent %d queries to the spoofed address, want 0", got)
+			}
+		})
+	}
+}
+
+func TestMinimisation(t *testing.T) {
+	n := newNet(t)
+	r := newResolver(t, n)
+	if _, err := ask(t, r, "a.b.c.plain.example.", dns.TypeAAAA); err != nil {
+		t.Fatal(err)
+	}
+	// The root must never see more than the TLD label, nor the real qtype.
+	for _, q := range n.Log() {
+		if q.Server.Addr() == netip.MustParseAddr("127.53.0.1") || q.Server.Addr() == netip.MustParseAddr("127.53.0.2") {
+			if dns.CountLabel(q.Name) > 1 || q.Type == dns.TypeAAAA {
+				t.Errorf("root saw %s %s, want one label and not AAAA", q.Name, dns.TypeToString[q.Type])
+			}
+		}
+	}
+}
+
+func TestBudgetQueries(t *testing.T) {
+	n := newNet(t)
+	r := newResolver(t, n, func(c *resolver.Config) { c.Limits.MaxQueries = 2 })
+	_, err := ask(t, r, "www.deep.example.", dns.TypeA)
+	if !errors.Is(err, resolver.ErrBudget) {
+		t.Errorf("got %v, want ErrBudget", err)
+	}
+	if got := len(n.Log()); got > 2 {
+		t.Errorf("sent %d queries, want at most 2", got)
+	}
+}
+
+func TestCoalescing(t *testing.T) {
+	n := newNet(t)
+	n.SetFault(netip.MustParseAddr("127.53.10.1"), resolvertest.Fault{Delay: 20 * time.Millisecond})
+	n.SetFault(netip.MustParseAddr("127.53.10.2"), resolvertest.Fault{Delay: 20 * time.Millisecond})
+	r := newResolver(t, n, func(c *resolver.Config) { c.Cache = cache.New(cache.Config{MaxEntries: 1000}) })
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := ask(t, r, "www.plain.example.", dns.TypeA); err != nil {
+				t.Errorf("ServeDNS: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	count := 0
+	for _, q := range n.Log() {
+		if q.Name == "www.plain.example." {
+			count++
+		}
+	}
+	if count > 2 {
+		t.Errorf("%d upstream queries for one name asked 20 times at once, want 1 (2 with a retry)", count)
+	}
+}

@@ -1,0 +1,328 @@
+package transport
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// TCPServer answers DNS queries on TCP connections (RFC 7766): each message
+// framed by a 2-octet length, pipelined queries on one connection handled
+// concurrently and answered as each finishes, in any order.
+//
+// A connection is closed when it has had nothing in flight and sent nothing
+// for Config.TCPIdleTimeout, when a message is not complete within
+// TCPIdleTimeout of its first byte, when a length prefix is below 12 (no
+// room for a header), when a response cannot be written within
+// TCPIdleTimeout, or when Config.MaxTCPConns connections are already open.
+// Responses are never truncated unless they exceed 65535 bytes.
+type TCPServer struct {
+	cfg Config
+
+	// base is the parent of every connection's context; see UDPServer.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	closed  atomic.Bool  // set once Shutdown starts
+	nconns  atomic.Int64 // open connections, for MaxTCPConns
+	wg      sync.WaitGroup
+	scratch sync.Pool // *scratch
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{} // mu guards
+	conns     map[*tcpConn]struct{}     // mu guards
+}
+
+// NewTCPServer returns a server for cfg, with defaults filled in. It does
+// not listen: call Serve.
+func NewTCPServer(cfg Config) *TCPServer {
+	s := &TCPServer{
+		cfg:       cfg.withDefaults(),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*tcpConn]struct{}),
+	}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.scratch.New = func() any { return newScratch() }
+	return s
+}
+
+// Serve accepts connections on l until Shutdown, then returns
+// ErrServerClosed. It may be called for several listeners at once. An
+// accept error other than a closed listener is reported to ErrorLog and
+// accepting goes on after a short pause. Shutdown closes l.
+func (s *TCPServer) Serve(l net.Listener) error {
+	if s.cfg.Handler == nil {
+		return errNoHandler
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.closed.Load() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				s.mu.Lock()
+				delete(s.listeners, l)
+				s.mu.Unlock()
+				return fmt.Errorf("transport: tcp accept: %w", err)
+			}
+			s.cfg.logError("transport: tcp accept", err)
+			backoff = nextBackoff(backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if s.nconns.Add(1) > int64(s.cfg.MaxTCPConns) {
+			s.nconns.Add(-1)
+			_ = c.Close()
+			continue
+		}
+		tc := s.newConn(c, s.cfg.allowed(addrOf(c.RemoteAddr())))
+		s.mu.Lock()
+		if s.closed.Load() {
+			s.mu.Unlock()
+			s.nconns.Add(-1)
+			_ = c.Close()
+			return ErrServerClosed
+		}
+		s.conns[tc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			tc.serve()
+			s.mu.Lock()
+			delete(s.conns, tc)
+			s.mu.Unlock()
+			s.nconns.Add(-1)
+		}()
+	}
+}
+
+// Shutdown closes the listeners, stops reading from every connection,
+// waits for the queries in flight to be answered, closes the connections
+// and returns nil. If ctx ends first, it cancels the handlers' contexts,
+// closes the connections and returns ctx's error without waiting further.
+func (s *TCPServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed.Store(true)
+	for l := range s.listeners {
+		_ = l.Close()
+	}
+	for tc := range s.conns {
+		tc.stopReading()
+	}
+	s.mu.Unlock()
+
+	err := waitCtx(ctx, &s.wg)
+	s.cancelBase()
+	if err != nil {
+		s.mu.Lock()
+		for tc := range s.conns {
+			_ = tc.c.Close()
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// tcpConn is one client connection. Its reader goroutine (serve) reads
+// messages and runs the checks and the fast path inline; each query for the
+// handler gets its own goroutine, and responses are written under wmu.
+type tcpConn struct {
+	s       *TCPServer
+	c       net.Conn
+	allowed bool
+
+	// ctx is cancelled when the connection dies, which cancels its
+	// queries; kept here because its scope is the connection's.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	sem      chan struct{} // one slot per query in flight, read or handled
+	running  atomic.Int32  // handler goroutines not yet done writing
+	handlers sync.WaitGroup
+
+	// dmu orders the reader's deadline changes against stopReading, so
+	// that a Shutdown's deadline in the past is never overwritten.
+	dmu      sync.Mutex
+	stopping bool          // dmu guards
+	stop     chan struct{} // closed by stopReading
+
+	wmu sync.Mutex // serialises writes of whole framed responses
+}
+
+func (s *TCPServer) newConn(c net.Conn, allowed bool) *tcpConn {
+	tc := &tcpConn{
+		s:       s,
+		c:       c,
+		allowed: allowed,
+		sem:     make(chan struct{}, s.cfg.MaxTCPInFlight),
+		stop:    make(chan struct{}),
+	}
+	tc.ctx, tc.cancel = context.WithCancel(s.base)
+	return tc
+}
+
+// serve reads and dispatches messages until the client goes away, a limit
+// closes the connection or Shutdown stops it; then it waits for the queries
+// in flight to be answered and closes the connection.
+func (tc *tcpConn) serve() {
+	defer tc.close()
+	var hdr [2]byte
+	var buf []byte
+	for {
+		// Take a slot before reading: with MaxTCPInFlight queries in
+		// flight we stop reading and TCP flow control does the rest.
+		select {
+		case tc.sem <- struct{}{}:
+		case <-tc.stop:
+			return
+		case <-tc.ctx.Done():
+			return
+		}
+		raw, ok := tc.readMsg(&hdr, &buf)
+		if !ok {
+			<-tc.sem
+			return
+		}
+		tc.dispatch(raw)
+	}
+}
+
+// readMsg reads one framed message into *buf.
+func (tc *tcpConn) readMsg(hdr *[2]byte, buf *[]byte) ([]byte, bool) {
+	idle := tc.s.cfg.TCPIdleTimeout
+	got := 0
+	for got < len(hdr) {
+		if !tc.setReadDeadline(time.Now().Add(idle)) {
+			return nil, false
+		}
+		n, err := tc.c.Read(hdr[got:])
+		got += n
+		if err != nil {
+			if got == 0 && errors.Is(err, os.ErrDeadlineExceeded) && tc.running.Load() > 0 {
+				// Idle, but answers are still due: not idle per RFC 7766.
+				continue
+			}
+			return nil, false
+		}
+	}
+	size := int(binary.BigEndian.Uint16(hdr[:]))
+	if size < headerSize {
+		return nil, false
+	}
+	if cap(*buf) < size {
+		*buf = make([]byte, size)
+	}
+	raw := (*buf)[:size]
+	// The rest must arrive within one idle timeout of the prefix.
+	if !tc.setReadDeadline(time.Now().Add(idle)) {
+		return nil, false
+	}
+	if _, err := io.ReadFull(tc.c, raw); err != nil {
+		return nil, false
+	}
+	return raw, true
+}
+
+// dispatch answers raw inline when no handler is needed, or starts a
+// handler goroutine. It owns one slot of sem, which it or the goroutine
+// gives back.
+func (tc *tcpConn) dispatch(raw []byte) {
+	cfg := &tc.s.cfg
+	q := new(dns.Msg)
+	var req request
+	sc := tc.s.scratch.Get().(*scratch)
+	out, act := cfg.prepare(sc, raw, q, &req, protoTCP, tc.allowed)
+	if act == actReply {
+		tc.write(out)
+	}
+	tc.s.scratch.Put(sc)
+	if act != actHandle {
+		<-tc.sem
+		return
+	}
+	tc.running.Add(1)
+	tc.handlers.Add(1)
+	go tc.handle(q, req)
+}
+
+func (tc *tcpConn) handle(q *dns.Msg, req request) {
+	defer tc.handlers.Done()
+	ctx, cancel := context.WithTimeout(tc.ctx, tc.s.cfg.QueryTimeout)
+	sc := tc.s.scratch.Get().(*scratch)
+	out := tc.s.cfg.finish(ctx, sc, q, &req, protoTCP)
+	cancel()
+	tc.write(out)
+	tc.s.scratch.Put(sc)
+	tc.running.Add(-1)
+	<-tc.sem
+}
+
+// write sends one framed response. A failed or slow write kills the
+// connection: the client is gone or not reading, and a half-written frame
+// cannot be recovered from. Such errors are the client's business and are
+// not reported.
+func (tc *tcpConn) write(out []byte) {
+	if out == nil {
+		return
+	}
+	tc.wmu.Lock()
+	defer tc.wmu.Unlock()
+	if tc.ctx.Err() != nil {
+		return
+	}
+	_ = tc.c.SetWriteDeadline(time.Now().Add(tc.s.cfg.TCPIdleTimeout))
+	if _, err := tc.c.Write(out); err != nil {
+		tc.cancel()
+		_ = tc.c.Close()
+	}
+}
+
+func (tc *tcpConn) setReadDeadline(t time.Time) bool {
+	tc.dmu.Lock()
+	defer tc.dmu.Unlock()
+	if tc.stopping {
+		return false
+	}
+	_ = tc.c.SetReadDeadline(t)
+	return true
+}
+
+// stopReading makes the reader stop after the message it is reading, if
+// any; queries in flight are still answered.
+func (tc *tcpConn) stopReading() {
+	tc.dmu.Lock()
+	defer tc.dmu.Unlock()
+	if tc.stopping {
+		return
+	}
+	tc.stopping = true
+	close(tc.stop)
+	_ = tc.c.SetReadDeadline(aLongTimeAgo())
+}
+
+func (tc *tcpConn) close() {
+	tc.handlers.Wait()
+	tc.cancel()
+	_ = tc.c.Close()
+}

@@ -1,0 +1,220 @@
+package transport
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// orderHandler blocks "first.example." until "second.example." has been
+// answered on the wire (the test closes release after reading it).
+type orderHandler struct {
+	entered chan string
+	release chan struct{}
+}
+
+func (h *orderHandler) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	name := q.Question[0].Name
+	h.entered <- name
+	if name == "first.example." {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	r := new(dns.Msg)
+	r.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{name}}}
+	return r, nil
+}
+
+func TestTCPPipelining(t *testing.T) {
+	tests := []struct {
+		name      string
+		inFlight  int
+		wantOrder []uint16
+	}{
+		// Concurrent: the second is answered while the first still waits.
+		{"out of order", 0, []uint16{2, 1}},
+		// One slot: the second is not even read before the first is done.
+		{"in-flight cap 1", 1, []uint16{1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			h := &orderHandler{entered: make(chan string, 2), release: make(chan struct{})}
+			var once sync.Once
+			release := func() { once.Do(func() { close(h.release) }) }
+			addr, _ := startTCP(t, Config{Handler: h, MaxTCPInFlight: tt.inFlight})
+			t.Cleanup(release) // runs before the server's Shutdown
+			c := dialRaw(t, "tcp", addr)
+			for i, name := range []string{"first.example.", "second.example."} {
+				m := query(name, dns.TypeTXT, false, 0, false)
+				m.Id = uint16(i + 1)
+				writeFrame(t, c, pack(t, m))
+			}
+			if tt.inFlight == 1 {
+				// Only the first can have been read.
+				if got := <-h.entered; got != "first.example." {
+					t.Fatalf("got %s handled first, want first.example.", got)
+				}
+				release()
+			}
+			var got []uint16
+			for range 2 {
+				r := readFrame(t, c)
+				got = append(got, r.Id)
+				release() // after the first reply, whichever it is
+				if want := r.Answer[0].(*dns.TXT).Txt[0]; r.Question[0].Name != want {
+					t.Errorf("reply %d: got question %s with answer for %s", r.Id, r.Question[0].Name, want)
+				}
+			}
+			if len(got) != 2 || got[0] != tt.wantOrder[0] || got[1] != tt.wantOrder[1] {
+				t.Errorf("got replies in order %v, want %v", got, tt.wantOrder)
+			}
+		})
+	}
+}
+
+// TestTCPClosesConnection covers the ways the server ends a connection; in
+// each the client sees EOF (a reset would do too), never a timeout.
+func TestTCPClosesConnection(t *testing.T) {
+	tests := []struct {
+		name string
+		send []byte
+	}{
+		{"idle", nil},
+		{"zero length", []byte{0, 0}},
+		{"shorter than header", []byte{0, 5, 1, 2, 3, 4, 5}},
+		{"slow message", []byte{0, 40, 1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			addr, _ := startTCP(t, Config{Handler: testHandler(t), TCPIdleTimeout: 1})
+			c := dialRaw(t, "tcp", addr)
+			if tt.send != nil {
+				if _, err := c.Write(tt.send); err != nil {
+					t.Fatalf("Write: %v", err)
+				}
+			}
+			wantClosed(t, c)
+		})
+	}
+}
+
+// wantClosed reads until the server closes c; the dialRaw deadline turns
+// a server that never closes into a failure.
+func wantClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection still open at the test deadline")
+	}
+}
+
+// TestTCPFormErrKeepsConnection: a complete but malformed message is
+// answered FORMERR and the connection stays usable.
+func TestTCPFormErrKeepsConnection(t *testing.T) {
+	checkLeaks(t)
+	addr, _ := startTCP(t, Config{Handler: testHandler(t)})
+	c := dialRaw(t, "tcp", addr)
+	bad := make([]byte, 20)
+	binary.BigEndian.PutUint16(bad, 7)
+	binary.BigEndian.PutUint16(bad[4:], 1)
+	bad[12] = 60 // a 60-byte label in 8 bytes
+	writeFrame(t, c, bad)
+	if r := readFrame(t, c); r.Id != 7 || r.Rcode != dns.RcodeFormatError {
+		t.Errorf("got ID %d rcode %s, want 7 FORMERR", r.Id, dns.RcodeToString[r.Rcode])
+	}
+	m := query("example.com.", dns.TypeA, false, 0, false)
+	writeFrame(t, c, pack(t, m))
+	if r := readFrame(t, c); r.Id != m.Id || r.Rcode != dns.RcodeSuccess {
+		t.Errorf("got ID %d rcode %s, want %d NOERROR", r.Id, dns.RcodeToString[r.Rcode], m.Id)
+	}
+}
+
+func TestTCPConnectionCap(t *testing.T) {
+	checkLeaks(t)
+	addr, _ := startTCP(t, Config{Handler: testHandler(t), MaxTCPConns: 1})
+	first := dialRaw(t, "tcp", addr)
+	co := &dns.Conn{Conn: first}
+	if err := co.WriteMsg(query("example.com.", dns.TypeA, false, 0, false)); err != nil {
+		t.Fatalf("WriteMsg: %v", err)
+	}
+	if _, err := co.ReadMsg(); err != nil {
+		t.Fatalf("first connection: ReadMsg: %v", err)
+	}
+	second := dialRaw(t, "tcp", addr)
+	wantClosed(t, second)
+
+	// The slot frees once the first connection is gone; the server
+	// notices asynchronously, so retry until a new connection is served.
+	first.Close()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		c := dialRaw(t, "tcp", addr)
+		co := &dns.Conn{Conn: c}
+		if err := co.WriteMsg(query("example.com.", dns.TypeA, false, 0, false)); err == nil {
+			if _, err := co.ReadMsg(); err == nil {
+				break
+			}
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("no connection served after the first closed")
+		}
+	}
+}
+
+// FuzzTCPFraming feeds an arbitrary byte stream to one connection over
+// net.Pipe: the server must not panic, must end the connection when the
+// stream ends, and every frame it sends must be a DNS message.
+func FuzzTCPFraming(f *testing.F) {
+	q := pack(f, query("example.com.", dns.TypeA, true, 1232, false))
+	frame := func(b []byte) []byte { return append([]byte{byte(len(b) >> 8), byte(len(b))}, b...) }
+	f.Add(frame(q))
+	f.Add(append(frame(q), frame(q)...))
+	f.Add(append(frame(q), 0, 0))
+	f.Add([]byte{0, 5, 1, 2, 3, 4, 5})
+	f.Add([]byte{0xff, 0xff, 1})
+	f.Add(frame(pack(f, query("big.example.", dns.TypeA, false, 0, false))))
+	f.Add(frame(make([]byte, 12)))
+
+	s := NewTCPServer(Config{Handler: testHandler(f), MaxTCPInFlight: 2, QueryTimeout: 50 * time.Millisecond})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		server, client := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.newConn(server, len(data)%2 == 0).serve()
+		}()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			co := &dns.Conn{Conn: client}
+			for {
+				b, err := co.ReadMsgHeader(nil)
+				if err != nil {
+					return
+				}
+				if err := new(dns.Msg).Unpack(b); err != nil {
+					t.Errorf("server sent a frame that does not unpack: %v", err)
+				}
+			}
+		}()
+		_, _ = client.Write(data)
+		client.Close()
+		<-done
+		wg.Wait()
+	})
+}
