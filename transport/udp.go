@@ -166,13 +166,15 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 // handle runs one query through the handler and sends the answer.
 func (s *UDPServer) handle(conn net.PacketConn, uc *net.UDPConn, q *dns.Msg, req request, ap netip.AddrPort, naddr net.Addr) {
 	defer s.handlers.Done()
-	defer s.inflight.Add(-1)
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.QueryTimeout)
-	defer cancel()
 	sc := s.scratch.Get().(*scratch)
-	defer s.scratch.Put(sc)
 	out := s.cfg.finish(ctx, sc, q, &req, protoUDP)
+	cancel()
+	// The slot is free once the answer is built; a client that has its
+	// answer may rely on that.
+	s.inflight.Add(-1)
 	s.write(conn, uc, out, ap, naddr)
+	s.scratch.Put(sc)
 }
 
 func (s *UDPServer) write(conn net.PacketConn, uc *net.UDPConn, out []byte, ap netip.AddrPort, naddr net.Addr) {

@@ -186,8 +186,3 @@ func newDemoCmd(e *env) *cobra.Command {
 		},
 	}
 }
-
-// runDemo runs hush demo. The lead wires it to resolver/resolvertest.
-func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
-	return fmt.Errorf("demo: %w", errNotWired)
-}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -61,22 +59,6 @@ func defaultServeConfig() serveConfig {
 		Timeout:      defaultTimeout,
 		UpstreamPort: defaultUpstreamPort,
 	}
-}
-
-// runServe runs the resolver until ctx is cancelled (SIGINT, SIGTERM).
-//
-// Wiring, once package resolver and transport exist:
-//
-//	hints := resolver.DefaultRootHints() or resolver.ParseRootHints(cfg.RootHints)
-//	r, err := resolver.New(resolver.Config{RootHints, AllowUpstream, UpstreamPort,
-//		NoQNameMinimisation: !cfg.QNameMin, Limits{Timeout}, Cache: cache.New(cfg.CacheSize, MinTTL, MaxTTL)})
-//	socks, err := openSockets(ctx, cfg.Listen); defer socks.Close()
-//	for i := range socks.UDP { serve socks.UDP[i] and socks.TCP[i] with r and cfg.AllowClient }
-//	<-ctx.Done(); shut the servers down with a deadline
-//
-// Nothing it prints may name a query, an answer or a client.
-func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
-	return fmt.Errorf("serve: %w", errNotWired)
 }
 
 // settingKind is the shape of a setting's value.

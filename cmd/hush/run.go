@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/resolver"
+	"github.com/hush-dns/hush/transport"
+)
+
+var _ transport.Handler = (*resolver.Resolver)(nil)
+
+// shutdownGrace is how long in-flight queries may finish after a signal.
+const shutdownGrace = 5 * time.Second
+
+// runServe runs the resolver until ctx is cancelled (SIGINT, SIGTERM).
+//
+// Nothing it prints may name a query, an answer or a client.
+func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	hints := resolver.DefaultRootHints()
+	if cfg.RootHints != "" {
+		f, err := os.Open(cfg.RootHints)
+		if err != nil {
+			return fmt.Errorf("root-hints: %w", err)
+		}
+		hints, err = resolver.ParseRootHints(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("root-hints %s: %w", cfg.RootHints, err)
+		}
+	}
+	r, err := resolver.New(resolver.Config{
+		RootHints:           hints,
+		AllowUpstream:       cfg.AllowUpstream,
+		UpstreamPort:        cfg.UpstreamPort,
+		NoQNameMinimisation: !cfg.QNameMin,
+		Limits:              resolver.Limits{Timeout: cfg.Timeout},
+		Cache: cache.New(cache.Config{
+			MaxEntries: cfg.CacheSize,
+			MinTTL:     cfg.MinTTL,
+			MaxTTL:     cfg.MaxTTL,
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	socks, err := openSockets(ctx, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer socks.Close()
+	tc := transport.Config{Handler: r, AllowClients: cfg.AllowClient, QueryTimeout: cfg.Timeout}
+	return serveSockets(ctx, socks, tc, stderr)
+}
+
+// shutdowner is what every transport server offers for a graceful stop.
+type shutdowner interface {
+	Shutdown(ctx context.Context) error
+}
+
+// serveSockets runs the transports on socks until ctx ends, then shuts
+// them down, letting in-flight queries finish.
+func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, stderr io.Writer) error {
+	var (
+		servers []shutdowner
+		wg      sync.WaitGroup
+		errc    = make(chan error, len(socks.UDP)+len(socks.TCP))
+	)
+	run := func(serve func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serve(); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	for i, pc := range socks.UDP {
+		u := transport.NewUDPServer(tc)
+		t := transport.NewTCPServer(tc)
+		servers = append(servers, u, t)
+		ln := socks.TCP[i]
+		run(func() error { return u.Serve(pc) })
+		run(func() error { return t.Serve(ln) })
+		fmt.Fprintf(stderr, "hush: serving dns://%s (UDP and TCP)\n", pc.LocalAddr())
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	wg.Wait()
+	if runErr != nil {
+		return fmt.Errorf("serve: %w", runErr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
