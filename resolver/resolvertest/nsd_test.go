@@ -38,6 +38,16 @@ func startNSD(t *testing.T, n *Network) uint16 {
 	if err := n.WriteZoneFiles(dir); err != nil {
 		t.Fatal(err)
 	}
+	var cmds []*exec.Cmd
+	t.Cleanup(func() {
+		// NSD takes a while to exit: stop all of them at once.
+		for _, cmd := range cmds {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, cmd := range cmds {
+			_ = cmd.Wait()
+		}
+	})
 	for addr := range n.Servers() {
 		conf, err := n.NSDConf(addr, port, dir)
 		if err != nil {
@@ -51,10 +61,7 @@ func startNSD(t *testing.T, n *Network) uint16 {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start nsd for %s: %v", addr, err)
 		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		})
+		cmds = append(cmds, cmd)
 	}
 	c := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
 	for addr, origins := range n.Servers() {
