@@ -252,12 +252,12 @@ func TestFaults(t *testing.T) {
 					t.Errorf("%s: got %v, want an answer", qname, m)
 				}
 				for _, rr := range m.Answer {
-					if a, ok := rr.(*dns.A); ok && a.A.String() == resolvertest.SpoofAddr.String() {
+					if a, ok := rr.(*dns.A); ok && a.A.String() == resolvertest.SpoofAddr().String() {
 						t.Errorf("%s: spoofed record in the answer: %v", qname, rr)
 					}
 				}
 			}
-			if got := n.Queries(resolvertest.SpoofAddr); got != 0 {
+			if got := n.Queries(resolvertest.SpoofAddr()); got != 0 {
 				t.Errorf("sent %d queries to the spoofed address, want 0", got)
 			}
 		})

@@ -51,10 +51,10 @@ type Fault struct {
 	MinimisationBroken bool
 }
 
-// SpoofAddr is where SpoofGlue's forged A records point. Nothing serves
-// it, so a resolver that believed them sees queries fail, and
-// Queries(SpoofAddr) shows it tried.
-var SpoofAddr = netip.MustParseAddr("127.53.66.6")
+// SpoofAddr returns where SpoofGlue's forged A records point, 127.53.66.6.
+// Nothing serves it, so a resolver that believed them sees its queries
+// there fail, and Queries(SpoofAddr()) shows that it tried.
+func SpoofAddr() netip.Addr { return netip.AddrFrom4([4]byte{127, 53, 66, 6}) }
 
 // SpoofRecords returns the forged records SpoofGlue may add: the first is
 // the authority NS, the rest are additional A records.
@@ -62,9 +62,9 @@ func SpoofRecords() []dns.RR {
 	var out []dns.RR
 	for _, s := range []string{
 		"plain.example. 86400 IN NS ns.spoof.hush.",
-		"ns.spoof.hush. 86400 IN A " + SpoofAddr.String(),
-		"a.root.hush. 86400 IN A " + SpoofAddr.String(),
-		"www.plain.example. 86400 IN A " + SpoofAddr.String(),
+		"ns.spoof.hush. 86400 IN A " + SpoofAddr().String(),
+		"a.root.hush. 86400 IN A " + SpoofAddr().String(),
+		"www.plain.example. 86400 IN A " + SpoofAddr().String(),
 	} {
 		out = append(out, dns.Copy(mustRR(s)))
 	}
@@ -166,7 +166,12 @@ func (n *Network) respond(ctx context.Context, proto string, server netip.AddrPo
 		if m == nil {
 			return nil, nil
 		}
-		notAuth = z == nil && m.Rcode == dns.RcodeRefused && q.Question[0].Qclass == dns.ClassINET
+		if m.Rcode == dns.RcodeFormatError || len(q.Question) != 1 {
+			break
+		}
+		qq := q.Question[0] // answer checked there is one unless FORMERR
+		notAuth = z == nil && m.Rcode == dns.RcodeRefused && qq.Qclass == dns.ClassINET &&
+			qq.Qtype != dns.TypeAXFR && qq.Qtype != dns.TypeIXFR
 		if f.MinimisationBroken && m.Rcode == dns.RcodeSuccess && len(m.Answer) == 0 && m.Authoritative &&
 			srv.isENT(dns.CanonicalName(q.Question[0].Name), q.Question[0].Qtype) {
 			m.Rcode = dns.RcodeNameError

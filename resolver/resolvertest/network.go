@@ -1,26 +1,3 @@
-// Package resolvertest is a simulated internet for testing the resolver,
-// in the spirit of net/http/httptest: a root, TLDs and leaf zones, each
-// served by authoritative servers on their own addresses in
-// 127.53.0.0/16, answering as NSD does.
-//
-// The servers are built from plain RFC 1035 master files (the embedded
-// zones/*.zone for Default, any zone text for New). A zone is served on
-// the addresses of the names in its apex NS set, wherever those addresses
-// are defined: glue in the parent, data in the zone, or another zone for a
-// glueless delegation. The same files therefore work unchanged in a real
-// NSD bound to the same addresses (see Servers; run it with
-// "minimal-responses: yes").
-//
-// A Network answers in-process through Exchange, which has the shape of
-// resolver.Exchanger and routes by destination address without sockets,
-// or on real loopback sockets through Serve. Both count and log the
-// queries, and both honour per-address faults (SetFault): dropped,
-// delayed, truncated, lame, refusing, failing, spoofing and otherwise
-// broken servers.
-//
-// Nothing here ever sends a packet: Exchange refuses any destination
-// outside 127.0.0.0/8 and records it (Outside), so that a resolver bug
-// cannot reach the real internet from a test.
 package resolvertest
 
 import (
@@ -244,6 +221,9 @@ func (n *Network) Exchange(ctx context.Context, network string, server netip.Add
 	proto, err := protocol(network)
 	if err != nil {
 		return nil, err
+	}
+	if q == nil {
+		return nil, errors.New("resolvertest: exchange: nil query")
 	}
 	addr := server.Addr().Unmap()
 	if !addr.Is4() || !loopback.Contains(addr) {

@@ -1,87 +1,22 @@
 package resolvertest
 
 import (
-	"context"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
-// startNSD runs one real NSD per server address of n on port and returns
-// once every instance answers. It skips the test when nsd is missing.
+// startNSD runs one real NSD per server address of n on a free port.
 func startNSD(t *testing.T, n *Network) uint16 {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts real NSD processes")
 	}
-	bin, err := exec.LookPath("nsd")
-	if err != nil {
-		t.Skip("nsd not installed")
-	}
-	// Find a port free on every address, then hand it to NSD.
-	srv, err := n.Serve(context.Background(), 0)
-	if err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
-	port := srv.Port()
-	srv.Close()
-
-	dir := t.TempDir()
-	if err := n.WriteZoneFiles(dir); err != nil {
-		t.Fatal(err)
-	}
-	var cmds []*exec.Cmd
-	t.Cleanup(func() {
-		// NSD takes a while to exit: stop all of them at once.
-		for _, cmd := range cmds {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-		}
-		for _, cmd := range cmds {
-			_ = cmd.Wait()
-		}
-	})
-	for addr := range n.Servers() {
-		conf, err := n.NSDConf(addr, port, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(dir, "nsd-"+addr.String()+".conf")
-		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "-d", "-c", file)
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start nsd for %s: %v", addr, err)
-		}
-		cmds = append(cmds, cmd)
-	}
-	c := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
-	for addr, origins := range n.Servers() {
-		target := netip.AddrPortFrom(addr, port).String()
-		var lastErr error
-		ready := false
-		for range 100 {
-			r, _, err := c.Exchange(query(origins[0], dns.TypeSOA, 0), target)
-			if err == nil && r.Rcode == dns.RcodeSuccess && r.Authoritative {
-				ready = true
-				break
-			}
-			lastErr = err
-		}
-		if !ready {
-			log, _ := os.ReadFile(filepath.Join(dir, "nsd-"+addr.String()+".log"))
-			t.Fatalf("nsd on %s never answered for %s: %v\n%s", target, origins[0], lastErr, log)
-		}
-	}
-	return port
+	return n.StartNSD(t, 0)
 }
 
 // TestMatchesNSD asks a real NSD, serving the same files on the same
@@ -92,8 +27,8 @@ func TestMatchesNSD(t *testing.T) {
 	port := startNSD(t, n)
 	type asked struct {
 		name, server, network, qname string
-		qtype                         uint16
-		edns                          uint16
+		qtype                        uint16
+		edns                         uint16
 	}
 	var all []asked
 	for _, group := range [][]authCase{delegationCases, leafCases, synthCases} {
@@ -113,6 +48,15 @@ func TestMatchesNSD(t *testing.T) {
 		asked{"TLD NS for minimisation", "127.53.2.1", "udp", "other.test.", dns.TypeNS, 1232},
 		asked{"glueless zone apex", "127.53.17.2", "udp", "glueless.example.", dns.TypeNS, 1232},
 		asked{"cycle zone", "127.53.21.1", "udp", "www.cycle2.test.", dns.TypeA, 1232},
+		asked{"wildcard CNAME asked as CNAME", "127.53.15.1", "udp", "x.alias.wild.example.", dns.TypeCNAME, 1232},
+		asked{"wildcard TXT only", "127.53.15.1", "udp", "x.nodata.wild.example.", dns.TypeTXT, 1232},
+		asked{"DS of a TLD at the root", "127.53.0.2", "udp", "hush.", dns.TypeDS, 1232},
+		asked{"NODATA below an ENT", "127.53.10.1", "udp", "a.b.c.plain.example.", dns.TypeAAAA, 0},
+		asked{"DNAME asked for", "127.53.14.1", "udp", "sub.dname.example.", dns.TypeDNAME, 1232},
+		asked{"DNAME type below the owner", "127.53.14.1", "tcp", "x.sub.dname.example.", dns.TypeDNAME, 0},
+		asked{"glue name at the parent", "127.53.3.2", "udp", "ns1.plain.example.", dns.TypeA, 1232},
+		asked{"cut name at the parent", "127.53.3.2", "tcp", "plain.example.", dns.TypeSOA, 1232},
+		asked{"small EDNS size", "127.53.0.1", "udp", "www.plain.example.", dns.TypeA, 512},
 	)
 	for addr, origins := range n.Servers() {
 		for _, o := range origins {

@@ -42,6 +42,16 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 	if err := n.WriteZoneFiles(dir); err != nil {
 		t.Fatal(err)
 	}
+	var cmds []*exec.Cmd
+	t.Cleanup(func() {
+		// NSD takes a while to exit: stop all of them at once.
+		for _, cmd := range cmds {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		for _, cmd := range cmds {
+			_ = cmd.Wait()
+		}
+	})
 	for addr := range n.Servers() {
 		conf, err := n.NSDConf(addr, port, dir)
 		if err != nil {
@@ -55,33 +65,31 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start nsd for %s: %v", addr, err)
 		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		})
+		cmds = append(cmds, cmd)
 	}
-	c := &dns.Client{Net: "udp", Timeout: 200 * time.Millisecond}
+	// NSD gives no signal when it has loaded its zones: poll, for a long
+	// time on a busy machine.
+	c := &dns.Client{Net: "udp", Timeout: 500 * time.Millisecond}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(2 * time.Minute)
 	for addr, origins := range n.Servers() {
 		target := netip.AddrPortFrom(addr, port).String()
-		var lastErr error
-		ready := false
-		// Poll until NSD has loaded its zones: it gives no other signal.
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			q := new(dns.Msg)
-			q.SetQuestion(origins[0], dns.TypeSOA)
-			r, _, err := c.Exchange(q, target)
+		q := new(dns.Msg)
+		q.SetQuestion(origins[0], dns.TypeSOA)
+		for {
+			r, _, err := c.Exchange(q.Copy(), target)
 			if err == nil && r.Rcode == dns.RcodeSuccess && r.Authoritative {
-				ready = true
 				break
 			}
 			if err == nil {
 				err = fmt.Errorf("rcode %s aa=%v", dns.RcodeToString[r.Rcode], r.Authoritative)
 			}
-			lastErr = err
-		}
-		if !ready {
-			log, _ := os.ReadFile(filepath.Join(dir, "nsd-"+addr.String()+".log"))
-			t.Fatalf("nsd on %s never answered for %s: %v\n%s", target, origins[0], lastErr, log)
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(filepath.Join(dir, "nsd-"+addr.String()+".log"))
+				t.Fatalf("nsd on %s never answered for %s: %v\n%s", target, origins[0], err, log)
+			}
+			<-tick.C
 		}
 	}
 	return port
