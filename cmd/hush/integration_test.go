@@ -48,6 +48,16 @@ var integrationCases = []struct {
 	{"large answer, TCP upstream", "txt.big.example.", dns.TypeTXT, dns.RcodeSuccess, []string{"09-jkl"}},
 	{"one dead server", "www.half.example.", dns.TypeA, dns.RcodeSuccess, nil},
 	{"lame delegation", "www.lame.example.", dns.TypeA, dns.RcodeServerFailure, nil},
+	{"one lame server", "www.partlame.example.", dns.TypeA, dns.RcodeSuccess, nil},
+	{"glue for one server only", "www.mixed.example.", dns.TypeA, dns.RcodeSuccess, nil},
+	{"dangling CNAME", "dangling.plain.example.", dns.TypeA, dns.RcodeNameError, []string{"missing.plain.example."}},
+	{"wildcard CNAME to another zone", "x.out.wild.example.", dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.1"}},
+	{"wildcard NODATA", "x.nodata.wild.example.", dns.TypeA, dns.RcodeSuccess, nil},
+	{"DNAME to another zone", "b.sub.dname.example.", dns.TypeA, dns.RcodeSuccess, []string{"c.third.example."}},
+	{"CNAME loop across zones", "loop.chain.example.", dns.TypeA, dns.RcodeServerFailure, nil},
+	{"NS of a zone", "plain.example.", dns.TypeNS, dns.RcodeSuccess, []string{"ns1.plain.example."}},
+	{"SOA of a zone", "plain.example.", dns.TypeSOA, dns.RcodeSuccess, nil},
+	{"DS-less delegation, DS query", "plain.example.", dns.TypeDS, dns.RcodeSuccess, nil},
 }
 
 // TestIntegrationNSD resolves through `hush serve` over real sockets from
