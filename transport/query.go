@@ -29,7 +29,11 @@ const (
 // Header bits of the second 16-bit word.
 const (
 	bitQR = 1 << 15
+	bitAA = 1 << 10
+	bitTC = 1 << 9
 	bitRD = 1 << 8
+	bitRA = 1 << 7
+	bitZ  = 1 << 6
 	bitAD = 1 << 5
 	bitCD = 1 << 4
 )
@@ -93,8 +97,9 @@ type scratch struct {
 	buf      []byte // pack buffer; for TCP the first 2 bytes are the length
 }
 
-// scratchBufSize fits any UDP response we send and most TCP ones; larger
-// ones make PackBuffer allocate.
+// scratchBufSize fits the uncompressed form (which PackBuffer sizes its
+// buffer by) of nearly every response; a larger one makes PackBuffer
+// allocate, and the scratch keeps the bigger buffer.
 const scratchBufSize = 4096
 
 func newScratch() *scratch { return &scratch{buf: make([]byte, scratchBufSize)} }
@@ -109,14 +114,23 @@ func (sc *scratch) release() {
 	sc.msg = dns.Msg{}
 }
 
-// prepare runs every check that needs no handler, in this order: a message
-// shorter than a header or with QR=1 is dropped; one that does not unpack is
-// FORMERR (with its question when that much parses); a client outside the
-// ACL is REFUSED; an opcode other than QUERY is NOTIMP; a question count
-// other than one, records in the answer or authority section, more than one
-// OPT or a meta qtype is FORMERR; EDNS version above 0 is BADVERS (RFC 6891
-// §6.1.3); class other than IN, AXFR and IXFR are REFUSED. A query that
-// passes goes to the CacheAnswerer, if the handler is one.
+// prepare runs every check that needs no handler, in this order:
+//
+//   - a message shorter than a header or with QR=1 is dropped;
+//   - from the header alone, before any parsing: an opcode other than
+//     QUERY is NOTIMP; a question count other than one, records in the
+//     answer or authority section, or more than two additional records
+//     (OPT, and TSIG at most) is FORMERR — so a hostile 64 KiB message
+//     cannot make us unpack thousands of records;
+//   - a message that does not unpack is FORMERR;
+//   - a client outside the ACL is REFUSED;
+//   - more than one OPT (RFC 6891 §6.1.1) or a meta qtype is FORMERR;
+//     EDNS version above 0 is BADVERS (RFC 6891 §6.1.3); a class other
+//     than IN, AXFR and IXFR are REFUSED.
+//
+// The header-only rejections echo the question when it parses but carry no
+// OPT (the additional section is not read). A query that passes goes to the
+// CacheAnswerer, if the handler is one.
 //
 // q receives the unpacked query and req what the response needs. For
 // actReply the returned slice is the response, in sc.buf or freshly
@@ -137,12 +151,25 @@ func (c *Config) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p pr
 		cd:     flags&bitCD != 0,
 		ad:     flags&bitAD != 0,
 	}
-	qdcount := binary.BigEndian.Uint16(raw[4:])
-	if err := q.Unpack(raw); err != nil {
-		if qdcount == 1 {
+	qd, an := binary.BigEndian.Uint16(raw[4:]), binary.BigEndian.Uint16(raw[6:])
+	ns, ar := binary.BigEndian.Uint16(raw[8:]), binary.BigEndian.Uint16(raw[10:])
+	rcode := dns.RcodeSuccess
+	switch {
+	case req.opcode != dns.OpcodeQuery:
+		rcode = dns.RcodeNotImplemented
+	case qd != 1 || an != 0 || ns != 0 || ar > 2:
+		rcode = dns.RcodeFormatError
+	}
+	if rcode == dns.RcodeSuccess {
+		if err := unpackQuery(q, raw); err != nil {
+			rcode = dns.RcodeFormatError
+		}
+	}
+	if rcode != dns.RcodeSuccess {
+		if qd == 1 {
 			req.question, req.hasQuestion = unpackQuestion(raw)
 		}
-		return c.reply(sc, req, p, dns.RcodeFormatError, 0), actReply
+		return c.reply(sc, req, p, rcode, 0), actReply
 	}
 	var opt *dns.OPT
 	nopt := 0
@@ -156,18 +183,19 @@ func (c *Config) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p pr
 	}
 	if opt != nil {
 		req.edns, req.do, req.udpSize = true, opt.Do(), opt.UDPSize()
+		opt.Option = dropIdentifying(opt.Option)
 	}
-	if len(q.Question) == 1 {
-		req.question, req.hasQuestion = q.Question[0], true
+	if len(q.Question) != 1 {
+		// QDCOUNT said one, but the message ended after the header.
+		return c.reply(sc, req, p, dns.RcodeFormatError, 0), actReply
 	}
+	req.question, req.hasQuestion = q.Question[0], true
 
-	rcode, ede := dns.RcodeSuccess, uint16(0)
+	ede := uint16(0)
 	switch qt := req.question.Qtype; {
 	case !allowed:
 		rcode, ede = dns.RcodeRefused, edeProhibited
-	case req.opcode != dns.OpcodeQuery:
-		rcode = dns.RcodeNotImplemented
-	case qdcount != 1 || len(q.Question) != 1, len(q.Answer) != 0, len(q.Ns) != 0, nopt > 1, metaType(qt):
+	case nopt > 1, metaType(qt):
 		rcode = dns.RcodeFormatError
 	case opt != nil && opt.Version() != 0:
 		rcode = dns.RcodeBadVers
@@ -180,11 +208,131 @@ func (c *Config) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p pr
 		return c.reply(sc, req, p, rcode, ede), actReply
 	}
 	if c.cache != nil {
-		if resp, ok := c.cache.AnswerCached(q); ok {
+		if resp, ok := c.answerCached(q); ok {
 			return c.answer(sc, req, p, resp, nil), actReply
 		}
 	}
 	return nil, actHandle
+}
+
+// answerCached calls the fast path. A panic there counts as a miss (and is
+// reported), so the query still gets ServeDNS's answer.
+func (c *Config) answerCached(q *dns.Msg) (resp *dns.Msg, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, ok = nil, false
+			c.report(fmt.Errorf("transport: AnswerCached panicked:\n%s", debug.Stack()))
+		}
+	}()
+	return c.cache.AnswerCached(q)
+}
+
+// unpackQuery does what (*dns.Msg).Unpack does for a message whose header
+// prepare has checked (one question, nothing in the answer and authority
+// sections, at most two additional records), but it reuses q's slices and,
+// for an OPT record without options (the common case), q's previous OPT
+// record: a cache hit then costs one allocation, the question name. It is
+// stricter than Unpack in one way: a question cut short after its name is an
+// error rather than a question of type or class 0. The records it returns
+// never alias raw.
+func unpackQuery(q *dns.Msg, raw []byte) error {
+	flags := binary.BigEndian.Uint16(raw[2:])
+	q.MsgHdr = dns.MsgHdr{
+		Id:                 binary.BigEndian.Uint16(raw),
+		Response:           flags&bitQR != 0,
+		Opcode:             int(flags>>11) & 0xF,
+		Authoritative:      flags&bitAA != 0,
+		Truncated:          flags&bitTC != 0,
+		RecursionDesired:   flags&bitRD != 0,
+		RecursionAvailable: flags&bitRA != 0,
+		Zero:               flags&bitZ != 0,
+		AuthenticatedData:  flags&bitAD != 0,
+		CheckingDisabled:   flags&bitCD != 0,
+		Rcode:              int(flags & 0xF),
+	}
+	q.Compress = false
+	q.Answer, q.Ns = nil, nil
+	var prevOPT *dns.OPT
+	if len(q.Extra) > 0 {
+		prevOPT, _ = q.Extra[0].(*dns.OPT)
+	}
+	clear(q.Extra)
+	q.Extra = q.Extra[:0]
+
+	name, off, err := dns.UnpackDomainName(raw, headerSize)
+	if err != nil {
+		q.Question = q.Question[:0]
+		return err
+	}
+	if off+4 > len(raw) {
+		q.Question = q.Question[:0]
+		return errShortQuestion
+	}
+	q.Question = append(q.Question[:0], dns.Question{
+		Name:   name,
+		Qtype:  binary.BigEndian.Uint16(raw[off:]),
+		Qclass: binary.BigEndian.Uint16(raw[off+2:]),
+	})
+	off += 4
+
+	// As in miekg/dns: stop when the message ends early (the count lied).
+	for range binary.BigEndian.Uint16(raw[10:]) {
+		if off == len(raw) {
+			break
+		}
+		var rr dns.RR
+		if o, next, ok := bareOPT(raw, off, prevOPT); ok {
+			rr, off, prevOPT = o, next, nil
+		} else if rr, off, err = dns.UnpackRR(raw, off); err != nil {
+			q.Extra = q.Extra[:0]
+			return err
+		}
+		q.Extra = append(q.Extra, rr)
+	}
+	if opt := q.IsEdns0(); opt != nil {
+		q.Rcode |= opt.ExtendedRcode()
+	}
+	return nil
+}
+
+var errShortQuestion = errors.New("transport: question cut short")
+
+// bareOPT decodes the most common additional record of a query, an OPT
+// owned by the root with no options, into reuse (or a new record). Anything
+// else is left to dns.UnpackRR.
+func bareOPT(raw []byte, off int, reuse *dns.OPT) (*dns.OPT, int, bool) {
+	const size = 1 + 2 + 2 + 4 + 2 // root name, type, class, TTL, RDLENGTH
+	if off+size > len(raw) || raw[off] != 0 ||
+		binary.BigEndian.Uint16(raw[off+1:]) != dns.TypeOPT ||
+		binary.BigEndian.Uint16(raw[off+9:]) != 0 {
+		return nil, off, false
+	}
+	if reuse == nil {
+		reuse = new(dns.OPT)
+	}
+	*reuse = dns.OPT{Hdr: dns.RR_Header{
+		Name:   ".",
+		Rrtype: dns.TypeOPT,
+		Class:  binary.BigEndian.Uint16(raw[off+3:]),
+		Ttl:    binary.BigEndian.Uint32(raw[off+5:]),
+	}}
+	return reuse, off + size, true
+}
+
+// dropIdentifying removes the EDNS options that identify the client: Client
+// Subnet (RFC 7871) is a piece of its address, and a client cookie (RFC
+// 7873) follows it around. Neither may cross the Handler boundary.
+func dropIdentifying(opts []dns.EDNS0) []dns.EDNS0 {
+	kept := opts[:0]
+	for _, o := range opts {
+		switch o.Option() {
+		case dns.EDNS0SUBNET, dns.EDNS0COOKIE:
+			continue
+		}
+		kept = append(kept, o)
+	}
+	clear(opts[len(kept):])
+	return kept
 }
 
 // metaType reports qtypes that cannot be asked in a QUERY to a resolver
@@ -221,13 +369,14 @@ func (c *Config) serve(ctx context.Context, q *dns.Msg) (resp *dns.Msg, err erro
 		if v := recover(); v != nil {
 			// The panic value may quote the query; only the stack goes out.
 			resp, err = nil, fmt.Errorf("transport: handler panicked:\n%s", debug.Stack())
-			c.logErrorRaw(err)
+			c.report(err)
 		}
 	}()
 	return c.Handler.ServeDNS(ctx, q)
 }
 
-func (c *Config) logErrorRaw(err error) {
+// report hands a handler bug to ErrorLog, if any.
+func (c *Config) report(err error) {
 	if c.ErrorLog != nil {
 		c.ErrorLog(err)
 	}
@@ -305,7 +454,7 @@ func (c *Config) answer(sc *scratch, req *request, p proto, resp *dns.Msg, herr 
 		// The handler returned something that does not pack (a nil
 		// record, a name that is not fully qualified, an extended rcode
 		// for a client without EDNS): a handler bug, so tell ErrorLog.
-		c.logErrorRaw(fmt.Errorf("transport: packing handler response: %w", err))
+		c.report(fmt.Errorf("transport: packing handler response: %w", err))
 		out, err = c.build(sc, req, p, dns.RcodeServerFailure, false, false, nil, nil, nil, nil)
 		if err != nil {
 			return minimal(req, p, dns.RcodeServerFailure)

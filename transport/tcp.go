@@ -84,7 +84,7 @@ func (s *TCPServer) Serve(l net.Listener) error {
 				s.mu.Unlock()
 				return fmt.Errorf("transport: tcp accept: %w", err)
 			}
-			s.cfg.logError("transport: tcp accept", err)
+			s.cfg.logSocketError("transport: tcp accept", err)
 			backoff = nextBackoff(backoff)
 			time.Sleep(backoff)
 			continue
@@ -189,6 +189,7 @@ func (tc *tcpConn) serve() {
 	defer tc.close()
 	var hdr [2]byte
 	var buf []byte
+	q := new(dns.Msg) // reused until a handler goroutine takes it
 	for {
 		// Take a slot before reading: with MaxTCPInFlight queries in
 		// flight we stop reading and TCP flow control does the rest.
@@ -204,27 +205,33 @@ func (tc *tcpConn) serve() {
 			<-tc.sem
 			return
 		}
-		tc.dispatch(raw)
+		if tc.dispatch(raw, q) {
+			q = new(dns.Msg)
+		}
 	}
 }
 
 // readMsg reads one framed message into *buf.
 func (tc *tcpConn) readMsg(hdr *[2]byte, buf *[]byte) ([]byte, bool) {
 	idle := tc.s.cfg.TCPIdleTimeout
+	if !tc.setReadDeadline(time.Now().Add(idle)) {
+		return nil, false
+	}
 	got := 0
 	for got < len(hdr) {
-		if !tc.setReadDeadline(time.Now().Add(idle)) {
-			return nil, false
-		}
 		n, err := tc.c.Read(hdr[got:])
 		got += n
-		if err != nil {
-			if got == 0 && errors.Is(err, os.ErrDeadlineExceeded) && tc.running.Load() > 0 {
-				// Idle, but answers are still due: not idle per RFC 7766.
-				continue
-			}
-			return nil, false
+		if err == nil {
+			continue
 		}
+		if got == 0 && errors.Is(err, os.ErrDeadlineExceeded) && tc.running.Load() > 0 {
+			// Silent, but answers are still due: not idle per RFC 7766.
+			if !tc.setReadDeadline(time.Now().Add(idle)) {
+				return nil, false
+			}
+			continue
+		}
+		return nil, false
 	}
 	size := int(binary.BigEndian.Uint16(hdr[:]))
 	if size < headerSize {
@@ -245,11 +252,10 @@ func (tc *tcpConn) readMsg(hdr *[2]byte, buf *[]byte) ([]byte, bool) {
 }
 
 // dispatch answers raw inline when no handler is needed, or starts a
-// handler goroutine. It owns one slot of sem, which it or the goroutine
-// gives back.
-func (tc *tcpConn) dispatch(raw []byte) {
+// handler goroutine and reports that it took q. It owns one slot of sem,
+// which it or the goroutine gives back.
+func (tc *tcpConn) dispatch(raw []byte, q *dns.Msg) bool {
 	cfg := &tc.s.cfg
-	q := new(dns.Msg)
 	var req request
 	sc := tc.s.scratch.Get().(*scratch)
 	out, act := cfg.prepare(sc, raw, q, &req, protoTCP, tc.allowed)
@@ -259,11 +265,12 @@ func (tc *tcpConn) dispatch(raw []byte) {
 	tc.s.scratch.Put(sc)
 	if act != actHandle {
 		<-tc.sem
-		return
+		return false
 	}
 	tc.running.Add(1)
 	tc.handlers.Add(1)
 	go tc.handle(q, req)
+	return true
 }
 
 func (tc *tcpConn) handle(q *dns.Msg, req request) {

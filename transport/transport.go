@@ -22,9 +22,11 @@ import (
 //
 // The query has exactly one question of class IN, a data type or ANY (never
 // a meta type such as AXFR, IXFR, OPT or TSIG), opcode QUERY, no records in
-// the answer or authority section and at most one OPT record of EDNS version
-// 0; the transport has already rejected anything else. The handler may keep
-// or modify q.
+// the answer or authority section, at most two in the additional section and
+// among them at most one OPT record, of EDNS version 0; the transport has
+// already rejected anything else. EDNS Client Subnet and cookie options are
+// removed from the OPT record before the handler sees it, since both
+// identify the client. The handler may keep or modify q.
 //
 // The returned message carries the rcode, the AA/AD flags and the three
 // sections; the transport sets the ID, the QR/RD/CD/RA bits, echoes the
@@ -36,8 +38,12 @@ import (
 // AD set (RFC 6840 §5.8).
 //
 // A non-nil error means no answer could be produced; the transport answers
-// SERVFAIL, with the error's Extended DNS Error code when it has one (see
-// ExtendedError). ServeDNS should return soon after ctx is done: ctx carries
+// SERVFAIL with no records, with the error's Extended DNS Error code when it
+// has one (see ExtendedError) and the client sent EDNS. Any other error,
+// context.DeadlineExceeded included, gives a SERVFAIL without EDE: whether a
+// timeout means "no reachable authority" (EDE 22) or something else is the
+// handler's to say. A nil message with a nil error counts as an error, and
+// so does a panic, which the transport recovers from. ServeDNS should return soon after ctx is done: ctx carries
 // the per-query deadline (Config.QueryTimeout) and is cancelled when the
 // client's connection goes away or a Shutdown runs out of time.
 type Handler interface {
@@ -223,9 +229,9 @@ func addrOf(a net.Addr) netip.Addr {
 	return ap.Addr()
 }
 
-// logError hands err to the ErrorLog hook, if any, after removing the
+// logSocketError hands err to the ErrorLog hook, if any, after removing the
 // addresses a *net.OpError carries.
-func (c *Config) logError(prefix string, err error) {
+func (c *Config) logSocketError(prefix string, err error) {
 	if c.ErrorLog == nil || err == nil {
 		return
 	}

@@ -35,6 +35,36 @@ func ListenUDP(addr string) (net.PacketConn, error) {
 	return c, nil
 }
 
+// ListenUDPGroup opens n UDP sockets on one address with SO_REUSEPORT, so
+// that n UDPServer.Serve calls (n readers) share the load; the kernel
+// spreads clients over the sockets by address hash, so one client always
+// reaches the same socket. If addr's port is 0, all sockets get the port
+// the first one was given. On systems without SO_REUSEPORT it fails for
+// n > 1. On error no socket is left open.
+func ListenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("transport: listen udp group: %d sockets", n)
+	}
+	if n > 1 && !reusePortSupported {
+		return nil, errors.New("transport: listen udp group: SO_REUSEPORT not supported here")
+	}
+	lc := net.ListenConfig{Control: setReusePort}
+	conns := make([]net.PacketConn, 0, n)
+	for range n {
+		c, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			return nil, fmt.Errorf("transport: listen udp group: %w", err)
+		}
+		tuneUDP(c)
+		conns = append(conns, c)
+		addr = c.LocalAddr().String() // pin port 0 to the first socket's port
+	}
+	return conns, nil
+}
+
 // tuneUDP enlarges the socket buffers. Failure is not fatal: the socket
 // works, it only drops sooner under a burst.
 func tuneUDP(c net.PacketConn) {
@@ -134,7 +164,7 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 			if errors.Is(err, net.ErrClosed) {
 				return fmt.Errorf("transport: udp read: %w", err)
 			}
-			s.cfg.logError("transport: udp read", err)
+			s.cfg.logSocketError("transport: udp read", err)
 			backoff = nextBackoff(backoff)
 			time.Sleep(backoff)
 			continue
@@ -188,7 +218,7 @@ func (s *UDPServer) write(conn net.PacketConn, uc *net.UDPConn, out []byte, ap n
 		_, err = conn.WriteTo(out, naddr)
 	}
 	if err != nil && !s.closed.Load() {
-		s.cfg.logError("transport: udp write", err)
+		s.cfg.logSocketError("transport: udp write", err)
 	}
 }
 

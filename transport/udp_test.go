@@ -440,7 +440,7 @@ func TestErrorLogHasNoAddress(t *testing.T) {
 	var got []error
 	cfg := Config{ErrorLog: func(err error) { got = append(got, err) }}
 	op := &net.OpError{Op: "write", Net: "udp", Addr: &net.UDPAddr{IP: net.IPv4(192, 0, 2, 55), Port: 5353}, Err: errors.New("no buffer space")}
-	cfg.logError("transport: udp write", op)
+	cfg.logSocketError("transport: udp write", op)
 	if len(got) != 1 {
 		t.Fatalf("got %d errors, want 1", len(got))
 	}
@@ -488,4 +488,87 @@ func BenchmarkUDPCacheHit(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "qps")
+}
+
+func TestListenUDPGroup(t *testing.T) {
+	checkLeaks(t)
+	if !reusePortSupported {
+		t.Skip("no SO_REUSEPORT here")
+	}
+	conns, err := ListenUDPGroup("127.0.0.1:0", 3)
+	if err != nil {
+		t.Fatalf("ListenUDPGroup: %v", err)
+	}
+	s := NewUDPServer(Config{Handler: testHandler(t)})
+	done := make(chan error, len(conns))
+	for _, c := range conns {
+		if c.LocalAddr().String() != conns[0].LocalAddr().String() {
+			t.Errorf("got socket on %s, want all on %s", c.LocalAddr(), conns[0].LocalAddr())
+		}
+		go func() { done <- s.Serve(c) }()
+	}
+	// Several client sockets, so that the kernel's hash likely uses more
+	// than one server socket; every query must be answered either way.
+	for range 8 {
+		r := exchange(t, "udp", conns[0].LocalAddr().String(), query("example.com.", dns.TypeA, false, 0, false))
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Errorf("got rcode %s with %d answers, want NOERROR with 1", dns.RcodeToString[r.Rcode], len(r.Answer))
+		}
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	for range conns {
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve: got %v, want ErrServerClosed", err)
+		}
+	}
+	if _, err := ListenUDPGroup("127.0.0.1:0", 0); err == nil {
+		t.Errorf("ListenUDPGroup with 0 sockets: got nil error, want one")
+	}
+}
+
+// TestQueryNotReusedAfterHandoff: the readers reuse one query message across
+// cache hits; a miss hands it to a handler goroutine, and hits that follow
+// must not overwrite what that handler sees.
+func TestQueryNotReusedAfterHandoff(t *testing.T) {
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			checkLeaks(t)
+			h := newBlockingHandler()
+			cfg := Config{Handler: cachedHandler{newCacheHandler(t), h}}
+			var addr string
+			if network == "udp" {
+				addr, _ = startUDP(t, cfg)
+			} else {
+				addr, _ = startTCP(t, cfg)
+			}
+			c := dialRaw(t, network, addr)
+			co := &dns.Conn{Conn: c}
+			send := func(name string, id uint16) {
+				m := query(name, dns.TypeA, true, 1232, false)
+				m.Id = id
+				if err := co.WriteMsg(m); err != nil {
+					t.Fatalf("WriteMsg: %v", err)
+				}
+			}
+			send("miss.example.", 1)
+			<-h.entered
+			send("example.com.", 2)
+			send("www.example.com.", 3)
+			for _, want := range []uint16{2, 3} {
+				if r, err := co.ReadMsg(); err != nil || r.Id != want {
+					t.Fatalf("got reply %v, %v; want ID %d", r, err, want)
+				}
+			}
+			close(h.release)
+			r, err := co.ReadMsg()
+			if err != nil {
+				t.Fatalf("ReadMsg: %v", err)
+			}
+			if r.Id != 1 || len(r.Answer) != 1 || r.Answer[0].Header().Name != "miss.example." {
+				t.Errorf("miss: got ID %d answer %v, want ID 1 answering miss.example.", r.Id, r.Answer)
+			}
+		})
+	}
 }

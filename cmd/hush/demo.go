@@ -35,7 +35,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer socks.Close()
-	port := netip.MustParseAddrPort(socks.UDP[0].LocalAddr().String()).Port()
+	port := netip.MustParseAddrPort(socks.TCP[0].Addr().String()).Port()
 	printDemo(stdout, len(n.Zones()), port)
 	return serveSockets(ctx, socks, transport.Config{Handler: r}, stderr)
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"runtime"
+
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
+
+	"github.com/hush-dns/hush/transport"
 )
 
 // sockets are the listening sockets for the --listen URLs. serve opens
@@ -14,15 +18,16 @@ import (
 // reported before any query is answered; the transport package serves
 // them and Close releases them.
 type sockets struct {
-	// UDP and TCP hold the dns:// sockets; UDP[i] and TCP[i] share an
+	// UDP and TCP hold the dns:// sockets; the sockets of UDP[i] (one per
+	// reader, SO_REUSEPORT) and TCP[i] share an
 	// address and port.
-	UDP []net.PacketConn
+	UDP [][]net.PacketConn
 	TCP []net.Listener
 }
 
 // openSockets binds every URL in urls. On error it closes what it opened.
-// It binds one UDP socket per address: spreading reads over several
-// SO_REUSEPORT sockets is the transport's business.
+// It binds one UDP socket per CPU on each address (SO_REUSEPORT), so that
+// each gets its own reader goroutine.
 func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 	s := &sockets{}
 	for _, u := range urls {
@@ -46,8 +51,10 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 // Close closes every socket and returns the first error.
 func (s *sockets) Close() error {
 	var errs []error
-	for _, pc := range s.UDP {
-		errs = append(errs, pc.Close())
+	for _, group := range s.UDP {
+		for _, pc := range group {
+			errs = append(errs, pc.Close())
+		}
 	}
 	for _, ln := range s.TCP {
 		errs = append(errs, ln.Close())
@@ -59,22 +66,34 @@ func (s *sockets) Close() error {
 // listenDNS binds UDP and TCP on ap. With port 0 the kernel picks the UDP
 // port and TCP takes the same one, so that one URL names one port; if
 // another program holds that TCP port, it tries again with a new port.
-func listenDNS(ctx context.Context, ap netip.AddrPort) (net.PacketConn, net.Listener, error) {
+func listenDNS(ctx context.Context, ap netip.AddrPort) ([]net.PacketConn, net.Listener, error) {
 	const attempts = 16
 	var lc net.ListenConfig
+	readers := udpReaders()
 	for i := 0; ; i++ {
-		pc, err := lc.ListenPacket(ctx, "udp", ap.String())
+		group, err := transport.ListenUDPGroup(ap.String(), readers)
+		if err != nil && readers > 1 {
+			// No SO_REUSEPORT here: one socket, one reader.
+			readers = 1
+			group, err = transport.ListenUDPGroup(ap.String(), readers)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
+		port := group[0].LocalAddr().(*net.UDPAddr).Port
 		ln, err := lc.Listen(ctx, "tcp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
 		if err == nil {
-			return pc, ln, nil
+			return group, ln, nil
 		}
-		pc.Close()
+		for _, pc := range group {
+			pc.Close()
+		}
 		if ap.Port() != 0 || i == attempts-1 || !errors.Is(err, syscall.EADDRINUSE) {
 			return nil, nil, err
 		}
 	}
 }
+
+// udpReaders is how many sockets (and reader goroutines) each UDP address
+// gets: one per CPU hush may use, at most 8.
+func udpReaders() int { return min(max(runtime.GOMAXPROCS(0), 1), 8) }

@@ -20,7 +20,7 @@ func TestOpenSockets(t *testing.T) {
 		t.Fatalf("got %d UDP and %d TCP sockets; want 2 and 2", len(s.UDP), len(s.TCP))
 	}
 	for i := range s.UDP {
-		u := s.UDP[i].LocalAddr().(*net.UDPAddr).AddrPort()
+		u := s.UDP[i][0].LocalAddr().(*net.UDPAddr).AddrPort()
 		tc := s.TCP[i].Addr().(*net.TCPAddr).AddrPort()
 		if u != tc || u.Port() == 0 {
 			t.Errorf("socket %d: UDP on %v, TCP on %v; want the same address and a port", i, u, tc)
@@ -33,7 +33,7 @@ func TestOpenSockets(t *testing.T) {
 	// The same address again: in use, and nothing left open.
 	again := []listenURL{
 		{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:0")},
-		{Scheme: "dns", Addr: s.UDP[0].LocalAddr().(*net.UDPAddr).AddrPort()},
+		{Scheme: "dns", Addr: s.UDP[0][0].LocalAddr().(*net.UDPAddr).AddrPort()},
 	}
 	if s2, err := openSockets(t.Context(), again); err == nil {
 		s2.Close()

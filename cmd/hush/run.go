@@ -71,25 +71,31 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, stde
 	var (
 		servers []shutdowner
 		wg      sync.WaitGroup
-		errc    = make(chan error, len(socks.UDP)+len(socks.TCP))
+		nserve  = len(socks.TCP)
 	)
+	for _, group := range socks.UDP {
+		nserve += len(group)
+	}
+	errc := make(chan error, nserve) // never blocks a Serve goroutine
 	run := func(serve func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serve(); err != nil {
+			if err := serve(); err != nil && !errors.Is(err, transport.ErrServerClosed) {
 				errc <- err
 			}
 		}()
 	}
-	for i, pc := range socks.UDP {
+	for i, group := range socks.UDP {
 		u := transport.NewUDPServer(tc)
 		t := transport.NewTCPServer(tc)
 		servers = append(servers, u, t)
+		for _, pc := range group {
+			run(func() error { return u.Serve(pc) })
+		}
 		ln := socks.TCP[i]
-		run(func() error { return u.Serve(pc) })
 		run(func() error { return t.Serve(ln) })
-		fmt.Fprintf(stderr, "hush: serving dns://%s (UDP and TCP)\n", pc.LocalAddr())
+		fmt.Fprintf(stderr, "hush: serving dns://%s (UDP and TCP)\n", ln.Addr())
 	}
 	var runErr error
 	select {
