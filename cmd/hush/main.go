@@ -105,9 +105,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
-// errNotWired is returned by commands whose machinery is not connected yet.
-var errNotWired = errors.New("not wired yet")
-
 // newRootCmd builds the command tree for one run; args are the raw
 // arguments, used only to name an unknown flag given without a command.
 func newRootCmd(e *env, args []string) *cobra.Command {

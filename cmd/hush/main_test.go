@@ -122,36 +122,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func TestNotWired(t *testing.T) {
-	tests := []struct {
-		name string
-		run  func(ctx context.Context) error
-		want string
-	}{
-		{"serve", func(ctx context.Context) error { return runServe(ctx, defaultServeConfig(), io.Discard, io.Discard) }, "serve: not wired yet"},
-		{"demo", func(ctx context.Context) error { return runDemo(ctx, io.Discard, io.Discard) }, "demo: not wired yet"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.run(t.Context())
-			if err == nil || err.Error() != tt.want {
-				t.Fatalf("got %v; want %s", err, tt.want)
-			}
-			if got := exitCode(err); got != exitFail {
-				t.Errorf("exit status = %d; want %d", got, exitFail)
-			}
-		})
-	}
-	// Through the command line: one line, exit status 1.
-	var out, errOut bytes.Buffer
-	if code := run(t.Context(), []string{"demo"}, &out, &errOut); code != exitFail {
-		t.Errorf("hush demo exit status = %d; want %d", code, exitFail)
-	}
-	if got := oneErrorLine(t, errOut.String()); got != "hush: demo: not wired yet" {
-		t.Errorf("hush demo stderr = %q; want %q", got, "hush: demo: not wired yet")
-	}
-}
-
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"query", "-h"}, {"help", "serve"}} {
 		res := runHush(t, args...)

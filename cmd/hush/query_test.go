@@ -36,7 +36,13 @@ func startTestServer(t *testing.T, bind string, h handlerFunc) *testServer {
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", bind, err)
 	}
-	ts := &testServer{addr: socks.UDP[0].LocalAddr().(*net.UDPAddr).AddrPort()}
+	// One reader here: the other sockets of the SO_REUSEPORT group would
+	// take some of the datagrams and nobody would read them.
+	for _, pc := range socks.UDP[0][1:] {
+		pc.Close()
+	}
+	socks.UDP[0] = socks.UDP[0][:1]
+	ts := &testServer{addr: socks.UDP[0][0].LocalAddr().(*net.UDPAddr).AddrPort()}
 	serve := func(network string, srv *dns.Server) {
 		started := make(chan struct{})
 		done := make(chan error, 1)
@@ -62,7 +68,7 @@ func startTestServer(t *testing.T, bind string, h handlerFunc) *testServer {
 			<-done
 		})
 	}
-	serve("udp", &dns.Server{PacketConn: socks.UDP[0]})
+	serve("udp", &dns.Server{PacketConn: socks.UDP[0][0]})
 	serve("tcp", &dns.Server{Listener: socks.TCP[0]})
 	return ts
 }

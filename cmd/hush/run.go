@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -24,17 +23,9 @@ const shutdownGrace = 5 * time.Second
 //
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
-	hints := resolver.DefaultRootHints()
-	if cfg.RootHints != "" {
-		f, err := os.Open(cfg.RootHints)
-		if err != nil {
-			return fmt.Errorf("root-hints: %w", err)
-		}
-		hints, err = resolver.ParseRootHints(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("root-hints %s: %w", cfg.RootHints, err)
-		}
+	hints := cfg.hints
+	if hints == nil {
+		hints = resolver.DefaultRootHints()
 	}
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,

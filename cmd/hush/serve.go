@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hush-dns/hush/resolver"
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +23,9 @@ type serveConfig struct {
 	// RootHints is a zone file of root server NS and address records;
 	// empty means the root hints built into hush.
 	RootHints string
+	// hints are the records read from RootHints when the settings were
+	// checked; nil means the built-in ones.
+	hints []dns.RR
 	// AllowUpstream are prefixes hush may send queries to although they
 	// are loopback, private, link-local or unspecified.
 	AllowUpstream []netip.Prefix
@@ -110,7 +115,16 @@ func serveSettings() []setting {
 				if err := checkReadable(p); err != nil {
 					return r.errorf("root-hints", 0, "%v", err)
 				}
-				c.RootHints = p
+				f, err := os.Open(p)
+				if err != nil {
+					return r.errorf("root-hints", 0, "%v", err)
+				}
+				defer f.Close()
+				hints, err := resolver.ParseRootHints(f)
+				if err != nil {
+					return r.errorf("root-hints", 0, "%v", err)
+				}
+				c.RootHints, c.hints = p, hints
 				return nil
 			},
 		},

@@ -42,14 +42,18 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 	if err := n.WriteZoneFiles(dir); err != nil {
 		t.Fatal(err)
 	}
-	var cmds []*exec.Cmd
+	var (
+		cmds  []*exec.Cmd
+		addrs []netip.Addr
+		waits []chan struct{} // closed when the process has exited
+	)
 	t.Cleanup(func() {
 		// NSD takes a while to exit: stop all of them at once.
 		for _, cmd := range cmds {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		}
-		for _, cmd := range cmds {
-			_ = cmd.Wait()
+		for _, w := range waits {
+			<-w
 		}
 	})
 	for addr := range n.Servers() {
@@ -65,7 +69,10 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start nsd for %s: %v", addr, err)
 		}
-		cmds = append(cmds, cmd)
+		cmds, addrs = append(cmds, cmd), append(addrs, addr)
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		waits = append(waits, exited)
 	}
 	// NSD gives no signal when it has loaded its zones: poll, for a long
 	// time on a busy machine.
@@ -74,6 +81,14 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 	defer tick.Stop()
 	deadline := time.Now().Add(2 * time.Minute)
 	for addr, origins := range n.Servers() {
+		for i, w := range waits {
+			select {
+			case <-w:
+				log, _ := os.ReadFile(filepath.Join(dir, "nsd-"+addrs[i].String()+".log"))
+				t.Fatalf("nsd for %s exited at start: is port %d taken?\n%s", addrs[i], port, log)
+			default:
+			}
+		}
 		target := netip.AddrPortFrom(addr, port).String()
 		q := new(dns.Msg)
 		q.SetQuestion(origins[0], dns.TypeSOA)

@@ -1,0 +1,243 @@
+package dnssec
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrBudget is returned (wrapped) when a query has spent its validation
+// budget. The caller should answer SERVFAIL: the data may well be fine, but
+// proving it would cost more than any honest zone needs.
+var ErrBudget = errors.New("dnssec: validation budget exhausted")
+
+// Limits caps the cryptographic work one client query may cause. The
+// defaults follow Unbound 1.19.1's KeyTrap fixes (validator/val_sigcrypt.c
+// MAX_VALIDATE_RRSIGS 8, val_utils.c MAX_DS_MATCH_FAILURES 4, validator.c
+// MAX_VALIDATE_AT_ONCE 8 × MAX_VALIDATION_SUSPENDS 16, val_nsec3.c
+// MAX_NSEC3_CALCULATIONS) and RFC 9276 for NSEC3 iterations. A zero field
+// means "use the default", never "unlimited".
+type Limits struct {
+	// MaxSigsPerRRset is how many signature verifications one RRset may
+	// cost, successful or not (default 8, Unbound's MAX_VALIDATE_RRSIGS).
+	// An honest RRset needs one; a key rollover two or three.
+	MaxSigsPerRRset int
+	// MaxValidations is how many signature verifications one query may cost
+	// in total across the whole chain (default 128 = Unbound's 8 per
+	// round × 16 suspends).
+	MaxValidations int
+	// MaxFailures is how many signature verifications may fail in one query
+	// before validation stops (default 16). Honest data almost never fails a
+	// verification: each failure is a hint of an attack.
+	MaxFailures int
+	// MaxKeysPerTag is how many DNSKEYs sharing one key tag and algorithm
+	// are tried for one signature (default 4). Key tags are 16-bit
+	// checksums, so honest collisions exist but are rare; KeyTrap crafts
+	// hundreds.
+	MaxKeysPerTag int
+	// MaxDNSKEYs and MaxDS bound how many DNSKEY and DS records of one zone
+	// are considered at all (defaults 32 and 16); the rest are ignored.
+	MaxDNSKEYs int
+	MaxDS      int
+	// MaxDSFailures is how many DS-matched keys may fail to verify the
+	// DNSKEY RRset (default 4, Unbound's MAX_DS_MATCH_FAILURES).
+	MaxDSFailures int
+	// MaxNSEC3Hashes is how many distinct NSEC3 name hashes one query may
+	// compute (default 64; CVE-2023-50868). A closest-encloser proof needs
+	// one per label of the QNAME below the zone plus the wildcard.
+	MaxNSEC3Hashes int
+	// MaxNSEC3Iterations is the highest NSEC3 iteration count accepted
+	// (default 150, Unbound's default; RFC 9276 §3.2 lets validators treat
+	// larger counts as Insecure, which is what the NSEC3 functions do).
+	MaxNSEC3Iterations uint16
+	// MaxTime bounds the wall-clock time spent in validation for one query
+	// (default 500ms), measured from NewBudget. It is a backstop, checked
+	// before each expensive operation, not a deadline for the resolution.
+	MaxTime time.Duration
+}
+
+// DefaultLimits returns the documented defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxSigsPerRRset:    8,
+		MaxValidations:     128,
+		MaxFailures:        16,
+		MaxKeysPerTag:      4,
+		MaxDNSKEYs:         32,
+		MaxDS:              16,
+		MaxDSFailures:      4,
+		MaxNSEC3Hashes:     64,
+		MaxNSEC3Iterations: 150,
+		MaxTime:            500 * time.Millisecond,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxSigsPerRRset <= 0 {
+		l.MaxSigsPerRRset = d.MaxSigsPerRRset
+	}
+	if l.MaxValidations <= 0 {
+		l.MaxValidations = d.MaxValidations
+	}
+	if l.MaxFailures <= 0 {
+		l.MaxFailures = d.MaxFailures
+	}
+	if l.MaxKeysPerTag <= 0 {
+		l.MaxKeysPerTag = d.MaxKeysPerTag
+	}
+	if l.MaxDNSKEYs <= 0 {
+		l.MaxDNSKEYs = d.MaxDNSKEYs
+	}
+	if l.MaxDS <= 0 {
+		l.MaxDS = d.MaxDS
+	}
+	if l.MaxDSFailures <= 0 {
+		l.MaxDSFailures = d.MaxDSFailures
+	}
+	if l.MaxNSEC3Hashes <= 0 {
+		l.MaxNSEC3Hashes = d.MaxNSEC3Hashes
+	}
+	if l.MaxNSEC3Iterations == 0 {
+		l.MaxNSEC3Iterations = d.MaxNSEC3Iterations
+	}
+	if l.MaxTime <= 0 {
+		l.MaxTime = d.MaxTime
+	}
+	return l
+}
+
+// Policy holds validation choices that are not resource limits.
+type Policy struct {
+	// DisableSHA1 treats RSASHA1 (5), RSASHA1-NSEC3-SHA1 (7) and SHA-1 DS
+	// digests as unsupported, so zones that depend on them validate as
+	// Insecure rather than Secure (RFC 8624 §3.1 permits this; some
+	// distributions' crypto policies require it).
+	DisableSHA1 bool
+	// ClockSkew widens every signature validity window on both sides.
+	// Zero means the default of 5 minutes; negative means none. Unbound uses
+	// no skew by default but a fudge of 10% of the validity period capped at
+	// a day for expired signatures; a small fixed allowance is easier to
+	// reason about and covers the clock drift of a home router.
+	ClockSkew time.Duration
+}
+
+// DefaultClockSkew is the skew used when Policy.ClockSkew is zero.
+const DefaultClockSkew = 5 * time.Minute
+
+func (p Policy) skew() time.Duration {
+	switch {
+	case p.ClockSkew == 0:
+		return DefaultClockSkew
+	case p.ClockSkew < 0:
+		return 0
+	}
+	return p.ClockSkew
+}
+
+// Budget tracks one query's validation spend. It is not safe for concurrent
+// use: create one per client query with NewBudget and pass it to every call
+// made for that query. A nil *Budget is accepted everywhere and behaves as a
+// fresh default budget per call, which bounds that call but not the query.
+type Budget struct {
+	limits   Limits
+	policy   Policy
+	deadline time.Time
+
+	validations int // signature verifications attempted
+	failures    int // of which failed
+	hashes      int // NSEC3 names hashed
+
+	// nsec3 memoises hashes so that a proof that looks at many NSEC3
+	// records hashes each candidate name once.
+	nsec3 map[nsec3Key]string
+}
+
+type nsec3Key struct {
+	name string
+	alg  uint8
+	iter uint16
+	salt string
+}
+
+// NewBudget returns a budget for one query with l (zero fields take their
+// defaults) and p.
+func NewBudget(l Limits, p Policy) *Budget {
+	l = l.withDefaults()
+	return &Budget{limits: l, policy: p, deadline: time.Now().Add(l.MaxTime)}
+}
+
+func (b *Budget) orDefault() *Budget {
+	if b == nil {
+		return NewBudget(Limits{}, Policy{})
+	}
+	return b
+}
+
+// Validations reports how many signature verifications were attempted so
+// far; tests and metrics use it.
+func (b *Budget) Validations() int {
+	if b == nil {
+		return 0
+	}
+	return b.validations
+}
+
+// Failures reports how many signature verifications failed so far.
+func (b *Budget) Failures() int {
+	if b == nil {
+		return 0
+	}
+	return b.failures
+}
+
+// Hashes reports how many NSEC3 name hashes were computed so far.
+func (b *Budget) Hashes() int {
+	if b == nil {
+		return 0
+	}
+	return b.hashes
+}
+
+// Limits returns the limits in force (defaults filled in).
+func (b *Budget) Limits() Limits {
+	if b == nil {
+		return DefaultLimits()
+	}
+	return b.limits
+}
+
+// Policy returns the policy in force.
+func (b *Budget) Policy() Policy {
+	if b == nil {
+		return Policy{}
+	}
+	return b.policy
+}
+
+// spendValidation reserves one signature verification.
+func (b *Budget) spendValidation() error {
+	if b.validations >= b.limits.MaxValidations {
+		return fmt.Errorf("%w: %d signature verifications", ErrBudget, b.validations)
+	}
+	if b.failures >= b.limits.MaxFailures {
+		return fmt.Errorf("%w: %d failed signature verifications", ErrBudget, b.failures)
+	}
+	if time.Now().After(b.deadline) {
+		return fmt.Errorf("%w: time limit %v", ErrBudget, b.limits.MaxTime)
+	}
+	b.validations++
+	return nil
+}
+
+// spendHash reserves one NSEC3 hash computation.
+func (b *Budget) spendHash() error {
+	if b.hashes >= b.limits.MaxNSEC3Hashes {
+		return fmt.Errorf("%w: %d nsec3 hashes", ErrBudget, b.hashes)
+	}
+	if time.Now().After(b.deadline) {
+		return fmt.Errorf("%w: time limit %v", ErrBudget, b.limits.MaxTime)
+	}
+	b.hashes++
+	return nil
+}
