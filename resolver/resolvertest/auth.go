@@ -29,7 +29,9 @@ import (
 //   - NODATA and NXDOMAIN carry the zone's SOA in authority with TTL
 //     min(SOA TTL, SOA MINIMUM) (RFC 2308 §3), also at the end of a chain;
 //   - ANY returns every RRset at the name (RFC 1034). NSD 4.6 instead
-//     returns one RRset (RFC 8482); tests should not depend on either.
+//     returns one RRset (RFC 8482); tests should not depend on either;
+//   - with DO set, a signed zone adds RRSIGs, DS and NSEC/NSEC3 proofs
+//     as NSD does: see authsec.go.
 //
 // The engine neither adds OPT nor truncates: see finish.
 
@@ -77,6 +79,7 @@ type build struct {
 	zone  *zone // the zone that answered the question itself
 	added map[rrKey]bool
 	links int
+	do    bool // the query set DO: DNSSEC records for signed zones
 }
 
 type rrKey struct {
@@ -121,6 +124,9 @@ func (s *server) answer(q *dns.Msg) (*dns.Msg, *zone) {
 	}
 	name := dns.CanonicalName(qq.Name)
 	b := &build{s: s, m: m, added: map[rrKey]bool{}}
+	if opt := q.IsEdns0(); opt != nil {
+		b.do = opt.Do()
+	}
 	b.zone = s.zoneFor(name, qq.Qtype)
 	if b.zone == nil {
 		m.Rcode = dns.RcodeRefused
@@ -166,12 +172,13 @@ func (b *build) lookup(z *zone, name, owner string, qtype uint16, first bool) {
 			return
 		}
 	}
-	if n := z.nodes[name]; n != nil {
-		b.node(z, n, owner, qtype)
+	if n := z.nodes[name]; n != nil && !onlyNSEC3(n) {
+		b.node(z, n, name, owner, qtype, false)
 		return
 	}
-	if z.exists[name] {
+	if z.exists[name] && z.nodes[name] == nil {
 		b.negative(z, dns.RcodeSuccess) // empty non-terminal
+		b.nodataProof(z, name, qtype, false)
 		return
 	}
 	ce := parent(name)
@@ -179,39 +186,43 @@ func (b *build) lookup(z *zone, name, owner string, qtype uint16, first bool) {
 		ce = parent(ce)
 	}
 	if w := z.nodes["*."+ce]; w != nil && ce != "" {
-		b.node(z, w, owner, qtype) // RFC 4592 §3.3.1 synthesis
+		b.wildcardProof(z, name, ce)
+		b.node(z, w, "*."+ce, owner, qtype, true) // RFC 4592 §3.3.1 synthesis
 		return
 	}
 	b.negative(z, dns.RcodeNameError)
+	b.nxProof(z, name, ce)
 }
 
-// node answers from the RRsets of one owner (an exact or wildcard match).
-func (b *build) node(z *zone, n *node, owner string, qtype uint16) {
+// node answers from the RRsets of one owner (an exact or, when wildcard,
+// a wildcard match); name is the owner in the zone.
+func (b *build) node(z *zone, n *node, name, owner string, qtype uint16, wildcard bool) {
 	switch {
 	case qtype == dns.TypeANY:
 		for _, t := range n.order {
 			b.add(&b.m.Answer, n.sets[t], owner)
 		}
 	case n.rrset(qtype) != nil:
-		b.add(&b.m.Answer, n.rrset(qtype), owner)
+		b.addSet(z, &b.m.Answer, name, qtype, owner)
 		if qtype == dns.TypeNS {
 			b.glue(z, n.rrset(dns.TypeNS))
 		}
 	case n.rrset(dns.TypeCNAME) != nil:
 		cname := n.rrset(dns.TypeCNAME)
-		if !b.add(&b.m.Answer, cname, owner) {
+		if !b.addSet(z, &b.m.Answer, name, dns.TypeCNAME, owner) {
 			return // already in the answer: a loop
 		}
 		b.follow(cname[0].(*dns.CNAME).Target, qtype)
 	default:
 		b.negative(z, dns.RcodeSuccess)
+		b.nodataProof(z, name, qtype, wildcard)
 	}
 }
 
 // dname handles a DNAME at owner src above name (RFC 6672 §3.1).
 func (b *build) dname(z *zone, src, name, owner string, qtype uint16) {
 	d := z.nodes[src].rrset(dns.TypeDNAME)
-	if !b.add(&b.m.Answer, d, "") {
+	if !b.addSet(z, &b.m.Answer, src, dns.TypeDNAME, "") {
 		return
 	}
 	dn := d[0].(*dns.DNAME)
@@ -267,6 +278,7 @@ func (b *build) referral(z *zone, cut string, first bool) {
 	}
 	ns := z.nodes[cut].rrset(dns.TypeNS)
 	b.add(&b.m.Ns, ns, "")
+	b.referralProof(z, cut)
 	b.glue(z, ns)
 }
 
@@ -279,7 +291,7 @@ func (b *build) glue(z *zone, ns []dns.RR) {
 			if !within(z.origin, target) {
 				continue
 			}
-			b.add(&b.m.Extra, z.nodes[target].rrset(t), "")
+			b.addSet(z, &b.m.Extra, target, t, "")
 		}
 	}
 }
@@ -290,6 +302,12 @@ func (b *build) negative(z *zone, rcode int) {
 	soa := dns.Copy(z.soa).(*dns.SOA)
 	soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
 	b.m.Ns = append(b.m.Ns, soa)
+	// NSD gives the SOA's RRSIGs the negative TTL too.
+	before := len(b.m.Ns)
+	b.addSigs(z, &b.m.Ns, z.origin, dns.TypeSOA, "")
+	for _, rr := range b.m.Ns[before:] {
+		rr.Header().Ttl = soa.Hdr.Ttl
+	}
 }
 
 // add appends copies of rrs to sec, renaming them to owner when owner is

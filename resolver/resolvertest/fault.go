@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -13,7 +14,8 @@ import (
 // server. Several fields may be set at once; they apply in the order
 // Delay, Drop, then at most one of NoEDNS (for queries with OPT), Refuse,
 // ServFail, Lame, otherwise the normal answer; then MinimisationBroken,
-// SpoofGlue, Truncate, WrongID and WrongQuestion change that reply.
+// StripRRSIG, StripNSEC, SpoofGlue, Truncate, WrongID and WrongQuestion
+// change that reply.
 type Fault struct {
 	// Drop: no answer at all. The query blocks until ctx is done and
 	// fails with ctx.Err(); a socket sends nothing.
@@ -49,6 +51,15 @@ type Fault struct {
 	// non-terminal, the broken servers of RFC 9156 §2.3 that stop a
 	// minimising resolver short.
 	MinimisationBroken bool
+	// StripRRSIG removes every RRSIG from the reply, as a middlebox or
+	// a server that ignores DO would: a validator sees a signed zone's
+	// data unsigned (Bogus, EDE 10). The signed internet's broken zones
+	// bake their flaws into the data instead; this is for the rest.
+	StripRRSIG bool
+	// StripNSEC removes every NSEC and NSEC3 record, and the RRSIGs that
+	// cover them, from the reply: denials and wildcard answers lose their
+	// proofs (Bogus, EDE 12).
+	StripNSEC bool
 }
 
 // SpoofAddr returns where SpoofGlue's forged A records point, 127.53.66.6.
@@ -177,6 +188,9 @@ func (n *Network) respond(ctx context.Context, proto string, server netip.AddrPo
 			m.Rcode = dns.RcodeNameError
 		}
 	}
+	if f.StripRRSIG || f.StripNSEC {
+		strip(m, f)
+	}
 	if f.SpoofGlue {
 		for i, rr := range SpoofRecords() {
 			if z != nil && within(z.origin, dns.CanonicalName(rr.Header().Name)) {
@@ -190,6 +204,22 @@ func (n *Network) respond(ctx context.Context, proto string, server netip.AddrPo
 		}
 	}
 	return pack(q, m, proto, f, q.IsEdns0() != nil, notAuth)
+}
+
+// strip applies StripRRSIG and StripNSEC to every section of m.
+func strip(m *dns.Msg, f Fault) {
+	drop := func(rr dns.RR) bool {
+		switch r := rr.(type) {
+		case *dns.RRSIG:
+			return f.StripRRSIG || f.StripNSEC && (r.TypeCovered == dns.TypeNSEC || r.TypeCovered == dns.TypeNSEC3)
+		case *dns.NSEC, *dns.NSEC3:
+			return f.StripNSEC
+		}
+		return false
+	}
+	for _, sec := range []*[]dns.RR{&m.Answer, &m.Ns, &m.Extra} {
+		*sec = slices.DeleteFunc(*sec, drop)
+	}
 }
 
 // header starts a reply to q with rcode and nothing else.

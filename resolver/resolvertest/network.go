@@ -27,6 +27,10 @@ type Network struct {
 	zones   []*zone
 	servers map[netip.Addr]*server
 	hints   []dns.RR
+	// anchor and unsigned are set by Signed: the root DS and the zone
+	// texts before signing, by origin.
+	anchor   []dns.RR
+	unsigned map[string]string
 
 	// mu guards the fields below.
 	mu      sync.Mutex

@@ -46,6 +46,7 @@ type zone struct {
 	// exists holds every owner name and each of its ancestors up to the
 	// origin: a name in exists but not in nodes is an empty non-terminal.
 	exists map[string]bool
+	sec    dnssecIndex // what DNSSEC answers need (authsec.go)
 }
 
 // node holds the RRsets of one owner name, in zone-file order.
@@ -114,10 +115,16 @@ func parseZone(text string) (*zone, error) {
 		return nil, fmt.Errorf("resolvertest: zone %s: no NS at the apex", z.origin)
 	}
 	for name, n := range z.nodes {
-		if n.sets[dns.TypeCNAME] != nil && len(n.order) > 1 {
-			return nil, fmt.Errorf("resolvertest: zone %s: CNAME and other data at %s", z.origin, name)
+		if n.sets[dns.TypeCNAME] == nil {
+			continue
+		}
+		for _, t := range n.order {
+			if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC {
+				return nil, fmt.Errorf("resolvertest: zone %s: CNAME and other data at %s", z.origin, name)
+			}
 		}
 	}
+	z.sec = indexDNSSEC(z)
 	return z, nil
 }
 
