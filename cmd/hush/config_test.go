@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hush-dns/hush/resolver"
 )
 
 // writeFile writes content to name in dir and returns its path.
@@ -22,8 +24,14 @@ func writeFile(t *testing.T, dir, name, content string) string {
 
 func TestConfigFile(t *testing.T) {
 	dir := t.TempDir()
-	hints := writeFile(t, dir, "root.hints", ". 3600000 IN NS a.root-servers.net.\n")
-	otherHints := writeFile(t, t.TempDir(), "other.hints", "")
+	const hintsText = ". 3600000 IN NS a.root-servers.net.\na.root-servers.net. 3600000 IN A 127.53.0.1\n"
+	hints := writeFile(t, dir, "root.hints", hintsText)
+	otherHints := writeFile(t, t.TempDir(), "other.hints", hintsText)
+	writeFile(t, dir, "bad.hints", "; no root servers\n")
+	hintRRs, err := resolver.ParseRootHints(strings.NewReader(hintsText))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// full sets every key; the tests below start from it.
 	full := defaultServeConfig()
@@ -31,7 +39,7 @@ func TestConfigFile(t *testing.T) {
 		{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:5300")},
 		{Scheme: "dns", Addr: netip.MustParseAddrPort("[::1]:5300")},
 	}
-	full.RootHints = hints
+	full.RootHints, full.hints = hints, hintRRs
 	full.AllowUpstream = []netip.Prefix{netip.MustParsePrefix("127.53.0.0/16")}
 	full.AllowClient = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}
 	full.CacheSize = 5000
@@ -91,7 +99,7 @@ upstream-port: 5353
 				c.CacheSize = 7
 				c.Listen = []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.2:53")}}
 				c.QNameMin = true
-				c.RootHints = otherHints
+				c.RootHints, c.hints = otherHints, hintRRs
 			}),
 		},
 		{
@@ -113,6 +121,7 @@ upstream-port: 5353
 		{name: "bad cache size", file: "cache-size: -1\n", err: `hush: config: cache-size "-1" (line 1): must be greater than 0`},
 		{name: "bad bool", file: "qname-minimisation: sometimes\n", err: `hush: config: qname-minimisation "sometimes" (line 1): want true or false`},
 		{name: "bad listen", file: "listen: [dns://127.0.0.1:53/x]\n", err: `hush: config: listen "dns://127.0.0.1:53/x" (line 1): a path is not allowed in dns:// URLs`},
+		{name: "root hints without addresses", file: "root-hints: bad.hints\n", err: `hush: config: root-hints "bad.hints" (line 1): root hints: no NS records for the root`},
 		{name: "missing root hints", file: "root-hints: nope.hints\n", err: `hush: config: root-hints "nope.hints" (line 1): cannot read: no such file or directory`},
 		{name: "missing value", file: "cache-size:\n", err: `hush: config: cache-size (line 1): missing value`},
 		{name: "list for a scalar", file: "cache-size: [1, 2]\n", err: `hush: config: cache-size (line 1): want a single value`},
