@@ -85,6 +85,9 @@ type Meta struct {
 	// Security is the DNSSEC status the resolver computed. The cache does
 	// not interpret it, so that it need not import package dnssec.
 	Security uint8
+	// EDE is the Extended DNS Error (RFC 8914) that goes with the entry,
+	// such as the reason a Bogus answer failed validation; 0 for none.
+	EDE uint16
 }
 
 // Cache is hush's DNS cache: client answers, stored packed so that a hit is

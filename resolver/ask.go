@@ -88,7 +88,7 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 		qs.depth++
 		var fatal error
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			m, err := r.resolve(ctx, qs, n, t)
+			m, _, err := r.resolve(ctx, qs, n, t)
 			if err == nil {
 				cut.addrs = appendAddrs(cut.addrs, m.Answer)
 			} else if errors.Is(err, ErrBudget) || ctx.Err() != nil {
@@ -145,7 +145,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		q.Id = dns.Id()
 		q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 		if edns {
-			q.SetEdns0(ednsSize, false)
+			q.SetEdns0(ednsSize, r.cfg.DNSSEC)
 		}
 		rto := r.servers.rto(addr, r.now(), qs.lim.QueryTimeout)
 		if network == "tcp" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -20,6 +21,7 @@ type qstate struct {
 	depth  int           // nested sub-resolutions
 	active map[qkey]bool // lookups on the current call stack
 	lim    *Limits
+	budget *dnssec.Budget // validation work; made on first use
 }
 
 type qkey struct {
@@ -34,24 +36,35 @@ func newQState(lim *Limits) *qstate {
 // resolve answers (qname, qtype) from the cache or by iteration, following
 // CNAME and DNAME chains across zones. The result holds the whole chain in
 // its answer section and the rcode of the chain's last name.
-func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype uint16) (*dns.Msg, error) {
+func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype uint16) (*dns.Msg, cache.Meta, error) {
 	var chain []dns.RR
+	var meta cache.Meta
+	status := dnssec.Status(0)
 	name := qname
 	seen := map[string]bool{}
 	for links := 0; ; links++ {
 		if links > qs.lim.MaxCNAME {
-			return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain longer than %d", ErrBudget, qs.lim.MaxCNAME)}
+			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain longer than %d", ErrBudget, qs.lim.MaxCNAME)}
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
 		}
 		seen[lname] = true
 
-		res, err := r.lookup(ctx, qs, name, qtype)
+		res, m, err := r.lookup(ctx, qs, name, qtype)
 		if err != nil {
-			return nil, err
+			return nil, meta, err
 		}
+		if links == 0 {
+			status = dnssec.Status(m.Security)
+		} else {
+			status = combine(status, dnssec.Status(m.Security))
+		}
+		if dnssec.Status(m.Security) == dnssec.Bogus && meta.EDE == 0 {
+			meta.EDE = m.EDE
+		}
+		meta.Security = uint8(status)
 		chain = append(chain, res.Answer...)
 		end, data := chainEnd(res.Answer, name, qtype)
 		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
@@ -60,13 +73,13 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 			out.Rcode = res.Rcode
 			out.Answer = chain
 			out.Ns = res.Ns
-			return out, nil
+			return out, meta, nil
 		}
 		// Links of the chain already seen mean a loop inside one answer.
 		for _, rr := range res.Answer {
 			if rr.Header().Rrtype == dns.TypeCNAME && !strings.EqualFold(rr.Header().Name, name) {
 				if seen[strings.ToLower(rr.Header().Name)] {
-					return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+					return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
 				}
 				seen[strings.ToLower(rr.Header().Name)] = true
 				links++
@@ -105,38 +118,38 @@ func chainEnd(answer []dns.RR, name string, qtype uint16) (string, bool) {
 // lookup answers one name from the cache or by iterating from the closest
 // known zone cut. The answer may end in a CNAME whose target lies outside
 // the zone that answered; resolve follows it.
-func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, error) {
+func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, cache.Meta, error) {
 	now := r.now()
 	key := cache.NewKey(name, qtype, dns.ClassINET, false, false)
-	if m, _, ok := r.cache.GetMsg(key, now); ok {
+	if m, meta, ok := r.cache.GetMsg(key, now); ok {
 		if m.Rcode == dns.RcodeServerFailure {
-			return nil, &Error{EDE: EDECachedError, Err: fmt.Errorf("%w: cached failure", ErrNoReachable)}
+			return nil, meta, &Error{EDE: EDECachedError, Err: fmt.Errorf("%w: cached failure", ErrNoReachable)}
 		}
-		return m, nil
+		return m, meta, nil
 	}
 	k := qkey{key.Name, qtype}
 	if qs.active[k] {
-		return nil, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: %s lookup needs itself", ErrLoop, dns.TypeToString[qtype])}
+		return nil, cache.Meta{}, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: %s lookup needs itself", ErrLoop, dns.TypeToString[qtype])}
 	}
 	qs.active[k] = true
 	defer delete(qs.active, k)
 
-	m, err := r.iterate(ctx, qs, name, qtype)
+	res, err := r.iterate(ctx, qs, name, qtype)
 	if err != nil {
 		var e *Error
 		// Remember that nobody could answer, briefly (RFC 2308 §7.1), so a
 		// dead zone does not cost a full iteration per query. Budget and
 		// cancellation errors say nothing about the zone.
-		if errors.As(err, &e) && errors.Is(err, ErrNoReachable) && ctx.Err() == nil {
+		if errors.As(err, &e) && errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
 			fail := new(dns.Msg)
 			fail.SetQuestion(name, qtype)
 			fail.Rcode = dns.RcodeServerFailure
 			r.cache.SetMsg(key, fail, cache.Meta{}, now)
 		}
-		return nil, err
+		return nil, cache.Meta{}, err
 	}
-	r.cache.SetMsg(key, m, cache.Meta{Rank: cache.RankAnswer}, r.now())
-	return m, nil
+	r.store(key, res.msg, res.meta)
+	return res.msg, res.meta, nil
 }
 
 // zoneCut is what the iterator knows of the zone it is querying.
@@ -154,7 +167,7 @@ type zoneCut struct {
 
 // iterate walks down from the closest known zone cut to name, with QNAME
 // minimisation (RFC 9156) unless configured off.
-func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, error) {
+func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
 	cut := r.findCut(name, qtype)
 	minimise := !r.cfg.NoQNameMinimisation
 	labels := dns.CountLabel(name)
@@ -162,7 +175,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	sendLabels, steps := nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
 	for referrals := 0; ; {
 		if err := ctx.Err(); err != nil {
-			return nil, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
+			return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
 		}
 		sendName, sendType := name, qtype
 		if minimise && sendLabels < labels {
@@ -170,14 +183,14 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
-			return nil, err
+			return result{}, err
 		}
 		kind := classify(resp, cut.zone)
 		switch kind {
 		case kindReferral:
 			referrals++
 			if referrals > qs.lim.MaxReferrals {
-				return nil, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, qs.lim.MaxReferrals)}
+				return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, qs.lim.MaxReferrals)}
 			}
 			next := r.takeReferral(resp)
 			if next == nil || !dns.IsSubDomain(cut.zone, next.zone) || strings.EqualFold(next.zone, cut.zone) {
@@ -207,7 +220,12 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			sendLabels = nextLabels(sendLabels, dns.CountLabel(cut.zone), labels, steps)
 			continue
 		}
-		return r.finish(resp, kind), nil
+		m := r.finish(resp, kind)
+		status, code, err := r.validate(ctx, qs, m, cut.zone, name, qtype, kind)
+		if err != nil {
+			return result{}, err
+		}
+		return result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}, nil
 	}
 }
 
@@ -245,9 +263,18 @@ func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 	out.Question = resp.Question
 	out.Rcode = resp.Rcode
 	out.Answer = resp.Answer
-	if kind == kindNXDomain || kind == kindNoData {
-		for _, rr := range resp.Ns {
-			if rr.Header().Rrtype != dns.TypeNS {
+	for _, rr := range resp.Ns {
+		switch rr := rr.(type) {
+		case *dns.NS:
+		case *dns.NSEC, *dns.NSEC3:
+			// Wildcard answers carry their proof too.
+			out.Ns = append(out.Ns, rr)
+		case *dns.RRSIG:
+			if rr.TypeCovered != dns.TypeNS {
+				out.Ns = append(out.Ns, rr)
+			}
+		default:
+			if kind == kindNXDomain || kind == kindNoData {
 				out.Ns = append(out.Ns, rr)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -42,6 +43,22 @@ type Config struct {
 	// Now is the clock (default time.Now). Tests and scenario players
 	// replace it.
 	Now func() time.Time
+
+	// DNSSEC turns validation on (RFC 4033–4035): upstream queries ask
+	// for signatures, every response is validated before it is cached,
+	// Bogus answers become SERVFAIL with an Extended DNS Error and Secure
+	// ones carry AD for clients that ask (DO or AD).
+	DNSSEC bool
+	// TrustAnchors are the keys validation starts from; nil means the
+	// root's (dnssec.RootAnchors). Names no anchor covers are Insecure.
+	TrustAnchors *dnssec.Anchors
+	// NegativeAnchors (RFC 7646) are domains treated as Insecure.
+	NegativeAnchors []dnssec.NTA
+	// DNSSECLimits bound validation work (KeyTrap and friends); zero
+	// means dnssec.DefaultLimits.
+	DNSSECLimits dnssec.Limits
+	// DNSSECPolicy: clock skew, SHA-1.
+	DNSSECPolicy dnssec.Policy
 }
 
 // Limits bound the work done for one client query. Zero fields take the
@@ -93,7 +110,18 @@ type Resolver struct {
 	port      uint16
 	now       func() time.Time
 	exflights flights[exKey, *dns.Msg]
-	qflights  flights[cache.Key, *dns.Msg]
+	qflights  flights[cache.Key, result]
+
+	anchors      *dnssec.Anchors
+	dnssecLimits dnssec.Limits
+	keys         *cache.Sharded[string, keyEntry] // validated zone keys
+}
+
+// result is a resolution's answer with its cache metadata (DNSSEC status
+// and EDE).
+type result struct {
+	msg  *dns.Msg
+	meta cache.Meta
 }
 
 // New returns a Resolver for cfg.
@@ -116,6 +144,15 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	r.lim = cfg.Limits.withDefaults()
 	r.servers = newServers()
+	r.anchors = cfg.TrustAnchors
+	if r.anchors == nil {
+		r.anchors = dnssec.RootAnchors()
+	}
+	r.dnssecLimits = cfg.DNSSECLimits
+	if r.dnssecLimits == (dnssec.Limits{}) {
+		r.dnssecLimits = dnssec.DefaultLimits()
+	}
+	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	if len(r.rootCut(r.now()).addrs) == 0 {
 		return nil, fmt.Errorf("resolver: root hints have no addresses")
 	}
@@ -161,25 +198,33 @@ func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.lim.Timeout)
 	defer cancel()
 	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, false, false)
-	m, _, err := r.qflights.do(ctx, key, func() (*dns.Msg, error) {
+	res, _, err := r.qflights.do(ctx, key, func() (result, error) {
 		return r.resolveTop(ctx, key.Name, qq.Qtype)
 	})
 	if err != nil {
 		return nil, clientError(ctx, err)
 	}
-	return reply(q, m), nil
+	return r.clientView(q, res.msg, res.meta)
 }
 
 // resolveTop resolves a client question and caches the whole answer, CNAME
 // chain included, under it, so that a repeat is one cache hit.
-func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
-	m, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
+func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
+	m, meta, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
 	if err != nil {
-		return nil, err
+		return result{}, err
 	}
 	key := cache.NewKey(name, qtype, dns.ClassINET, false, false)
-	r.cache.SetMsg(key, m, cache.Meta{Rank: cache.RankAnswer}, r.now())
-	return m, nil
+	r.store(key, m, meta)
+	return result{m, meta}, nil
+}
+
+// store caches m, keeping a Bogus answer only briefly.
+func (r *Resolver) store(key cache.Key, m *dns.Msg, meta cache.Meta) {
+	if dnssec.Status(meta.Security) == dnssec.Bogus {
+		m = clampTTL(m, bogusTTL)
+	}
+	r.cache.SetMsg(key, m, meta, r.now())
 }
 
 // clientError makes sure what reaches the transport carries an EDE.
@@ -195,8 +240,8 @@ func clientError(ctx context.Context, err error) error {
 }
 
 // AnswerCached answers q from the cache alone, without waiting; it reports
-// false on a miss. Cached failures are misses here, so that ServeDNS turns
-// them into an error with an EDE.
+// false on a miss. Cached failures and Bogus answers are misses here, so
+// that ServeDNS turns them into an error with an EDE.
 func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	if len(q.Question) != 1 {
 		return nil, false
@@ -206,17 +251,31 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 		return nil, false
 	}
 	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, false, false)
-	m, _, ok := r.cache.GetMsg(key, r.now())
+	m, meta, ok := r.cache.GetMsg(key, r.now())
 	if !ok || m.Rcode == dns.RcodeServerFailure {
 		return nil, false
 	}
-	return reply(q, m), true
+	out, err := r.clientView(q, m, meta)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
 }
 
-// reply shapes a result for the client: recursion available, not
-// authoritative. m may be shared with other callers, so reply copies the
-// header and leaves the records alone.
-func reply(q, m *dns.Msg) *dns.Msg {
+// clientView shapes a result for the client that asked q (RFC 4035 §3.2,
+// RFC 6840 §5.7–5.9): a Bogus answer is an error unless the client set CD;
+// AD only for Secure answers to clients that sent DO or AD; DNSSEC records
+// only for clients that sent DO. m may be shared with other callers, so
+// clientView copies what it changes and leaves the records alone.
+func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) {
+	status := dnssec.Status(meta.Security)
+	if status == dnssec.Bogus && !q.CheckingDisabled {
+		code := meta.EDE
+		if code == 0 {
+			code = EDEDNSSECBogus
+		}
+		return nil, &Error{EDE: code, Err: fmt.Errorf("resolver: %w", dnssec.ErrBogus)}
+	}
 	out := new(dns.Msg)
 	*out = *m
 	out.Id = q.Id
@@ -224,5 +283,51 @@ func reply(q, m *dns.Msg) *dns.Msg {
 	out.RecursionAvailable = true
 	out.Authoritative = false
 	out.Question = q.Question
+	do := false
+	if opt := q.IsEdns0(); opt != nil {
+		do = opt.Do()
+	}
+	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData)
+	if !do {
+		qtype := q.Question[0].Qtype
+		out.Answer = withoutDNSSEC(m.Answer, qtype)
+		out.Ns = withoutDNSSEC(m.Ns, qtype)
+	}
+	return out, nil
+}
+
+// withoutDNSSEC drops the records a client that did not set DO must not
+// get (RFC 4035 §3.2.1), unless it asked for that type. It returns rrs
+// itself when there is nothing to drop.
+func withoutDNSSEC(rrs []dns.RR, qtype uint16) []dns.RR {
+	drop := func(rr dns.RR) bool {
+		t := rr.Header().Rrtype
+		return t != qtype && (t == dns.TypeRRSIG || t == dns.TypeNSEC || t == dns.TypeNSEC3)
+	}
+	n := 0
+	for _, rr := range rrs {
+		if drop(rr) {
+			n++
+		}
+	}
+	if n == 0 {
+		return rrs
+	}
+	out := make([]dns.RR, 0, len(rrs)-n)
+	for _, rr := range rrs {
+		if !drop(rr) {
+			out = append(out, rr)
+		}
+	}
 	return out
+}
+
+// reply shapes a locally made answer for the client: recursion available,
+// not authoritative, no DNSSEC status.
+func reply(q, m *dns.Msg) *dns.Msg {
+	m.Id = q.Id
+	m.Response = true
+	m.RecursionAvailable = true
+	m.Question = q.Question
+	return m
 }

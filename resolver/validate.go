@@ -1,0 +1,306 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/miekg/dns"
+)
+
+// Validation follows Unbound's validator: every response is checked
+// against the keys of the zone that served it before it is cached, and a
+// zone's keys are trusted through the DS its parent signed, up to a trust
+// anchor. A zone's keys are fetched and checked once, then kept in a
+// small cache of their own.
+
+const (
+	// bogusTTL is how long a Bogus answer or key set is kept, so that a
+	// broken zone does not cost a full validation per query, nor stay
+	// broken in the cache long after it is fixed.
+	bogusTTL = 60
+	// maxKeyTTL bounds how long a validated key set is trusted.
+	maxKeyTTL = time.Hour
+)
+
+type keyEntry struct {
+	ks      dnssec.KeySet
+	expires time.Time
+}
+
+// budget returns the query's validation budget, making it on first use.
+func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
+	if qs.budget == nil {
+		qs.budget = dnssec.NewBudget(r.dnssecLimits, r.cfg.DNSSECPolicy)
+	}
+	return qs.budget
+}
+
+// zoneKeys returns the validated DNSKEYs of zone, or why there are none:
+// Insecure when the chain of trust proves the zone unsigned (or no anchor
+// covers it, or a negative trust anchor does), Bogus when it is broken.
+// An error means the keys or DS could not be fetched at all.
+func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnssec.KeySet, error) {
+	zone = dns.CanonicalName(zone)
+	now := r.now()
+	if e, ok := r.keys.Get(zone); ok && now.Before(e.expires) {
+		return e.ks, nil
+	}
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, now) || r.anchors.Closest(zone) == nil {
+		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
+	}
+	trust := r.anchors.Lookup(zone)
+	if trust == nil {
+		ds, meta, err := r.lookup(ctx, qs, zone, dns.TypeDS)
+		if err != nil {
+			return dnssec.KeySet{}, err
+		}
+		switch dnssec.Status(meta.Security) {
+		case dnssec.Bogus:
+			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
+		case dnssec.Secure:
+		default:
+			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+		}
+		var set []dns.RR
+		for _, rr := range ds.Answer {
+			if rr.Header().Rrtype == dns.TypeDS && strings.EqualFold(rr.Header().Name, zone) {
+				set = append(set, rr)
+			}
+		}
+		if len(set) == 0 {
+			// A proven absence of DS: an insecure delegation.
+			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+		}
+		trust = dnssec.DSAnchor(zone, set)
+	}
+	keys, _, err := r.lookup(ctx, qs, zone, dns.TypeDNSKEY)
+	if err != nil {
+		return dnssec.KeySet{}, err
+	}
+	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, now, r.budget(qs))
+	if errors.Is(ks.Err, dnssec.ErrBudget) {
+		return ks, nil // says nothing about the zone: not kept
+	}
+	return r.keepKeys(zone, ks, now), nil
+}
+
+func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec.KeySet {
+	ttl := time.Duration(ks.TTL) * time.Second
+	switch {
+	case ks.Status == dnssec.Bogus:
+		ttl = bogusTTL * time.Second
+	case ks.Status == dnssec.Insecure || ttl <= 0:
+		ttl = 5 * time.Minute
+	}
+	r.keys.Add(zone, keyEntry{ks: ks, expires: now.Add(min(ttl, maxKeyTTL))})
+	return ks
+}
+
+// validate judges a final response for (qname, qtype) from a server of
+// zone. It returns Indeterminate when validation is off or when the answer
+// is the zone's own DNSKEY set (zoneKeys judges that), and an error only
+// when keys could not be fetched.
+func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
+	if !r.cfg.DNSSEC || (qtype == dns.TypeDNSKEY && strings.EqualFold(qname, zone)) {
+		return dnssec.Indeterminate, 0, nil
+	}
+	ks, err := r.zoneKeys(ctx, qs, zone)
+	if err != nil {
+		return dnssec.Indeterminate, 0, err
+	}
+	switch ks.Status {
+	case dnssec.Insecure:
+		return dnssec.Insecure, 0, nil
+	case dnssec.Bogus:
+		return dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing)), nil
+	}
+	now := r.now()
+	b := r.budget(qs)
+	// keysFor returns the keys for a signer inside zone (a child zone the
+	// same server serves signs its own records).
+	keysFor := func(signer string) ([]*dns.DNSKEY, dnssec.Result, error) {
+		if signer == "" || strings.EqualFold(signer, zone) || !dns.IsSubDomain(zone, signer) {
+			return ks.Keys, ks.Result, nil
+		}
+		cks, err := r.zoneKeys(ctx, qs, signer)
+		return cks.Keys, cks.Result, err
+	}
+	verify := func(set []dns.RR, sigs []*dns.RRSIG) (dnssec.Result, error) {
+		signer := zone
+		if len(sigs) > 0 {
+			signer = sigs[0].SignerName
+		}
+		keys, kr, err := keysFor(signer)
+		if err != nil {
+			return dnssec.Result{}, err
+		}
+		if kr.Status != dnssec.Secure {
+			return kr, nil
+		}
+		if !dns.IsSubDomain(zone, signer) {
+			signer = zone
+		}
+		return dnssec.VerifyRRset(set, sigs, keys, signer, now, b), nil
+	}
+
+	// Every RRset of the answer chain must verify; a CNAME synthesised
+	// from a DNAME has no signature of its own (RFC 6672 §5.3.1).
+	var wildcards [][2]string
+	for _, set := range rrsets(m.Answer) {
+		h := set[0].Header()
+		if h.Rrtype == dns.TypeRRSIG || (h.Rrtype == dns.TypeCNAME && underDNAME(m.Answer, h.Name)) {
+			continue
+		}
+		res, err := verify(set, sigsFor(m.Answer, h.Name, h.Rrtype))
+		if err != nil {
+			return dnssec.Indeterminate, 0, err
+		}
+		if res.Status != dnssec.Secure {
+			return res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus)), nil
+		}
+		if res.Wildcard != "" {
+			wildcards = append(wildcards, [2]string{h.Name, res.Wildcard})
+		}
+	}
+	if len(wildcards) == 0 && kind != kindNXDomain && kind != kindNoData {
+		return dnssec.Secure, 0, nil
+	}
+
+	// Denials: the NSEC/NSEC3 RRsets of the authority section, each
+	// verified before it is believed.
+	var nsecs []*dns.NSEC
+	var nsec3s []*dns.NSEC3
+	for _, set := range rrsets(m.Ns) {
+		h := set[0].Header()
+		if h.Rrtype != dns.TypeNSEC && h.Rrtype != dns.TypeNSEC3 {
+			continue
+		}
+		res, err := verify(set, sigsFor(m.Ns, h.Name, h.Rrtype))
+		if err != nil {
+			return dnssec.Indeterminate, 0, err
+		}
+		if res.Status != dnssec.Secure {
+			return res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus)), nil
+		}
+		for _, rr := range set {
+			switch rr := rr.(type) {
+			case *dns.NSEC:
+				nsecs = append(nsecs, rr)
+			case *dns.NSEC3:
+				nsec3s = append(nsec3s, rr)
+			}
+		}
+	}
+	proofZone := zone
+	if s := firstSigner(m.Ns); s != "" && dns.IsSubDomain(zone, s) {
+		proofZone = s
+	}
+	var proofs []dnssec.Result
+	for _, w := range wildcards {
+		if len(nsec3s) > 0 {
+			proofs = append(proofs, dnssec.NSEC3Wildcard(w[0], w[1], proofZone, nsec3s, b))
+		} else {
+			proofs = append(proofs, dnssec.NSECWildcard(w[0], w[1], proofZone, nsecs))
+		}
+	}
+	if kind == kindNXDomain || kind == kindNoData {
+		final, _ := chainEnd(m.Answer, qname, qtype)
+		switch {
+		case len(nsec3s) > 0 && kind == kindNXDomain:
+			proofs = append(proofs, dnssec.NSEC3NameError(final, proofZone, nsec3s, b))
+		case len(nsec3s) > 0:
+			proofs = append(proofs, dnssec.NSEC3NoData(final, qtype, proofZone, nsec3s, b))
+		case len(nsecs) > 0 && kind == kindNXDomain:
+			proofs = append(proofs, dnssec.NSECNameError(final, proofZone, nsecs))
+		case len(nsecs) > 0:
+			proofs = append(proofs, dnssec.NSECNoData(final, qtype, proofZone, nsecs))
+		default:
+			return dnssec.Bogus, dnssecEDE(dnssec.ErrNSECMissing), nil
+		}
+	}
+	status := dnssec.Secure
+	for _, p := range proofs {
+		switch p.Status {
+		case dnssec.Bogus:
+			return dnssec.Bogus, ede(p.Err, dnssecEDE(dnssec.ErrNSECMissing)), nil
+		case dnssec.Insecure:
+			status = dnssec.Insecure
+		}
+	}
+	return status, 0, nil
+}
+
+// ede returns err's RFC 8914 code, or def.
+func ede(err error, def uint16) uint16 {
+	if c, ok := dnssec.EDE(err); ok {
+		return c
+	}
+	return def
+}
+
+func dnssecEDE(sentinel error) uint16 {
+	c, _ := dnssec.EDE(sentinel)
+	return c
+}
+
+// sigsFor returns the RRSIGs in rrs over (owner, t).
+func sigsFor(rrs []dns.RR, owner string, t uint16) []*dns.RRSIG {
+	var out []*dns.RRSIG
+	for _, rr := range rrs {
+		if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == t && strings.EqualFold(s.Hdr.Name, owner) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func firstSigner(rrs []dns.RR) string {
+	for _, rr := range rrs {
+		if s, ok := rr.(*dns.RRSIG); ok && (s.TypeCovered == dns.TypeNSEC || s.TypeCovered == dns.TypeNSEC3) {
+			return s.SignerName
+		}
+	}
+	return ""
+}
+
+// underDNAME reports whether name lies below a DNAME of the answer.
+func underDNAME(answer []dns.RR, name string) bool {
+	for _, rr := range answer {
+		if d, ok := rr.(*dns.DNAME); ok && !strings.EqualFold(d.Hdr.Name, name) && dns.IsSubDomain(d.Hdr.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// combine is the status of an answer built from parts: Bogus if any part
+// is, Secure only if every part is.
+func combine(a, b dnssec.Status) dnssec.Status {
+	switch {
+	case a == dnssec.Bogus || b == dnssec.Bogus:
+		return dnssec.Bogus
+	case a == dnssec.Secure && b == dnssec.Secure:
+		return dnssec.Secure
+	case a == dnssec.Indeterminate && b == dnssec.Indeterminate:
+		return dnssec.Indeterminate
+	}
+	return dnssec.Insecure
+}
+
+// clampTTL returns a copy of m whose records live at most ttl seconds.
+func clampTTL(m *dns.Msg, ttl uint32) *dns.Msg {
+	out := m.Copy()
+	for _, sec := range [][]dns.RR{out.Answer, out.Ns, out.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype != dns.TypeOPT && rr.Header().Ttl > ttl {
+				rr.Header().Ttl = ttl
+			}
+		}
+	}
+	return out
+}
