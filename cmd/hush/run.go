@@ -32,6 +32,9 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
+		DNSSEC:              cfg.DNSSEC,
+		TrustAnchors:        cfg.anchors,
+		NegativeAnchors:     cfg.InsecureDomains,
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
 			MaxEntries: cfg.CacheSize,

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
@@ -42,6 +43,14 @@ type serveConfig struct {
 	Timeout time.Duration
 	// UpstreamPort is the port authoritative servers are queried on.
 	UpstreamPort uint16
+	// DNSSEC turns validation on.
+	DNSSEC bool
+	// TrustAnchor is the file the trust anchors came from; empty means
+	// the built-in root anchors. anchors holds what it parsed to.
+	TrustAnchor string
+	anchors     *dnssec.Anchors
+	// InsecureDomains are negative trust anchors.
+	InsecureDomains []dnssec.NTA
 }
 
 // Defaults for hush serve. defaultCacheSize and defaultTimeout match
@@ -63,6 +72,7 @@ func defaultServeConfig() serveConfig {
 		MaxTTL:       defaultMaxTTL,
 		Timeout:      defaultTimeout,
 		UpstreamPort: defaultUpstreamPort,
+		DNSSEC:       true,
 	}
 }
 
@@ -207,6 +217,57 @@ func serveSettings() []setting {
 					return r.errorf("upstream-port", 0, "want a port number from 1 to 65535")
 				}
 				c.UpstreamPort = uint16(n)
+				return nil
+			},
+		},
+		{
+			name: "dnssec", kind: scalarSetting, typ: "MODE", def: "validate",
+			usage: "validate: check DNSSEC signatures from the trust anchors, SERVFAIL for bogus answers, AD for secure ones; off: no validation",
+			apply: func(c *serveConfig, r rawValue) error {
+				switch r.vals[0] {
+				case "validate":
+					c.DNSSEC = true
+				case "off":
+					c.DNSSEC = false
+				default:
+					return r.errorf("dnssec", 0, "want validate or off")
+				}
+				return nil
+			},
+		},
+		{
+			name: "trust-anchor", kind: scalarSetting, typ: "FILE", def: "built-in",
+			usage: "zone file of DS or DNSKEY records to validate from, replacing the built-in root KSKs (key tags 20326 and 38696)",
+			apply: func(c *serveConfig, r rawValue) error {
+				p := r.path(r.vals[0])
+				f, err := os.Open(p)
+				if err != nil {
+					return r.errorf("trust-anchor", 0, "%v", err)
+				}
+				defer f.Close()
+				a, err := dnssec.ParseAnchors(f)
+				if err != nil {
+					return r.errorf("trust-anchor", 0, "%v", err)
+				}
+				if a.Len() == 0 {
+					return r.errorf("trust-anchor", 0, "no DS or DNSKEY records")
+				}
+				c.TrustAnchor, c.anchors = p, a
+				return nil
+			},
+		},
+		{
+			name: "insecure-domain", kind: listSetting, typ: "NAME", def: "",
+			usage: "negative trust anchor (RFC 7646): treat this domain as unsigned, repeatable; NAME@2026-12-31 or NAME@RFC3339-TIME sets an expiry",
+			apply: func(c *serveConfig, r rawValue) error {
+				c.InsecureDomains = nil
+				for i, v := range r.vals {
+					nta, err := parseNTA(v)
+					if err != nil {
+						return r.errorf("insecure-domain", i, "%v", err)
+					}
+					c.InsecureDomains = append(c.InsecureDomains, nta)
+				}
 				return nil
 			},
 		},
@@ -396,4 +457,26 @@ func newServeCmd(e *env) *cobra.Command {
 	}
 	fs.StringVar(&configPath, "config", "", "YAML config `FILE`; flags given on the command line override it")
 	return cmd
+}
+
+// parseNTA parses NAME or NAME@EXPIRY, EXPIRY being a date (2026-12-31,
+// the end of that day, UTC) or an RFC 3339 time.
+func parseNTA(v string) (dnssec.NTA, error) {
+	name, exp, hasExp := strings.Cut(v, "@")
+	if _, ok := dns.IsDomainName(name); !ok || name == "" {
+		return dnssec.NTA{}, fmt.Errorf("%q is not a domain name", name)
+	}
+	nta := dnssec.NTA{Name: dns.CanonicalName(name)}
+	if hasExp {
+		t, err := time.Parse(time.RFC3339, exp)
+		if err != nil {
+			d, derr := time.Parse("2006-01-02", exp)
+			if derr != nil {
+				return dnssec.NTA{}, fmt.Errorf("expiry %q: want a date (2006-01-02) or an RFC 3339 time", exp)
+			}
+			t = d.Add(24 * time.Hour)
+		}
+		nta.Expires = t
+	}
+	return nta, nil
 }
