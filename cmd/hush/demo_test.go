@@ -43,16 +43,16 @@ func TestDemo(t *testing.T) {
 		rcode int
 		want  string
 	}{
-		{"www.plain.example.", dns.TypeA, dns.RcodeSuccess, "192.0.2.1"},
-		{"a.chain.example.", dns.TypeA, dns.RcodeSuccess, "c.third.example."},
-		{"nope.plain.example.", dns.TypeA, dns.RcodeNameError, "SOA"},
-		{"www.lame.example.", dns.TypeA, dns.RcodeServerFailure, "No Reachable Authority"},
+		{"www.alg13.sec.", dns.TypeA, dns.RcodeSuccess, " ad"},
+		{"nx.alg8.sec.", dns.TypeA, dns.RcodeNameError, " ad"},
+		{"www.insecure.sec.", dns.TypeA, dns.RcodeSuccess, "www.insecure.sec."},
+		{"www.expired.broken.", dns.TypeA, dns.RcodeServerFailure, "Signature Expired"},
 	}
 	c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
 	for _, tc := range tests {
 		q := new(dns.Msg)
 		q.SetQuestion(tc.qname, tc.qtype)
-		q.SetEdns0(1232, false)
+		q.SetEdns0(1232, true)
 		r, _, err := c.Exchange(q, addr)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.qname, err)
