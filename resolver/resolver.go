@@ -152,6 +152,10 @@ func New(cfg Config) (*Resolver, error) {
 	if r.dnssecLimits == (dnssec.Limits{}) {
 		r.dnssecLimits = dnssec.DefaultLimits()
 	}
+	// A query's budget lives as long as the query, network waits
+	// included, so its clock must be the query's own: a wall-clock cap
+	// shorter than that would call slow networks bogus.
+	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	if len(r.rootCut(r.now()).addrs) == 0 {
 		return nil, fmt.Errorf("resolver: root hints have no addresses")

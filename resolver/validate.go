@@ -83,8 +83,8 @@ func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnsse
 		return dnssec.KeySet{}, err
 	}
 	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, now, r.budget(qs))
-	if errors.Is(ks.Err, dnssec.ErrBudget) {
-		return ks, nil // says nothing about the zone: not kept
+	if err := budgetError(ks.Err); err != nil {
+		return dnssec.KeySet{}, err // says nothing about the zone: not kept
 	}
 	return r.keepKeys(zone, ks, now), nil
 }
@@ -157,6 +157,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 			continue
 		}
 		res, err := verify(set, sigsFor(m.Answer, h.Name, h.Rrtype))
+		if err == nil {
+			err = budgetError(res.Err)
+		}
 		if err != nil {
 			return dnssec.Indeterminate, 0, err
 		}
@@ -181,6 +184,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 			continue
 		}
 		res, err := verify(set, sigsFor(m.Ns, h.Name, h.Rrtype))
+		if err == nil {
+			err = budgetError(res.Err)
+		}
 		if err != nil {
 			return dnssec.Indeterminate, 0, err
 		}
@@ -225,6 +231,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	}
 	status := dnssec.Secure
 	for _, p := range proofs {
+		if err := budgetError(p.Err); err != nil {
+			return dnssec.Indeterminate, 0, err
+		}
 		switch p.Status {
 		case dnssec.Bogus:
 			return dnssec.Bogus, ede(p.Err, dnssecEDE(dnssec.ErrNSECMissing)), nil
@@ -233,6 +242,16 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		}
 	}
 	return status, 0, nil
+}
+
+// budgetError turns a validation stopped by this query's budget into an
+// error: the query fails (SERVFAIL), but nothing about the zone is learned
+// or cached, unlike a Bogus result.
+func budgetError(err error) error {
+	if errors.Is(err, dnssec.ErrBudget) {
+		return &Error{EDE: EDEDNSSECBogus, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
+	}
+	return nil
 }
 
 // ede returns err's RFC 8914 code, or def.
