@@ -120,7 +120,7 @@ func chainEnd(answer []dns.RR, name string, qtype uint16) (string, bool) {
 // the zone that answered; resolve follows it.
 func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, cache.Meta, error) {
 	now := r.now()
-	key := cache.NewKey(name, qtype, dns.ClassINET, false, false)
+	key := r.fullKey(name, qtype)
 	if m, meta, ok := r.cache.GetMsg(key, now); ok {
 		if m.Rcode == dns.RcodeServerFailure {
 			return nil, meta, &Error{EDE: EDECachedError, Err: fmt.Errorf("%w: cached failure", ErrNoReachable)}

@@ -201,7 +201,7 @@ func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.lim.Timeout)
 	defer cancel()
-	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, false, false)
+	key := r.fullKey(qq.Name, qq.Qtype)
 	res, _, err := r.qflights.do(ctx, key, func() (result, error) {
 		return r.resolveTop(ctx, key.Name, qq.Qtype)
 	})
@@ -212,15 +212,30 @@ func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 }
 
 // resolveTop resolves a client question and caches the whole answer, CNAME
-// chain included, under it, so that a repeat is one cache hit.
+// chain included, under it, so that a repeat is one cache hit. When
+// validating it also caches the answer as clients without DO see it
+// (RFC 4035 §3.2.1), so that their hits copy no DNSSEC records only to
+// drop them.
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
 	m, meta, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
 	if err != nil {
 		return result{}, err
 	}
-	key := cache.NewKey(name, qtype, dns.ClassINET, false, false)
-	r.store(key, m, meta)
+	r.store(r.fullKey(name, qtype), m, meta)
+	if r.cfg.DNSSEC {
+		plain := new(dns.Msg)
+		*plain = *m
+		plain.Answer = withoutDNSSEC(m.Answer, qtype)
+		plain.Ns = withoutDNSSEC(m.Ns, qtype)
+		r.store(cache.NewKey(name, qtype, dns.ClassINET, false, false), plain, meta)
+	}
 	return result{m, meta}, nil
+}
+
+// fullKey is the cache key of a whole answer, DNSSEC records included
+// when validating: what the iterator stores and clients with DO get.
+func (r *Resolver) fullKey(name string, qtype uint16) cache.Key {
+	return cache.NewKey(name, qtype, dns.ClassINET, r.cfg.DNSSEC, false)
 }
 
 // store caches m, keeping a Bogus answer only briefly.
@@ -254,7 +269,11 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	if qq.Qclass != dns.ClassINET {
 		return nil, false
 	}
-	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, false, false)
+	do := false
+	if opt := q.IsEdns0(); opt != nil {
+		do = opt.Do()
+	}
+	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, do && r.cfg.DNSSEC, false)
 	m, meta, ok := r.cache.GetMsg(key, r.now())
 	if !ok || m.Rcode == dns.RcodeServerFailure {
 		return nil, false
