@@ -160,3 +160,30 @@ func TestNegativeTrustAnchor(t *testing.T) {
 		t.Errorf("got %v (%v), want an answer without AD", m, err)
 	}
 }
+
+// TestNXDomainCut: below a validated NXDOMAIN nothing exists (RFC 8020),
+// so hush answers NXDOMAIN for it without asking anyone.
+func TestNXDomainCut(t *testing.T) {
+	n, r := newSignedResolver(t)
+	m, err := askDO(t, r, "nx.alg13.sec.", dns.TypeA, true, false)
+	if err != nil || m.Rcode != dns.RcodeNameError || !m.AuthenticatedData {
+		t.Fatalf("got %v (%v), want a validated NXDOMAIN", m, err)
+	}
+	before := len(n.Log())
+	m, err = askDO(t, r, "a.b.nx.alg13.sec.", dns.TypeTXT, true, false)
+	if err != nil || m.Rcode != dns.RcodeNameError || !m.AuthenticatedData {
+		t.Errorf("below: got %v (%v), want NXDOMAIN with AD", m, err)
+	}
+	if sent := len(n.Log()) - before; sent != 0 {
+		t.Errorf("below a known NXDOMAIN: %d upstream queries, want 0", sent)
+	}
+	// An insecure NXDOMAIN does not cut (some servers lie about ENTs).
+	if _, err := askDO(t, r, "nx.insecure.sec.", dns.TypeA, true, false); err != nil {
+		t.Fatal(err)
+	}
+	before = len(n.Log())
+	askDO(t, r, "a.nx.insecure.sec.", dns.TypeA, true, false)
+	if sent := len(n.Log()) - before; sent == 0 {
+		t.Errorf("below an insecure NXDOMAIN: no upstream query, want the name asked")
+	}
+}

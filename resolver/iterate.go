@@ -134,6 +134,10 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	qs.active[k] = true
 	defer delete(qs.active, k)
 
+	if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
+		r.store(key, m, meta)
+		return m, meta, nil
+	}
 	res, err := r.iterate(ctx, qs, name, qtype)
 	if err != nil {
 		var e *Error
@@ -149,7 +153,48 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		return nil, cache.Meta{}, err
 	}
 	r.store(key, res.msg, res.meta)
+	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
+}
+
+// nxName is the query type under which the cache remembers that a name
+// does not exist at all, whatever the type asked (RFC 8020).
+const nxName = dns.TypeNone
+
+// noteNXDomain remembers a validated NXDOMAIN for name itself (not for
+// the end of a CNAME chain), so that names below it need no query.
+func (r *Resolver) noteNXDomain(name string, res result) {
+	if res.msg.Rcode != dns.RcodeNameError || len(res.msg.Answer) > 0 ||
+		dnssec.Status(res.meta.Security) != dnssec.Secure {
+		return
+	}
+	m := new(dns.Msg)
+	*m = *res.msg
+	m.Question = []dns.Question{{Name: name, Qtype: nxName, Qclass: dns.ClassINET}}
+	r.cache.SetMsg(r.fullKey(name, nxName), m, res.meta, r.now())
+}
+
+// belowNXDomain answers NXDOMAIN for a name below one that is known, by
+// a validated NXDOMAIN, not to exist: RFC 8020 says nothing can exist
+// below it. Only DNSSEC-proven NXDOMAINs count, as in Unbound's
+// harden-below-nxdomain, since some servers answer NXDOMAIN for empty
+// non-terminals.
+func (r *Resolver) belowNXDomain(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+	if !r.cfg.DNSSEC {
+		return nil, cache.Meta{}, false
+	}
+	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
+		m, meta, ok := r.cache.GetMsg(r.fullKey(anc, nxName), now)
+		if !ok || m.Rcode != dns.RcodeNameError || dnssec.Status(meta.Security) != dnssec.Secure {
+			continue
+		}
+		out := new(dns.Msg)
+		out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+		out.Rcode = dns.RcodeNameError
+		out.Ns = m.Ns
+		return out, meta, true
+	}
+	return nil, cache.Meta{}, false
 }
 
 // zoneCut is what the iterator knows of the zone it is querying.

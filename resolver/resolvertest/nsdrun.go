@@ -23,6 +23,25 @@ import (
 // HUSH_INTEGRATION is "require" (as CI sets it), where that is a failure.
 func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 	t.Helper()
+	if _, err := exec.LookPath("nsd"); err != nil {
+		if os.Getenv("HUSH_INTEGRATION") == "require" {
+			t.Fatalf("nsd not installed and HUSH_INTEGRATION=require")
+		}
+		t.Skip("nsd not installed")
+	}
+	dir := t.TempDir()
+	if err := n.WriteZoneFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	return n.StartNSDFromDir(t, port, dir)
+}
+
+// StartNSDFromDir is StartNSD serving the zone files already in dir, named
+// by ZoneFileName (zones signed by another tool, say), instead of the
+// network's own; NSD's configuration, pid and log files go into dir too.
+// Port 0 picks one free on every address.
+func (n *Network) StartNSDFromDir(t testing.TB, port uint16, dir string) uint16 {
+	t.Helper()
 	bin, err := exec.LookPath("nsd")
 	if err != nil {
 		if os.Getenv("HUSH_INTEGRATION") == "require" {
@@ -37,10 +56,6 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 		}
 		port = srv.Port()
 		srv.Close()
-	}
-	dir := t.TempDir()
-	if err := n.WriteZoneFiles(dir); err != nil {
-		t.Fatal(err)
 	}
 	var (
 		cmds  []*exec.Cmd
