@@ -61,7 +61,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		} else {
 			status = combine(status, dnssec.Status(m.Security))
 		}
-		if dnssec.Status(m.Security) == dnssec.Bogus && meta.EDE == 0 {
+		if m.EDE != 0 && (meta.EDE == 0 || dnssec.Status(m.Security) == dnssec.Bogus) {
 			meta.EDE = m.EDE
 		}
 		meta.Security = uint8(status)

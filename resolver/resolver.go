@@ -311,6 +311,14 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 		do = opt.Do()
 	}
 	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData)
+	if meta.EDE != 0 {
+		// Information for the client, such as an unsupported algorithm
+		// that made the answer Insecure; the transport keeps only this
+		// option of the OPT record.
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		opt.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: meta.EDE}}
+		out.Extra = append(append([]dns.RR(nil), m.Extra...), opt)
+	}
 	if !do {
 		qtype := q.Question[0].Qtype
 		out.Answer = withoutDNSSEC(m.Answer, qtype)

@@ -115,7 +115,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	}
 	switch ks.Status {
 	case dnssec.Insecure:
-		return dnssec.Insecure, 0, nil
+		// An unsupported algorithm or digest is worth telling the client
+		// (RFC 8914 §4.2, 4.3) though the answer stands.
+		return dnssec.Insecure, ede(ks.Err, 0), nil
 	case dnssec.Bogus:
 		return dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing)), nil
 	}

@@ -85,10 +85,10 @@ func TestIntegrationNSD(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	hush := startHush(t, hints, port)
+	hush := startHush(t, hints, port, "--dnssec", "off") // the zones are unsigned
 	var unbound string
 	if port == 53 {
-		unbound = startUnbound(t, dir, hints)
+		unbound = startUnbound(t, dir, hints, "")
 	} else {
 		t.Log("NSD is not on port 53 (not root, or the port is taken), so there is no Unbound to compare with")
 	}
@@ -201,22 +201,23 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// startHush runs `hush serve` in-process, as the command line would, and
-// returns its address once it answers.
-func startHush(t *testing.T, hints string, upstreamPort uint16) string {
+// startHush runs `hush serve` in-process, as the command line would, with
+// extra flags after the common ones, and returns its address once it
+// answers.
+func startHush(t *testing.T, hints string, upstreamPort uint16, extra ...string) string {
 	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var stderr bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve",
+		args := append([]string{"serve",
 			"--listen", "dns://" + addr,
 			"--root-hints", hints,
 			"--allow-upstream", "127.0.0.0/8",
 			"--upstream-port", strconv.Itoa(int(upstreamPort)),
-			"--dnssec", "off", // the zones are unsigned
-		}, &bytes.Buffer{}, &stderr)
+		}, extra...)
+		done <- run(ctx, args, &bytes.Buffer{}, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -249,9 +250,11 @@ func waitAnswers(t *testing.T, addr string, exited <-chan int) {
 	t.Fatalf("server on %s never answered", addr)
 }
 
-// startUnbound runs Unbound as a plain iterator (no validation) with the
-// same root hints, and returns its address.
-func startUnbound(t *testing.T, dir, hints string) string {
+// startUnbound runs Unbound with the same root hints and returns its
+// address: a plain iterator when anchor is "", else a validator trusting
+// the DS records in the file anchor (and no RFC 5011 state, so nothing is
+// written next to it).
+func startUnbound(t *testing.T, dir, hints, anchor string) string {
 	t.Helper()
 	bin, err := exec.LookPath("unbound")
 	if err != nil {
@@ -262,6 +265,12 @@ func startUnbound(t *testing.T, dir, hints string) string {
 		return ""
 	}
 	port := freePort(t)
+	modules := "\tmodule-config: \"iterator\"\n"
+	if anchor != "" {
+		// harden-algo-downgrade off: RFC 6840 §5.11 lets a zone be
+		// validated by any one of its algorithms, which hush does too.
+		modules = fmt.Sprintf("\tmodule-config: \"validator iterator\"\n\ttrust-anchor-file: %q\n\tval-log-level: 0\n\tharden-algo-downgrade: no\n\tede: yes\n", anchor)
+	}
 	conf := filepath.Join(dir, "unbound.conf")
 	text := fmt.Sprintf(`server:
 	interface: 127.0.0.1
@@ -276,14 +285,13 @@ func startUnbound(t *testing.T, dir, hints string) string {
 	verbosity: 0
 	do-ip6: no
 	do-not-query-localhost: no
-	module-config: "iterator"
 	root-hints: %q
 	access-control: 127.0.0.0/8 allow
 	qname-minimisation: yes
 	minimal-responses: yes
-remote-control:
+%sremote-control:
 	control-enable: no
-`, port, dir, filepath.Join(dir, "unbound.pid"), hints)
+`, port, dir, filepath.Join(dir, "unbound.pid"), hints, modules)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
