@@ -203,3 +203,42 @@ func hasEDE(m *dns.Msg, code uint16) bool {
 	}
 	return false
 }
+
+// TestAggressiveNSEC: validated NSEC records answer later questions they
+// cover without a query (RFC 8198), and the answers still validate.
+func TestAggressiveNSEC(t *testing.T) {
+	n, r := newSignedResolver(t)
+	for _, tc := range []struct {
+		first, then string
+		qtype       uint16
+		rcode       int
+	}{
+		{"nx.alg13.sec.", "nxa.alg13.sec.", dns.TypeA, dns.RcodeNameError},
+		{"www.alg13.sec.", "www.alg13.sec.", dns.TypeMX, dns.RcodeSuccess},
+	} {
+		if _, err := askDO(t, r, tc.first, tc.qtype, true, false); err != nil {
+			t.Fatal(err)
+		}
+		if tc.first == tc.then {
+			tc.qtype = dns.TypeSRV // another type the name lacks
+		}
+		before := len(n.Log())
+		m, err := askDO(t, r, tc.then, tc.qtype, true, false)
+		if err != nil || m.Rcode != tc.rcode || !m.AuthenticatedData || len(m.Answer) != 0 {
+			t.Errorf("%s: got %v (%v), want %s with AD", tc.then, m, err, dns.RcodeToString[tc.rcode])
+			continue
+		}
+		if !hasType(m.Ns, dns.TypeNSEC) || !hasType(m.Ns, dns.TypeSOA) {
+			t.Errorf("%s: authority %v, want the SOA and the NSEC proof", tc.then, m.Ns)
+		}
+		if sent := len(n.Log()) - before; sent != 0 {
+			t.Errorf("%s: %d upstream queries, want 0 (synthesised from NSEC)", tc.then, sent)
+		}
+	}
+	// A name that exists is never denied: the wildcard and the names
+	// around it are asked.
+	m, err := askDO(t, r, "www.alg13.sec.", dns.TypeA, true, false)
+	if err != nil || len(m.Answer) == 0 {
+		t.Errorf("www.alg13.sec A after the denials: got %v (%v), want the address", m, err)
+	}
+}

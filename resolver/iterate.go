@@ -138,6 +138,10 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		r.store(key, m, meta)
 		return m, meta, nil
 	}
+	if m, meta, ok := r.synthesise(name, qtype, now); ok {
+		r.store(key, m, meta)
+		return m, meta, nil
+	}
 	res, err := r.iterate(ctx, qs, name, qtype)
 	if err != nil {
 		var e *Error

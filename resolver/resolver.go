@@ -114,7 +114,8 @@ type Resolver struct {
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
-	keys         *cache.Sharded[string, keyEntry] // validated zone keys
+	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
+	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
 }
 
 // result is a resolution's answer with its cache metadata (DNSSEC status
@@ -157,6 +158,7 @@ func New(cfg Config) (*Resolver, error) {
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
+	r.nsec = newNSECStore()
 	if len(r.rootCut(r.now()).addrs) == 0 {
 		return nil, fmt.Errorf("resolver: root hints have no addresses")
 	}

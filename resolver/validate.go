@@ -243,6 +243,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 			status = dnssec.Insecure
 		}
 	}
+	if status == dnssec.Secure && len(nsecs) > 0 && (kind == kindNXDomain || kind == kindNoData) {
+		r.rememberNSEC(proofZone, m, now)
+	}
 	return status, 0, nil
 }
 
