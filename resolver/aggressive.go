@@ -15,7 +15,9 @@ import (
 // proved a denial are kept per zone, in canonical order, and later
 // questions they answer (a name between two of them, a type missing from
 // one) are answered NXDOMAIN or NODATA without asking the zone's servers.
-// Only NSEC is used; NSEC3 zones are asked as before.
+// NSEC3 records are kept too (unordered: their order is by hash) and
+// tried against the hashes of the name, its ancestors and their
+// wildcards, within the query's hashing budget.
 
 const (
 	maxNSECPerZone = 256
@@ -31,9 +33,16 @@ type nsecEntry struct {
 // zoneNSEC holds one zone's validated NSEC records and the SOA that
 // goes with negative answers from it.
 type zoneNSEC struct {
-	mu      sync.Mutex  // guards the fields below
-	entries []nsecEntry // sorted by owner in canonical order
-	soa     []dns.RR    // SOA and its RRSIGs
+	mu      sync.Mutex   // guards the fields below
+	entries []nsecEntry  // sorted by owner in canonical order
+	nsec3   []nsec3Entry // in no order
+	soa     []dns.RR     // SOA and its RRSIGs
+}
+
+type nsec3Entry struct {
+	nsec3   *dns.NSEC3
+	sigs    []dns.RR
+	expires time.Time
 }
 
 func newNSECStore() *cache.Sharded[string, *zoneNSEC] {
@@ -67,6 +76,10 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	defer z.mu.Unlock()
 	z.soa = soa
 	for _, rr := range m.Ns {
+		if n3, ok := rr.(*dns.NSEC3); ok && dns.IsSubDomain(zone, n3.Hdr.Name) {
+			z.addNSEC3Locked(nsec3Entry{nsec3: n3, sigs: sigsAsRR(m.Ns, n3.Hdr.Name, dns.TypeNSEC3),
+				expires: now.Add(time.Duration(min(ttl, n3.Hdr.Ttl)) * time.Second)}, now)
+		}
 		n, ok := rr.(*dns.NSEC)
 		if !ok || !dns.IsSubDomain(zone, n.Hdr.Name) {
 			continue
@@ -85,6 +98,20 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	}
 }
 
+// addNSEC3Locked keeps e, replacing the record of the same owner or an
+// expired one; a full zone keeps what it has.
+func (z *zoneNSEC) addNSEC3Locked(e nsec3Entry, now time.Time) {
+	for i := range z.nsec3 {
+		if strings.EqualFold(z.nsec3[i].nsec3.Hdr.Name, e.nsec3.Hdr.Name) || !now.Before(z.nsec3[i].expires) {
+			z.nsec3[i] = e
+			return
+		}
+	}
+	if len(z.nsec3) < maxNSECPerZone {
+		z.nsec3 = append(z.nsec3, e)
+	}
+}
+
 // maxNegativeSeconds caps what a synthesised answer may be kept for, as
 // the cache caps negative answers.
 const maxNegativeSeconds = 3600
@@ -99,14 +126,17 @@ func sigsAsRR(rrs []dns.RR, owner string, t uint16) []dns.RR {
 
 // synthesise answers (name, qtype) from the validated NSEC records of the
 // closest zone that has some, when they prove NXDOMAIN or NODATA.
-func (r *Resolver) synthesise(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+func (r *Resolver) synthesise(name string, qtype uint16, now time.Time, b *dnssec.Budget) (*dns.Msg, cache.Meta, bool) {
 	if !r.cfg.DNSSEC {
 		return nil, cache.Meta{}, false
 	}
 	name = dns.CanonicalName(name)
 	for zone := name; ; zone = parent(zone) {
 		if z, ok := r.nsec.Get(zone); ok {
-			return z.synthesise(zone, name, qtype, now)
+			if m, meta, ok := z.synthesise(zone, name, qtype, now); ok {
+				return m, meta, ok
+			}
+			return z.synthesise3(zone, name, qtype, now, b)
 		}
 		if zone == "." {
 			return nil, cache.Meta{}, false
@@ -187,4 +217,65 @@ func closestEncloser(name string, n *dns.NSEC) string {
 func commonAncestor(a, b string) string {
 	n := dns.CompareDomainName(a, b)
 	return suffix(dns.CanonicalName(a), n)
+}
+
+// synthesise3 is synthesise for NSEC3 zones: it picks the cached records
+// that match or cover the hashes of name, its ancestors in the zone and
+// their wildcards, and asks for a NODATA or a closest-encloser proof.
+func (z *zoneNSEC) synthesise3(zone, name string, qtype uint16, now time.Time, b *dnssec.Budget) (*dns.Msg, cache.Meta, bool) {
+	if qtype == dns.TypeDS {
+		return nil, cache.Meta{}, false
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	var candidates []string
+	for a := name; ; a = parent(a) {
+		candidates = append(candidates, a, "*."+a)
+		if strings.EqualFold(a, zone) || a == "." {
+			break
+		}
+	}
+	var picked []*nsec3Entry
+	var set []*dns.NSEC3
+	for i := range z.nsec3 {
+		e := &z.nsec3[i]
+		if !now.Before(e.expires) {
+			continue
+		}
+		for _, c := range candidates {
+			m, err := dnssec.NSEC3Matches(e.nsec3, zone, c, b)
+			if err != nil {
+				return nil, cache.Meta{}, false
+			}
+			cv := false
+			if !m {
+				if cv, err = dnssec.NSEC3Covers(e.nsec3, zone, c, b); err != nil {
+					return nil, cache.Meta{}, false
+				}
+			}
+			if m || cv {
+				picked = append(picked, e)
+				set = append(set, e.nsec3)
+				break
+			}
+		}
+	}
+	if len(set) == 0 {
+		return nil, cache.Meta{}, false
+	}
+	out := new(dns.Msg)
+	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+	switch {
+	case dnssec.NSEC3NoData(name, qtype, zone, set, b).Status == dnssec.Secure:
+	case dnssec.NSEC3NameError(name, zone, set, b).Status == dnssec.Secure:
+		out.Rcode = dns.RcodeNameError
+	default:
+		return nil, cache.Meta{}, false
+	}
+	out.Ns = append(out.Ns, z.soa...)
+	for _, p := range picked {
+		out.Ns = append(out.Ns, p.nsec3)
+		out.Ns = append(out.Ns, p.sigs...)
+	}
+	return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
 }

@@ -138,7 +138,7 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		r.store(key, m, meta)
 		return m, meta, nil
 	}
-	if m, meta, ok := r.synthesise(name, qtype, now); ok {
+	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
 		r.store(key, m, meta)
 		return m, meta, nil
 	}

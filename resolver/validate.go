@@ -243,7 +243,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 			status = dnssec.Insecure
 		}
 	}
-	if status == dnssec.Secure && len(nsecs) > 0 && (kind == kindNXDomain || kind == kindNoData) {
+	if status == dnssec.Secure && len(nsecs)+len(nsec3s) > 0 && (kind == kindNXDomain || kind == kindNoData) {
 		r.rememberNSEC(proofZone, m, now)
 	}
 	return status, 0, nil
