@@ -75,7 +75,7 @@ func TestIntegrationNSD(t *testing.T) {
 	// Unbound queries port 53 only, so NSD must listen there: possible as
 	// root, and when nothing else (a fakenet run, say) holds the addresses.
 	var port uint16
-	if os.Geteuid() == 0 && port53Free() {
+	if os.Geteuid() == 0 && port53FreeFor(n) {
 		port = 53
 	}
 	port = n.StartNSD(t, port)
@@ -136,16 +136,6 @@ func TestIntegrationNSD(t *testing.T) {
 			t.Errorf("dig %s +short: got %q, want %q", proto, out, want)
 		}
 	}
-}
-
-// port53Free reports whether the root servers' port 53 can be bound.
-func port53Free() bool {
-	pc, err := net.ListenPacket("udp", "127.53.0.1:53")
-	if err != nil {
-		return false
-	}
-	pc.Close()
-	return true
 }
 
 // compareForm is what hush and Unbound must agree on: the rcode, the
