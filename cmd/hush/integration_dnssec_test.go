@@ -106,7 +106,7 @@ func TestIntegrationDNSSEC(t *testing.T) {
 
 	for _, e := range resolvertest.SignedExpectations() {
 		t.Run(e.Name+"/"+dns.TypeToString[e.Type], func(t *testing.T) {
-			got := askDO(t, "hush", hush, e.Name, e.Type)
+			got := askServer(t, "hush", hush, e.Name, e.Type, true)
 			checkExpectation(t, e, got)
 			if unbound == "" {
 				return
@@ -114,7 +114,7 @@ func TestIntegrationDNSSEC(t *testing.T) {
 			// Unbound 1.17.1 (Debian 12) agrees on every entry, Ed448,
 			// RSASHA1 and 10 NSEC3 iterations included; one built without
 			// Ed448 or with SHA-1 disabled would not.
-			ub := askDO(t, "unbound", unbound, e.Name, e.Type)
+			ub := askServer(t, "unbound", unbound, e.Name, e.Type, true)
 			t.Logf("hush %s, unbound %s", verdict(got), verdict(ub))
 			if got.Rcode != ub.Rcode || got.AuthenticatedData != ub.AuthenticatedData {
 				t.Errorf("hush and Unbound differ: hush %s, unbound %s", verdict(got), verdict(ub))
@@ -233,20 +233,6 @@ func edeCode(r *dns.Msg) int {
 		}
 	}
 	return -1
-}
-
-// askDO asks server over TCP with the DO bit set.
-func askDO(t *testing.T, label, server, name string, qtype uint16) *dns.Msg {
-	t.Helper()
-	q := new(dns.Msg)
-	q.SetQuestion(name, qtype)
-	q.SetEdns0(1232, true)
-	c := &dns.Client{Net: "tcp", Timeout: 10 * time.Second}
-	r, _, err := c.Exchange(q, server)
-	if err != nil {
-		t.Fatalf("ask %s on %s: %v", label, server, err)
-	}
-	return r
 }
 
 // port53FreeFor reports whether port 53 can be bound, UDP and TCP, on
