@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/transport"
 )
@@ -35,6 +36,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		DNSSEC:              cfg.DNSSEC,
 		TrustAnchors:        cfg.anchors,
 		NegativeAnchors:     cfg.InsecureDomains,
+		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
 			MaxEntries: cfg.CacheSize,

@@ -49,6 +49,8 @@ type serveConfig struct {
 	// the built-in root anchors. anchors holds what it parsed to.
 	TrustAnchor string
 	anchors     *dnssec.Anchors
+	// NoSHA1 treats the SHA-1 DNSSEC algorithms and digests as unsupported.
+	NoSHA1 bool
 	// InsecureDomains are negative trust anchors.
 	InsecureDomains []dnssec.NTA
 }
@@ -253,6 +255,18 @@ func serveSettings() []setting {
 					return r.errorf("trust-anchor", 0, "no DS or DNSKEY records")
 				}
 				c.TrustAnchor, c.anchors = p, a
+				return nil
+			},
+		},
+		{
+			name: "dnssec-sha1", kind: boolSetting, typ: "bool", def: "true",
+			usage: "validate RSASHA1 (algorithms 5 and 7) and SHA-1 DS digests; false treats them as unsupported, so zones relying on them are Insecure (RFC 8624 permits either)",
+			apply: func(c *serveConfig, r rawValue) error {
+				b, err := strconv.ParseBool(r.vals[0])
+				if err != nil {
+					return r.errorf("dnssec-sha1", 0, "want true or false")
+				}
+				c.NoSHA1 = !b
 				return nil
 			},
 		},
