@@ -242,3 +242,54 @@ func TestAggressiveNSEC(t *testing.T) {
 		t.Errorf("www.alg13.sec A after the denials: got %v (%v), want the address", m, err)
 	}
 }
+
+// forger rewrites answers for one name on the way back, as an on-path
+// attacker would: new data, and a signature that names another signer.
+type forger struct {
+	ex     resolver.Exchanger
+	name   string
+	signer string
+}
+
+func (f *forger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	r, err := f.ex.Exchange(ctx, network, server, q)
+	if err != nil || len(q.Question) != 1 || q.Question[0].Name != f.name {
+		return r, err
+	}
+	for _, rr := range r.Answer {
+		switch rr := rr.(type) {
+		case *dns.A:
+			rr.A = []byte{6, 6, 6, 6}
+		case *dns.RRSIG:
+			rr.SignerName = f.signer
+		}
+	}
+	return r, nil
+}
+
+// TestForgedSigner: a signature claiming a signer that is not a zone cut
+// (a name that does not exist, or the owner itself) is Bogus, never a
+// way to make forged data Insecure.
+func TestForgedSigner(t *testing.T) {
+	for _, signer := range []string{"nonexistent.alg13.sec.", "www.alg13.sec.", "sec.", "alg8.sec."} {
+		t.Run(signer, func(t *testing.T) {
+			n, err := resolvertest.Signed(resolvertest.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			anchors := dnssec.NewAnchors()
+			for _, rr := range n.TrustAnchor() {
+				anchors.Add(rr)
+			}
+			r := newResolver(t, n, func(c *resolver.Config) {
+				c.DNSSEC = true
+				c.TrustAnchors = anchors
+				c.Exchanger = &forger{ex: n.Exchanger(t), name: "www.alg13.sec.", signer: signer}
+			})
+			m, err := askDO(t, r, "www.alg13.sec.", dns.TypeA, true, false)
+			if err == nil {
+				t.Errorf("got %v, want SERVFAIL (bogus)", m)
+			}
+		})
+	}
+}

@@ -74,6 +74,10 @@ chain:
 				if c := rr.(*dns.RRSIG).TypeCovered; c == qtype || c == dns.TypeCNAME {
 					out.Answer = append(out.Answer, rr)
 				}
+			case h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDNAME &&
+				!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
+				// The DNAME's own signature, at the DNAME's owner.
+				out.Answer = append(out.Answer, rr)
 			}
 		}
 		// A DNAME wins over a CNAME the server synthesised from it: the

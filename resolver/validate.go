@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,11 @@ func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnsse
 				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
 		case dnssec.Secure:
 		default:
+			if ds.Rcode == dns.RcodeNameError {
+				// Even under opt-out, a zone's apex exists.
+				return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+					Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), nil
+			}
 			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
 		}
 		var set []dns.RR
@@ -73,7 +79,15 @@ func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnsse
 			}
 		}
 		if len(set) == 0 {
-			// A proven absence of DS: an insecure delegation.
+			// A proven absence of DS means an insecure delegation only if
+			// the name is a delegation at all (RFC 4035 §5.2): the proof
+			// must show NS without SOA at it. A name that does not exist,
+			// or exists without being a cut, is no zone, and a signature
+			// that claims it as signer is bogus.
+			if !provesDelegation(ds, zone, r.budget(qs)) {
+				return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+					Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), nil
+			}
 			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
 		}
 		trust = dnssec.DSAnchor(zone, set)
@@ -136,6 +150,12 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		signer := zone
 		if len(sigs) > 0 {
 			signer = sigs[0].SignerName
+		}
+		// The signer comes off the wire: it must be the zone that answered
+		// or a zone between it and the owner (a child served by the same
+		// servers), never anything else, before any key is fetched for it.
+		if owner := set[0].Header().Name; !dns.IsSubDomain(zone, signer) || !dns.IsSubDomain(signer, owner) {
+			return dnssec.Result{Status: dnssec.Bogus, Err: fmt.Errorf("%w: signer outside the zone", dnssec.ErrBogus)}, nil
 		}
 		keys, kr, err := keysFor(signer)
 		if err != nil {
@@ -247,6 +267,35 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		r.rememberNSEC(proofZone, m, now)
 	}
 	return status, 0, nil
+}
+
+// provesDelegation reports whether a validated negative answer to a DS
+// query for zone shows a delegation there: the NSEC or NSEC3 record of
+// the name has NS and lacks SOA (RFC 4035 §5.2, RFC 5155 §8.6). An opt-out
+// NSEC3 covering the name counts too: unsigned delegations hide there.
+func provesDelegation(m *dns.Msg, zone string, b *dnssec.Budget) bool {
+	if m.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	delegation := func(bitmap []uint16) bool {
+		return slices.Contains(bitmap, dns.TypeNS) && !slices.Contains(bitmap, dns.TypeSOA)
+	}
+	for _, rr := range m.Ns {
+		switch n := rr.(type) {
+		case *dns.NSEC:
+			if strings.EqualFold(n.Hdr.Name, zone) {
+				return delegation(n.TypeBitMap)
+			}
+		case *dns.NSEC3:
+			parentZone := parent(dns.CanonicalName(n.Hdr.Name))
+			if ok, err := dnssec.NSEC3Matches(n, parentZone, zone, b); err == nil && ok {
+				return delegation(n.TypeBitMap)
+			}
+		}
+	}
+	// No record of the name itself: only an opt-out span may cover it,
+	// which the proof already judged Insecure rather than Secure.
+	return false
 }
 
 // budgetError turns a validation stopped by this query's budget into an
