@@ -81,7 +81,9 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 			continue
 		}
 		if cut.nsLookups >= qs.lim.MaxNSNames || qs.depth >= qs.lim.MaxDepth {
-			return false, nil
+			// A limit of this query, not a fact about the zone: reported
+			// as a budget error so that nothing is cached from it.
+			return false, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: name server lookups", ErrBudget)}
 		}
 		cut.nsLookups++
 		before := len(cut.addrs)
@@ -174,7 +176,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 			network = "tcp"
 			continue
 		case edns && resp.IsEdns0() == nil &&
-			(resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented || resp.Rcode == dns.RcodeServerFailure):
+			(resp.Rcode == dns.RcodeFormatError || resp.Rcode == dns.RcodeNotImplemented):
 			// An old server that rejects EDNS (RFC 6891 §7): ask plainly.
 			r.servers.setNoEDNS(addr, r.now())
 			edns = false

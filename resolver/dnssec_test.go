@@ -293,3 +293,18 @@ func TestForgedSigner(t *testing.T) {
 		})
 	}
 }
+
+// TestDNSKEYAnswers: a client asking for a zone's keys gets them judged by
+// the chain of trust like any answer.
+func TestDNSKEYAnswers(t *testing.T) {
+	_, r := newSignedResolver(t)
+	m, err := askDO(t, r, "alg13.sec.", dns.TypeDNSKEY, true, false)
+	if err != nil || !m.AuthenticatedData || len(m.Answer) == 0 {
+		t.Errorf("secure zone's DNSKEY: got %v (%v), want keys with AD", m, err)
+	}
+	for _, zone := range []string{"dsmismatch.broken.", "expired.broken."} {
+		if m, err := askDO(t, r, zone, dns.TypeDNSKEY, true, false); err == nil {
+			t.Errorf("%s DNSKEY: got %v, want SERVFAIL", zone, m)
+		}
+	}
+}

@@ -37,9 +37,11 @@ type NetExchanger struct {
 	Dialer *net.Dialer
 }
 
-// maxUDPReply bounds the datagram NetExchanger reads: EDNS lets a server
-// send up to 64 KiB, though hush advertises less.
-const maxUDPReply = 65535
+// maxUDPReply bounds the datagram NetExchanger reads. hush advertises
+// 1232 bytes; a server that ignores that and sends more than this gets its
+// reply treated as truncated, so the query goes to TCP, and an in-flight
+// query holds little memory.
+const maxUDPReply = 4096
 
 var udpBufPool = sync.Pool{New: func() any { b := make([]byte, maxUDPReply); return &b }}
 
@@ -90,6 +92,13 @@ func exchangeUDP(ctx context.Context, d *net.Dialer, server netip.AddrPort, q *d
 		// Only whole, matching replies end the wait.
 		if n < 12 || binary.BigEndian.Uint16(buf) != q.Id {
 			continue
+		}
+		if n == len(buf) {
+			// Possibly cut short by the buffer: ask again over TCP.
+			r := new(dns.Msg)
+			r.SetReply(q)
+			r.Truncated = true
+			return r, nil
 		}
 		r := new(dns.Msg)
 		if err := r.Unpack(buf[:n]); err != nil {

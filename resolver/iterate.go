@@ -157,6 +157,19 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		return nil, cache.Meta{}, err
 	}
 	r.store(key, res.msg, res.meta)
+	if r.cfg.DNSSEC && qtype == dns.TypeDNSKEY && dnssec.Status(res.meta.Security) == dnssec.Indeterminate {
+		// A zone's own key set is judged by its chain of trust, which
+		// zoneKeys builds.
+		ks, err := r.zoneKeysWith(ctx, qs, name, res.msg)
+		if err != nil {
+			return nil, cache.Meta{}, err
+		}
+		res.meta.Security = uint8(ks.Status)
+		if ks.Status == dnssec.Bogus {
+			res.meta.EDE = ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing))
+		}
+		r.store(key, res.msg, res.meta)
+	}
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
 }
@@ -274,6 +287,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		if err != nil {
 			return result{}, err
 		}
+		r.keepAnswerRRsets(resp, status)
 		return result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}, nil
 	}
 }
@@ -328,20 +342,30 @@ func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 			}
 		}
 	}
-	// Addresses and names learned from answers feed the iterator's view
-	// of name servers.
-	now := r.now()
-	meta := cache.Meta{Rank: cache.RankAnswer}
-	if !resp.Authoritative {
+	return out
+}
+
+// keepAnswerRRsets lets addresses and NS sets learned from a validated (or
+// unvalidated but not Bogus) answer feed the iterator's view of name
+// servers.
+func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
+	if status == dnssec.Bogus {
+		return
+	}
+	meta := cache.Meta{Rank: cache.RankAnswer, Security: uint8(status)}
+	switch {
+	case status == dnssec.Secure:
+		meta.Rank = cache.RankValidated
+	case !resp.Authoritative:
 		meta.Rank = cache.RankAnswerNonAuth
 	}
+	now := r.now()
 	for _, set := range rrsets(resp.Answer) {
 		switch set[0].Header().Rrtype {
 		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
 			r.cache.SetRRset(set, meta, now)
 		}
 	}
-	return out
 }
 
 type respKind int

@@ -205,7 +205,11 @@ func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	defer cancel()
 	key := r.fullKey(qq.Name, qq.Qtype)
 	res, _, err := r.qflights.do(ctx, key, func() (result, error) {
-		return r.resolveTop(ctx, key.Name, qq.Qtype)
+		// The work is shared with every client asking the same question
+		// meanwhile: one client hanging up must not fail the others.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lim.Timeout)
+		defer cancel()
+		return r.resolveTop(wctx, key.Name, qq.Qtype)
 	})
 	if err != nil {
 		return nil, clientError(ctx, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,44 @@ func TestCoalescing(t *testing.T) {
 	if count > 2 {
 		t.Errorf("%d upstream queries for one name asked 20 times at once, want 1 (2 with a retry)", count)
 	}
+}
+
+// TestCoalescedCancel: when the client whose query does the shared work
+// goes away, the others asking the same question still get the answer.
+func TestCoalescedCancel(t *testing.T) {
+	n := newNet(t)
+	n.SetFault(netip.MustParseAddr("127.53.10.1"), resolvertest.Fault{Delay: 100 * time.Millisecond})
+	n.SetFault(netip.MustParseAddr("127.53.10.2"), resolvertest.Fault{Delay: 100 * time.Millisecond})
+	r := newResolver(t, n)
+	q := new(dns.Msg)
+	q.SetQuestion("www.plain.example.", dns.TypeA)
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	leaderDone := make(chan struct{})
+	go func() {
+		defer close(leaderDone)
+		r.ServeDNS(leaderCtx, q.Copy())
+	}()
+	// Wait until the leader's work has reached the delayed servers.
+	for !slicesContainsName(n.Log(), "www.plain.example.") {
+		runtime.Gosched()
+	}
+	followerDone := make(chan error, 1)
+	go func() {
+		_, err := r.ServeDNS(context.Background(), q.Copy())
+		followerDone <- err
+	}()
+	cancel()
+	if err := <-followerDone; err != nil {
+		t.Errorf("follower: %v, want the answer although the leader left", err)
+	}
+	<-leaderDone
+}
+
+func slicesContainsName(log []resolvertest.Query, name string) bool {
+	for _, q := range log {
+		if q.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -45,6 +45,12 @@ func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
 // covers it, or a negative trust anchor does), Bogus when it is broken.
 // An error means the keys or DS could not be fetched at all.
 func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnssec.KeySet, error) {
+	return r.zoneKeysWith(ctx, qs, zone, nil)
+}
+
+// zoneKeysWith is zoneKeys with the zone's DNSKEY answer already in hand
+// (nil: look it up).
+func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, keys *dns.Msg) (dnssec.KeySet, error) {
 	zone = dns.CanonicalName(zone)
 	now := r.now()
 	if e, ok := r.keys.Get(zone); ok && now.Before(e.expires) {
@@ -92,9 +98,16 @@ func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnsse
 		}
 		trust = dnssec.DSAnchor(zone, set)
 	}
-	keys, _, err := r.lookup(ctx, qs, zone, dns.TypeDNSKEY)
-	if err != nil {
-		return dnssec.KeySet{}, err
+	if keys == nil {
+		m, _, err := r.lookup(ctx, qs, zone, dns.TypeDNSKEY)
+		if err != nil {
+			return dnssec.KeySet{}, err
+		}
+		// The lookup judged the keys already when it had to fetch them.
+		if e, ok := r.keys.Get(zone); ok && now.Before(e.expires) {
+			return e.ks, nil
+		}
+		keys = m
 	}
 	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, now, r.budget(qs))
 	if err := budgetError(ks.Err); err != nil {
