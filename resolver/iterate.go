@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -443,7 +444,15 @@ func (r *Resolver) takeReferral(resp *dns.Msg) *zoneCut {
 			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
 		}
 	}
-	return r.cutFromNS(dns.CanonicalName(child), ns, now)
+	cut := r.cutFromNS(dns.CanonicalName(child), ns, now)
+	// Glue the cache would not keep (TTL 0) still serves this walk
+	// (RFC 1035 §3.2.1).
+	for _, rr := range resp.Extra {
+		if slices.Contains(cut.nsNames, dns.CanonicalName(rr.Header().Name)) {
+			cut.addrs = appendAddrs(cut.addrs, []dns.RR{rr})
+		}
+	}
+	return cut
 }
 
 // cutFromNS builds a zone cut from an NS set, with the addresses the cache

@@ -359,3 +359,17 @@ func slicesContainsName(log []resolvertest.Query, name string) bool {
 	}
 	return false
 }
+
+func TestLocalZones(t *testing.T) {
+	n := newNet(t)
+	r := newResolver(t, n)
+	for _, name := range []string{"1.0.64.100.in-addr.arpa.", "5.5.127.100.in-addr.arpa.", "x.home.arpa.", "foo.onion.", "a.invalid."} {
+		m, err := ask(t, r, name, dns.TypePTR)
+		if err != nil || m.Rcode != dns.RcodeNameError {
+			t.Errorf("%s: got %v (%v), want NXDOMAIN", name, m, err)
+		}
+	}
+	if got := len(n.Log()); got != 0 {
+		t.Errorf("%d queries sent for locally served names, want 0", got)
+	}
+}

@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -11,7 +12,7 @@ import (
 // (or need not) ask the internet about. Asking the root about 1.168.192.in-
 // addr.arpa or printer.home.arpa would tell the world about the user's
 // network.
-var localZones = []string{
+var localZones = append(sharedSpaceReverse(),
 	"localhost.",
 	"invalid.",
 	"onion.",
@@ -35,6 +36,16 @@ var localZones = []string{
 	"d.f.ip6.arpa.",
 	"8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.", "a.e.f.ip6.arpa.", "b.e.f.ip6.arpa.",
 	"8.b.d.0.1.0.0.2.ip6.arpa.",
+)
+
+// sharedSpaceReverse returns the reverse zones of the shared address
+// space 100.64.0.0/10 (RFC 7793).
+func sharedSpaceReverse() []string {
+	var out []string
+	for i := 64; i <= 127; i++ {
+		out = append(out, fmt.Sprintf("%d.100.in-addr.arpa.", i))
+	}
+	return out
 }
 
 // localSOA is the SOA that goes with hush's own negative answers (RFC 6303
