@@ -77,18 +77,26 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	z.soa = soa
 	for _, rr := range m.Ns {
 		if n3, ok := rr.(*dns.NSEC3); ok && dns.IsSubDomain(zone, n3.Hdr.Name) {
-			z.addNSEC3Locked(nsec3Entry{nsec3: n3, sigs: sigsAsRR(m.Ns, n3.Hdr.Name, dns.TypeNSEC3),
-				expires: now.Add(time.Duration(min(ttl, n3.Hdr.Ttl)) * time.Second)}, now)
+			sigs := sigsAsRR(m.Ns, n3.Hdr.Name, dns.TypeNSEC3)
+			z.addNSEC3Locked(nsec3Entry{nsec3: n3, sigs: sigs,
+				expires: capBySigs(now.Add(time.Duration(min(ttl, n3.Hdr.Ttl))*time.Second), sigs)}, now)
 		}
 		n, ok := rr.(*dns.NSEC)
 		if !ok || !dns.IsSubDomain(zone, n.Hdr.Name) {
 			continue
 		}
-		e := nsecEntry{nsec: n, sigs: sigsAsRR(m.Ns, n.Hdr.Name, dns.TypeNSEC),
-			expires: now.Add(time.Duration(min(ttl, n.Hdr.Ttl)) * time.Second)}
+		sigs := sigsAsRR(m.Ns, n.Hdr.Name, dns.TypeNSEC)
+		e := nsecEntry{nsec: n, sigs: sigs, expires: capBySigs(now.Add(time.Duration(min(ttl, n.Hdr.Ttl))*time.Second), sigs)}
 		i, found := slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
 			return dnssec.CanonicalCompare(e.nsec.Hdr.Name, name)
 		})
+		if !found && len(z.entries) >= maxNSECPerZone {
+			// Full: make room by dropping what has expired.
+			z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool { return !now.Before(e.expires) })
+			i, found = slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
+				return dnssec.CanonicalCompare(e.nsec.Hdr.Name, name)
+			})
+		}
 		switch {
 		case found:
 			z.entries[i] = e
@@ -110,6 +118,19 @@ func (z *zoneNSEC) addNSEC3Locked(e nsec3Entry, now time.Time) {
 	if len(z.nsec3) < maxNSECPerZone {
 		z.nsec3 = append(z.nsec3, e)
 	}
+}
+
+// capBySigs returns t, or the earliest signature expiration if sooner: a
+// proof is no longer valid once its signatures have expired.
+func capBySigs(t time.Time, sigs []dns.RR) time.Time {
+	for _, rr := range sigs {
+		if s, ok := rr.(*dns.RRSIG); ok {
+			if exp := time.Unix(int64(s.Expiration), 0); exp.Before(t) {
+				t = exp
+			}
+		}
+	}
+	return t
 }
 
 // maxNegativeSeconds caps what a synthesised answer may be kept for, as

@@ -121,8 +121,9 @@ func (r *Resolver) exchange(ctx context.Context, qs *qstate, addr netip.Addr, na
 	resp, shared, err := r.exflights.do(ctx, key, func() (*dns.Msg, error) {
 		return r.exchangeOnce(ctx, qs, addr, name, qtype)
 	})
-	if shared && err != nil && ctx.Err() == nil && !errors.Is(err, ErrBudget) {
-		// The leader's own context may have ended; try for ourselves.
+	if shared && (err == context.Canceled || err == context.DeadlineExceeded) && ctx.Err() == nil {
+		// The leader's own context ended (exchangeOnce returns its error
+		// bare), not the exchange: try for ourselves.
 		return r.exchangeOnce(ctx, qs, addr, name, qtype)
 	}
 	return resp, err
