@@ -45,3 +45,7 @@ func upstreamAllowed(addr netip.Addr, allow []netip.Prefix) bool {
 	}
 	return true
 }
+
+// IsPublic reports whether addr is an address hush queries without being
+// told to: not loopback, private, link-local or otherwise special.
+func IsPublic(addr netip.Addr) bool { return upstreamAllowed(addr, nil) }

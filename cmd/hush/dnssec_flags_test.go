@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hush-dns/hush/resolver"
+	"github.com/miekg/dns"
 )
 
 func TestDNSSECFlags(t *testing.T) {
@@ -48,5 +51,29 @@ func TestDNSSECFlags(t *testing.T) {
 				t.Errorf("config %+v does not satisfy the check", res.cfg)
 			}
 		})
+	}
+}
+
+func TestPrivateRoot(t *testing.T) {
+	parse := func(text string) []dns.RR {
+		rrs, err := resolver.ParseRootHints(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rrs
+	}
+	tests := []struct {
+		name  string
+		hints []dns.RR
+		want  bool
+	}{
+		{"built-in", resolver.DefaultRootHints(), false},
+		{"lab on loopback", parse(". 1 IN NS a.root.test.\na.root.test. 1 IN A 127.53.0.1\n"), true},
+		{"private and public", parse(". 1 IN NS a.\n. 1 IN NS b.\na. 1 IN A 10.0.0.1\nb. 1 IN A 198.41.0.4\n"), false},
+	}
+	for _, tc := range tests {
+		if got := privateRoot(tc.hints); got != tc.want {
+			t.Errorf("%s: privateRoot = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

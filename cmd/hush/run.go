@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/transport"
+	"github.com/miekg/dns"
 )
 
 var _ transport.Handler = (*resolver.Resolver)(nil)
@@ -28,13 +30,22 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if hints == nil {
 		hints = resolver.DefaultRootHints()
 	}
+	anchors := cfg.anchors
+	if cfg.DNSSEC && anchors == nil && privateRoot(hints) {
+		// The built-in keys are the internet root's; a root on loopback or
+		// private addresses is a lab's or a private network's own, which
+		// they cannot validate. Without its anchor there is nothing to
+		// validate from (an attacker cannot move the user's root hints).
+		anchors = dnssec.NewAnchors()
+		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
+	}
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
 		DNSSEC:              cfg.DNSSEC,
-		TrustAnchors:        cfg.anchors,
+		TrustAnchors:        anchors,
 		NegativeAnchors:     cfg.InsecureDomains,
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
@@ -114,4 +125,27 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, stde
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// privateRoot reports whether every root server address in hints is
+// outside public address space.
+func privateRoot(hints []dns.RR) bool {
+	found := false
+	for _, rr := range hints {
+		var ip net.IP
+		switch rr := rr.(type) {
+		case *dns.A:
+			ip = rr.A
+		case *dns.AAAA:
+			ip = rr.AAAA
+		default:
+			continue
+		}
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok || resolver.IsPublic(a.Unmap()) {
+			return false
+		}
+		found = true
+	}
+	return found
 }
