@@ -86,8 +86,10 @@ func (sh *serverShard) statsLocked(a netip.Addr, now time.Time) *serverStats {
 func (s *servers) rto(a netip.Addr, now time.Time, max time.Duration) time.Duration {
 	sh := s.shard(a)
 	sh.mu.Lock()
-	st := sh.statsLocked(a, now)
-	rto := st.srtt + 4*st.rttvar
+	rto := unknownRTT + 4*(unknownRTT/2)
+	if st := sh.stats[a]; st != nil && now.Sub(st.updated) <= serverStatsTTL {
+		rto = st.srtt + 4*st.rttvar
+	}
 	sh.mu.Unlock()
 	return min(max, rto)
 }
@@ -140,7 +142,8 @@ func (s *servers) noEDNS(a netip.Addr, now time.Time) bool {
 	sh := s.shard(a)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return sh.statsLocked(a, now).noEDNS
+	st := sh.stats[a]
+	return st != nil && now.Sub(st.updated) <= serverStatsTTL && st.noEDNS
 }
 
 func (s *servers) setLame(a netip.Addr, zone string, now time.Time) {
@@ -166,8 +169,12 @@ func (s *servers) order(addrs []netip.Addr, zone string, now time.Time) []netip.
 	for _, a := range addrs {
 		sh := s.shard(a)
 		sh.mu.Lock()
-		st := sh.statsLocked(a, now)
-		c := cand{a: a, srtt: st.srtt, bad: now.Before(st.heldUntil)}
+		// Only servers actually contacted get an entry: referrals can name
+		// any number of addresses.
+		c := cand{a: a, srtt: unknownRTT}
+		if st := sh.stats[a]; st != nil && now.Sub(st.updated) <= serverStatsTTL {
+			c.srtt, c.bad = st.srtt, now.Before(st.heldUntil)
+		}
 		if until, ok := sh.lame[lameKey{a, zone}]; ok && now.Before(until) {
 			c.bad = true
 		}
