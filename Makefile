@@ -8,7 +8,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 
-.PHONY: build run test bench fuzz clean
+.PHONY: build run test bench fuzz conformance clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hush ./cmd/hush
@@ -36,6 +36,14 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
 		done; \
 	done
+
+# Plays the Deckard scenarios (../shared/deckard-rpl, or $$HUSH_RPL_DIR)
+# against hush: one line per failing scenario, then
+# "rpl: N passed, M failed, K skipped". HUSH_CONFORMANCE=strict for
+# Deckard's strict mode.
+HUSH_CONFORMANCE ?= 1
+conformance:
+	@HUSH_CONFORMANCE=$(HUSH_CONFORMANCE) $(GO) test -count=1 -v -run '^TestConformance$$' ./resolver/ | grep -E '^rpl:'
 
 clean:
 	rm -rf bin
