@@ -76,7 +76,9 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	defer z.mu.Unlock()
 	z.soa = soa
 	for _, rr := range m.Ns {
-		if n3, ok := rr.(*dns.NSEC3); ok && dns.IsSubDomain(zone, n3.Hdr.Name) {
+		// Opt-out records cannot prove a name absent (RFC 8198 §4.3),
+		// and zones full of them (com.) would only cost hashing per miss.
+		if n3, ok := rr.(*dns.NSEC3); ok && n3.Flags&1 == 0 && dns.IsSubDomain(zone, n3.Hdr.Name) {
 			sigs := sigsAsRR(m.Ns, n3.Hdr.Name, dns.TypeNSEC3)
 			z.addNSEC3Locked(nsec3Entry{nsec3: n3, sigs: sigs,
 				expires: capBySigs(now.Add(time.Duration(min(ttl, n3.Hdr.Ttl))*time.Second), sigs)}, now)
