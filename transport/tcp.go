@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +28,11 @@ import (
 // Responses are never truncated unless they exceed 65535 bytes.
 type TCPServer struct {
 	cfg Config
+
+	// tlsConfig, when set, makes every connection a TLS server
+	// connection (see TLSServer); its handshake runs on the
+	// connection's goroutine, never on the accept loop.
+	tlsConfig *tls.Config
 
 	// base is the parent of every connection's context; see UDPServer.
 	base       context.Context
@@ -95,7 +101,11 @@ func (s *TCPServer) Serve(l net.Listener) error {
 			_ = c.Close()
 			continue
 		}
-		tc := s.newConn(c, s.cfg.allowed(addrOf(c.RemoteAddr())))
+		allowed := s.cfg.allowed(addrOf(c.RemoteAddr()))
+		if s.tlsConfig != nil {
+			c = tls.Server(c, s.tlsConfig)
+		}
+		tc := s.newConn(c, allowed)
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
@@ -187,6 +197,9 @@ func (s *TCPServer) newConn(c net.Conn, allowed bool) *tcpConn {
 // in flight to be answered and closes the connection.
 func (tc *tcpConn) serve() {
 	defer tc.close()
+	if !tc.handshake() {
+		return
+	}
 	var hdr [2]byte
 	var buf []byte
 	q := new(dns.Msg) // reused until a handler goroutine takes it
@@ -303,6 +316,24 @@ func (tc *tcpConn) write(out []byte) {
 		tc.cancel()
 		_ = tc.c.Close()
 	}
+}
+
+// handshake runs the TLS handshake of a TLS connection within
+// Config.TLSHandshakeTimeout, and reports whether the connection may be
+// read. A plain TCP connection needs none. Failed handshakes are the
+// client's business (a scanner, a wrong port, a bad certificate store) and
+// are not reported.
+func (tc *tcpConn) handshake() bool {
+	c, ok := tc.c.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	dl := time.Now().Add(tc.s.cfg.TLSHandshakeTimeout)
+	if !tc.setReadDeadline(dl) {
+		return false
+	}
+	_ = c.SetWriteDeadline(dl)
+	return c.Handshake() == nil
 }
 
 func (tc *tcpConn) setReadDeadline(t time.Time) bool {

@@ -1,5 +1,5 @@
 // Package transport is hush's inbound side: listeners that read DNS queries
-// from clients (UDP and TCP now; DoT, DoH and DoQ later), apply the client
+// from clients (UDP, TCP and DNS over TLS now; DoH and DoQ later), apply the client
 // ACL, framing, EDNS and truncation rules, and hand each query to a Handler.
 //
 // No client address crosses the Handler boundary: the Handler sees only the
@@ -86,9 +86,11 @@ const (
 	DefaultMaxTCPConns    = 1000
 	DefaultMaxTCPInFlight = 100
 	DefaultMaxUDPInFlight = 4096
+
+	DefaultTLSHandshakeTimeout = 5 * time.Second
 )
 
-// Config configures a UDPServer or TCPServer. Zero fields take the
+// Config configures a UDPServer, TCPServer or TLSServer. Zero fields take the
 // documented defaults. The servers copy it; changing it afterwards has no
 // effect.
 type Config struct {
@@ -125,6 +127,13 @@ type Config struct {
 	// the connection is not read until one of them is answered, so the
 	// kernel's flow control slows the client down.
 	MaxTCPInFlight int
+
+	// TLSHandshakeTimeout bounds a DNS-over-TLS client's handshake,
+	// from the accept to the handshake's end (default
+	// DefaultTLSHandshakeTimeout), so that clients that connect and say
+	// nothing cannot hold MaxTCPConns slots for long. Only TLSServer uses
+	// it.
+	TLSHandshakeTimeout time.Duration
 
 	// MaxUDPInFlight caps the ServeDNS goroutines one UDPServer runs at
 	// once (default DefaultMaxUDPInFlight). A UDP query that arrives
@@ -189,6 +198,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTCPInFlight <= 0 {
 		c.MaxTCPInFlight = DefaultMaxTCPInFlight
+	}
+	if c.TLSHandshakeTimeout <= 0 {
+		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
 	}
 	if c.MaxUDPInFlight <= 0 {
 		c.MaxUDPInFlight = DefaultMaxUDPInFlight

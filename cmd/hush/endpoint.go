@@ -28,7 +28,7 @@ type scheme struct {
 func schemes() []scheme {
 	return []scheme{
 		{name: "dns", defaultPort: 53, supported: true},
-		{name: "tls", defaultPort: 853},
+		{name: "tls", defaultPort: 853, supported: true},
 		{name: "https", defaultPort: 443, hasPath: true},
 		{name: "quic", defaultPort: 853},
 	}
@@ -81,7 +81,7 @@ func parseEndpoint(s string) (endpoint, error) {
 		return endpoint{}, errors.New("empty URL")
 	}
 	if !strings.Contains(s, "://") {
-		return endpoint{}, fmt.Errorf("missing scheme (want %sHOST:PORT)", supportedSchemes())
+		return endpoint{}, fmt.Errorf("missing scheme (want %s)", strings.ReplaceAll(supportedSchemes(), "://", "://HOST:PORT"))
 	}
 	u, err := url.Parse(s)
 	if err != nil {

@@ -23,6 +23,9 @@ type sockets struct {
 	// address and port.
 	UDP [][]net.PacketConn
 	TCP []net.Listener
+	// TLS holds the plain TCP listeners of the tls:// URLs; the
+	// transport does the TLS.
+	TLS []net.Listener
 }
 
 // openSockets binds every URL in urls. On error it closes what it opened.
@@ -40,6 +43,14 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			}
 			s.UDP = append(s.UDP, pc)
 			s.TCP = append(s.TCP, ln)
+		case "tls":
+			var lc net.ListenConfig
+			ln, err := lc.Listen(ctx, "tcp", u.Addr.String())
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: %w", u, err)
+			}
+			s.TLS = append(s.TLS, ln)
 		default:
 			s.Close()
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
@@ -59,7 +70,10 @@ func (s *sockets) Close() error {
 	for _, ln := range s.TCP {
 		errs = append(errs, ln.Close())
 	}
-	s.UDP, s.TCP = nil, nil
+	for _, ln := range s.TLS {
+		errs = append(errs, ln.Close())
+	}
+	s.UDP, s.TCP, s.TLS = nil, nil, nil
 	return errors.Join(errs...)
 }
 

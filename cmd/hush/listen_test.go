@@ -50,3 +50,24 @@ func TestOpenSocketsRejectsUnservedScheme(t *testing.T) {
 		t.Fatal("openSockets(quic://) = nil error; want an error")
 	}
 }
+
+func TestOpenSocketsTLS(t *testing.T) {
+	s, err := openSockets(t.Context(), []listenURL{
+		{Scheme: "tls", Addr: netip.MustParseAddrPort("127.0.0.1:0")},
+		{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:0")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.TLS) != 1 || len(s.TCP) != 1 || len(s.UDP) != 1 {
+		t.Fatalf("got %d TLS, %d TCP, %d UDP sockets; want 1, 1, 1", len(s.TLS), len(s.TCP), len(s.UDP))
+	}
+	a := s.TLS[0].Addr().(*net.TCPAddr).AddrPort()
+	if !a.Addr().IsLoopback() || a.Port() == 0 {
+		t.Errorf("tls:// socket on %v; want loopback and a port", a)
+	}
+	if err := s.Close(); err != nil || len(s.TLS) != 0 {
+		t.Errorf("Close = %v, %d TLS sockets left; want nil, 0", err, len(s.TLS))
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 )
@@ -25,6 +27,10 @@ type queryOptions struct {
 	norecurse bool
 	short     bool
 	timeout   time.Duration
+	// insecure skips the tls:// server's certificate check; pin, when
+	// set, replaces it with a check of the certificate's SPKI pin.
+	insecure bool
+	pin      string
 }
 
 // queryResult is one reply and how it arrived.
@@ -36,7 +42,8 @@ type queryResult struct {
 	// server is the address that answered, as dig prints it:
 	// 127.0.0.1#5300(127.0.0.1).
 	server string
-	// proto is "UDP" or "TCP".
+	// proto is "UDP", "TCP" or, over tls://, "TLS" and the version
+	// (TLS1.3).
 	proto string
 	// retriedTCP: the UDP reply was truncated and this one came over TCP.
 	retriedTCP bool
@@ -53,6 +60,8 @@ func newQueryExchanger(o queryOptions) (queryExchanger, error) {
 	switch o.server.Scheme {
 	case "dns":
 		return &dnsExchanger{ep: o.server, forceTCP: o.tcp}, nil
+	case "tls":
+		return newTLSExchanger(o), nil
 	}
 	return nil, usageErrorf("--server %q: no client for scheme %q yet", o.server, o.server.Scheme)
 }
@@ -63,6 +72,81 @@ func newQueryExchanger(o queryOptions) (queryExchanger, error) {
 type dnsExchanger struct {
 	ep       endpoint
 	forceTCP bool
+}
+
+// tlsExchanger speaks DNS over TLS (RFC 7858) on one new connection. It
+// verifies the server's certificate against the system's roots and the
+// server's host name or IP address, unless --insecure or --pin say
+// otherwise; it does not reuse sessions across runs.
+type tlsExchanger struct {
+	ep   endpoint
+	conf *tls.Config
+}
+
+func newTLSExchanger(o queryOptions) *tlsExchanger {
+	conf := &tls.Config{
+		ServerName: o.server.Host,
+		NextProtos: []string{transport.ALPNDoT},
+		MinVersion: tls.VersionTLS12,
+	}
+	switch {
+	case o.pin != "":
+		// The pin is the whole check: the chain and the name do not
+		// matter (RFC 7858 §4.2, out-of-band key-pinned privacy profile).
+		conf.InsecureSkipVerify = true
+		pin := o.pin
+		conf.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("no certificate")
+			}
+			if got := spkiPin(cs.PeerCertificates[0]); got != pin {
+				return fmt.Errorf("certificate pin %s does not match --pin", got)
+			}
+			return nil
+		}
+	case o.insecure:
+		conf.InsecureSkipVerify = true
+	}
+	return &tlsExchanger{ep: o.server, conf: conf}
+}
+
+func (x *tlsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult, error) {
+	addr := net.JoinHostPort(x.ep.Host, strconv.Itoa(int(x.ep.Port)))
+	d := &tls.Dialer{Config: x.conf}
+	start := time.Now()
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, noResponse(x.ep, "TLS", err)
+	}
+	defer nc.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	tc := nc.(*tls.Conn)
+	proto := strings.ReplaceAll(tls.VersionName(tc.ConnectionState().Version), " ", "")
+	co := &dns.Conn{Conn: tc}
+	if err := co.WriteMsg(q); err != nil {
+		return nil, noResponse(x.ep, proto, err)
+	}
+	var h dns.Header
+	raw, err := co.ReadMsgHeader(&h)
+	if err != nil {
+		return nil, noResponse(x.ep, proto, err)
+	}
+	if h.Id != q.Id {
+		return nil, fmt.Errorf("query: reply from %s has ID %d, want %d", x.ep, h.Id, q.Id)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(raw); err != nil {
+		return nil, fmt.Errorf("query: malformed reply from %s: %w", x.ep, err)
+	}
+	return &queryResult{
+		msg:    m,
+		size:   len(raw),
+		rtt:    time.Since(start),
+		server: digServer(tc.RemoteAddr(), x.ep.Host),
+		proto:  proto,
+	}, nil
 }
 
 func (x *dnsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult, error) {
@@ -184,6 +268,7 @@ func newQueryCmd(e *env) *cobra.Command {
 		o       queryOptions
 		server  string
 		timeout string
+		pin     string
 	)
 	cmd := &cobra.Command{
 		Use:   "query NAME [TYPE]",
@@ -220,6 +305,17 @@ func newQueryCmd(e *env) *cobra.Command {
 					return usageErrorf("query: %v", err)
 				}
 			}
+			if cmd.Flags().Changed("pin") {
+				if o.pin, err = parsePin(pin); err != nil {
+					return usageErrorf("--pin %q: %v", pin, err)
+				}
+			}
+			if (o.insecure || o.pin != "") && o.server.Scheme != "tls" {
+				return usageErrorf("--insecure and --pin apply to tls:// servers only")
+			}
+			if o.insecure && o.pin != "" {
+				return usageErrorf("--insecure and --pin exclude each other")
+			}
 			x, err := newQueryExchanger(o)
 			if err != nil {
 				return err
@@ -239,12 +335,14 @@ func newQueryCmd(e *env) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, or a bare address)")
+	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, tls://HOST:PORT, or a bare address)")
 	fs.BoolVar(&o.tcp, "tcp", false, "use TCP only")
 	fs.BoolVar(&o.dnssec, "dnssec", false, "set the DO bit: ask for DNSSEC records")
 	fs.BoolVar(&o.cd, "cd", false, "set the CD bit: ask the resolver not to validate")
 	fs.BoolVar(&o.norecurse, "norecurse", false, "clear the RD bit")
 	fs.StringVar(&timeout, "timeout", "5s", "time to wait for the reply, TCP retry included (a `DURATION` or seconds)")
 	fs.BoolVar(&o.short, "short", false, "print only the answer records' data, one per line")
+	fs.BoolVar(&o.insecure, "insecure", false, "tls:// only: do not check the server's certificate")
+	fs.StringVar(&pin, "pin", "", "tls:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -63,8 +64,14 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return err
 	}
 	defer socks.Close()
+	var tlsConf *tls.Config
+	if len(socks.TLS) > 0 {
+		if tlsConf, err = serverTLSConfig(cfg, stderr); err != nil {
+			return err
+		}
+	}
 	tc := transport.Config{Handler: r, AllowClients: cfg.AllowClient, QueryTimeout: cfg.Timeout}
-	return serveSockets(ctx, socks, tc, stderr)
+	return serveSockets(ctx, socks, tc, tlsConf, stderr)
 }
 
 // shutdowner is what every transport server offers for a graceful stop.
@@ -73,12 +80,13 @@ type shutdowner interface {
 }
 
 // serveSockets runs the transports on socks until ctx ends, then shuts
-// them down, letting in-flight queries finish.
-func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, stderr io.Writer) error {
+// them down, letting in-flight queries finish. tlsConf is the certificate
+// configuration of the tls:// listeners (nil when there are none).
+func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, stderr io.Writer) error {
 	var (
 		servers []shutdowner
 		wg      sync.WaitGroup
-		nserve  = len(socks.TCP)
+		nserve  = len(socks.TCP) + len(socks.TLS)
 	)
 	for _, group := range socks.UDP {
 		nserve += len(group)
@@ -103,6 +111,14 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, stde
 		ln := socks.TCP[i]
 		run(func() error { return t.Serve(ln) })
 		fmt.Fprintf(stderr, "hush: serving dns://%s (UDP and TCP)\n", ln.Addr())
+	}
+	if len(socks.TLS) > 0 {
+		t := transport.NewTLSServer(tc, tlsConf)
+		servers = append(servers, t)
+		for _, ln := range socks.TLS {
+			run(func() error { return t.Serve(ln) })
+			fmt.Fprintf(stderr, "hush: serving tls://%s (DNS over TLS)\n", ln.Addr())
+		}
 	}
 	var runErr error
 	select {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"os"
@@ -53,6 +54,12 @@ type serveConfig struct {
 	NoSHA1 bool
 	// InsecureDomains are negative trust anchors.
 	InsecureDomains []dnssec.NTA
+	// TLSCert and TLSKey are the PEM files of the encrypted listeners'
+	// certificate chain and key; both empty means a self-signed
+	// certificate made at start. tlsCert is the pair they held when the
+	// settings were checked.
+	TLSCert, TLSKey string
+	tlsCert         *tls.Certificate
 }
 
 // Defaults for hush serve. defaultCacheSize and defaultTimeout match
@@ -106,7 +113,7 @@ func serveSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
-			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53)",
+			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS",
 			apply: func(c *serveConfig, r rawValue) error {
 				c.Listen = nil
 				for i, v := range r.vals {
@@ -285,7 +292,50 @@ func serveSettings() []setting {
 				return nil
 			},
 		},
+		{
+			name: "tls-cert", kind: scalarSetting, typ: "FILE", def: "",
+			usage: "PEM certificate chain for tls:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
+			apply: func(c *serveConfig, r rawValue) error {
+				p := r.path(r.vals[0])
+				if err := checkReadable(p); err != nil {
+					return r.errorf("tls-cert", 0, "%v", err)
+				}
+				c.TLSCert = p
+				return nil
+			},
+		},
+		{
+			name: "tls-key", kind: scalarSetting, typ: "FILE", def: "",
+			usage: "PEM private key of --tls-cert",
+			apply: func(c *serveConfig, r rawValue) error {
+				p := r.path(r.vals[0])
+				if err := checkReadable(p); err != nil {
+					return r.errorf("tls-key", 0, "%v", err)
+				}
+				c.TLSKey = p
+				return nil
+			},
+		},
 	}
+}
+
+// checkTLSFiles checks that --tls-cert and --tls-key come together and
+// hold a matching pair, and loads it.
+func checkTLSFiles(c *serveConfig, used map[string]rawValue) error {
+	switch {
+	case c.TLSCert == "" && c.TLSKey == "":
+		return nil
+	case c.TLSKey == "":
+		return used["tls-cert"].errorf("tls-cert", 0, "needs tls-key too")
+	case c.TLSCert == "":
+		return used["tls-key"].errorf("tls-key", 0, "needs tls-cert too")
+	}
+	cert, err := loadKeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return used["tls-cert"].errorf("tls-cert", 0, "%v", err)
+	}
+	c.tlsCert = cert
+	return nil
 }
 
 // buildServeConfig applies the file's values and then the flags' values
@@ -317,6 +367,9 @@ func buildServeConfig(settings []setting, file, flags map[string]rawValue) (serv
 			r = used[key]
 		}
 		return serveConfig{}, r.errorf(key, 0, "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
+	}
+	if err := checkTLSFiles(&cfg, used); err != nil {
+		return serveConfig{}, err
 	}
 	return cfg, nil
 }
