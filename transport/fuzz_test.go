@@ -36,12 +36,13 @@ func FuzzRespond(f *testing.F) {
 	f.Add(pack(f, notify))
 	f.Add([]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1})
 	f.Add(make([]byte, 11))
+	f.Add(pack(f, withOptions("example.com.", keepOpt(), padOpt())))
 
 	h := newCacheHandler(f)
 	cfg := Config{Handler: cachedHandler{h, testHandler(f)}, QueryTimeout: time.Millisecond}.withDefaults()
 	sc := newScratch()
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		for _, p := range []proto{protoUDP, protoTCP} {
+		for _, p := range []proto{protoUDP, protoTCP, protoTLS} {
 			for _, allowed := range []bool{true, false} {
 				ctx, cancel := context.WithTimeout(context.Background(), cfg.QueryTimeout)
 				out, ok := cfg.respond(ctx, sc, raw, p, allowed)
@@ -53,7 +54,7 @@ func FuzzRespond(f *testing.F) {
 					t.Fatalf("answered a %d-byte message", len(raw))
 				}
 				limit := tcpMaxSize
-				if p == protoTCP {
+				if p.stream() {
 					if len(out) < 2 || int(binary.BigEndian.Uint16(out)) != len(out)-2 {
 						t.Fatalf("bad TCP frame")
 					}
@@ -67,6 +68,9 @@ func FuzzRespond(f *testing.F) {
 				r := new(dns.Msg)
 				if err := r.Unpack(out); err != nil {
 					t.Fatalf("response does not unpack: %v", err)
+				}
+				if optionOf(r, dns.EDNS0PADDING) != nil && (!p.encrypted() || len(out)%padBlock != 0) {
+					t.Fatalf("got a padded %d-byte response over proto %d", len(out), p)
 				}
 				if !r.Response || r.Id != binary.BigEndian.Uint16(raw) {
 					t.Fatalf("got QR %v ID %d, want a response to ID %d", r.Response, r.Id, binary.BigEndian.Uint16(raw))

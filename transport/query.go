@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -50,7 +51,21 @@ type proto uint8
 const (
 	protoUDP proto = iota
 	protoTCP
+	protoTLS // TCP framing inside TLS (DoT)
 )
+
+// stream reports whether p frames messages with a 2-octet length (TCP and
+// everything built on it): no UDP size limit, and connection options such
+// as edns-tcp-keepalive make sense.
+func (p proto) stream() bool { return p != protoUDP }
+
+// encrypted reports whether an on-path observer cannot read p's messages,
+// the only case where EDNS padding (RFC 7830) is worth its bytes. DoH and
+// DoQ, when they come, belong here too.
+func (p proto) encrypted() bool { return p == protoTLS }
+
+// padBlock is the RFC 8467 §4.1 block length for responses.
+const padBlock = 468
 
 // action is what prepare decided about a query.
 type action uint8
@@ -72,11 +87,13 @@ type request struct {
 	edns        bool         // the query had an OPT record
 	do          bool         // ...with the DO bit
 	udpSize     uint16       // ...advertising this payload size
+	pad         bool         // ...with a Padding option, over an encrypted proto
+	keepalive   bool         // ...with edns-tcp-keepalive, over a stream proto
 }
 
 // limit is the largest response the client can take over p.
 func (r *request) limit(p proto) int {
-	if p == protoTCP {
+	if p.stream() {
 		return tcpMaxSize
 	}
 	if !r.edns {
@@ -94,7 +111,10 @@ type scratch struct {
 	extra    []dns.RR
 	opt      dns.OPT
 	ede      dns.EDNS0_EDE
-	buf      []byte // pack buffer; for TCP the first 2 bytes are the length
+	keep     dns.EDNS0_TCP_KEEPALIVE
+	padding  dns.EDNS0_PADDING
+	zeros    [padBlock]byte // padding octets: never written
+	buf      []byte         // pack buffer; for TCP the first 2 bytes are the length
 }
 
 // scratchBufSize fits the uncompressed form (which PackBuffer sizes its
@@ -184,6 +204,16 @@ func (c *Config) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p pr
 	if opt != nil {
 		req.edns, req.do, req.udpSize = true, opt.Do(), opt.UDPSize()
 		opt.Option = dropIdentifying(opt.Option)
+		for _, o := range opt.Option {
+			switch o.Option() {
+			case dns.EDNS0PADDING:
+				// RFC 7830 §4: pad only where it hides something.
+				req.pad = p.encrypted()
+			case dns.EDNS0TCPKEEPALIVE:
+				// RFC 7828 §3.3: ignored over UDP, never echoed there.
+				req.keepalive = p.stream()
+			}
+		}
 	}
 	if len(q.Question) != 1 {
 		// QDCOUNT said one, but the message ended after the header.
@@ -492,6 +522,10 @@ func (c *Config) build(sc *scratch, req *request, p proto, rcode int, aa, ad boo
 	if req.edns {
 		sc.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: ednsSize}
 		sc.opt.Option = append(sc.opt.Option[:0], edes...)
+		if req.keepalive {
+			sc.keep = dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: keepaliveUnits(c.TCPIdleTimeout)}
+			sc.opt.Option = append(sc.opt.Option, &sc.keep)
+		}
 		sc.opt.SetDo(req.do)
 		sc.extra = append(sc.extra, &sc.opt)
 	}
@@ -503,9 +537,13 @@ func (c *Config) build(sc *scratch, req *request, p proto, rcode int, aa, ad boo
 	if m.Truncated {
 		trimRRsets(m, answer, ns, extra, nan, nns, req.edns)
 	}
+	fill, optAt := 0, 0
+	if req.pad && req.edns {
+		fill, optAt = sc.pad(m, limit)
+	}
 
 	reserve := 0
-	if p == protoTCP {
+	if p.stream() {
 		reserve = 2
 	}
 	out, err := m.PackBuffer(sc.buf[reserve:])
@@ -515,6 +553,9 @@ func (c *Config) build(sc *scratch, req *request, p proto, rcode int, aa, ad boo
 	if len(out) > limit {
 		// Only an OPT larger than the limit gets here (a huge EDE text).
 		return minimal(req, p, rcode), nil
+	}
+	if fill > 0 && packedAsPlanned(out, optAt) {
+		out = padPacked(out, sc.zeros[:fill], optAt)
 	}
 	if reserve == 0 {
 		if len(out) > 0 && cap(out) > len(sc.buf) && cap(out) <= tcpMaxSize+2 {
@@ -531,6 +572,67 @@ func (c *Config) build(sc *scratch, req *request, p proto, rcode int, aa, ad boo
 	}
 	binary.BigEndian.PutUint16(sc.buf, uint16(len(out)))
 	return sc.buf[:2+len(out)], nil
+}
+
+// pad adds an empty Padding option to m's OPT record (the last additional
+// record, so the option ends the packed message) and returns how many zero
+// octets padPacked must add to bring the message to a multiple of padBlock
+// octets, option included (RFC 8467 §4.1), and where the OPT record starts.
+// The octets are added after packing because miekg/dns copies an option's
+// data when it packs it: 468 bytes of garbage per response otherwise. A
+// message that cannot be padded within limit goes out unpadded (fill 0):
+// its size is then near the limit, which tells an observer little more
+// than a padded size would.
+func (sc *scratch) pad(m *dns.Msg, limit int) (fill, optAt int) {
+	sc.padding.Padding = nil
+	sc.opt.Option = append(sc.opt.Option, &sc.padding)
+	n := m.Len() // with the empty option: its 4-octet header counted
+	fill = (padBlock - n%padBlock) % padBlock
+	if fill == 0 {
+		return 0, 0
+	}
+	if n+fill > limit {
+		sc.opt.Option = sc.opt.Option[:len(sc.opt.Option)-1]
+		return 0, 0
+	}
+	// Uncompressed (m.Compress is false), the OPT record starts where the
+	// message without it ends.
+	m.Extra = m.Extra[:len(m.Extra)-1]
+	optAt = m.Len()
+	m.Extra = m.Extra[:len(m.Extra)+1]
+	return fill, optAt
+}
+
+// packedAsPlanned checks what padPacked relies on, so that a miscount
+// (miekg/dns's Len disagreeing with Pack) costs the padding, never a
+// corrupt message: an OPT record at optAt, an empty Padding option last.
+func packedAsPlanned(out []byte, optAt int) bool {
+	n := len(out)
+	return optAt+11 <= n-4 && out[optAt] == 0 &&
+		binary.BigEndian.Uint16(out[optAt+1:]) == dns.TypeOPT &&
+		int(binary.BigEndian.Uint16(out[optAt+9:])) == n-optAt-11 &&
+		binary.BigEndian.Uint16(out[n-4:]) == dns.EDNS0PADDING &&
+		binary.BigEndian.Uint16(out[n-2:]) == 0
+}
+
+// padPacked appends zeros to out, a packed message whose last octets are an
+// empty Padding option in the OPT record at optAt, and grows that option's
+// length and the record's RDLENGTH to match.
+func padPacked(out, zeros []byte, optAt int) []byte {
+	out = append(out, zeros...)
+	binary.BigEndian.PutUint16(out[len(out)-len(zeros)-2:], uint16(len(zeros)))
+	rdlen := out[optAt+1+2+2+4:] // after root name, type, class, TTL
+	binary.BigEndian.PutUint16(rdlen, binary.BigEndian.Uint16(rdlen)+uint16(len(zeros)))
+	return out
+}
+
+// keepaliveUnits converts an idle timeout to edns-tcp-keepalive's units of
+// 100 ms (RFC 7828 §3.1), rounding down so that clients never count on more
+// than we keep, saturating at the field's maximum, and never 0: that value
+// asks the client to close (RFC 7828 §3.3.2), and miekg/dns would send it
+// as an option with no timeout at all.
+func keepaliveUnits(d time.Duration) uint16 {
+	return uint16(max(1, min(d/(100*time.Millisecond), 0xFFFF)))
 }
 
 // appendExtra appends the handler's additional records, except OPT (we
@@ -647,7 +749,7 @@ func minimal(req *request, p proto, rcode int) []byte {
 			return nil
 		}
 	}
-	if p == protoTCP {
+	if p.stream() {
 		framed := make([]byte, 2+len(out))
 		binary.BigEndian.PutUint16(framed, uint16(len(out)))
 		copy(framed[2:], out)

@@ -25,7 +25,9 @@ import (
 // TCPIdleTimeout of its first byte, when a length prefix is below 12 (no
 // room for a header), when a response cannot be written within
 // TCPIdleTimeout, or when Config.MaxTCPConns connections are already open.
-// Responses are never truncated unless they exceed 65535 bytes.
+// Responses are never truncated unless they exceed 65535 bytes, and never
+// padded. A query with the edns-tcp-keepalive option (RFC 7828) gets it
+// back with TCPIdleTimeout, in units of 100 ms.
 type TCPServer struct {
 	cfg Config
 
@@ -161,6 +163,7 @@ type tcpConn struct {
 	s       *TCPServer
 	c       net.Conn
 	allowed bool
+	proto   proto // protoTCP, or protoTLS for a TLS connection
 
 	// ctx is cancelled when the connection dies, which cancels its
 	// queries; kept here because its scope is the connection's.
@@ -185,8 +188,12 @@ func (s *TCPServer) newConn(c net.Conn, allowed bool) *tcpConn {
 		s:       s,
 		c:       c,
 		allowed: allowed,
+		proto:   protoTCP,
 		sem:     make(chan struct{}, s.cfg.MaxTCPInFlight),
 		stop:    make(chan struct{}),
+	}
+	if _, ok := c.(*tls.Conn); ok {
+		tc.proto = protoTLS
 	}
 	tc.ctx, tc.cancel = context.WithCancel(s.base)
 	return tc
@@ -271,7 +278,7 @@ func (tc *tcpConn) dispatch(raw []byte, q *dns.Msg) bool {
 	cfg := &tc.s.cfg
 	var req request
 	sc := tc.s.scratch.Get().(*scratch)
-	out, act := cfg.prepare(sc, raw, q, &req, protoTCP, tc.allowed)
+	out, act := cfg.prepare(sc, raw, q, &req, tc.proto, tc.allowed)
 	if act == actReply {
 		tc.write(out)
 	}
@@ -290,7 +297,7 @@ func (tc *tcpConn) handle(q *dns.Msg, req request) {
 	defer tc.handlers.Done()
 	ctx, cancel := context.WithTimeout(tc.ctx, tc.s.cfg.QueryTimeout)
 	sc := tc.s.scratch.Get().(*scratch)
-	out := tc.s.cfg.finish(ctx, sc, q, &req, protoTCP)
+	out := tc.s.cfg.finish(ctx, sc, q, &req, tc.proto)
 	cancel()
 	tc.write(out)
 	tc.s.scratch.Put(sc)

@@ -21,9 +21,11 @@ const ALPNDoT = "dot"
 // own goroutine, so a slow client delays nobody else, and it counts
 // against Config.MaxTCPConns like any connection.
 //
+// Unlike TCPServer, it pads responses (RFC 7830) to a multiple of 468
+// octets (RFC 8467 §4.1) when the query carries the Padding option.
+//
 // TLSServer does not reload certificates by itself: give the tls.Config a
-// GetCertificate that does. It pads no response (RFC 7830 padding is not
-// implemented yet).
+// GetCertificate that does.
 type TLSServer struct {
 	tcp *TCPServer
 }

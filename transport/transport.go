@@ -1,6 +1,9 @@
 // Package transport is hush's inbound side: listeners that read DNS queries
 // from clients (UDP, TCP and DNS over TLS now; DoH and DoQ later), apply the client
 // ACL, framing, EDNS and truncation rules, and hand each query to a Handler.
+// The transport builds the response's OPT record itself, so the EDNS options
+// that belong to a connection are its business: edns-tcp-keepalive (RFC
+// 7828) on TCP and TLS, padding (RFC 7830, 8467) on encrypted transports.
 //
 // No client address crosses the Handler boundary: the Handler sees only the
 // query. Errors returned by a Handler become SERVFAIL with an Extended DNS
@@ -114,7 +117,8 @@ type Config struct {
 	// and sends nothing for this long (RFC 7766 §6.2.3; default
 	// DefaultTCPIdleTimeout). It also bounds the time a client may take
 	// to send the rest of a message once it has started one, and the
-	// time one response may take to write.
+	// time one response may take to write. It is the timeout announced
+	// to clients that send edns-tcp-keepalive (RFC 7828).
 	TCPIdleTimeout time.Duration
 
 	// MaxTCPConns caps open TCP connections per TCPServer (default
