@@ -49,20 +49,30 @@ const (
 type proto uint8
 
 const (
-	protoUDP proto = iota
-	protoTCP
-	protoTLS // TCP framing inside TLS (DoT)
+	protoUDP   proto = iota
+	protoTCP         // RFC 7766
+	protoTLS         // TCP framing inside TLS (DoT, RFC 7858)
+	protoHTTPS       // one bare message per HTTP exchange (DoH, RFC 8484)
+	protoQUIC        // TCP framing, one message per QUIC stream (DoQ, RFC 9250)
 )
 
-// stream reports whether p frames messages with a 2-octet length (TCP and
-// everything built on it): no UDP size limit, and connection options such
-// as edns-tcp-keepalive make sense.
+// stream reports whether p carries messages over a reliable stream: no
+// UDP size limit and no truncation.
 func (p proto) stream() bool { return p != protoUDP }
 
+// framed reports whether p's messages carry the 2-octet length prefix of
+// RFC 1035 §4.2.2 (TCP, DoT, and DoQ, RFC 9250 §4.2). DoH messages are
+// bare: HTTP frames them.
+func (p proto) framed() bool { return p == protoTCP || p == protoTLS || p == protoQUIC }
+
+// keepalive reports whether edns-tcp-keepalive (RFC 7828) means something
+// over p: only over TCP and DoT. Over UDP it is ignored (RFC 7828 §3.3.1),
+// DoQ forbids it (RFC 9250 §5.5.2) and HTTP has its own idle timeouts.
+func (p proto) keepalive() bool { return p == protoTCP || p == protoTLS }
+
 // encrypted reports whether an on-path observer cannot read p's messages,
-// the only case where EDNS padding (RFC 7830) is worth its bytes. DoH and
-// DoQ, when they come, belong here too.
-func (p proto) encrypted() bool { return p == protoTLS }
+// the only case where EDNS padding (RFC 7830) is worth its bytes.
+func (p proto) encrypted() bool { return p == protoTLS || p == protoHTTPS || p == protoQUIC }
 
 // padBlock is the RFC 8467 §4.1 block length for responses.
 const padBlock = 468
@@ -211,7 +221,7 @@ func (c *Config) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p pr
 				req.pad = p.encrypted()
 			case dns.EDNS0TCPKEEPALIVE:
 				// RFC 7828 §3.3: ignored over UDP, never echoed there.
-				req.keepalive = p.stream()
+				req.keepalive = p.keepalive()
 			}
 		}
 	}
@@ -543,7 +553,7 @@ func (c *Config) build(sc *scratch, req *request, p proto, rcode int, aa, ad boo
 	}
 
 	reserve := 0
-	if p.stream() {
+	if p.framed() {
 		reserve = 2
 	}
 	out, err := m.PackBuffer(sc.buf[reserve:])
@@ -749,7 +759,7 @@ func minimal(req *request, p proto, rcode int) []byte {
 			return nil
 		}
 	}
-	if p.stream() {
+	if p.framed() {
 		framed := make([]byte, 2+len(out))
 		binary.BigEndian.PutUint16(framed, uint16(len(out)))
 		copy(framed[2:], out)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -477,6 +478,29 @@ func TestPanicsReportedWithoutQueryName(t *testing.T) {
 	for _, s := range reports {
 		if strings.Contains(s, "secret") {
 			t.Errorf("report names the query: %q", s)
+		}
+	}
+}
+
+// TestProtoRules pins which transports frame, pad and keep alive: a
+// mistake here would pad plain-text answers or send edns-tcp-keepalive
+// over DoQ, which RFC 9250 §5.5.2 forbids.
+func TestProtoRules(t *testing.T) {
+	tests := []struct {
+		p                                    proto
+		stream, framed, keepalive, encrypted bool
+	}{
+		{protoUDP, false, false, false, false},
+		{protoTCP, true, true, true, false},
+		{protoTLS, true, true, true, true},
+		{protoHTTPS, true, false, false, true},
+		{protoQUIC, true, true, false, true},
+	}
+	for _, tt := range tests {
+		got := []bool{tt.p.stream(), tt.p.framed(), tt.p.keepalive(), tt.p.encrypted()}
+		want := []bool{tt.stream, tt.framed, tt.keepalive, tt.encrypted}
+		if !slices.Equal(got, want) {
+			t.Errorf("proto %d: stream/framed/keepalive/encrypted = %v, want %v", tt.p, got, want)
 		}
 	}
 }
