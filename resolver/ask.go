@@ -41,6 +41,16 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				lastErr = err
 				continue
 			}
+			if upwardReferral(resp, cut.zone) {
+				// The server does not serve the zone: it points back up
+				// (or sideways) the tree. Lame, like an empty
+				// non-authoritative reply, and worth no answer: the NS it
+				// names are not the zone's to speak for.
+				r.servers.setLame(a, cut.zone, r.now())
+				cut.tried[a] = true
+				lastErr = fmt.Errorf("lame server for %s", zoneLabel(cut.zone))
+				continue
+			}
 			return scrub(resp, name, qtype, cut.zone), a, nil
 		}
 		if ctx.Err() != nil {
@@ -188,4 +198,29 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		return resp, nil
 	}
 	return nil, fmt.Errorf("exchange: no usable reply")
+}
+
+// upwardReferral reports whether resp, from a server of zone, is a
+// referral to a zone that is not below zone: no answer, no SOA, and NS
+// records owned by an ancestor of zone or by a name outside it. Servers
+// that do not serve a zone often answer so, listing the root servers
+// (Unbound's RESPONSE_TYPE_LAME). The scrubber would drop those NS records
+// and leave what looks like an empty authoritative answer, so this is
+// judged on the raw response.
+func upwardReferral(resp *dns.Msg, zone string) bool {
+	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0 {
+		return false
+	}
+	up := false
+	for _, rr := range resp.Ns {
+		switch rr.Header().Rrtype {
+		case dns.TypeSOA:
+			return false
+		case dns.TypeNS:
+			if !dns.IsSubDomain(zone, rr.Header().Name) {
+				up = true
+			}
+		}
+	}
+	return up
 }

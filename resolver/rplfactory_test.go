@@ -1,8 +1,10 @@
 package resolver_test
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -61,6 +63,10 @@ func off(v string) bool {
 // servers use public and private addresses, all in-process, so every
 // upstream address but loopback is allowed.
 func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Resolver, error) {
+	verbose := os.Getenv("HUSH_RPL_VERBOSE") != ""
+	if verbose {
+		ex = verboseExchanger{ex}
+	}
 	nsName := "hint.root-servers.invalid."
 	if v, ok := s.ConfigValue("stub-name"); ok {
 		nsName = dns.Fqdn(v)
@@ -108,5 +114,46 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	for _, d := range s.ConfigValues("domain-insecure") {
 		cfg.NegativeAnchors = append(cfg.NegativeAnchors, dnssec.NTA{Name: dns.Fqdn(d)})
 	}
-	return resolver.New(cfg)
+	r, err := resolver.New(cfg)
+	if err != nil || !verbose {
+		return r, err
+	}
+	return verboseResolver{r, s.Name}, nil
+}
+
+// verboseResolver prints the errors behind SERVFAIL answers
+// (HUSH_RPL_VERBOSE=1), which the player's answer cannot show.
+type verboseResolver struct {
+	*resolver.Resolver
+	name string
+}
+
+func (v verboseResolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	m, err := v.Resolver.ServeDNS(ctx, q)
+	if err != nil {
+		fmt.Printf("rpl:   %s: %s %s: error: %v\n", v.name, q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype], err)
+	}
+	return m, err
+}
+
+// verboseExchanger prints every upstream query and what came back
+// (HUSH_RPL_VERBOSE=1).
+type verboseExchanger struct{ rpl.Exchanger }
+
+func (v verboseExchanger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	m, err := v.Exchanger.Exchange(ctx, network, server, q)
+	line := fmt.Sprintf("rpl:   > %s %s %s %s", server.Addr(), network, q.Question[0].Name, dns.TypeToString[q.Question[0].Qtype])
+	if err != nil {
+		fmt.Println(line, "error:", err)
+		return m, err
+	}
+	var rrs []string
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			rrs = append(rrs, strings.ReplaceAll(rr.String(), "\t", " "))
+		}
+		rrs = append(rrs, "|")
+	}
+	fmt.Println(line, dns.RcodeToString[m.Rcode], "aa", m.Authoritative, strings.Join(rrs, " ; "))
+	return m, err
 }
