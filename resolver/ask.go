@@ -24,7 +24,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 	var lastErr error
 	for {
 		for _, a := range r.servers.order(cut.addrs, cut.zone, r.now()) {
-			if cut.tried[a] {
+			if cut.tried[a] || !r.familyOK(a) {
 				continue
 			}
 			if !upstreamAllowed(a, r.cfg.AllowUpstream) {
@@ -51,7 +51,11 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				lastErr = fmt.Errorf("lame server for %s", zoneLabel(cut.zone))
 				continue
 			}
-			return scrub(resp, name, qtype, cut.zone), a, nil
+			out := scrub(resp, name, qtype, cut.zone)
+			if r.cfg.OutOfZoneGlue {
+				out.Extra = append(out.Extra, outOfZoneGlue(resp, out, cut.zone)...)
+			}
+			return out, a, nil
 		}
 		if ctx.Err() != nil {
 			return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrNoReachable, ctx.Err())}
@@ -100,6 +104,9 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 		qs.depth++
 		var fatal error
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if t == dns.TypeA && r.cfg.NoIPv4 || t == dns.TypeAAAA && r.cfg.NoIPv6 {
+				continue
+			}
 			m, _, err := r.resolve(ctx, qs, n, t)
 			if err == nil {
 				cut.addrs = appendAddrs(cut.addrs, m.Answer)

@@ -255,7 +255,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			if referrals > qs.lim.MaxReferrals {
 				return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, qs.lim.MaxReferrals)}
 			}
-			next := r.takeReferral(resp)
+			next := r.takeReferral(resp, cut.zone)
 			if next == nil || !dns.IsSubDomain(cut.zone, next.zone) || strings.EqualFold(next.zone, cut.zone) {
 				r.servers.setLame(server, cut.zone, r.now())
 				cut.tried[server] = true
@@ -417,8 +417,10 @@ func classify(resp *dns.Msg, zone string) respKind {
 	return kindLame
 }
 
-// takeReferral caches a referral's NS set and glue and returns the new cut.
-func (r *Resolver) takeReferral(resp *dns.Msg) *zoneCut {
+// takeReferral caches a referral from a server of zone, its NS set and
+// glue, and returns the new cut. Glue from outside zone (there only with
+// Config.OutOfZoneGlue) serves the new cut but is not cached.
+func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	var child string
 	var ns []dns.RR
 	for _, rr := range resp.Ns {
@@ -440,7 +442,7 @@ func (r *Resolver) takeReferral(resp *dns.Msg) *zoneCut {
 	now := r.now()
 	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAuthorityReferral}, now)
 	for _, set := range rrsets(resp.Extra) {
-		if t := set[0].Header().Rrtype; t == dns.TypeA || t == dns.TypeAAAA {
+		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
 			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
 		}
 	}

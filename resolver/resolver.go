@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -38,6 +39,16 @@ type Config struct {
 	UpstreamPort uint16
 	// NoQNameMinimisation turns RFC 9156 QNAME minimisation off.
 	NoQNameMinimisation bool
+	// NoIPv4 and NoIPv6 keep upstream queries off one address family,
+	// for hosts without a route for it (Unbound's do-ip4/do-ip6: no).
+	// Setting both is an error.
+	NoIPv4, NoIPv6 bool
+	// OutOfZoneGlue uses the addresses a referral gives for name servers
+	// outside the zone that sent it (Unbound's harden-glue: no), for that
+	// referral only: they are never cached, since the server had no
+	// authority over them. Off by default: such glue is how cache
+	// poisoning works, and without it the names are looked up.
+	OutOfZoneGlue bool
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the clock (default time.Now). Tests and scenario players
@@ -130,6 +141,9 @@ func New(cfg Config) (*Resolver, error) {
 	if len(cfg.RootHints) == 0 {
 		return nil, fmt.Errorf("resolver: no root hints")
 	}
+	if cfg.NoIPv4 && cfg.NoIPv6 {
+		return nil, fmt.Errorf("resolver: both IPv4 and IPv6 upstream turned off")
+	}
 	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.Now}
 	if r.ex == nil {
 		r.ex = &NetExchanger{}
@@ -159,8 +173,8 @@ func New(cfg Config) (*Resolver, error) {
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
-	if len(r.rootCut(r.now()).addrs) == 0 {
-		return nil, fmt.Errorf("resolver: root hints have no addresses")
+	if !slices.ContainsFunc(r.rootCut(r.now()).addrs, r.familyOK) {
+		return nil, fmt.Errorf("resolver: root hints have no usable addresses")
 	}
 	return r, nil
 }
@@ -367,4 +381,12 @@ func reply(q, m *dns.Msg) *dns.Msg {
 	m.RecursionAvailable = true
 	m.Question = q.Question
 	return m
+}
+
+// familyOK reports whether a may be queried given NoIPv4 and NoIPv6.
+func (r *Resolver) familyOK(a netip.Addr) bool {
+	if a.Unmap().Is4() {
+		return !r.cfg.NoIPv4
+	}
+	return !r.cfg.NoIPv6
 }

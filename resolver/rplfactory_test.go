@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/resolver/resolvertest/rpl"
@@ -20,11 +22,13 @@ import (
 var rplKeys = map[string]bool{
 	"stub-addr": true, "stub-name": true, "trust-anchor": true, "domain-insecure": true,
 	"query-minimization": true, "val-override-date": true, "val-override-timestamp": true,
-	"do-not-query-localhost": true, "do-ip4": true, "do-ip6": true,
+	"do-not-query-localhost": true, "do-ip4": true, "do-ip6": true, "harden-glue": true,
+	"features": true,
 }
 
-// rplFeatures are the "features" settings rplFactory maps.
-var rplFeatures = map[string]bool{}
+// rplFeatures are the "features" settings (Deckard's Knot Resolver
+// dialect) rplFactory maps.
+var rplFeatures = map[string]bool{"min_ttl": true, "max_ttl": true}
 
 // ignoredKeys lists the config keys of s that rplFactory does not map,
 // features by their setting name ("features:dns64_prefix").
@@ -88,7 +92,16 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 			hints = append(hints, &dns.AAAA{Hdr: dns.RR_Header{Name: ns, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: 3600000}, AAAA: a.AsSlice()})
 		}
 	}
-	allow := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	// Scenario servers use private and documentation addresses too;
+	// loopback only with do-not-query-localhost: off, as in Deckard.
+	var allow []netip.Prefix
+	for _, p := range []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12",
+		"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "fc00::/7", "fe80::/10", "100::/64", "2001:db8::/32"} {
+		allow = append(allow, netip.MustParsePrefix(p))
+	}
+	if v, ok := s.ConfigValue("do-not-query-localhost"); ok && off(v) {
+		allow = append(allow, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	}
 	cfg := resolver.Config{
 		RootHints:     hints,
 		Exchanger:     ex,
@@ -97,6 +110,36 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	}
 	if v, _ := s.ConfigValue("query-minimization"); off(v) {
 		cfg.NoQNameMinimisation = true
+	}
+	if v, _ := s.ConfigValue("do-ip4"); off(v) {
+		cfg.NoIPv4 = true
+	}
+	if v, _ := s.ConfigValue("do-ip6"); off(v) {
+		cfg.NoIPv6 = true
+	}
+	if v, _ := s.ConfigValue("harden-glue"); off(v) {
+		cfg.OutOfZoneGlue = true
+	}
+	var cc cache.Config
+	for _, f := range s.ConfigValues("features") {
+		for _, kv := range strings.Split(f, ";") {
+			k, v, _ := strings.Cut(kv, "=")
+			secs, err := strconv.Atoi(strings.TrimSpace(v))
+			switch k = strings.TrimSpace(k); {
+			case !rplFeatures[k]:
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("features: %s: %w", k, err)
+			case k == "min_ttl":
+				cc.MinTTL = time.Duration(secs) * time.Second
+			case k == "max_ttl":
+				cc.MaxTTL = time.Duration(secs) * time.Second
+			}
+		}
+	}
+	if cc != (cache.Config{}) {
+		cc.MaxEntries = 10_000
+		cfg.Cache = cache.New(cc)
 	}
 	if tas := s.ConfigValues("trust-anchor"); len(tas) > 0 {
 		an := dnssec.NewAnchors()

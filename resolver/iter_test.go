@@ -1,0 +1,187 @@
+package resolver_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/resolver"
+	"github.com/hush-dns/hush/resolver/resolvertest/rpl"
+	"github.com/miekg/dns"
+)
+
+// scripted is a tiny simulated internet for iterator corner cases: each
+// server address answers from a function of the question. Unknown servers
+// and nil answers stay silent. It counts the queries each server got.
+type scripted struct {
+	mu      sync.Mutex
+	servers map[netip.Addr]func(q dns.Question) *dns.Msg
+	asked   []string // "addr name type"
+}
+
+func (s *scripted) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	s.mu.Lock()
+	s.asked = append(s.asked, server.Addr().String()+" "+q.Question[0].Name+" "+dns.TypeToString[q.Question[0].Qtype])
+	f := s.servers[server.Addr()]
+	s.mu.Unlock()
+	if f == nil {
+		return nil, rpl.ErrNoAnswer
+	}
+	m := f(q.Question[0])
+	if m == nil {
+		return nil, rpl.ErrNoAnswer
+	}
+	m.Id, m.Response, m.Question = q.Id, true, q.Question
+	return m, nil
+}
+
+// askedFor reports the queries that were sent for name (any type).
+func (s *scripted) askedFor(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, a := range s.asked {
+		if strings.Contains(a, " "+name+" ") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// msg builds a reply from zone-file lines: answer, authority and
+// additional sections separated by "|" entries.
+func msg(t *testing.T, aa bool, rcode int, lines ...string) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.Authoritative, m.Rcode = aa, rcode
+	sec := 0
+	for _, l := range lines {
+		if l == "|" {
+			sec++
+			continue
+		}
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			t.Fatalf("NewRR(%q): %v", l, err)
+		}
+		switch sec {
+		case 0:
+			m.Answer = append(m.Answer, rr)
+		case 1:
+			m.Ns = append(m.Ns, rr)
+		default:
+			m.Extra = append(m.Extra, rr)
+		}
+	}
+	return m
+}
+
+var (
+	rootAddr = netip.MustParseAddr("198.51.100.1")
+	allowAll = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+)
+
+func scriptedResolver(t *testing.T, s *scripted, mod func(*resolver.Config)) (*resolver.Resolver, *cache.Cache) {
+	t.Helper()
+	c := cache.New(cache.Config{MaxEntries: 1000})
+	hints := []dns.RR{
+		&dns.NS{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600000}, Ns: "k.root-servers.net."},
+		&dns.A{Hdr: dns.RR_Header{Name: "k.root-servers.net.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600000}, A: rootAddr.AsSlice()},
+	}
+	cfg := resolver.Config{RootHints: hints, Exchanger: s, AllowUpstream: allowAll, Cache: c, NoQNameMinimisation: true}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := resolver.New(cfg)
+	if err != nil {
+		t.Fatalf("resolver.New: %v", err)
+	}
+	return r, c
+}
+
+// TestOutOfZoneGlue: example.com's servers are named in example.net and
+// example.net's in example.com, each referral carrying the other's
+// address as glue from outside the referring zone. Hardened (the
+// default), that glue is dropped and the cycle has no way in; with
+// OutOfZoneGlue the glue serves the walk, and still is not cached.
+func TestOutOfZoneGlue(t *testing.T) {
+	newNet := func() *scripted {
+		return &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+			rootAddr: func(q dns.Question) *dns.Msg {
+				if dns.IsSubDomain("net.", q.Name) {
+					return msg(t, false, 0, "|", "net. 3600 IN NS ns.net.", "|", "ns.net. 3600 IN A 198.51.100.11")
+				}
+				return msg(t, false, 0, "|", "com. 3600 IN NS ns.com.", "|", "ns.com. 3600 IN A 198.51.100.10")
+			},
+			netip.MustParseAddr("198.51.100.10"): func(q dns.Question) *dns.Msg {
+				return msg(t, false, 0, "|", "example.com. 3600 IN NS ns.example.net.", "|", "ns.example.net. 3600 IN A 198.51.100.2")
+			},
+			netip.MustParseAddr("198.51.100.11"): func(q dns.Question) *dns.Msg {
+				return msg(t, false, 0, "|", "example.net. 3600 IN NS ns.example.com.", "|", "ns.example.com. 3600 IN A 198.51.100.3")
+			},
+			netip.MustParseAddr("198.51.100.2"): func(q dns.Question) *dns.Msg {
+				return msg(t, true, 0, "www.example.com. 3600 IN A 192.0.2.7")
+			},
+		}}
+	}
+	t.Run("hardened", func(t *testing.T) {
+		r, _ := scriptedResolver(t, newNet(), nil)
+		if m, err := ask(t, r, "www.example.com.", dns.TypeA); err == nil {
+			t.Fatalf("got %v, want an error: the only way in is out-of-zone glue", m)
+		}
+	})
+	t.Run("lax", func(t *testing.T) {
+		r, c := scriptedResolver(t, newNet(), func(c *resolver.Config) { c.OutOfZoneGlue = true })
+		m, err := ask(t, r, "www.example.com.", dns.TypeA)
+		if err != nil || !answerHas(m, "192.0.2.7") {
+			t.Fatalf("got %v, %v; want the answer", m, err)
+		}
+		if rrs, _, ok := c.GetRRset("ns.example.net.", dns.TypeA, dns.ClassINET, time.Now()); ok {
+			t.Errorf("out-of-zone glue was cached: %v", rrs)
+		}
+	})
+}
+
+// TestAddressFamilies: with IPv6 off, a server reachable only over IPv6
+// is not queried, and hints with no usable address are refused.
+func TestAddressFamilies(t *testing.T) {
+	v6 := netip.MustParseAddr("2001:db8::53")
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, false, 0, "|", "example.com. 3600 IN NS ns.example.com.", "|",
+				"ns.example.com. 3600 IN AAAA 2001:db8::53", "ns.example.com. 3600 IN A 198.51.100.2")
+		},
+		v6: func(q dns.Question) *dns.Msg { return msg(t, true, 0, "www.example.com. 3600 IN A 192.0.2.6") },
+		netip.MustParseAddr("198.51.100.2"): func(q dns.Question) *dns.Msg {
+			return msg(t, true, 0, "www.example.com. 3600 IN A 192.0.2.4")
+		},
+	}}
+	r, _ := scriptedResolver(t, s, func(c *resolver.Config) {
+		c.NoIPv6 = true
+		c.AllowUpstream = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	})
+	m, err := ask(t, r, "www.example.com.", dns.TypeA)
+	if err != nil || !answerHas(m, "192.0.2.4") {
+		t.Fatalf("got %v, %v; want the answer from the IPv4 server", m, err)
+	}
+	for _, a := range s.askedFor("www.example.com.") {
+		if strings.HasPrefix(a, "2001:db8::53 ") {
+			t.Errorf("queried an IPv6 server with IPv6 off: %s", a)
+		}
+	}
+
+	hints := []dns.RR{
+		&dns.NS{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: "k.root-servers.net."},
+		&dns.AAAA{Hdr: dns.RR_Header{Name: "k.root-servers.net.", Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: 3600}, AAAA: v6.AsSlice()},
+	}
+	if _, err := resolver.New(resolver.Config{RootHints: hints, NoIPv6: true}); err == nil {
+		t.Error("New accepted IPv6-only root hints with IPv6 off")
+	}
+	if _, err := resolver.New(resolver.Config{RootHints: hints, NoIPv4: true, NoIPv6: true}); err == nil {
+		t.Error("New accepted both families off")
+	}
+}
