@@ -90,9 +90,12 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 		}
 		cut.looked[n] = true
 		// A name inside the zone without glue can only be found by asking
-		// the zone's own servers: the ones we cannot reach.
+		// the zone's own servers, the ones we cannot reach; unless the
+		// cache knows it for an alias, which leads elsewhere.
 		if dns.IsSubDomain(cut.zone, n) {
-			continue
+			if _, _, ok := r.cachedAlias(n, dns.TypeA, r.now()); !ok {
+				continue
+			}
 		}
 		if cut.nsLookups >= qs.lim.MaxNSNames || qs.depth >= qs.lim.MaxDepth {
 			// A limit of this query, not a fact about the zone: reported

@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"sync"
@@ -183,5 +184,69 @@ func TestAddressFamilies(t *testing.T) {
 	}
 	if _, err := resolver.New(resolver.Config{RootHints: hints, NoIPv4: true, NoIPv6: true}); err == nil {
 		t.Error("New accepted both families off")
+	}
+}
+
+// aliasNet serves example.com (a CNAME at www, a DNAME at sub, a DNAME
+// at loop onto itself) and example.net (addresses for everything), from
+// the root's own address for brevity: the root is authoritative for all.
+func aliasNet(t *testing.T) *scripted {
+	return &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			name := strings.ToLower(q.Name)
+			switch {
+			case name == "www.example.com.":
+				m := msg(t, true, 0, "www.example.com. 300 IN CNAME host.example.net.")
+				return m
+			case dns.IsSubDomain("sub.example.com.", name) && name != "sub.example.com.":
+				prefix := strings.TrimSuffix(name, "sub.example.com.")
+				return msg(t, true, 0, "sub.example.com. 300 IN DNAME example.net.", prefix+"sub.example.com. 300 IN CNAME "+prefix+"example.net.")
+			case dns.IsSubDomain("loop.example.com.", name) && name != "loop.example.com.":
+				return msg(t, true, 0, "loop.example.com. 300 IN DNAME loop.example.com.", name+" 300 IN CNAME "+name)
+			case dns.IsSubDomain("example.net.", name) && q.Qtype == dns.TypeA:
+				return msg(t, true, 0, name+" 300 IN A 192.0.2.9")
+			}
+			return msg(t, true, 0, "|", "example.com. 300 IN SOA ns. host. 1 2 3 4 300")
+		},
+	}}
+}
+
+// TestCachedAliases: a CNAME learned for one type serves the next type
+// asked of the same name, and a DNAME learned once serves every name
+// below it, without asking the alias's zone again (as Unbound does).
+func TestCachedAliases(t *testing.T) {
+	s := aliasNet(t)
+	r, _ := scriptedResolver(t, s, nil)
+	if m, err := ask(t, r, "www.example.com.", dns.TypeAAAA); err != nil || !answerHas(m, "CNAME host.example.net.") {
+		t.Fatalf("AAAA: got %v, %v; want the CNAME", m, err)
+	}
+	m, err := ask(t, r, "www.example.com.", dns.TypeA)
+	if err != nil || !answerHas(m, "CNAME host.example.net.", "192.0.2.9") {
+		t.Fatalf("A: got %v, %v; want the CNAME and the address", m, err)
+	}
+	if got := s.askedFor("www.example.com."); len(got) != 1 {
+		t.Errorf("queries for www.example.com.: %v, want only the first (AAAA)", got)
+	}
+
+	if m, err := ask(t, r, "a.sub.example.com.", dns.TypeA); err != nil || !answerHas(m, "DNAME example.net.", "192.0.2.9") {
+		t.Fatalf("a.sub: got %v, %v; want the DNAME and the address", m, err)
+	}
+	m, err = ask(t, r, "b.c.sub.example.com.", dns.TypeA)
+	if err != nil || !answerHas(m, "DNAME example.net.", "b.c.sub.example.com. 300 IN CNAME b.c.example.net.", "192.0.2.9") {
+		t.Fatalf("b.c.sub: got %v, %v; want the DNAME, the CNAME made from it and the address", m, err)
+	}
+	if got := s.askedFor("b.c.sub.example.com."); len(got) != 0 {
+		t.Errorf("asked %v; the cached DNAME should have answered", got)
+	}
+}
+
+// TestAliasLoopInOneAnswer: a DNAME that maps a name onto itself makes a
+// CNAME to itself; the chain never ends, which is an error (RFC 1034
+// §3.6.2), not an answer.
+func TestAliasLoopInOneAnswer(t *testing.T) {
+	r, _ := scriptedResolver(t, aliasNet(t), nil)
+	_, err := ask(t, r, "x.loop.example.com.", dns.TypeA)
+	if !errors.Is(err, resolver.ErrLoop) {
+		t.Fatalf("got %v, want ErrLoop", err)
 	}
 }

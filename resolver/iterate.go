@@ -68,6 +68,11 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		meta.Security = uint8(status)
 		chain = append(chain, res.Answer...)
 		end, data := chainEnd(res.Answer, name, qtype)
+		if !data && qtype != dns.TypeCNAME && aliasAt(res.Answer, end) {
+			// The chain never ends: a CNAME back to itself, here or
+			// synthesised from a DNAME that targets its own owner.
+			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+		}
 		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
 			out := new(dns.Msg)
 			out.Question = []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}}
@@ -88,6 +93,16 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		}
 		name = end
 	}
+}
+
+// aliasAt reports whether answer holds a CNAME owned by name.
+func aliasAt(answer []dns.RR, name string) bool {
+	for _, rr := range answer {
+		if rr.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(rr.Header().Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // chainEnd follows the CNAME records of answer from name and reports the
@@ -141,6 +156,9 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	}
 	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
 		r.store(key, m, meta)
+		return m, meta, nil
+	}
+	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
 		return m, meta, nil
 	}
 	res, err := r.iterate(ctx, qs, name, qtype)
@@ -362,11 +380,66 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 	}
 	now := r.now()
 	for _, set := range rrsets(resp.Answer) {
-		switch set[0].Header().Rrtype {
+		h := set[0].Header()
+		switch h.Rrtype {
 		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
+			r.cache.SetRRset(set, meta, now)
+		case dns.TypeCNAME, dns.TypeDNAME:
+			// Aliases hold whatever the type asked next (cachedAlias).
+			// A CNAME synthesised from a DNAME is not the zone's own
+			// record: the DNAME is kept instead.
+			if h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
+				continue
+			}
+			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {
+				set = append(set, sig)
+			}
 			r.cache.SetRRset(set, meta, now)
 		}
 	}
+}
+
+// cachedAlias answers (name, qtype) from an alias the cache holds: a CNAME
+// at name, learned from an answer for another type, or a DNAME above it,
+// from which the CNAME is synthesised (RFC 6672 §3.2), as Unbound does.
+// The answer is the alias alone; resolve follows it.
+func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+	out := new(dns.Msg)
+	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+	if qtype != dns.TypeCNAME {
+		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && usable(meta) {
+			out.Answer = rrs
+			return out, meta, true
+		}
+	}
+	if qtype == dns.TypeDNAME {
+		return nil, cache.Meta{}, false
+	}
+	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
+		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
+		if !ok || !usable(meta) {
+			continue
+		}
+		for _, rr := range rrs {
+			d, ok := rr.(*dns.DNAME)
+			if !ok {
+				continue
+			}
+			target, ok := dnameTarget(name, d)
+			if !ok {
+				return nil, cache.Meta{}, false
+			}
+			out.Answer = append(rrs, synthCNAME(name, target, d.Hdr.Ttl))
+			return out, meta, true
+		}
+	}
+	return nil, cache.Meta{}, false
+}
+
+// usable reports whether a cached alias may answer: not Bogus (those are
+// not kept, but a lower rank could still be).
+func usable(meta cache.Meta) bool {
+	return dnssec.Status(meta.Security) != dnssec.Bogus
 }
 
 type respKind int
