@@ -308,3 +308,19 @@ func TestDNSKEYAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestReferralDS: the signed DS a parent puts in its referral builds the
+// chain of trust; no DS query of its own is sent for the child zones
+// (RFC 4035 §3.1.4, as Unbound and Knot Resolver do).
+func TestReferralDS(t *testing.T) {
+	n, r := newSignedResolver(t)
+	m, err := askDO(t, r, "www.alg13.sec.", dns.TypeA, true, false)
+	if err != nil || !m.AuthenticatedData {
+		t.Fatalf("got %v, %v; want a Secure answer", m, err)
+	}
+	for _, q := range n.Log() {
+		if q.Type == dns.TypeDS {
+			t.Errorf("sent a DS query (%s) although the referral carried the signed DS", q)
+		}
+	}
+}
