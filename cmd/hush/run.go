@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,28 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		anchors = dnssec.NewAnchors()
 		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
 	}
+	socks, err := openSockets(ctx, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer socks.Close()
+	var (
+		tlsConf *tls.Config
+		store   *certStore
+		leaf    *x509.Certificate
+	)
+	if len(socks.TLS) > 0 {
+		if tlsConf, store, err = serverTLSConfig(cfg, stderr); err != nil {
+			return err
+		}
+		if store != nil {
+			leaf = store.current().Leaf
+		} else {
+			leaf = tlsConf.Certificates[0].Leaf
+		}
+	}
+	stopHUP := onHangup(ctx, store, stderr)
+	defer stopHUP()
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,
 		AllowUpstream:       cfg.AllowUpstream,
@@ -58,26 +81,11 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 			MinTTL:     cfg.MinTTL,
 			MaxTTL:     cfg.MaxTTL,
 		}),
+		Designated: designatedResolvers(socks.Bound, leaf),
 	})
 	if err != nil {
 		return err
 	}
-	socks, err := openSockets(ctx, cfg.Listen)
-	if err != nil {
-		return err
-	}
-	defer socks.Close()
-	var (
-		tlsConf *tls.Config
-		store   *certStore
-	)
-	if len(socks.TLS) > 0 {
-		if tlsConf, store, err = serverTLSConfig(cfg, stderr); err != nil {
-			return err
-		}
-	}
-	stopHUP := onHangup(ctx, store, stderr)
-	defer stopHUP()
 	tc := transport.Config{Handler: r, AllowClients: cfg.AllowClient, QueryTimeout: cfg.Timeout}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
 }
