@@ -261,6 +261,9 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 				cut.tried[server] = true
 				continue
 			}
+			if r.cfg.DNSSEC {
+				r.noteReferralDS(ctx, qs, resp, cut.zone, next.zone)
+			}
 			cut = next
 			sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
 			continue
