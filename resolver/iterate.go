@@ -314,40 +314,6 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	}
 }
 
-// noteReferralDS validates the DS RRset a signed parent zone puts in its
-// referral to child (RFC 4035 §3.1.4) and caches it as the answer to the
-// child's DS question, so that building the chain of trust needs no DS
-// query of its own: Unbound and Knot Resolver take the DS from the
-// referral too, and some parent servers answer nothing else. A DS set
-// that does not validate is left alone; the DS is then asked for as
-// before. Proofs that there is no DS are left to that query too: a
-// negative answer is cached only with its SOA, which a referral lacks.
-func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, parentZone, child string) {
-	key := r.fullKey(child, dns.TypeDS)
-	if _, _, ok := r.cache.GetMsg(key, r.now()); ok {
-		return
-	}
-	m := new(dns.Msg)
-	m.Question = []dns.Question{{Name: child, Qtype: dns.TypeDS, Qclass: dns.ClassINET}}
-	for _, rr := range resp.Ns {
-		h := rr.Header()
-		if !strings.EqualFold(h.Name, child) {
-			continue
-		}
-		if sig, ok := rr.(*dns.RRSIG); h.Rrtype == dns.TypeDS || ok && sig.TypeCovered == dns.TypeDS {
-			m.Answer = append(m.Answer, rr)
-		}
-	}
-	if !slices.ContainsFunc(m.Answer, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeDS }) {
-		return
-	}
-	status, code, err := r.validate(ctx, qs, m, parentZone, child, dns.TypeDS, kindAnswer)
-	if err != nil || status != dnssec.Secure {
-		return
-	}
-	r.store(key, m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code})
-}
-
 // nextLabels returns how many labels of the name to send next when
 // minimising: one more each step for the first four steps below a cut,
 // then larger strides so that at most ten queries are spent (RFC 9156 §2.3,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
@@ -280,6 +281,71 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		r.rememberNSEC(proofZone, m, now)
 	}
 	return status, 0, nil
+}
+
+// noteReferralDS validates the DS RRset, or the denial of one, that a
+// signed referral from zone's servers carries for child (RFC 4035 §3.1.4),
+// and caches it as the answer to a DS question for child, so that the
+// chain of trust needs no DS query of its own: Unbound and Knot Resolver
+// both take the DS from the referral, and parent servers need not answer
+// a separate DS query alike. A referral without either, or one whose
+// keys cannot be fetched now, leaves the DS to be asked for later.
+func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, zone, child string) {
+	key := r.fullKey(child, dns.TypeDS)
+	now := r.now()
+	if r.anchors.Lookup(child) != nil {
+		return // the anchor, not the parent, vouches for the child
+	}
+	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && now.Before(e.expires) {
+		return
+	}
+	if _, _, ok := r.cache.GetMsg(key, now); ok {
+		return
+	}
+	m := new(dns.Msg)
+	m.Question = []dns.Question{{Name: child, Qtype: dns.TypeDS, Qclass: dns.ClassINET}}
+	for _, rr := range resp.Ns {
+		h := rr.Header()
+		if !strings.EqualFold(h.Name, child) {
+			continue
+		}
+		if h.Rrtype == dns.TypeDS || h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDS {
+			m.Answer = append(m.Answer, rr)
+		}
+	}
+	kind := kindAnswer
+	if len(m.Answer) == 0 {
+		kind = kindNoData
+		for _, rr := range resp.Ns {
+			switch rr := rr.(type) {
+			case *dns.NSEC, *dns.NSEC3:
+				m.Ns = append(m.Ns, rr)
+			case *dns.RRSIG:
+				if rr.TypeCovered == dns.TypeNSEC || rr.TypeCovered == dns.TypeNSEC3 {
+					m.Ns = append(m.Ns, rr)
+				}
+			}
+		}
+		if len(m.Ns) == 0 {
+			return
+		}
+	}
+	if !slices.ContainsFunc(append(m.Answer, m.Ns...), func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+		// Unsigned: from an insecure zone there is nothing to learn, and
+		// from a secure one a DS query gets a second chance.
+		return
+	}
+	status, code, err := r.validate(ctx, qs, m, zone, child, dns.TypeDS, kind)
+	switch {
+	case err != nil || status == dnssec.Bogus || status == dnssec.Indeterminate:
+	case kind == kindAnswer:
+		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: uint8(status), EDE: code})
+	case status == dnssec.Insecure || provesDelegation(m, child, r.budget(qs)):
+		// A denial without the SOA a DS query's answer has cannot be
+		// cached as one (RFC 2308 §5); what it proves, that the child is
+		// unsigned, is kept instead, as zoneKeys would conclude.
+		r.keepKeys(dns.CanonicalName(child), dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
+	}
 }
 
 // provesDelegation reports whether a validated negative answer to a DS
