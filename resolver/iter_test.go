@@ -250,3 +250,34 @@ func TestAliasLoopInOneAnswer(t *testing.T) {
 		t.Fatalf("got %v, want ErrLoop", err)
 	}
 }
+
+// TestNegativeAnswerKeepsNS: the zone's NS set a server sends beside the
+// SOA of a negative answer reaches the client, as from Unbound and Knot
+// Resolver; an answer with data carries no authority section.
+func TestNegativeAnswerKeepsNS(t *testing.T) {
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			if q.Name == "www.example." {
+				return msg(t, true, 0, "www.example. 300 IN A 192.0.2.1", "|", "example. 300 IN NS ns.example.")
+			}
+			return msg(t, true, dns.RcodeNameError, "|", "example. 300 IN SOA ns.example. host. 1 2 3 4 300", "example. 300 IN NS ns.example.")
+		},
+	}}
+	r, _ := scriptedResolver(t, s, nil)
+	m, err := ask(t, r, "nx.example.", dns.TypeA)
+	if err != nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("got %v, %v; want NXDOMAIN", m, err)
+	}
+	var soa, ns bool
+	for _, rr := range m.Ns {
+		soa = soa || rr.Header().Rrtype == dns.TypeSOA
+		ns = ns || rr.Header().Rrtype == dns.TypeNS
+	}
+	if !soa || !ns {
+		t.Errorf("NXDOMAIN authority: %v; want the SOA and the NS set", m.Ns)
+	}
+	m, err = ask(t, r, "www.example.", dns.TypeA)
+	if err != nil || len(m.Ns) != 0 {
+		t.Errorf("positive answer: got %v, %v; want no authority section", m, err)
+	}
+}

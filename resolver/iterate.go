@@ -351,6 +351,12 @@ func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 	for _, rr := range resp.Ns {
 		switch rr := rr.(type) {
 		case *dns.NS:
+			// A negative answer keeps the zone's NS set the server sent
+			// beside its SOA, as Unbound and Knot Resolver pass it on;
+			// answers with data drop it (minimal responses).
+			if kind == kindNXDomain || kind == kindNoData {
+				out.Ns = append(out.Ns, rr)
+			}
 		case *dns.NSEC, *dns.NSEC3:
 			// Wildcard answers carry their proof too.
 			out.Ns = append(out.Ns, rr)
