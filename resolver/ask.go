@@ -27,7 +27,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 			if cut.tried[a] || !r.familyOK(a) {
 				continue
 			}
-			if !upstreamAllowed(a, r.cfg.AllowUpstream) {
+			if r.fwdPorts == nil && !upstreamAllowed(a, r.cfg.AllowUpstream) {
 				cut.tried[a] = true
 				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
 				continue
@@ -157,6 +157,9 @@ type exKey struct {
 
 func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
 	server := netip.AddrPortFrom(addr, r.port)
+	if p, ok := r.fwdPorts[addr]; ok {
+		server = netip.AddrPortFrom(addr, p)
+	}
 	edns := !r.servers.noEDNS(addr, r.now())
 	network := "udp"
 	for attempt := 0; attempt < 3; attempt++ {
@@ -167,6 +170,9 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		q := new(dns.Msg)
 		q.Id = dns.Id()
 		q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+		// A forwarder recurses for us; an authoritative server must not
+		// be asked to.
+		q.RecursionDesired = r.fwdPorts != nil
 		if edns {
 			q.SetEdns0(ednsSize, r.cfg.DNSSEC)
 		}

@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -279,5 +280,71 @@ func TestNegativeAnswerKeepsNS(t *testing.T) {
 	m, err = ask(t, r, "www.example.", dns.TypeA)
 	if err != nil || len(m.Ns) != 0 {
 		t.Errorf("positive answer: got %v, %v; want no authority section", m, err)
+	}
+}
+
+// rdRecorder answers every question from a forwarder's point of view and
+// remembers the server and RD bit of each query.
+type rdRecorder struct {
+	mu     sync.Mutex
+	silent netip.Addr
+	seen   []string // "addrport rd"
+}
+
+func (f *rdRecorder) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	f.mu.Lock()
+	f.seen = append(f.seen, fmt.Sprintf("%s %v", server, q.RecursionDesired))
+	f.mu.Unlock()
+	if server.Addr() == f.silent {
+		return nil, rpl.ErrNoAnswer
+	}
+	m := new(dns.Msg)
+	m.SetReply(q)
+	m.RecursionAvailable = true
+	rr, _ := dns.NewRR(q.Question[0].Name + " 300 IN A 192.0.2.44")
+	m.Answer = []dns.RR{rr}
+	return m, nil
+}
+
+// TestForwarders: with forwarders set, no root hints are needed, every
+// question goes whole to a forwarder on its own port with RD set, private
+// forwarder addresses are allowed although AllowUpstream is empty, a
+// silent forwarder is passed over for the next one, and one that stays
+// silent alone is an error.
+func TestForwarders(t *testing.T) {
+	dead := netip.MustParseAddrPort("192.168.1.1:53")
+	live := netip.MustParseAddrPort("127.0.0.1:5353")
+	ex := &rdRecorder{silent: dead.Addr()}
+	r, err := resolver.New(resolver.Config{Forwarders: []netip.AddrPort{dead, live}, Exchanger: ex})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	m, err := ask(t, r, "www.example.org.", dns.TypeA)
+	if err != nil || !answerHas(m, "192.0.2.44") {
+		t.Fatalf("got %v, %v; want the forwarder's answer", m, err)
+	}
+	ex.mu.Lock()
+	seen := ex.seen
+	ex.mu.Unlock()
+	want := map[string]bool{dead.String() + " true": true, live.String() + " true": true}
+	for _, s := range seen {
+		if !want[s] {
+			t.Errorf("query %q: want only RD queries to the forwarders", s)
+		}
+	}
+	if len(seen) == 0 || len(seen) > 2 {
+		t.Errorf("queries: %v; want one to each forwarder at most", seen)
+	}
+	deadOnly, err := resolver.New(resolver.Config{Forwarders: []netip.AddrPort{dead}, Exchanger: ex})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if m, err := ask(t, deadOnly, "www.example.org.", dns.TypeA); err == nil {
+		t.Errorf("silent forwarder: got %v, want an error", m)
+	}
+	for _, bad := range [][]netip.AddrPort{{netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 0)}, {live, live}} {
+		if _, err := resolver.New(resolver.Config{Forwarders: bad}); err == nil {
+			t.Errorf("New accepted forwarders %v", bad)
+		}
 	}
 }

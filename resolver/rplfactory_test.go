@@ -23,7 +23,7 @@ var rplKeys = map[string]bool{
 	"stub-addr": true, "stub-name": true, "trust-anchor": true, "domain-insecure": true,
 	"query-minimization": true, "val-override-date": true, "val-override-timestamp": true,
 	"do-not-query-localhost": true, "do-ip4": true, "do-ip6": true, "harden-glue": true,
-	"features": true,
+	"features": true, "forward-addr": true,
 }
 
 // rplFeatures are the "features" settings (Deckard's Knot Resolver
@@ -60,7 +60,8 @@ func off(v string) bool {
 }
 
 // rplFactory maps a Deckard scenario's configuration onto resolver.Config:
-// stub-addr (named stub-name) gives the root servers, trust-anchor turns
+// stub-addr (named stub-name) gives the root servers (the built-in ones
+// without it), forward-addr makes hush forward to that server, trust-anchor turns
 // validation on with those anchors, domain-insecure makes negative trust
 // anchors, query-minimization off turns minimisation off, and
 // do-not-query-localhost off lets loopback servers be queried. Scenario
@@ -102,7 +103,21 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	if v, ok := s.ConfigValue("do-not-query-localhost"); ok && off(v) {
 		allow = append(allow, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 	}
+	if len(hints) == 0 {
+		// Scenarios without stub-addr script the real root servers; the
+		// network is simulated, so nothing leaves the process.
+		hints = resolver.DefaultRootHints()
+	}
+	var fwd []netip.AddrPort
+	for _, v := range s.ConfigValues("forward-addr") {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("forward-addr: %w", err)
+		}
+		fwd = append(fwd, netip.AddrPortFrom(a, 53))
+	}
 	cfg := resolver.Config{
+		Forwarders:    fwd,
 		RootHints:     hints,
 		Exchanger:     ex,
 		Now:           now,
