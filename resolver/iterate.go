@@ -308,7 +308,15 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			continue
 		}
 		m := r.finish(resp, kind)
-		status, code, err := r.validate(ctx, qs, m, cut.zone, name, qtype, kind)
+		vzone := cut.zone
+		if qtype == dns.TypeDNSKEY && kind == kindAnswer {
+			// A zone's key set, even from its parent's servers (one
+			// server for both), is judged by its chain of trust, which
+			// lookup builds: validating it here would need the very keys
+			// being fetched.
+			vzone = name
+		}
+		status, code, err := r.validate(ctx, qs, m, vzone, name, qtype, kind)
 		if err != nil {
 			return result{}, err
 		}
