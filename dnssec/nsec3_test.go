@@ -117,6 +117,7 @@ func TestRFC5155AppendixB(t *testing.T) {
 		{"B.4 wildcard expansion", wildcard("a.z.w.example.", "*.w.example."), []string{hq04j}, Insecure, Secure},
 		{"B.4 next closer not covered", wildcard("a.z.w.example.", "*.w.example."), []string{hk8ud}, Bogus, Bogus},
 		{"B.5 wildcard no data", noData("a.z.w.example.", dns.TypeAAAA), []string{hk8ud, hq04j, hr53b}, Insecure, Secure},
+		{"B.5 without the wildcard's NSEC3", noData("a.z.w.example.", dns.TypeAAAA), []string{hk8ud, hq04j}, Insecure, Bogus},
 		{"B.5 wildcard has the type", noData("a.z.w.example.", dns.TypeMX), []string{hk8ud, hq04j, hr53b}, Bogus, Bogus},
 	}
 	for _, tt := range tests {
