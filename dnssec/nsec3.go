@@ -20,9 +20,15 @@ func usableNSEC3(nsec3s []*dns.NSEC3, zone string, b *Budget) ([]*dns.NSEC3, err
 		if n == nil || n.Hash != dns.SHA1 || n.Flags > 1 {
 			continue
 		}
+		// The owner is one hash label over the zone; in the root zone
+		// that label is the whole name.
 		owner := dns.Fqdn(n.Hdr.Name)
-		off, end := dns.NextLabel(owner, 0)
-		if end || !strings.EqualFold(owner[off:], zone) {
+		off, _ := dns.NextLabel(owner, 0)
+		parent := owner[off:]
+		if parent == "" {
+			parent = "."
+		}
+		if owner == "." || !strings.EqualFold(parent, zone) {
 			continue
 		}
 		if n.Iterations > b.limits.MaxNSEC3Iterations {
