@@ -343,3 +343,16 @@ func TestReferralDS(t *testing.T) {
 		})
 	}
 }
+
+// TestRRSIGQueryNotSecure checks that an answer of RRSIG records, which
+// nothing signs, never carries AD (Unbound alike; Deckard's val_rrsig).
+func TestRRSIGQueryNotSecure(t *testing.T) {
+	_, r := newSignedResolver(t)
+	m, err := askDO(t, r, "www.alg13.sec.", dns.TypeRRSIG, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasType(m.Answer, dns.TypeRRSIG) || m.AuthenticatedData {
+		t.Errorf("got %v, want RRSIGs without AD", m)
+	}
+}

@@ -138,6 +138,11 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	if !r.cfg.DNSSEC || qtype == dns.TypeDNSKEY && (strings.EqualFold(qname, zone) || hasRRset(m.Answer, qname, dns.TypeDNSKEY)) {
 		return dnssec.Indeterminate, 0, nil
 	}
+	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
+		// Signatures are not signed: an answer of them cannot be
+		// validated (Unbound alike), only a denial of them can.
+		return dnssec.Indeterminate, 0, nil
+	}
 	ks, err := r.zoneKeys(ctx, qs, zone)
 	if err != nil {
 		return dnssec.Indeterminate, 0, err
