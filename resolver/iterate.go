@@ -68,6 +68,11 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		meta.Security = uint8(status)
 		chain = append(chain, res.Answer...)
 		end, data := chainEnd(res.Answer, name, qtype)
+		if !data && qtype != dns.TypeCNAME && hasRRset(res.Answer, end, dns.TypeCNAME) {
+			// The chain inside the answer comes back on itself (a CNAME
+			// to its own owner, or a ring).
+			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+		}
 		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
 			out := new(dns.Msg)
 			out.Question = []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}}
