@@ -217,12 +217,14 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	}
 
 	// Denials: the NSEC/NSEC3 RRsets of the authority section, each
-	// verified before it is believed.
+	// verified before it is believed. The rest of it (the SOA of a
+	// negative answer) must verify too, as in Unbound, so that nothing
+	// Bogus reaches the cache or a client with a Secure answer.
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
 	for _, set := range rrsets(m.Ns) {
 		h := set[0].Header()
-		if h.Rrtype != dns.TypeNSEC && h.Rrtype != dns.TypeNSEC3 {
+		if h.Rrtype == dns.TypeRRSIG {
 			continue
 		}
 		res, err := verify(set, sigsFor(m.Ns, h.Name, h.Rrtype))

@@ -32,6 +32,12 @@ func newZoneKey(t *testing.T, zone string) signedZoneKey {
 // signedText returns the zone's records, each RRset followed by its
 // signature by k, as a master file.
 func signedText(t *testing.T, k signedZoneKey, now time.Time, records ...string) string {
+	return signedTextExpired(t, k, now, 0, records...)
+}
+
+// signedTextExpired is signedText with the signature over RRsets of type
+// expired (if not 0) out of date.
+func signedTextExpired(t *testing.T, k signedZoneKey, now time.Time, expired uint16, records ...string) string {
 	t.Helper()
 	var rrs []dns.RR
 	for _, s := range records {
@@ -63,6 +69,9 @@ func signedText(t *testing.T, k signedZoneKey, now time.Time, records ...string)
 		}
 		sig := &dns.RRSIG{Hdr: dns.RR_Header{Ttl: h.Ttl}, KeyTag: k.key.KeyTag(), SignerName: k.key.Hdr.Name, Algorithm: k.key.Algorithm,
 			Inception: uint32(now.Add(-time.Hour).Unix()), Expiration: uint32(now.Add(24 * time.Hour).Unix())}
+		if h.Rrtype == expired {
+			sig.Inception, sig.Expiration = uint32(now.Add(-48*time.Hour).Unix()), uint32(now.Add(-24*time.Hour).Unix())
+		}
 		if err := sig.Sign(k.priv, set); err != nil {
 			t.Fatal(err)
 		}
@@ -123,5 +132,58 @@ ns.par. 3600 IN A 127.53.200.2
 		if !m.AuthenticatedData || len(m.Answer) == 0 {
 			t.Errorf("%s %s: got %v, want a Secure answer", q.name, dns.TypeToString[q.qtype], m)
 		}
+	}
+}
+
+// TestNegativeAnswerSOAVerified checks that the SOA of a NODATA answer
+// must verify like its NSEC records (Unbound alike; Deckard's
+// val_bogus_nodata): an expired signature over it makes the answer Bogus.
+func TestNegativeAnswerSOAVerified(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name    string
+		expired uint16
+		bogus   bool
+	}{{"good", 0, false}, {"SOA signature expired", dns.TypeSOA, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			par := newZoneKey(t, "par.")
+			root := `. 3600 IN SOA a.root. host.root. 1 3600 600 86400 300
+. 3600 IN NS a.root.
+a.root. 3600 IN A 127.53.200.1
+par. 3600 IN NS ns.par.
+ns.par. 3600 IN A 127.53.200.2
+`
+			parText := signedTextExpired(t, par, now, tt.expired,
+				"par. 3600 IN SOA ns.par. host.par. 1 3600 600 86400 300",
+				"par. 3600 IN NS ns.par.",
+				"ns.par. 3600 IN A 127.53.200.2",
+				par.key.String(),
+				"www.par. 3600 IN A 192.0.2.1",
+				"par. 300 IN NSEC ns.par. NS SOA RRSIG NSEC DNSKEY",
+				"ns.par. 300 IN NSEC www.par. A RRSIG NSEC",
+				"www.par. 300 IN NSEC par. A RRSIG NSEC",
+			)
+			n, err := resolvertest.New(root, parText)
+			if err != nil {
+				t.Fatal(err)
+			}
+			anchors := dnssec.NewAnchors()
+			if err := anchors.Add(par.key.ToDS(dns.SHA256)); err != nil {
+				t.Fatal(err)
+			}
+			r := newResolver(t, n, func(c *resolver.Config) {
+				c.DNSSEC, c.TrustAnchors = true, anchors
+			})
+			m, err := askDO(t, r, "www.par.", dns.TypeTXT, true, false)
+			if tt.bogus {
+				if err == nil {
+					t.Errorf("got %v, want SERVFAIL", m)
+				}
+				return
+			}
+			if err != nil || !m.AuthenticatedData || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 {
+				t.Errorf("got %v (%v), want a Secure NODATA", m, err)
+			}
+		})
 	}
 }
