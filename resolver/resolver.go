@@ -59,6 +59,13 @@ type Config struct {
 	DNSSECLimits dnssec.Limits
 	// DNSSECPolicy: clock skew, SHA-1.
 	DNSSECPolicy dnssec.Policy
+
+	// Designated are the SVCB records of this resolver's encrypted
+	// endpoints, the answer to _dns.resolver.arpa SVCB (Discovery of
+	// Designated Resolvers, RFC 9462), so that clients that know only
+	// our address can upgrade to DoT, DoH or DoQ. Their owner names must
+	// be _dns.resolver.arpa. Empty means no DDR: the name does not exist.
+	Designated []*dns.SVCB
 }
 
 // Limits bound the work done for one client query. Zero fields take the

@@ -399,3 +399,46 @@ func TestLocalZones(t *testing.T) {
 		t.Errorf("%d queries sent for locally served names, want 0", got)
 	}
 }
+
+// TestDesignatedResolvers checks the DDR answers (RFC 9462): the
+// configured SVCB records for _dns.resolver.arpa SVCB, NODATA for its
+// other types, NXDOMAIN elsewhere in resolver.arpa, and nothing upstream.
+func TestDesignatedResolvers(t *testing.T) {
+	svcb, err := dns.NewRR(`_dns.resolver.arpa. 300 IN SVCB 1 dns.example. alpn="dot" port=8853`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNet(t)
+	with := newResolver(t, n, func(c *resolver.Config) { c.Designated = []*dns.SVCB{svcb.(*dns.SVCB)} })
+	without := newResolver(t, n)
+	tests := []struct {
+		r      *resolver.Resolver
+		name   string
+		qtype  uint16
+		rcode  int
+		answer int
+	}{
+		{with, "_dns.resolver.arpa.", dns.TypeSVCB, dns.RcodeSuccess, 1},
+		{with, "_DNS.Resolver.ARPA.", dns.TypeSVCB, dns.RcodeSuccess, 1},
+		{with, "_dns.resolver.arpa.", dns.TypeA, dns.RcodeSuccess, 0},
+		{with, "other.resolver.arpa.", dns.TypeSVCB, dns.RcodeNameError, 0},
+		{with, "resolver.arpa.", dns.TypeSOA, dns.RcodeSuccess, 1},
+		{without, "_dns.resolver.arpa.", dns.TypeSVCB, dns.RcodeNameError, 0},
+	}
+	for _, tt := range tests {
+		m, err := ask(t, tt.r, tt.name, tt.qtype)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tt.name, dns.TypeToString[tt.qtype], err)
+		}
+		if m.Rcode != tt.rcode || len(m.Answer) != tt.answer {
+			t.Errorf("%s %s (DDR %v): rcode %s with %d answers, want %s with %d", tt.name, dns.TypeToString[tt.qtype], tt.r == with,
+				dns.RcodeToString[m.Rcode], len(m.Answer), dns.RcodeToString[tt.rcode], tt.answer)
+		}
+		if tt.answer == 1 && tt.qtype == dns.TypeSVCB && m.Answer[0].String() != svcb.String() {
+			t.Errorf("answer %s, want %s", m.Answer[0], svcb)
+		}
+	}
+	if got := len(n.Log()); got != 0 {
+		t.Errorf("%d queries sent for resolver.arpa, want 0", got)
+	}
+}
