@@ -343,3 +343,36 @@ func TestReferralDS(t *testing.T) {
 		})
 	}
 }
+
+// TestRRSIGQueryNotSecure checks that an answer of RRSIG records, which
+// nothing signs, never carries AD (Unbound alike; Deckard's val_rrsig).
+func TestRRSIGQueryNotSecure(t *testing.T) {
+	_, r := newSignedResolver(t)
+	m, err := askDO(t, r, "www.alg13.sec.", dns.TypeRRSIG, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasType(m.Answer, dns.TypeRRSIG) || m.AuthenticatedData {
+		t.Errorf("got %v, want RRSIGs without AD", m)
+	}
+}
+
+// TestAggressiveDSDenial checks that a DS question is answered from the
+// parent zone's cached NSEC records (RFC 8198), where DS denials live: the
+// NSEC at the insecure.sec. delegation, learned from an NXDOMAIN for
+// insecure0.sec. (which it covers), denies insecure.sec. DS without a
+// query (Deckard's nsec_aggr_cache).
+func TestAggressiveDSDenial(t *testing.T) {
+	n, r := newSignedResolver(t)
+	if m, err := askDO(t, r, "insecure0.sec.", dns.TypeA, true, false); err != nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("insecure0.sec.: got %v (%v), want NXDOMAIN", m, err)
+	}
+	n.ResetLog()
+	m, err := askDO(t, r, "insecure.sec.", dns.TypeDS, true, false)
+	if err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 || !m.AuthenticatedData {
+		t.Fatalf("insecure.sec. DS: got %v (%v), want a Secure NODATA", m, err)
+	}
+	if log := n.Log(); len(log) > 0 {
+		t.Errorf("sent %v, want no query", log)
+	}
+}

@@ -529,9 +529,11 @@ func classify(resp *dns.Msg, zone string) respKind {
 	default:
 		return kindFail
 	}
-	if len(resp.Answer) > 0 {
+	if slices.ContainsFunc(resp.Answer, func(rr dns.RR) bool { return rr.Header().Rrtype != dns.TypeRRSIG }) ||
+		len(resp.Answer) > 0 && len(resp.Question) == 1 && resp.Question[0].Qtype == dns.TypeRRSIG {
 		return kindAnswer
 	}
+	// Signatures without the records they sign are no answer.
 	var soa, down bool
 	for _, rr := range resp.Ns {
 		h := rr.Header()

@@ -343,7 +343,8 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 
 // clientView shapes a result for the client that asked q (RFC 4035 §3.2,
 // RFC 6840 §5.7–5.9): a Bogus answer is an error unless the client set CD;
-// AD only for Secure answers to clients that sent DO or AD; DNSSEC records
+// AD only for Secure answers to clients that sent DO or AD and not CD;
+// trust anchor sentinels (RFC 8509) are applied; DNSSEC records
 // only for clients that sent DO. m may be shared with other callers, so
 // clientView copies what it changes and leaves the records alone.
 func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) {
@@ -354,6 +355,9 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 			code = EDEDNSSECBogus
 		}
 		return nil, &Error{EDE: code, Err: fmt.Errorf("resolver: %w", dnssec.ErrBogus)}
+	}
+	if err := r.sentinel(q, status); err != nil {
+		return nil, err
 	}
 	out := new(dns.Msg)
 	*out = *m
@@ -366,7 +370,9 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 	if opt := q.IsEdns0(); opt != nil {
 		do = opt.Do()
 	}
-	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData)
+	// With CD the client validates for itself and gets no AD from us,
+	// as from Knot Resolver and Unbound.
+	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData) && !q.CheckingDisabled
 	if meta.EDE != 0 {
 		// Information for the client, such as an unsupported algorithm
 		// that made the answer Insecure; the transport keeps only this

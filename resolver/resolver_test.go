@@ -179,6 +179,32 @@ func TestResolveFailures(t *testing.T) {
 	}
 }
 
+// TestCNAMESelfLoop checks a CNAME that names its own owner, which one
+// answer holds whole (Deckard's val_cname_loop1): a loop, not an answer.
+func TestCNAMESelfLoop(t *testing.T) {
+	n, err := resolvertest.New(`. 3600 IN SOA a.root. host.root. 1 3600 600 86400 300
+. 3600 IN NS a.root.
+a.root. 3600 IN A 127.53.200.1
+loop. 3600 IN NS ns.loop.
+ns.loop. 3600 IN A 127.53.200.2
+`, `loop. 3600 IN SOA ns.loop. host.loop. 1 3600 600 86400 300
+loop. 3600 IN NS ns.loop.
+ns.loop. 3600 IN A 127.53.200.2
+self.loop. 3600 IN CNAME self.loop.
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t, n)
+	if _, err := ask(t, r, "self.loop.", dns.TypeA); !errors.Is(err, resolver.ErrLoop) {
+		t.Errorf("A: got %v, want %v", err, resolver.ErrLoop)
+	}
+	// Asked for the CNAME itself, it is the answer.
+	if m, err := ask(t, r, "self.loop.", dns.TypeCNAME); err != nil || len(m.Answer) != 1 {
+		t.Errorf("CNAME: got %v (%v), want the record", m, err)
+	}
+}
+
 func TestRootUnreachable(t *testing.T) {
 	n := newNet(t)
 	for _, rr := range n.RootHints() {

@@ -199,3 +199,40 @@ func TestUpwardReferral(t *testing.T) {
 		})
 	}
 }
+
+// TestClassifySignaturesOnly checks that signatures without the records
+// they sign are no answer (Deckard's nsec_wildcard_answer_response feeds
+// one to replace an existing name with wildcard data), unless signatures
+// were the question.
+func TestClassifySignaturesOnly(t *testing.T) {
+	sig := "www.example. 3600 IN RRSIG A 8 2 3600 20300101000000 20200101000000 1 example. AAAA"
+	tests := []struct {
+		name  string
+		qtype uint16
+		aa    bool
+		ans   []string
+		want  respKind
+	}{
+		{"data", dns.TypeA, true, []string{"www.example. 3600 IN A 192.0.2.1", sig}, kindAnswer},
+		{"signature only, authoritative", dns.TypeA, true, []string{sig}, kindNoData},
+		{"signature only, not authoritative", dns.TypeA, false, []string{sig}, kindLame},
+		{"RRSIG question", dns.TypeRRSIG, true, []string{sig}, kindAnswer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.", tt.qtype)
+			m.Response, m.Authoritative = true, tt.aa
+			for _, s := range tt.ans {
+				rr, err := dns.NewRR(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Answer = append(m.Answer, rr)
+			}
+			if got := classify(m, "example."); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -131,10 +131,16 @@ func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec
 
 // validate judges a final response for (qname, qtype) from a server of
 // zone. It returns Indeterminate when validation is off or when the answer
-// is the zone's own DNSKEY set (zoneKeys judges that), and an error only
-// when keys could not be fetched.
+// is a zone's own DNSKEY set (zoneKeys judges that: the zone may be a
+// child that the same servers serve, whose keys the parent's keys do not
+// sign), and an error only when keys could not be fetched.
 func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
-	if !r.cfg.DNSSEC || (qtype == dns.TypeDNSKEY && strings.EqualFold(qname, zone)) {
+	if !r.cfg.DNSSEC || qtype == dns.TypeDNSKEY && (strings.EqualFold(qname, zone) || hasRRset(m.Answer, qname, dns.TypeDNSKEY)) {
+		return dnssec.Indeterminate, 0, nil
+	}
+	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
+		// Signatures are not signed: an answer of them cannot be
+		// validated (Unbound alike), only a denial of them can.
 		return dnssec.Indeterminate, 0, nil
 	}
 	ks, err := r.zoneKeys(ctx, qs, zone)
@@ -211,12 +217,14 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	}
 
 	// Denials: the NSEC/NSEC3 RRsets of the authority section, each
-	// verified before it is believed.
+	// verified before it is believed. The rest of it (the SOA of a
+	// negative answer) must verify too, as in Unbound, so that nothing
+	// Bogus reaches the cache or a client with a Secure answer.
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
 	for _, set := range rrsets(m.Ns) {
 		h := set[0].Header()
-		if h.Rrtype != dns.TypeNSEC && h.Rrtype != dns.TypeNSEC3 {
+		if h.Rrtype == dns.TypeRRSIG {
 			continue
 		}
 		res, err := verify(set, sigsFor(m.Ns, h.Name, h.Rrtype))
@@ -398,6 +406,13 @@ func ede(err error, def uint16) uint16 {
 func dnssecEDE(sentinel error) uint16 {
 	c, _ := dnssec.EDE(sentinel)
 	return c
+}
+
+// hasRRset reports whether rrs hold records of type t owned by name.
+func hasRRset(rrs []dns.RR, name string, t uint16) bool {
+	return slices.ContainsFunc(rrs, func(rr dns.RR) bool {
+		return rr.Header().Rrtype == t && strings.EqualFold(rr.Header().Name, name)
+	})
 }
 
 // sigsFor returns the RRSIGs in rrs over (owner, t).
