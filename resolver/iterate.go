@@ -246,6 +246,13 @@ type zoneCut struct {
 	nsLookups int
 }
 
+// minimisedType is the QTYPE of minimised queries. RFC 9156 §2.1 allows
+// NS (RFC 7816's choice, Knot Resolver's) or A (Unbound's). NS is what a
+// resolver walking the tree wants to know: a referral or an apex NS set
+// from the parent's side, and NODATA at an empty non-terminal. It also
+// says nothing of the client's type, as A would not for AAAA questions.
+const minimisedType = dns.TypeNS
+
 // iterate walks down from the closest known zone cut to name, with QNAME
 // minimisation (RFC 9156) unless configured off.
 func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
@@ -263,7 +270,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		sendName, sendType := name, qtype
 		if minimise && sendLabels < labels {
-			sendName, sendType = suffix(name, sendLabels), dns.TypeA
+			sendName, sendType = suffix(name, sendLabels), minimisedType
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
@@ -300,7 +307,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			// NXDOMAIN or an alias there means the full name is what to
 			// ask; so does anything odd (the relaxed fallback of RFC 9156
 			// §2.3 for servers that answer minimised queries wrongly).
-			if kind == kindNXDomain || len(resp.Answer) > 0 && resp.Answer[0].Header().Rrtype != dns.TypeA {
+			if kind == kindNXDomain || len(resp.Answer) > 0 && resp.Answer[0].Header().Rrtype != minimisedType {
 				minimise = false
 			}
 			steps++
