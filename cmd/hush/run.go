@@ -68,6 +68,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	defer stopHUP()
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,
+		Forwarders:          cfg.Forward,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
