@@ -66,7 +66,13 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 			meta.EDE = m.EDE
 		}
 		meta.Security = uint8(status)
-		chain = append(chain, res.Answer...)
+		// A DNAME that applies again further down the chain is the same
+		// RRset: it appears once (RFC 2181 §5).
+		for _, rr := range res.Answer {
+			if !slices.ContainsFunc(chain, func(c dns.RR) bool { return dns.IsDuplicate(c, rr) }) {
+				chain = append(chain, rr)
+			}
+		}
 		end, data := chainEnd(res.Answer, name, qtype)
 		if !data && qtype != dns.TypeCNAME && aliasAt(res.Answer, end) {
 			// The chain never ends: a CNAME back to itself, here or

@@ -205,6 +205,35 @@ self.loop. 3600 IN CNAME self.loop.
 	}
 }
 
+// TestDNAMEAppliedTwice checks that a DNAME the chain passes twice
+// (shortloop.x.x. → shortloop.x. → shortloop. under x. DNAME .) is in the
+// answer once (Deckard's val_dname).
+func TestDNAMEAppliedTwice(t *testing.T) {
+	n, err := resolvertest.New(`. 3600 IN SOA a.root. host.root. 1 3600 600 86400 300
+. 3600 IN NS a.root.
+a.root. 3600 IN A 127.53.200.1
+x. 3600 IN DNAME .
+shortloop. 3600 IN TXT "end"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t, n)
+	m, err := ask(t, r, "shortloop.x.x.", dns.TypeTXT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnames := 0
+	for _, rr := range m.Answer {
+		if rr.Header().Rrtype == dns.TypeDNAME {
+			dnames++
+		}
+	}
+	if dnames != 1 || !answerHas(m, "end") {
+		t.Errorf("got %v, want one DNAME and the TXT", m)
+	}
+}
+
 func TestRootUnreachable(t *testing.T) {
 	n := newNet(t)
 	for _, rr := range n.RootHints() {

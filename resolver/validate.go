@@ -131,11 +131,11 @@ func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec
 
 // validate judges a final response for (qname, qtype) from a server of
 // zone. It returns Indeterminate when validation is off or when the answer
-// is a zone's own DNSKEY set (zoneKeys judges that: the zone may be a
-// child that the same servers serve, whose keys the parent's keys do not
-// sign), and an error only when keys could not be fetched.
+// is the zone's own DNSKEY set (zoneKeys judges that; iterate passes the
+// key set's owner as zone even when the parent's servers gave it), and an
+// error only when keys could not be fetched.
 func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
-	if !r.cfg.DNSSEC || qtype == dns.TypeDNSKEY && (strings.EqualFold(qname, zone) || hasRRset(m.Answer, qname, dns.TypeDNSKEY)) {
+	if !r.cfg.DNSSEC || (qtype == dns.TypeDNSKEY && strings.EqualFold(qname, zone)) {
 		return dnssec.Indeterminate, 0, nil
 	}
 	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
