@@ -131,8 +131,8 @@ type DoHOptions struct {
 //
 // The handler's context is cancelled when the client goes away. Nothing
 // is logged: net/http's error log goes to Config.ErrorLog with addresses
-// removed, and TLS handshake failures (scanners, wrong certificates) are
-// dropped as TLSServer drops them.
+// removed, and TLS handshake failures (scanners, wrong certificates) and
+// broken HTTP/2 prefaces are dropped as TLSServer drops failed handshakes.
 type DoHServer struct {
 	cfg      Config
 	path     string
@@ -290,6 +290,13 @@ func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
 	s.mu.Unlock()
 	ln, err := tr.ListenEarly(s.tlsQUIC, s.quicCfg)
 	if err != nil {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			// Shutdown closed tr under us.
+			return ErrServerClosed
+		}
 		return fmt.Errorf("transport: doh: quic listen: %w", err)
 	}
 	defer ln.Close()

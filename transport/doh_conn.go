@@ -139,9 +139,10 @@ func (l *quicLimitListener) Addr() net.Addr { return l.ln.Addr() }
 func (l *quicLimitListener) Close() error   { return l.ln.Close() }
 
 // httpErrorLog receives net/http's error log (one Write per line). TLS
-// handshake failures are the client's business and are dropped; other
-// lines go to report, if any, with every address removed: net/http names
-// the client in nearly all of them.
+// handshake failures and broken HTTP/2 prefaces are the client's business
+// (and the latter quote what it sent) and are dropped; other lines go to
+// report, if any, with every address removed: net/http names the client
+// in nearly all of them.
 type httpErrorLog struct {
 	report func(error)
 }
@@ -151,7 +152,7 @@ type httpErrorLog struct {
 var addrPattern = regexp.MustCompile(`\[[0-9A-Fa-f:.%a-zA-Z0-9_-]*\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(%[\w.-]+)?`)
 
 func (l *httpErrorLog) Write(p []byte) (int, error) {
-	if l.report == nil || bytes.Contains(p, []byte("TLS handshake error")) {
+	if l.report == nil || bytes.Contains(p, []byte("TLS handshake error")) || bytes.Contains(p, []byte("error reading preface")) {
 		return len(p), nil
 	}
 	line := addrPattern.ReplaceAll(bytes.TrimSpace(p), []byte("[address]"))

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -835,5 +836,50 @@ func TestDoHCustomPath(t *testing.T) {
 	resp, _ := doRequest(t, ts.client(t, "h2"), newReq(t, http.MethodGet, strings.Replace(ts.url, "/resolve", DefaultDoHPath, 1)+"?dns=AAAA", "", nil))
 	if resp.StatusCode != 404 {
 		t.Errorf("default path on a server for /resolve: got %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestDoHErrorLogNamesNoClient makes net/http log (a failed handshake,
+// garbage instead of TLS, a broken HTTP/2 preface) and checks that nothing
+// reaching Config.ErrorLog names the client.
+func TestDoHErrorLogNamesNoClient(t *testing.T) {
+	checkLeaks(t)
+	var mu sync.Mutex
+	var logged []string
+	cfg := Config{Handler: testHandler(t), ErrorLog: func(err error) {
+		mu.Lock()
+		logged = append(logged, err.Error())
+		mu.Unlock()
+	}}
+	ts := startDoH(t, cfg, DoHOptions{})
+	addr := fmt.Sprintf("127.0.0.1:%d", ts.port)
+	// A client that does not trust the certificate.
+	if c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "127.0.0.1"}); err == nil {
+		c.Close()
+	}
+	// Plain HTTP on the TLS port.
+	c := dialRaw(t, "tcp", addr)
+	io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	io.ReadAll(c)
+	// HTTP/2 with a broken preface.
+	cc := ts.cc.Clone()
+	cc.NextProtos = []string{"h2"}
+	tc, err := tls.Dial("tcp", addr, cc)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	io.WriteString(tc, "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\nnot a settings frame")
+	io.ReadAll(tc)
+	tc.Close()
+	// A working query afterwards, so that the server has handled all of
+	// the above.
+	askDoH(t, ts, ts.client(t, "h1"), http.MethodGet, query("example.com.", dns.TypeA, false, 0, false))
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("ErrorLog received %q", logged)
+	for _, l := range logged {
+		if strings.Contains(l, "127.0.0.1") || strings.Contains(l, "TLS handshake") || strings.Contains(l, "PRI *") {
+			t.Errorf("ErrorLog got %q", l)
+		}
 	}
 }

@@ -212,10 +212,13 @@ func TestServeHTTPS(t *testing.T) {
 			t.Errorf("Cache-Control: got %q, want max-age", cc)
 		}
 	}
-	// Nothing hush wrote names a client or a query.
-	for _, leak := range []string{"plain.example", "alias", "127.0.0.1:" + strings.Split(h.addr, ":")[1] + " "} {
-		if strings.Contains(h.stderr.String(), leak) {
-			t.Errorf("stderr names %q:\n%s", leak, h.stderr)
+	// Nothing hush wrote names a client or a query, although clients
+	// failed their handshakes above (net/http logs those with the
+	// client's address).
+	for _, line := range strings.Split(strings.TrimSpace(h.stderr.String()), "\n") {
+		if !strings.HasPrefix(line, "hush: serving ") && !strings.HasPrefix(line, "hush: self-signed certificate, SPKI pin ") &&
+			!strings.HasPrefix(line, "hush: the root hints name only private") {
+			t.Errorf("unexpected stderr line %q", line)
 		}
 	}
 }
