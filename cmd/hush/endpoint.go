@@ -29,7 +29,7 @@ func schemes() []scheme {
 	return []scheme{
 		{name: "dns", defaultPort: 53, supported: true},
 		{name: "tls", defaultPort: 853, supported: true},
-		{name: "https", defaultPort: 443, hasPath: true},
+		{name: "https", defaultPort: 443, supported: true, hasPath: true},
 		{name: "quic", defaultPort: 853},
 	}
 }

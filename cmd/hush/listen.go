@@ -29,6 +29,16 @@ type sockets struct {
 	// Bound lists the --listen URLs with the ports actually bound (port
 	// 0 replaced), in the order given.
 	Bound []listenURL
+	// HTTPS holds the sockets of the https:// URLs.
+	HTTPS []httpsSockets
+}
+
+// httpsSockets are the sockets of one https:// URL: TCP for HTTP/1.1 and
+// HTTP/2, UDP for HTTP/3, on the same port.
+type httpsSockets struct {
+	URL listenURL
+	TCP net.Listener
+	UDP net.PacketConn
 }
 
 // openSockets binds every URL in urls. On error it closes what it opened.
@@ -56,6 +66,14 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			}
 			s.TLS = append(s.TLS, ln)
 			s.bind(u, ln.Addr())
+		case "https":
+			hs, err := listenHTTPS(ctx, u)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: %w", u, err)
+			}
+			s.HTTPS = append(s.HTTPS, hs)
+			s.bind(u, hs.TCP.Addr())
 		default:
 			s.Close()
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
@@ -86,8 +104,35 @@ func (s *sockets) Close() error {
 	for _, ln := range s.TLS {
 		errs = append(errs, ln.Close())
 	}
-	s.UDP, s.TCP, s.TLS = nil, nil, nil
+	for _, hs := range s.HTTPS {
+		errs = append(errs, hs.TCP.Close(), hs.UDP.Close())
+	}
+	s.UDP, s.TCP, s.TLS, s.HTTPS = nil, nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// listenHTTPS binds TCP and UDP on u's address and port. With port 0 the
+// kernel picks the TCP port and UDP takes the same one (retrying as
+// listenDNS does), so that Alt-Svc can name one port for both.
+func listenHTTPS(ctx context.Context, u listenURL) (httpsSockets, error) {
+	const attempts = 16
+	var lc net.ListenConfig
+	for i := 0; ; i++ {
+		ln, err := lc.Listen(ctx, "tcp", u.Addr.String())
+		if err != nil {
+			return httpsSockets{}, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := lc.ListenPacket(ctx, "udp", netip.AddrPortFrom(u.Addr.Addr(), uint16(port)).String())
+		if err == nil {
+			u.Addr = netip.AddrPortFrom(u.Addr.Addr(), uint16(port))
+			return httpsSockets{URL: u, TCP: ln, UDP: pc}, nil
+		}
+		ln.Close()
+		if u.Addr.Port() != 0 || i == attempts-1 || !errors.Is(err, syscall.EADDRINUSE) {
+			return httpsSockets{}, err
+		}
+	}
 }
 
 // listenDNS binds UDP and TCP on ap. With port 0 the kernel picks the UDP

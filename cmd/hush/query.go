@@ -31,6 +31,8 @@ type queryOptions struct {
 	// set, replaces it with a check of the certificate's SPKI pin.
 	insecure bool
 	pin      string
+	// http3 and get choose HTTP/3 and GET for https:// servers.
+	http3, get bool
 }
 
 // queryResult is one reply and how it arrived.
@@ -62,6 +64,8 @@ func newQueryExchanger(o queryOptions) (queryExchanger, error) {
 		return &dnsExchanger{ep: o.server, forceTCP: o.tcp}, nil
 	case "tls":
 		return newTLSExchanger(o), nil
+	case "https":
+		return newHTTPSExchanger(o), nil
 	}
 	return nil, usageErrorf("--server %q: no client for scheme %q yet", o.server, o.server.Scheme)
 }
@@ -310,8 +314,11 @@ func newQueryCmd(e *env) *cobra.Command {
 					return usageErrorf("--pin %q: %v", pin, err)
 				}
 			}
-			if (o.insecure || o.pin != "") && o.server.Scheme != "tls" {
-				return usageErrorf("--insecure and --pin apply to tls:// servers only")
+			if (o.insecure || o.pin != "") && o.server.Scheme != "tls" && o.server.Scheme != "https" {
+				return usageErrorf("--insecure and --pin apply to tls:// and https:// servers only")
+			}
+			if (o.http3 || o.get) && o.server.Scheme != "https" {
+				return usageErrorf("--http3 and --get apply to https:// servers only")
 			}
 			if o.insecure && o.pin != "" {
 				return usageErrorf("--insecure and --pin exclude each other")
@@ -335,14 +342,16 @@ func newQueryCmd(e *env) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, tls://HOST:PORT, or a bare address)")
+	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, or a bare address)")
 	fs.BoolVar(&o.tcp, "tcp", false, "use TCP only")
 	fs.BoolVar(&o.dnssec, "dnssec", false, "set the DO bit: ask for DNSSEC records")
 	fs.BoolVar(&o.cd, "cd", false, "set the CD bit: ask the resolver not to validate")
 	fs.BoolVar(&o.norecurse, "norecurse", false, "clear the RD bit")
 	fs.StringVar(&timeout, "timeout", "5s", "time to wait for the reply, TCP retry included (a `DURATION` or seconds)")
 	fs.BoolVar(&o.short, "short", false, "print only the answer records' data, one per line")
-	fs.BoolVar(&o.insecure, "insecure", false, "tls:// only: do not check the server's certificate")
-	fs.StringVar(&pin, "pin", "", "tls:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")
+	fs.BoolVar(&o.insecure, "insecure", false, "tls:// and https:// only: do not check the server's certificate")
+	fs.StringVar(&pin, "pin", "", "tls:// and https:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")
+	fs.BoolVar(&o.http3, "http3", false, "https:// only: use HTTP/3 (QUIC) instead of HTTP/2")
+	fs.BoolVar(&o.get, "get", false, "https:// only: send the query with GET (?dns=) instead of POST")
 	return cmd
 }

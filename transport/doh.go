@@ -1,0 +1,522 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+)
+
+// DoH defaults and limits.
+const (
+	// DefaultDoHPath is the path RFC 8484 §3 uses in its examples and
+	// that clients (kdig, dig, curl, browsers) assume.
+	DefaultDoHPath = "/dns-query"
+
+	// DefaultMaxDoHConnsPerClient caps the open connections, HTTP/1.1,
+	// HTTP/2 and HTTP/3 together, of one client (an IPv4 address or an
+	// IPv6 /64). A browser needs one or two.
+	DefaultMaxDoHConnsPerClient = 32
+
+	// DefaultAltSvcMaxAge is how long HTTP/1.1 and HTTP/2 clients may
+	// remember that HTTP/3 is on offer (the Alt-Svc ma parameter).
+	DefaultAltSvcMaxAge = 24 * time.Hour
+
+	// dohMaxHeaderBytes bounds a request's header block, request line
+	// included: room for a GET of a 4 KiB query (5.5 KiB of base64);
+	// larger queries must be POSTed. net/http answers 431 beyond it.
+	dohMaxHeaderBytes = 8 << 10
+
+	// dohMaxUniStreams is HTTP/3's need of unidirectional streams: the
+	// control stream and the two QPACK streams, with room to spare.
+	dohMaxUniStreams = 8
+
+	// h3ExcessiveLoad is the HTTP/3 error code a connection over the
+	// per-client or total cap is closed with (RFC 9114 §8.1,
+	// H3_EXCESSIVE_LOAD).
+	h3ExcessiveLoad = 0x0107
+)
+
+// Media types of RFC 8484 §6 and of the JSON form.
+const (
+	mediaDNSMessage = "application/dns-message"
+	mediaDNSJSON    = "application/dns-json"
+)
+
+// Header values shared by every response: the maps are written, never the
+// slices.
+var (
+	hdrDNSMessage = []string{mediaDNSMessage}
+	hdrDNSJSON    = []string{mediaDNSJSON}
+	hdrNoStore    = []string{"no-store"}
+	hdrAllow      = []string{"GET, POST"}
+	hdrTextPlain  = []string{"text/plain; charset=utf-8"}
+	hdrJSON       = []string{"application/json"}
+)
+
+// DoHOptions are the settings of a DoHServer that the other transports do
+// not have. Zero fields take the documented defaults.
+type DoHOptions struct {
+	// Path is the one path queries are answered on (default
+	// DefaultDoHPath); every other path is 404.
+	Path string
+
+	// MaxConnsPerClient caps the open connections of one client (an IPv4
+	// address or an IPv6 /64), HTTP/3 included (default
+	// DefaultMaxDoHConnsPerClient). Config.MaxTCPConns caps them all.
+	MaxConnsPerClient int
+
+	// AltSvcMaxAge is the ma parameter of the Alt-Svc header that
+	// advertises HTTP/3 (default DefaultAltSvcMaxAge).
+	AltSvcMaxAge time.Duration
+}
+
+// DoHServer answers DNS queries over HTTPS (DoH, RFC 8484): HTTP/1.1 and
+// HTTP/2 over TLS on TCP listeners (Serve), HTTP/3 on UDP sockets
+// (ServeQUIC), with one http.Handler behind them all. A DoHServer serves
+// one URL: its TCP listeners and UDP sockets should share a port, which
+// HTTP/1.1 and HTTP/2 responses advertise with Alt-Svc once ServeQUIC runs.
+//
+// Requests, on Path only (404 elsewhere):
+//
+//   - GET with dns=, the query in base64url without padding (RFC 8484
+//     §4.1; trailing '=' is tolerated); bad base64 is 400;
+//   - POST of a body of type application/dns-message (else 415) of at most
+//     65535 octets (else 413);
+//   - GET with name= (and type=, do=, cd=, ct=): the JSON form of Google's
+//     and Cloudflare's resolvers. The parameters choose the form, so the
+//     Accept header is not needed; a bad name, type or flag is 400 with
+//     {"error": "..."}. ct=application/dns-message asks for the answer in
+//     wire format;
+//   - any other method, HEAD included, is 405 with Allow: GET, POST (a
+//     HEAD would cost a resolution for nothing);
+//   - a message that is not a DNS query (shorter than a header, or QR set)
+//     is 400; everything else is 200 with a DNS message, whatever its
+//     rcode, exactly as the other transports answer it: the same ACL
+//     (REFUSED with EDE 18), FORMERR rules, cache fast path and EDNS
+//     padding to 468-octet blocks when the query asks for it. The message
+//     ID is echoed (clients send 0).
+//
+// Cache-Control (RFC 8484 §5.1): max-age is the smallest TTL of the
+// answer section; without answer records, the smallest of the authority
+// section's TTLs and its SOA's MINIMUM (RFC 2308), 0 without either.
+// Errors other than NXDOMAIN (SERVFAIL, REFUSED, FORMERR, ...) and HTTP
+// errors are no-store: they describe the moment or the client, not the
+// name.
+//
+// The ACL uses the connection's address, never a header such as
+// X-Forwarded-For. A connection beyond Config.MaxTCPConns or
+// DoHOptions.MaxConnsPerClient is closed at once: a TCP connection before
+// its TLS handshake (the client sees the connection closed), a QUIC one
+// with H3_EXCESSIVE_LOAD. HTTP/2 and HTTP/3 connections take at most
+// Config.MaxTCPInFlight concurrent streams. Timeouts: the TLS handshake
+// and a request's header within Config.TLSHandshakeTimeout; its body
+// within Config.TCPIdleTimeout more; the response within
+// Config.QueryTimeout plus TCPIdleTimeout; idle connections are closed
+// after TCPIdleTimeout. HTTP/3 has no timeout for a request's header
+// (quic-go offers no hook before the handler): the stream and connection
+// caps bound what a slow client holds.
+//
+// The handler's context is cancelled when the client goes away. Nothing
+// is logged: net/http's error log goes to Config.ErrorLog with addresses
+// removed, and TLS handshake failures (scanners, wrong certificates) and
+// broken HTTP/2 prefaces are dropped as TLSServer drops failed handshakes.
+type DoHServer struct {
+	cfg      Config
+	path     string
+	altSvcMA time.Duration
+	limit    *connLimiter
+
+	h12 *http.Server
+	h3  *http3.Server
+
+	tlsTCP  *tls.Config // ALPN h2, http/1.1
+	tlsQUIC *tls.Config // ALPN h3
+	quicCfg *quic.Config
+
+	// base is cancelled when a Shutdown runs out of time, which cancels
+	// the handlers' contexts.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	work sync.Pool // *dohWork
+
+	altSvc struct {
+		sync.RWMutex
+		v []string // nil until ServeQUIC runs
+	}
+
+	mu         sync.Mutex
+	closed     bool                         // mu guards
+	inflight   int                          // mu guards: ServeHTTP calls running
+	drained    chan struct{}                // closed when closed && inflight == 0
+	transports map[*quic.Transport]struct{} // mu guards
+}
+
+// dohWork is what one request needs, pooled: the response scratch, the
+// query message (replaced when a handler takes it) and the buffer the
+// request's query is read or packed into.
+type dohWork struct {
+	sc  *scratch
+	q   *dns.Msg
+	buf []byte
+}
+
+// NewDoHServer returns a DoH server for cfg. It uses two clones of
+// tlsConfig with TLS 1.2 as the lowest version: one with ALPN h2 and
+// http/1.1 for TCP, one with h3 for QUIC (TLS 1.3 only). Certificates are
+// taken from the clones as tlsConfig would give them, GetCertificate
+// included. It does not listen: call Serve and ServeQUIC.
+func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer {
+	s := &DoHServer{
+		cfg:        cfg.withDefaults(),
+		path:       opts.Path,
+		altSvcMA:   opts.AltSvcMaxAge,
+		drained:    make(chan struct{}),
+		transports: make(map[*quic.Transport]struct{}),
+	}
+	if s.path == "" {
+		s.path = DefaultDoHPath
+	}
+	if s.altSvcMA <= 0 {
+		s.altSvcMA = DefaultAltSvcMaxAge
+	}
+	perClient := opts.MaxConnsPerClient
+	if perClient <= 0 {
+		perClient = DefaultMaxDoHConnsPerClient
+	}
+	s.limit = newConnLimiter(s.cfg.MaxTCPConns, perClient)
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.work.New = func() any {
+		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
+	}
+
+	var tc *tls.Config
+	if tlsConfig != nil {
+		tc = tlsConfig.Clone()
+	} else {
+		tc = &tls.Config{}
+	}
+	if tc.MinVersion < tls.VersionTLS12 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	s.tlsTCP = tc
+	s.tlsQUIC = http3.ConfigureTLSConfig(tc.Clone())
+
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	c := &s.cfg
+	s.h12 = &http.Server{
+		Handler:           s,
+		Protocols:         &protos,
+		ReadHeaderTimeout: c.TLSHandshakeTimeout,
+		ReadTimeout:       c.TLSHandshakeTimeout + c.TCPIdleTimeout,
+		WriteTimeout:      c.QueryTimeout + c.TCPIdleTimeout,
+		IdleTimeout:       c.TCPIdleTimeout,
+		MaxHeaderBytes:    dohMaxHeaderBytes,
+		ErrorLog:          log.New(&httpErrorLog{report: c.ErrorLog}, "", 0),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: c.MaxTCPInFlight,
+			// Queries and answers fit one frame; a bigger
+			// window only lets a client park more data here.
+			MaxReceiveBufferPerStream:     tcpMaxSize + 1,
+			MaxReceiveBufferPerConnection: 1 << 20,
+		},
+	}
+	s.quicCfg = &quic.Config{
+		HandshakeIdleTimeout:  c.TLSHandshakeTimeout,
+		MaxIdleTimeout:        c.TCPIdleTimeout,
+		MaxIncomingStreams:    int64(c.MaxTCPInFlight),
+		MaxIncomingUniStreams: dohMaxUniStreams,
+		// Replaying a DNS query reveals nothing the first copy did
+		// not, and hush answers it the same way (RFC 8484 §7 leaves
+		// this to the server).
+		Allow0RTT: true,
+	}
+	s.h3 = &http3.Server{
+		Handler:        s,
+		MaxHeaderBytes: dohMaxHeaderBytes,
+		IdleTimeout:    c.TCPIdleTimeout,
+	}
+	return s
+}
+
+// Serve accepts TCP connections on l and serves HTTP/1.1 and HTTP/2 over
+// TLS on them until Shutdown, then returns ErrServerClosed. l must be a
+// plain TCP listener: the TLS is the server's. It may be called for
+// several listeners at once. Shutdown closes l.
+func (s *DoHServer) Serve(l net.Listener) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	err := s.h12.Serve(tls.NewListener(&limitListener{Listener: l, limit: s.limit}, s.tlsTCP))
+	if errors.Is(err, http.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	if err != nil {
+		return fmt.Errorf("transport: doh: %w", err)
+	}
+	return nil
+}
+
+// ServeQUIC serves HTTP/3 on the UDP socket pc until Shutdown, then
+// returns ErrServerClosed. From then on the HTTP/1.1 and HTTP/2 responses
+// advertise h3 on pc's port with Alt-Svc. Shutdown does not close pc.
+func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	tr := &quic.Transport{Conn: pc}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.transports[tr] = struct{}{}
+	s.mu.Unlock()
+	ln, err := tr.ListenEarly(s.tlsQUIC, s.quicCfg)
+	if err != nil {
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			// Shutdown closed tr under us.
+			return ErrServerClosed
+		}
+		return fmt.Errorf("transport: doh: quic listen: %w", err)
+	}
+	defer ln.Close()
+	if ap := addrPortOf(pc.LocalAddr()); ap.Port() != 0 {
+		s.altSvc.Lock()
+		s.altSvc.v = []string{fmt.Sprintf(`h3=":%d"; ma=%d`, ap.Port(), int(s.altSvcMA.Seconds()))}
+		s.altSvc.Unlock()
+	}
+	err = s.h3.ServeListener(&quicLimitListener{ln: ln, limit: s.limit})
+	if errors.Is(err, http.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	if err != nil {
+		return fmt.Errorf("transport: doh: %w", err)
+	}
+	return nil
+}
+
+// check refuses to serve without a handler or a certificate.
+func (s *DoHServer) check() error {
+	if s.cfg.Handler == nil {
+		return errNoHandler
+	}
+	tc := s.tlsTCP
+	if len(tc.Certificates) == 0 && tc.GetCertificate == nil && tc.GetConfigForClient == nil {
+		return errNoCertificate
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and requests (HTTP/2 and HTTP/3
+// clients get GOAWAY), waits for the requests in flight to be answered
+// and returns nil. If ctx ends first, it returns ctx's error, cancels the
+// handlers' contexts and closes every connection. HTTP/3 connections are
+// closed by their clients after GOAWAY (quic-go's do so once their last
+// request is answered); the ones that stay open are closed when ctx
+// ends, which does not make Shutdown fail once every query has been
+// answered.
+func (s *DoHServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		if s.inflight == 0 {
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+
+	h12 := make(chan error, 1)
+	go func() { h12 <- s.h12.Shutdown(ctx) }()
+	h3 := make(chan error, 1)
+	go func() { h3 <- s.h3.Shutdown(ctx) }()
+
+	var err error
+	select {
+	case <-s.drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if e := <-h12; e != nil {
+		// Out of time: Shutdown leaves active connections open.
+		_ = s.h12.Close()
+	}
+	<-h3 // closes what is left by itself when ctx ends
+	s.cancelBase()
+	s.mu.Lock()
+	trs := s.transports
+	s.transports = nil
+	s.mu.Unlock()
+	for tr := range trs {
+		_ = tr.Close()
+	}
+	return err
+}
+
+// enter and leave count the requests in flight, for Shutdown.
+func (s *DoHServer) enter() {
+	s.mu.Lock()
+	s.inflight++
+	s.mu.Unlock()
+}
+
+func (s *DoHServer) leave() {
+	s.mu.Lock()
+	s.inflight--
+	if s.closed && s.inflight == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// ServeHTTP answers one DoH request; see DoHServer for the rules.
+func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.enter()
+	defer s.leave()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			// net/http would log the value, which may quote the
+			// request; only the stack goes out, and the stream is
+			// aborted without a log line.
+			s.cfg.report(fmt.Errorf("transport: doh handler panicked:\n%s", debug.Stack()))
+			panic(http.ErrAbortHandler)
+		}
+	}()
+	h := w.Header()
+	if r.ProtoMajor < 3 {
+		s.altSvc.RLock()
+		if s.altSvc.v != nil {
+			h["Alt-Svc"] = s.altSvc.v
+		}
+		s.altSvc.RUnlock()
+	} else if d, ok := w.(interface {
+		SetReadDeadline(time.Time) error
+		SetWriteDeadline(time.Time) error
+	}); ok {
+		// net/http's timeouts do not reach HTTP/3: the same budget.
+		now := time.Now()
+		_ = d.SetReadDeadline(now.Add(s.cfg.TCPIdleTimeout))
+		_ = d.SetWriteDeadline(now.Add(s.cfg.QueryTimeout + s.cfg.TCPIdleTimeout))
+	}
+	if r.URL.Path != s.path {
+		httpFail(w, http.StatusNotFound, false, "not found")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		h["Allow"] = hdrAllow
+		httpFail(w, http.StatusMethodNotAllowed, false, "method not allowed: use GET or POST")
+		return
+	}
+	wk := s.work.Get().(*dohWork)
+	defer s.work.Put(wk)
+	dr, status, msg := decodeRequest(w, r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), r.ContentLength, r.Body, wk.buf)
+	if status != 0 {
+		httpFail(w, status, dr.json, msg)
+		return
+	}
+	out, ok := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)))
+	if !ok {
+		httpFail(w, http.StatusBadRequest, dr.json, "not a DNS query")
+		return
+	}
+	if dr.json {
+		writeJSON(w, out)
+		return
+	}
+	h["Content-Type"] = hdrDNSMessage
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	h["Cache-Control"] = []string{cacheControl(out)}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+// resolve runs the shared pipeline on raw. The result is in wk.sc's
+// buffer, valid until wk is used again; false means no answer is due (not
+// a query).
+func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowed bool) ([]byte, bool) {
+	var req request
+	out, act := s.cfg.prepare(wk.sc, raw, wk.q, &req, protoHTTPS, allowed)
+	switch act {
+	case actDrop:
+		return nil, false
+	case actHandle:
+		// The handler may keep q.
+		q := wk.q
+		wk.q = new(dns.Msg)
+		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+		stop := context.AfterFunc(s.base, cancel)
+		out = s.cfg.finish(qctx, wk.sc, q, &req, protoHTTPS)
+		stop()
+		cancel()
+	}
+	return out, true
+}
+
+// remoteAddr is the client's address as the connection gives it (net/http
+// and quic-go's http3 fill RemoteAddr from the socket, never from a
+// header).
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
+}
+
+// addrPortOf is addrOf with the port.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort()
+	case *net.TCPAddr:
+		return a.AddrPort()
+	case nil:
+		return netip.AddrPort{}
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// httpFail writes an HTTP error: {"error": msg} for the JSON form, the
+// text otherwise. msg never quotes the request.
+func httpFail(w http.ResponseWriter, status int, json bool, msg string) {
+	h := w.Header()
+	h["Cache-Control"] = hdrNoStore
+	var body []byte
+	if json {
+		h["Content-Type"] = hdrJSON
+		body = jsonError(msg)
+	} else {
+		h["Content-Type"] = hdrTextPlain
+		body = []byte(msg + "\n")
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
