@@ -64,7 +64,8 @@ func off(v string) bool {
 // without it), forward-addr makes hush forward to that server, trust-anchor turns
 // validation on with those anchors, domain-insecure makes negative trust
 // anchors, query-minimization off turns minimisation off, and
-// do-not-query-localhost off lets loopback servers be queried. Scenario
+// do-not-query-localhost off lets loopback servers be queried (the
+// stub-addr servers themselves always may be). Scenario
 // servers use public and private addresses, all in-process, so every
 // upstream address but loopback is allowed.
 func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Resolver, error) {
@@ -77,6 +78,7 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 		nsName = dns.Fqdn(v)
 	}
 	var hints []dns.RR
+	var stubs []netip.Prefix
 	for i, v := range s.ConfigValues("stub-addr") {
 		a, err := netip.ParseAddr(v)
 		if err != nil {
@@ -86,6 +88,11 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 		if i > 0 {
 			ns = fmt.Sprintf("hint%d.root-servers.invalid.", i)
 		}
+		// The root servers the scenario names are the operator's own
+		// choice, as a hush operator lists loopback root hints in
+		// AllowUpstream; only delegations to loopback stay refused
+		// (iter_donotq127).
+		stubs = append(stubs, netip.PrefixFrom(a, a.BitLen()))
 		hints = append(hints, &dns.NS{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600000}, Ns: ns})
 		if a.Is4() {
 			hints = append(hints, &dns.A{Hdr: dns.RR_Header{Name: ns, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600000}, A: a.AsSlice()})
@@ -95,7 +102,7 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	}
 	// Scenario servers use private and documentation addresses too;
 	// loopback only with do-not-query-localhost: off, as in Deckard.
-	var allow []netip.Prefix
+	allow := stubs
 	for _, p := range []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12",
 		"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "fc00::/7", "fe80::/10", "100::/64", "2001:db8::/32"} {
 		allow = append(allow, netip.MustParsePrefix(p))
