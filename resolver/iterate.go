@@ -283,6 +283,15 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			return result{}, err
 		}
 		kind := classify(resp, cut.zone)
+		minimised := sendName != name || sendType != qtype
+		if kind == kindLame && minimised && zoneNSOnly(resp, cut.zone) {
+			// No cut at the minimised name, said without AA or SOA: the
+			// zone's own NS set where a referral would stand, as some
+			// servers answer for empty non-terminals. Unbound takes it
+			// as a referral to the same zone; either way the walk goes
+			// on with this cut.
+			kind = kindNoData
+		}
 		switch kind {
 		case kindReferral:
 			referrals++
@@ -308,7 +317,18 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			cut.tried[server] = true
 			continue
 		}
-		if sendName != name || sendType != qtype {
+		if minimised && kind == kindAnswer {
+			if next := r.takeApexNS(resp, cut.zone, sendName); next != nil {
+				// The NS set of sendName itself: a zone starts there,
+				// served by these servers too (one server for parent
+				// and child), and the walk goes on from it, so that
+				// the answer is judged with that zone's keys.
+				cut = next
+				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+				continue
+			}
+		}
+		if minimised {
 			// A minimised query: it only told us whether the name exists.
 			// NXDOMAIN or an alias there means the full name is what to
 			// ask; so does anything odd (the relaxed fallback of RFC 9156
@@ -572,6 +592,21 @@ func classify(resp *dns.Msg, zone string) respKind {
 	return kindLame
 }
 
+// zoneNSOnly reports whether resp, a NOERROR reply from a server of zone,
+// carries no answer and, in its authority section, NS records of zone
+// itself and nothing else.
+func zoneNSOnly(resp *dns.Msg, zone string) bool {
+	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0 || len(resp.Ns) == 0 {
+		return false
+	}
+	for _, rr := range resp.Ns {
+		if rr.Header().Rrtype != dns.TypeNS || !strings.EqualFold(rr.Header().Name, zone) {
+			return false
+		}
+	}
+	return true
+}
+
 // takeReferral caches a referral from a server of zone, its NS set and
 // glue, and returns the new cut. Glue from outside zone (there only with
 // Config.OutOfZoneGlue) serves the new cut but is not cached.
@@ -604,6 +639,39 @@ func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	cut := r.cutFromNS(dns.CanonicalName(child), ns, now)
 	// Glue the cache would not keep (TTL 0) still serves this walk
 	// (RFC 1035 §3.2.1).
+	for _, rr := range resp.Extra {
+		if slices.Contains(cut.nsNames, dns.CanonicalName(rr.Header().Name)) {
+			cut.addrs = appendAddrs(cut.addrs, []dns.RR{rr})
+		}
+	}
+	return cut
+}
+
+// takeApexNS returns the zone cut at name that resp, the answer of a
+// server of zone to a minimised NS query for name, shows: the NS RRset
+// of name in an authoritative answer, so the child's own servers
+// speaking (a NS set without AA is the parent's copy, or a server
+// answering out of its cache). It caches that NS set and the glue
+// for it, as takeReferral does, or returns nil when the answer holds
+// no such set.
+func (r *Resolver) takeApexNS(resp *dns.Msg, zone, name string) *zoneCut {
+	var ns []dns.RR
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == dns.TypeNS && strings.EqualFold(rr.Header().Name, name) {
+			ns = append(ns, rr)
+		}
+	}
+	if len(ns) == 0 || !resp.Authoritative || !dns.IsSubDomain(zone, name) || strings.EqualFold(zone, name) {
+		return nil
+	}
+	now := r.now()
+	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAnswer}, now)
+	for _, set := range rrsets(resp.Extra) {
+		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
+			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
+		}
+	}
+	cut := r.cutFromNS(dns.CanonicalName(name), ns, now)
 	for _, rr := range resp.Extra {
 		if slices.Contains(cut.nsNames, dns.CanonicalName(rr.Header().Name)) {
 			cut.addrs = appendAddrs(cut.addrs, []dns.RR{rr})
