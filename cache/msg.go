@@ -16,9 +16,7 @@ import (
 //   - is not a QUERY, or its question is not k's (name compared
 //     case-insensitively, type, class);
 //   - has an RCODE other than NOERROR, NXDOMAIN or SERVFAIL;
-//   - would get a TTL of zero (see below);
-//   - is a negative answer without an SOA in the authority section, which
-//     RFC 2308 §5 says not to cache: nothing would bound its lifetime.
+//   - would get a TTL of zero (see below).
 //
 // The TTL of the entry is:
 //   - for a positive answer, the lowest TTL of the answer and authority
@@ -28,6 +26,7 @@ import (
 //     question's type, CNAMEs aside: NODATA), min(SOA TTL, SOA MINIMUM) of
 //     the authority SOA (RFC 2308 §5), further lowered by any lower TTL in
 //     the answer and authority sections and capped at MaxNegativeTTL;
+//     without an SOA, NoSOANegativeTTL, lowered and capped alike;
 //   - for SERVFAIL, ServfailTTL.
 //
 // Every record's TTL in the stored copy is lowered to the entry's TTL (and,
@@ -115,10 +114,21 @@ func (c *Cache) msgTTL(qtype uint16, m *dns.Msg, now time.Time) (ttl, floor uint
 	// RFC 2308 §5: a negative answer lives as long as the lower of the
 	// SOA's TTL (already in t) and its MINIMUM field.
 	if soa == nil {
-		return 0, 0
+		return t.clamp(0, min(noSOANegTTL, c.maxNegTTL)), 0
 	}
 	return t.clamp(0, min(wireTTL(soa.Minttl), c.maxNegTTL)), 0
 }
+
+// NoSOANegativeTTL is how long a negative answer without an SOA is
+// cached. RFC 2308 §5 says such answers SHOULD NOT be cached, since
+// nothing in them bounds their life and two caches could hand one back
+// and forth for ever. Unbound (NORR_TTL) and Knot Resolver keep them a
+// few seconds all the same, and so does hush: a fixed, short life bounds
+// such a loop by what the upstream cache does, while a server that
+// answers so would otherwise get every client query again.
+const NoSOANegativeTTL = 5 * time.Second
+
+const noSOANegTTL = uint32(NoSOANegativeTTL / time.Second)
 
 // answers reports whether an answer section holds data of type qtype (any
 // data for ANY), as opposed to nothing or only the CNAMEs leading to a name

@@ -225,8 +225,24 @@ func TestSetMsgNegative(t *testing.T) {
 			msg:  answer{Rcode: dns.RcodeNameError, Ns: []string{soa(3600, 300)}},
 		},
 		{
-			name: "NXDOMAIN without SOA not cached (RFC 2308 §5)",
+			name: "NXDOMAIN without SOA kept NoSOANegativeTTL",
 			msg:  answer{Rcode: dns.RcodeNameError},
+			want: []uint32{},
+		},
+		{
+			name: "NODATA without SOA kept NoSOANegativeTTL, records too",
+			msg:  answer{Ns: []string{"example.com. 3600 IN NS ns1.example.com."}},
+			want: []uint32{5},
+		},
+		{
+			name: "NODATA without SOA, lower record TTL",
+			msg:  answer{Answer: []string{"www.example.com. 2 IN CNAME web.example.com."}},
+			want: []uint32{2},
+		},
+		{
+			name: "NODATA without SOA, capped at MaxNegativeTTL",
+			cfg:  Config{MaxNegativeTTL: -1},
+			msg:  answer{},
 		},
 		{
 			name: "NODATA",
@@ -257,13 +273,6 @@ func TestSetMsgNegative(t *testing.T) {
 			},
 			qtype: dns.TypeCNAME,
 			want:  []uint32{3600},
-		},
-		{
-			name: "referral is no answer",
-			msg: answer{
-				Ns:    []string{"example.com. 3600 IN NS ns1.example.com."},
-				Extra: []string{"ns1.example.com. 3600 IN A 192.0.2.53"},
-			},
 		},
 	})
 }
@@ -580,4 +589,18 @@ func TestCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestNoSOANegativeLifetime: a negative answer without an SOA, with no
+// record to bound it either, lives NoSOANegativeTTL and no longer.
+func TestNoSOANegativeLifetime(t *testing.T) {
+	c := New(Config{})
+	k := NewKey(www, dns.TypeA, dns.ClassINET, true, false)
+	c.SetMsg(k, answer{}.msg(t, www, dns.TypeA), Meta{}, t0)
+	if _, _, ok := c.GetMsg(k, t0.Add(NoSOANegativeTTL-time.Second)); !ok {
+		t.Errorf("gone before NoSOANegativeTTL")
+	}
+	if m, _, ok := c.GetMsg(k, t0.Add(NoSOANegativeTTL)); ok {
+		t.Errorf("still cached after NoSOANegativeTTL: %v", m)
+	}
 }

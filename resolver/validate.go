@@ -349,9 +349,10 @@ func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg
 	case kind == kindAnswer:
 		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: uint8(status), EDE: code})
 	case status == dnssec.Insecure || provesDelegation(m, child, r.budget(qs)):
-		// A denial without the SOA a DS query's answer has cannot be
-		// cached as one (RFC 2308 §5); what it proves, that the child is
-		// unsigned, is kept instead, as zoneKeys would conclude.
+		// A denial without the SOA a DS query's answer has would be
+		// cached a few seconds at most (RFC 2308 §5); what it proves,
+		// that the child is unsigned, is kept instead, as zoneKeys
+		// would conclude.
 		r.keepKeys(dns.CanonicalName(child), dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
 	}
 }
