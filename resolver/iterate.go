@@ -266,6 +266,9 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		return r.forward(ctx, qs, name, qtype)
 	}
 	cut := r.findCut(name, qtype)
+	// cached says the cut came from the cache, not from a referral of
+	// this walk.
+	cached := true
 	minimise := !r.cfg.NoQNameMinimisation
 	labels := dns.CountLabel(name)
 	// sendLabels is how much of name the next minimised query carries.
@@ -280,16 +283,27 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
+			if cached && cut.zone != "." && errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
+				// None of the servers the cache knows for the zone
+				// answers: their addresses may have outlived their use
+				// (iter_ns_badip) while the parent knows better. Ask
+				// the parent again for the delegation, as Unbound
+				// falls back on parent-side NS and glue.
+				cut = r.cutAtOrAbove(parent(cut.zone))
+				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+				continue
+			}
 			return result{}, err
 		}
 		kind := classify(resp, cut.zone)
 		minimised := sendName != name || sendType != qtype
-		if kind == kindLame && minimised && zoneNSOnly(resp, cut.zone) {
-			// No cut at the minimised name, said without AA or SOA: the
-			// zone's own NS set where a referral would stand, as some
-			// servers answer for empty non-terminals. Unbound takes it
-			// as a referral to the same zone; either way the walk goes
-			// on with this cut.
+		if kind == kindLame && minimised && noCutHere(resp, cut.zone) {
+			// No cut at the minimised name, said without AA or SOA:
+			// nothing, or the zone's own NS set where a referral would
+			// stand, as some servers answer for empty non-terminals.
+			// Unbound takes the first for NODATA and the second for a
+			// referral to the same zone; either way the walk goes on
+			// with this cut, and the full question is judged strictly.
 			kind = kindNoData
 		}
 		switch kind {
@@ -307,7 +321,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			if r.cfg.DNSSEC {
 				r.noteReferralDS(ctx, qs, resp, cut.zone, next.zone)
 			}
-			cut = next
+			cut, cached = next, false
 			sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
 			continue
 		case kindLame, kindFail:
@@ -323,7 +337,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 				// served by these servers too (one server for parent
 				// and child), and the walk goes on from it, so that
 				// the answer is judged with that zone's keys.
-				cut = next
+				cut, cached = next, false
 				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
 				continue
 			}
@@ -592,11 +606,13 @@ func classify(resp *dns.Msg, zone string) respKind {
 	return kindLame
 }
 
-// zoneNSOnly reports whether resp, a NOERROR reply from a server of zone,
-// carries no answer and, in its authority section, NS records of zone
-// itself and nothing else.
-func zoneNSOnly(resp *dns.Msg, zone string) bool {
-	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0 || len(resp.Ns) == 0 {
+// noCutHere reports whether resp, a scrubbed NOERROR reply from a server
+// of zone, carries no answer and, in its authority section, nothing but
+// NS records of zone itself. A reply with RA and no AA is excepted: a
+// recursive server answering from its cache is lame (Unbound's
+// RESPONSE_TYPE_REC_LAME).
+func noCutHere(resp *dns.Msg, zone string) bool {
+	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0 || resp.RecursionAvailable && !resp.Authoritative {
 		return false
 	}
 	for _, rr := range resp.Ns {
@@ -731,11 +747,17 @@ func containsAddr(s []netip.Addr, a netip.Addr) bool {
 // delegation for, or the root from the hints. DS records live on the
 // parent side of a cut, so a DS question starts from the parent.
 func (r *Resolver) findCut(name string, qtype uint16) *zoneCut {
-	now := r.now()
 	z := dns.CanonicalName(name)
 	if qtype == dns.TypeDS && z != "." {
 		z = parent(z)
 	}
+	return r.cutAtOrAbove(z)
+}
+
+// cutAtOrAbove returns the closest zone cut at or above z the cache knows
+// a usable delegation for, or the root from the hints.
+func (r *Resolver) cutAtOrAbove(z string) *zoneCut {
+	now := r.now()
 	for {
 		if ns, _, ok := r.cache.GetRRset(z, dns.TypeNS, dns.ClassINET, now); ok {
 			cut := r.cutFromNS(z, ns, now)

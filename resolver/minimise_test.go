@@ -3,7 +3,9 @@ package resolver_test
 import (
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hush-dns/hush/resolver"
 	"github.com/miekg/dns"
@@ -45,12 +47,20 @@ func TestMinimisedQueryZoneCuts(t *testing.T) {
 	tests := []struct {
 		name  string
 		apex  func(t *testing.T) *dns.Msg
-		want  string // the address www.example.com. resolves to
+		want  string // the address www.example.com. resolves to, "" for an error
 		asked string // the server that got the full question
 	}{
 		{"zone NS without AA", func(t *testing.T) *dns.Msg {
 			return msg(t, false, 0, "|", "com. 3600 IN NS ns.com.")
 		}, "192.0.2.1", "198.51.100.10"},
+		{"empty without AA", func(t *testing.T) *dns.Msg {
+			return msg(t, false, 0)
+		}, "192.0.2.1", "198.51.100.10"},
+		{"empty with RA, without AA: a lame recursive server", func(t *testing.T) *dns.Msg {
+			m := msg(t, false, 0)
+			m.RecursionAvailable = true
+			return m
+		}, "", ""},
 		{"apex NS with AA", func(t *testing.T) *dns.Msg {
 			return msg(t, true, 0, childNS...)
 		}, "192.0.2.2", "198.51.100.20"},
@@ -63,6 +73,12 @@ func TestMinimisedQueryZoneCuts(t *testing.T) {
 			s := minimiseNet(t, func() *dns.Msg { return tt.apex(t) })
 			r, _ := scriptedResolver(t, s, func(c *resolver.Config) { c.NoQNameMinimisation = false })
 			m, err := ask(t, r, "www.example.com.", dns.TypeA)
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("got %v, want an error: the only server is lame", m)
+				}
+				return
+			}
 			if err != nil || !answerHas(m, tt.want) {
 				t.Fatalf("got %v, %v; want the answer %s", m, err, tt.want)
 			}
@@ -76,5 +92,50 @@ func TestMinimisedQueryZoneCuts(t *testing.T) {
 				t.Errorf("full questions sent: %v; want one, to %s", full, tt.asked)
 			}
 		})
+	}
+}
+
+// TestStaleDelegationAsksParent: foo.com's servers are named in
+// example.com, whose delegation gives ns.example.com a 10 s address and
+// ns2.example.com an hour-long one; ns2 fails everything. Once the short
+// address expires, the cache knows only ns2 for example.com, which
+// cannot say where ns is: the resolver asks com's servers for the
+// delegation again instead of failing (iter_ns_badip).
+func TestStaleDelegationAsksParent(t *testing.T) {
+	comAddr, good, bad := netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.20"), netip.MustParseAddr("198.51.100.21")
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, false, 0, "|", "com. 3600 IN NS ns.com.", "|", "ns.com. 3600 IN A "+comAddr.String())
+		},
+		comAddr: func(q dns.Question) *dns.Msg {
+			if dns.IsSubDomain("foo.com.", q.Name) {
+				return msg(t, false, 0, "|", "foo.com. 3600 IN NS ns.example.com.", "foo.com. 3600 IN NS ns2.example.com.")
+			}
+			return msg(t, false, 0, "|", "example.com. 3600 IN NS ns.example.com.", "example.com. 3600 IN NS ns2.example.com.", "|",
+				"ns.example.com. 10 IN A "+good.String(), "ns2.example.com. 3600 IN A "+bad.String())
+		},
+		good: func(q dns.Question) *dns.Msg {
+			switch {
+			case q.Name == "ns.example.com." && q.Qtype == dns.TypeA:
+				return msg(t, true, 0, "ns.example.com. 10 IN A "+good.String())
+			case q.Name == "www.foo.com." && q.Qtype == dns.TypeA:
+				return msg(t, true, 0, "www.foo.com. 10 IN A 192.0.2.1")
+			}
+			return msg(t, true, 0, "|", "example.com. 300 IN SOA ns.example.com. host. 1 2 3 4 300")
+		},
+		bad: func(q dns.Question) *dns.Msg { return msg(t, false, dns.RcodeServerFailure) },
+	}}
+	var mu sync.Mutex
+	now := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	r, _ := scriptedResolver(t, s, func(c *resolver.Config) { c.Now = clock })
+	for i := range 2 {
+		m, err := ask(t, r, "www.foo.com.", dns.TypeA)
+		if err != nil || !answerHas(m, "192.0.2.1") {
+			t.Fatalf("query %d: got %v, %v; want the answer", i+1, m, err)
+		}
+		mu.Lock()
+		now = now.Add(20 * time.Second)
+		mu.Unlock()
 	}
 }
