@@ -81,7 +81,8 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 func zoneLabel(zone string) string { return "zone " + zone }
 
 // lookupNSAddrs resolves the addresses of the next NS name of cut that has
-// none yet. It reports whether it found any new address; an error means
+// none yet, and when none is left adds the parent-side glue of its NS
+// names. It reports whether it found any new address; an error means
 // the query's budget or time ran out.
 func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) (bool, error) {
 	for _, n := range cut.nsNames {
@@ -129,7 +130,7 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 			return true, nil
 		}
 	}
-	return false, nil
+	return r.addParentGlue(cut), nil
 }
 
 // exchange sends one query to one server and returns a reply that matches

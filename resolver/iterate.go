@@ -250,6 +250,8 @@ type zoneCut struct {
 	tried map[netip.Addr]bool
 	// nsLookups counts address lookups for glueless NS names (NXNSAttack).
 	nsLookups int
+	// parentGlue says the parent-side glue of the NS names was added.
+	parentGlue bool
 }
 
 // minimisedType is the QTYPE of minimised queries. RFC 9156 §2.1 allows
@@ -650,6 +652,7 @@ func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	for _, set := range rrsets(resp.Extra) {
 		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
 			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
+			r.keepGlue(set, now)
 		}
 	}
 	cut := r.cutFromNS(dns.CanonicalName(child), ns, now)
@@ -694,6 +697,64 @@ func (r *Resolver) takeApexNS(resp *dns.Msg, zone, name string) *zoneCut {
 		}
 	}
 	return cut
+}
+
+// glueEntry is the parent-side addresses of one name server name.
+type glueEntry struct {
+	addrs   []netip.Addr
+	expires time.Time
+}
+
+// keepGlue remembers set, A or AAAA glue of a referral, as the parent's
+// side of its owner's addresses, beside what is kept already of the
+// other type.
+func (r *Resolver) keepGlue(set []dns.RR, now time.Time) {
+	ttl := set[0].Header().Ttl
+	for _, rr := range set {
+		ttl = min(ttl, rr.Header().Ttl)
+	}
+	if ttl == 0 {
+		return
+	}
+	name := dns.CanonicalName(set[0].Header().Name)
+	e := glueEntry{expires: now.Add(time.Duration(ttl) * time.Second)}
+	if old, ok := r.glue.Get(name); ok && now.Before(old.expires) {
+		if old.expires.Before(e.expires) {
+			e.expires = old.expires
+		}
+		for _, a := range old.addrs {
+			if a.Is4() != (set[0].Header().Rrtype == dns.TypeA) {
+				e.addrs = append(e.addrs, a)
+			}
+		}
+	}
+	e.addrs = appendAddrs(e.addrs, set)
+	r.glue.Add(name, e)
+}
+
+// addParentGlue adds to cut, once, the parent-side addresses kept for its
+// NS names that it lacks, and reports whether there were any: the last
+// resort when the addresses the child gives for its servers all fail
+// (iter_pcdiff), as Unbound falls back on parent-side glue.
+func (r *Resolver) addParentGlue(cut *zoneCut) bool {
+	if cut.parentGlue {
+		return false
+	}
+	cut.parentGlue = true
+	now := r.now()
+	before := len(cut.addrs)
+	for _, n := range cut.nsNames {
+		e, ok := r.glue.Get(n)
+		if !ok || !now.Before(e.expires) {
+			continue
+		}
+		for _, a := range e.addrs {
+			if !containsAddr(cut.addrs, a) {
+				cut.addrs = append(cut.addrs, a)
+			}
+		}
+	}
+	return len(cut.addrs) > before
 }
 
 // cutFromNS builds a zone cut from an NS set, with the addresses the cache

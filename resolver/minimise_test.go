@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -137,5 +138,52 @@ func TestStaleDelegationAsksParent(t *testing.T) {
 		mu.Lock()
 		now = now.Add(20 * time.Second)
 		mu.Unlock()
+	}
+}
+
+// TestParentSideGlue: example.com is served by ns.example.net, whose
+// parent gives it one address and whose own zone another, which fails.
+// The child's address wins in the cache, but when it fails the parent's
+// is tried before giving up (iter_pcdiff), as Unbound does.
+func TestParentSideGlue(t *testing.T) {
+	comAddr, netAddr := netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.11")
+	parentSide, childSide := netip.MustParseAddr("198.51.100.44"), netip.MustParseAddr("198.51.100.55")
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			if dns.IsSubDomain("net.", q.Name) {
+				return msg(t, false, 0, "|", "net. 3600 IN NS ns.net.", "|", "ns.net. 3600 IN A "+netAddr.String())
+			}
+			return msg(t, false, 0, "|", "com. 3600 IN NS ns.com.", "|", "ns.com. 3600 IN A "+comAddr.String())
+		},
+		comAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, false, 0, "|", "example.com. 3600 IN NS ns.example.net.")
+		},
+		netAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, false, 0, "|", "example.net. 3600 IN NS ns.example.net.", "|", "ns.example.net. 3600 IN A "+parentSide.String())
+		},
+		parentSide: func(q dns.Question) *dns.Msg {
+			switch {
+			case q.Name == "ns.example.net." && q.Qtype == dns.TypeA:
+				return msg(t, true, 0, "ns.example.net. 3600 IN A "+childSide.String())
+			case q.Name == "www.example.com." && q.Qtype == dns.TypeA:
+				return msg(t, true, 0, "www.example.com. 3600 IN A 192.0.2.1")
+			}
+			return msg(t, true, 0, "|", "example.net. 300 IN SOA ns.example.net. host. 1 2 3 4 300")
+		},
+		childSide: func(q dns.Question) *dns.Msg { return msg(t, false, dns.RcodeServerFailure) },
+	}}
+	r, _ := scriptedResolver(t, s, nil)
+	m, err := ask(t, r, "www.example.com.", dns.TypeA)
+	if err != nil || !answerHas(m, "192.0.2.1") {
+		t.Fatalf("got %v, %v; want the answer through the parent-side address", m, err)
+	}
+	var order []string
+	for _, a := range s.askedFor("www.example.com.") {
+		if addr := strings.Fields(a)[0]; addr == childSide.String() || addr == parentSide.String() {
+			order = append(order, addr)
+		}
+	}
+	if want := []string{childSide.String(), parentSide.String()}; !slices.Equal(order, want) {
+		t.Errorf("www.example.com. asked of %v, want %v: the child's address first", order, want)
 	}
 }

@@ -146,6 +146,10 @@ type Resolver struct {
 	dnssecLimits dnssec.Limits
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
 	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
+	// glue keeps the addresses referrals gave for name server names (the
+	// parent's side), apart from the cache, where the child's own answer
+	// replaces them: the last resort when the child's addresses fail.
+	glue *cache.Sharded[string, glueEntry]
 }
 
 // result is a resolution's answer with its cache metadata (DNSSEC status
@@ -192,6 +196,7 @@ func New(cfg Config) (*Resolver, error) {
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
+	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
 	if len(cfg.Forwarders) > 0 {
 		r.fwdPorts = make(map[netip.Addr]uint16)
 		for _, f := range cfg.Forwarders {
