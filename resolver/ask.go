@@ -52,6 +52,15 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				continue
 			}
 			out := scrub(resp, name, qtype, cut.zone)
+			if !out.Authoritative && answeredOtherType(resp, out, name, cut.zone) {
+				// The server answered for the name itself, with records
+				// of another type only: it speaks as the name's
+				// authority whatever its AA bit says, and what it says
+				// is that there is no data of the type asked
+				// (iter_unexpectedrrtype). Unbound alike takes such a
+				// reply for NODATA, not for lameness.
+				out.Authoritative = true
+			}
 			if r.cfg.OutOfZoneGlue {
 				out.Extra = append(out.Extra, outOfZoneGlue(resp, out, cut.zone)...)
 			}
@@ -73,6 +82,22 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 		return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", err, ErrNotAllowed)}
 	}
 	return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: err}
+}
+
+// answeredOtherType reports whether resp, a NOERROR reply without RA from
+// a server of zone, held records owned by name in its answer section, all
+// of which scrubbing (giving out) dropped as not of the type asked.
+func answeredOtherType(resp, out *dns.Msg, name, zone string) bool {
+	if resp.Rcode != dns.RcodeSuccess || resp.RecursionAvailable || len(out.Answer) > 0 || !dns.IsSubDomain(zone, name) {
+		return false
+	}
+	for _, rr := range resp.Answer {
+		h := rr.Header()
+		if h.Class == dns.ClassINET && h.Rrtype != dns.TypeRRSIG && strings.EqualFold(h.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // zoneLabel names a zone in an error. Errors never reach a log (the

@@ -187,3 +187,28 @@ func TestParentSideGlue(t *testing.T) {
 		t.Errorf("www.example.com. asked of %v, want %v: the child's address first", order, want)
 	}
 }
+
+// TestAnswerOfAnotherType: a server that answers an AAAA question with
+// an A record of the name, AA clear, says there is no AAAA there: the
+// client gets NODATA, not the stray record and not SERVFAIL
+// (iter_unexpectedrrtype). With RA set it is a recursive server
+// answering from its cache, lame for the zone.
+func TestAnswerOfAnotherType(t *testing.T) {
+	for _, ra := range []bool{false, true} {
+		s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+			rootAddr: func(q dns.Question) *dns.Msg {
+				m := msg(t, false, 0, "example.com. 0 IN A 192.0.2.2")
+				m.RecursionAvailable = ra
+				return m
+			},
+		}}
+		r, _ := scriptedResolver(t, s, nil)
+		m, err := ask(t, r, "example.com.", dns.TypeAAAA)
+		switch {
+		case ra && err == nil:
+			t.Errorf("RA set: got %v, want an error", m)
+		case !ra && (err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0):
+			t.Errorf("got %v, %v; want NODATA", m, err)
+		}
+	}
+}
