@@ -3,6 +3,8 @@ package resolver
 import (
 	"errors"
 	"fmt"
+
+	"github.com/miekg/dns"
 )
 
 // Extended DNS Error codes (RFC 8914 §4) the resolver reports.
@@ -24,6 +26,15 @@ const (
 type Error struct {
 	EDE uint16
 	Err error
+
+	// chain is what a looping CNAME chain gave before it looped.
+	chain *partialChain
+}
+
+// partialChain is the answer records a failed resolution of name got.
+type partialChain struct {
+	name   string
+	answer []dns.RR
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("resolver: %v (EDE %d)", e.Err, e.EDE) }

@@ -49,7 +49,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+			return nil, meta, loopError(qname, chain, meta)
 		}
 		seen[lname] = true
 
@@ -77,7 +77,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		if !data && qtype != dns.TypeCNAME && aliasAt(res.Answer, end) {
 			// The chain never ends: a CNAME back to itself, here or
 			// synthesised from a DNAME that targets its own owner.
-			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+			return nil, meta, loopError(qname, chain, meta)
 		}
 		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
 			out := new(dns.Msg)
@@ -91,7 +91,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		for _, rr := range res.Answer {
 			if rr.Header().Rrtype == dns.TypeCNAME && !strings.EqualFold(rr.Header().Name, name) {
 				if seen[strings.ToLower(rr.Header().Name)] {
-					return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+					return nil, meta, loopError(qname, chain, meta)
 				}
 				seen[strings.ToLower(rr.Header().Name)] = true
 				links++
@@ -99,6 +99,18 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		}
 		name = end
 	}
+}
+
+// loopError is the error of a CNAME chain from qname that goes round in a
+// circle. It carries the chain as far as it went, which the client gets
+// with its SERVFAIL (as from Knot Resolver) to see the loop for itself,
+// unless part of it is Bogus.
+func loopError(qname string, chain []dns.RR, meta cache.Meta) *Error {
+	e := &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+	if dnssec.Status(meta.Security) != dnssec.Bogus && len(chain) > 0 {
+		e.chain = &partialChain{name: qname, answer: slices.Clone(chain)}
+	}
+	return e
 }
 
 // aliasAt reports whether answer holds a CNAME owned by name.
@@ -285,7 +297,17 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
-			if cached && cut.zone != "." && errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
+			retriable := errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil
+			if retriable && sendName != name {
+				// No server of the zone answered the minimised query:
+				// some drop or botch what they do not expect. Ask them
+				// the full question instead (RFC 9156 §2.3's relaxed
+				// fallback, Unbound's when not strict).
+				minimise = false
+				clear(cut.tried)
+				continue
+			}
+			if retriable && cached && cut.zone != "." {
 				// None of the servers the cache knows for the zone
 				// answers: their addresses may have outlived their use
 				// (iter_ns_badip) while the parent knows better. Ask
@@ -543,7 +565,12 @@ func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.M
 			}
 			target, ok := dnameTarget(name, d)
 			if !ok {
-				return nil, cache.Meta{}, false
+				// Too long a name: YXDOMAIN, as the DNAME's server
+				// would say (RFC 6672 §2.2), and Unbound says from
+				// its cache.
+				out.Rcode = dns.RcodeYXDomain
+				out.Answer = rrs
+				return out, meta, true
 			}
 			out.Answer = append(rrs, synthCNAME(name, target, d.Hdr.Ttl))
 			return out, meta, true
@@ -575,6 +602,14 @@ func classify(resp *dns.Msg, zone string) respKind {
 	case dns.RcodeNameError:
 		return kindNXDomain
 	case dns.RcodeSuccess:
+	case dns.RcodeYXDomain:
+		// A DNAME whose substitution would make too long a name (RFC
+		// 6672 §2.2) is an answer, the client's to see; the scrubbed
+		// answer holds the DNAME only then.
+		if slices.ContainsFunc(resp.Answer, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeDNAME }) {
+			return kindAnswer
+		}
+		return kindFail
 	default:
 		return kindFail
 	}

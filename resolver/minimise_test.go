@@ -57,11 +57,11 @@ func TestMinimisedQueryZoneCuts(t *testing.T) {
 		{"empty without AA", func(t *testing.T) *dns.Msg {
 			return msg(t, false, 0)
 		}, "192.0.2.1", "198.51.100.10"},
-		{"empty with RA, without AA: a lame recursive server", func(t *testing.T) *dns.Msg {
+		{"empty with RA, without AA: a lame recursive server, then asked in full", func(t *testing.T) *dns.Msg {
 			m := msg(t, false, 0)
 			m.RecursionAvailable = true
 			return m
-		}, "", ""},
+		}, "192.0.2.1", "198.51.100.10"},
 		{"apex NS with AA", func(t *testing.T) *dns.Msg {
 			return msg(t, true, 0, childNS...)
 		}, "192.0.2.2", "198.51.100.20"},
@@ -210,5 +210,52 @@ func TestAnswerOfAnotherType(t *testing.T) {
 		case !ra && (err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0):
 			t.Errorf("got %v, %v; want NODATA", m, err)
 		}
+	}
+}
+
+// TestMinimisedQueryUnanswered: servers that drop the minimised NS
+// queries get the full question instead (RFC 9156 §2.3's relaxed
+// fallback; Unbound gives up minimising after a few timeouts).
+func TestMinimisedQueryUnanswered(t *testing.T) {
+	comAddr := netip.MustParseAddr("198.51.100.10")
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, false, 0, "|", "com. 3600 IN NS ns.com.", "|", "ns.com. 3600 IN A "+comAddr.String())
+		},
+		comAddr: func(q dns.Question) *dns.Msg {
+			if q.Qtype == dns.TypeNS {
+				return nil
+			}
+			return msg(t, true, 0, q.Name+" 300 IN A 192.0.2.1")
+		},
+	}}
+	r, _ := scriptedResolver(t, s, func(c *resolver.Config) { c.NoQNameMinimisation = false })
+	m, err := ask(t, r, "www.example.com.", dns.TypeA)
+	if err != nil || !answerHas(m, "192.0.2.1") {
+		t.Fatalf("got %v, %v; want the answer to the full question", m, err)
+	}
+}
+
+// TestDNAMEOverflow: a DNAME whose substitution would make a name longer
+// than 255 octets gets YXDOMAIN with the DNAME (RFC 6672 §2.2), from the
+// server and, once the DNAME is cached, from the cache alone
+// (iter_dname_insec).
+func TestDNAMEOverflow(t *testing.T) {
+	target := strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 60) + "."
+	dname := "long. 3600 IN DNAME " + target
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, true, dns.RcodeYXDomain, dname)
+		},
+	}}
+	r, _ := scriptedResolver(t, s, nil)
+	for _, name := range []string{"too.long.", "also.long."} {
+		m, err := ask(t, r, name, dns.TypeA)
+		if err != nil || m.Rcode != dns.RcodeYXDomain || !answerHas(m, "DNAME "+target) {
+			t.Fatalf("%s: got %v, %v; want YXDOMAIN with the DNAME", name, m, err)
+		}
+	}
+	if got := s.askedFor("also.long."); len(got) != 0 {
+		t.Errorf("asked %v; the cached DNAME should have answered", got)
 	}
 }

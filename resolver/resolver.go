@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -267,9 +268,32 @@ func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		return r.resolveTop(wctx, key.Name, qq.Qtype)
 	})
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.chain != nil && strings.EqualFold(e.chain.name, qq.Name) {
+			return loopView(q, e), nil
+		}
 		return nil, clientError(ctx, err)
 	}
 	return r.clientView(q, res.msg, res.meta)
+}
+
+// loopView is the SERVFAIL a client gets for a CNAME loop: the chain up
+// to where it loops in the answer section (RFC 1034 §3.6.2 asks for the
+// loop to be signalled as an error; Knot Resolver shows it so) and the
+// EDE of e.
+func loopView(q *dns.Msg, e *Error) *dns.Msg {
+	out := new(dns.Msg)
+	out.SetRcode(q, dns.RcodeServerFailure)
+	out.RecursionAvailable = true
+	out.Answer = e.chain.answer
+	if opt := q.IsEdns0(); opt == nil || !opt.Do() {
+		out.Answer = withoutDNSSEC(out.Answer, q.Question[0].Qtype)
+	}
+	code, text := e.ExtendedDNSError()
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: code, ExtraText: text}}
+	out.Extra = []dns.RR{opt}
+	return out
 }
 
 // resolveTop resolves a client question and caches the whole answer, CNAME

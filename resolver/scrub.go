@@ -86,6 +86,11 @@ chain:
 		case dname != nil:
 			target, ok := dnameTarget(cur, dname)
 			if !ok {
+				if resp.Rcode == dns.RcodeYXDomain {
+					// The substitution overflows (RFC 6672 §2.2): the
+					// DNAME is the answer that explains the YXDOMAIN.
+					out.Answer = append(out.Answer, dname)
+				}
 				break chain
 			}
 			out.Answer = append(out.Answer, dname, synthCNAME(cur, target, dname.Hdr.Ttl))
