@@ -376,3 +376,46 @@ func TestAggressiveDSDenial(t *testing.T) {
 		t.Errorf("sent %v, want no query", log)
 	}
 }
+
+// TestBogusServerPassedOver: an answer that fails validation sends the
+// query to the zone's other servers before it is judged Bogus (Unbound's
+// validator blacklist, Knot Resolver's DNSSEC_ERROR selection), so one
+// broken or forging server of a zone does not break the zone. Here a root
+// server strips signatures, which spoils its DNSKEY answer (the root's
+// own keys), its DS answers and its referrals.
+func TestBogusServerPassedOver(t *testing.T) {
+	a, b := netip.MustParseAddr("127.53.100.1"), netip.MustParseAddr("127.53.100.2")
+	tests := []struct {
+		name   string
+		broken []netip.Addr
+		bogus  bool
+	}{
+		{name: "first root server", broken: []netip.Addr{a}},
+		{name: "second root server", broken: []netip.Addr{b}},
+		{name: "both root servers", broken: []netip.Addr{a, b}, bogus: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, r := newSignedResolver(t)
+			for _, addr := range tc.broken {
+				n.SetFault(addr, resolvertest.Fault{StripRRSIG: true})
+			}
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+			}{{"sec.", dns.TypeDS}, {"www.alg13.sec.", dns.TypeA}, {".", dns.TypeSOA}} {
+				m, err := askDO(t, r, q.name, q.qtype, true, false)
+				if tc.bogus {
+					var re *resolver.Error
+					if !errors.As(err, &re) || re.EDE == 0 {
+						t.Errorf("%s %s: got %v (%v), want a Bogus SERVFAIL with an EDE", q.name, dns.TypeToString[q.qtype], m, err)
+					}
+					continue
+				}
+				if err != nil || m.Rcode != dns.RcodeSuccess || !m.AuthenticatedData || len(m.Answer) == 0 {
+					t.Errorf("%s %s: got %v (%v), want a Secure answer", q.name, dns.TypeToString[q.qtype], m, err)
+				}
+			}
+		})
+	}
+}

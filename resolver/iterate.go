@@ -23,6 +23,8 @@ type qstate struct {
 	active map[qkey]bool // lookups on the current call stack
 	lim    *Limits
 	budget *dnssec.Budget // validation work; made on first use
+	// bogusRetries counts servers asked again after a Bogus answer.
+	bogusRetries int
 }
 
 type qkey struct {
@@ -270,6 +272,9 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	labels := dns.CountLabel(name)
 	// sendLabels is how much of name the next minimised query carries.
 	sendLabels, steps := nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+	// bogus is the last answer that failed validation, kept while other
+	// servers of the zone are asked instead.
+	var bogus *result
 	for referrals := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
@@ -280,6 +285,11 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
+			if bogus != nil && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
+				// No other server gave anything better: the answer is
+				// Bogus, not unreachable.
+				return *bogus, nil
+			}
 			return result{}, err
 		}
 		kind := classify(resp, cut.zone)
@@ -333,8 +343,34 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		if err != nil {
 			return result{}, err
 		}
+		if r.cfg.DNSSEC && qtype == dns.TypeDNSKEY && strings.EqualFold(vzone, name) {
+			// Judge the key set here, so that a server whose copy fails
+			// its chain of trust can be passed over like any other.
+			ks, err := r.zoneKeysWith(ctx, qs, name, m)
+			if err != nil {
+				return result{}, err
+			}
+			if ks.Status == dnssec.Bogus {
+				status, code = dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing))
+			}
+		}
+		res := result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}
+		if status == dnssec.Bogus && r.bogusRetryable(qs, vzone, qtype) {
+			// The server may be the only broken one, or a forger on its
+			// path: ask the zone's other servers before giving up, as
+			// Unbound (its validator's blacklist of servers that gave
+			// bogus data) and Knot Resolver (KR_SELECTION_DNSSEC_ERROR)
+			// do. The key set judged here is not kept meanwhile.
+			if qtype == dns.TypeDNSKEY {
+				r.keys.Remove(dns.CanonicalName(name))
+			}
+			qs.bogusRetries++
+			bogus = &res
+			cut.tried[server] = true
+			continue
+		}
 		r.keepAnswerRRsets(resp, status)
-		return result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}, nil
+		return res, nil
 	}
 }
 

@@ -291,6 +291,26 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	return status, 0, nil
 }
 
+// maxBogusRetries caps how many times one client query asks another
+// server after an answer failed validation (Unbound's
+// VAL_MAX_RESTART_COUNT).
+const maxBogusRetries = 5
+
+// bogusRetryable reports whether a Bogus answer for qtype from a server
+// of zone is worth asking another server for: the query has retries
+// left, and the fault may lie with the answer rather than with the
+// zone's keys, already judged Bogus, which no other answer would mend.
+func (r *Resolver) bogusRetryable(qs *qstate, zone string, qtype uint16) bool {
+	if qs.bogusRetries >= maxBogusRetries {
+		return false
+	}
+	if qtype == dns.TypeDNSKEY {
+		return true // the answer is the keys
+	}
+	e, ok := r.keys.Peek(dns.CanonicalName(zone))
+	return !ok || e.ks.Status != dnssec.Bogus || !r.now().Before(e.expires)
+}
+
 // noteReferralDS validates the DS RRset, or the denial of one, that a
 // signed referral from zone's servers carries for child (RFC 4035 §3.1.4),
 // and caches it as the answer to a DS question for child, so that the
