@@ -290,6 +290,17 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 				// Bogus, not unreachable.
 				return *bogus, nil
 			}
+			if minimise && (sendName != name || sendType != qtype) && errors.Is(err, ErrNoReachable) &&
+				!errors.Is(err, ErrBudget) && ctx.Err() == nil {
+				// No server answered the minimised query: some drop
+				// queries for names or types they do not expect. Ask them
+				// the full question once before giving up (RFC 9156
+				// §2.3's relaxed mode; Unbound stops minimising after
+				// MAX_MINIMISE_TIMEOUT_COUNT timeouts).
+				minimise = false
+				clear(cut.tried)
+				continue
+			}
 			return result{}, err
 		}
 		kind := classify(resp, cut.zone)
