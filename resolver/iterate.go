@@ -330,6 +330,14 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			continue
 		}
 		if sendName != name || sendType != qtype {
+			if next := r.cutFromNSAnswer(resp, sendName, cut.zone); next != nil {
+				// One server for parent and child answers the child's
+				// apex NS rather than referring: a zone cut all the same
+				// (RFC 9156 §3), whose keys and DS validation must use.
+				cut = next
+				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+				continue
+			}
 			// A minimised query: it only told us whether the name exists.
 			// NXDOMAIN or an alias there means the full name is what to
 			// ask; so does anything odd (the relaxed fallback of RFC 9156
@@ -657,6 +665,28 @@ func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 		}
 	}
 	return cut
+}
+
+// cutFromNSAnswer returns the zone cut an answer to a minimised NS query
+// for name shows below zone, or nil: the NS RRset of name in the answer
+// section of an authoritative reply, taken and cached as a referral
+// would be.
+func (r *Resolver) cutFromNSAnswer(resp *dns.Msg, name, zone string) *zoneCut {
+	if !resp.Authoritative || strings.EqualFold(name, zone) {
+		// Only the child's own servers speak for its apex; a cache's
+		// non-authoritative copy is no cut.
+		return nil
+	}
+	var ns []dns.RR
+	for _, rr := range resp.Answer {
+		if rr.Header().Rrtype == dns.TypeNS && strings.EqualFold(rr.Header().Name, name) {
+			ns = append(ns, rr)
+		}
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	return r.takeReferral(&dns.Msg{Ns: ns, Extra: resp.Extra}, zone)
 }
 
 // cutFromNS builds a zone cut from an NS set, with the addresses the cache
