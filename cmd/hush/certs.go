@@ -37,7 +37,7 @@ func serverTLSConfig(cfg serveConfig, stderr io.Writer) (*tls.Config, error) {
 	}
 	var ips []net.IP
 	for _, u := range cfg.Listen {
-		if u.Scheme == "tls" && !u.Addr.Addr().IsUnspecified() {
+		if (u.Scheme == "tls" || u.Scheme == "quic") && !u.Addr.Addr().IsUnspecified() {
 			ips = append(ips, net.IP(u.Addr.Addr().Unmap().AsSlice()))
 		}
 	}

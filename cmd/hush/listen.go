@@ -26,6 +26,8 @@ type sockets struct {
 	// TLS holds the plain TCP listeners of the tls:// URLs; the
 	// transport does the TLS.
 	TLS []net.Listener
+	// QUIC holds the UDP sockets of the quic:// URLs (DNS over QUIC).
+	QUIC []net.PacketConn
 }
 
 // openSockets binds every URL in urls. On error it closes what it opened.
@@ -51,6 +53,15 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 				return nil, fmt.Errorf("listen %s: %w", u, err)
 			}
 			s.TLS = append(s.TLS, ln)
+		case "quic":
+			// quic-go sizes the socket's buffers itself.
+			var lc net.ListenConfig
+			pc, err := lc.ListenPacket(ctx, "udp", u.Addr.String())
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: %w", u, err)
+			}
+			s.QUIC = append(s.QUIC, pc)
 		default:
 			s.Close()
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
@@ -73,7 +84,10 @@ func (s *sockets) Close() error {
 	for _, ln := range s.TLS {
 		errs = append(errs, ln.Close())
 	}
-	s.UDP, s.TCP, s.TLS = nil, nil, nil
+	for _, pc := range s.QUIC {
+		errs = append(errs, pc.Close())
+	}
+	s.UDP, s.TCP, s.TLS, s.QUIC = nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

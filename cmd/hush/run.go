@@ -65,7 +65,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	defer socks.Close()
 	var tlsConf *tls.Config
-	if len(socks.TLS) > 0 {
+	if len(socks.TLS) > 0 || len(socks.QUIC) > 0 {
 		if tlsConf, err = serverTLSConfig(cfg, stderr); err != nil {
 			return err
 		}
@@ -81,12 +81,13 @@ type shutdowner interface {
 
 // serveSockets runs the transports on socks until ctx ends, then shuts
 // them down, letting in-flight queries finish. tlsConf is the certificate
-// configuration of the tls:// listeners (nil when there are none).
+// configuration of the tls:// and quic:// listeners (nil when there are
+// none); each server clones it and adds its own ALPN.
 func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, stderr io.Writer) error {
 	var (
 		servers []shutdowner
 		wg      sync.WaitGroup
-		nserve  = len(socks.TCP) + len(socks.TLS)
+		nserve  = len(socks.TCP) + len(socks.TLS) + len(socks.QUIC)
 	)
 	for _, group := range socks.UDP {
 		nserve += len(group)
@@ -118,6 +119,14 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		for _, ln := range socks.TLS {
 			run(func() error { return t.Serve(ln) })
 			fmt.Fprintf(stderr, "hush: serving tls://%s (DNS over TLS)\n", ln.Addr())
+		}
+	}
+	if len(socks.QUIC) > 0 {
+		q := transport.NewDoQServer(tc, tlsConf)
+		servers = append(servers, q)
+		for _, pc := range socks.QUIC {
+			run(func() error { return q.Serve(pc) })
+			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
 		}
 	}
 	var runErr error

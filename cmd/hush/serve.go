@@ -113,7 +113,7 @@ func serveSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
-			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS",
+			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS, quic://HOST:PORT is DNS over QUIC",
 			apply: func(c *serveConfig, r rawValue) error {
 				c.Listen = nil
 				for i, v := range r.vals {
@@ -294,7 +294,7 @@ func serveSettings() []setting {
 		},
 		{
 			name: "tls-cert", kind: scalarSetting, typ: "FILE", def: "",
-			usage: "PEM certificate chain for tls:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
+			usage: "PEM certificate chain for tls:// and quic:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
 			apply: func(c *serveConfig, r rawValue) error {
 				p := r.path(r.vals[0])
 				if err := checkReadable(p); err != nil {
