@@ -95,7 +95,7 @@ type DoQServer struct {
 	nconns   atomic.Int64  // open connections, for MaxTCPConns
 	wg       sync.WaitGroup
 	scratch  sync.Pool // *scratch
-	bufs     sync.Pool // *[]byte, query read buffers
+	streams  sync.Pool // *doqStreamState
 
 	mu        sync.Mutex
 	listeners map[*quic.EarlyListener]doqSocket // mu guards
@@ -151,7 +151,7 @@ func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
 	}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.scratch.New = func() any { return newScratch() }
-	s.bufs.New = func() any { b := make([]byte, 512); return &b }
+	s.streams.New = func() any { return &doqStreamState{buf: make([]byte, 512), q: new(dns.Msg)} }
 	return s
 }
 
@@ -363,9 +363,9 @@ func (dc *doqConn) serveStream(str *quic.Stream) {
 	cfg := &s.cfg
 	// The whole query and the FIN must arrive within one idle timeout.
 	_ = str.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	raw, err := readDoQQuery(str, bp)
+	st := s.streams.Get().(*doqStreamState)
+	defer s.streams.Put(st)
+	raw, err := readDoQQuery(str, &st.buf)
 	if err != nil {
 		var se *quic.StreamError
 		switch {
@@ -380,11 +380,12 @@ func (dc *doqConn) serveStream(str *quic.Stream) {
 		return
 	}
 
-	q := new(dns.Msg)
+	q := st.q
 	var req request
 	sc := s.scratch.Get().(*scratch)
 	out, act, why := cfg.doqPrepare(sc, raw, q, &req, dc.allowed)
 	if act == actHandle {
+		st.q = new(dns.Msg) // the handler may keep q
 		// ServeDNS may take a while: give the scratch back meanwhile.
 		s.scratch.Put(sc)
 		out, sc = dc.handle(str, q, &req)
@@ -433,15 +434,26 @@ func (dc *doqConn) handle(str *quic.Stream, q *dns.Msg, req *request) ([]byte, *
 	return out, sc
 }
 
+// doqStreamState is what a stream's goroutine reuses from earlier
+// streams: the read buffer, and the query message when no handler kept it.
+type doqStreamState struct {
+	buf []byte
+	q   *dns.Msg
+}
+
 // doqPrepare is prepare for a query read from a DoQ stream, with DoQ's
 // own rules first: a message ID other than 0 (RFC 9250 §4.2.1), a message
 // prepare would drop (a response) and the edns-tcp-keepalive option
 // (§5.5.2) are protocol errors, reported in why. Otherwise it returns
-// what prepare returned.
+// what prepare returned. q may be reused from an earlier query.
 func (c *Config) doqPrepare(sc *scratch, raw []byte, q *dns.Msg, req *request, allowed bool) (out []byte, act action, why string) {
 	if binary.BigEndian.Uint16(raw) != 0 {
 		return nil, actDrop, "message ID is not 0"
 	}
+	// An earlier query's records must not count as this one's: prepare
+	// does not unpack a query it rejects from its header alone.
+	clear(q.Extra)
+	q.Extra = q.Extra[:0]
 	out, act = c.prepare(sc, raw, q, req, protoQUIC, allowed)
 	switch {
 	case act == actDrop:

@@ -44,6 +44,7 @@ func FuzzDoQStream(f *testing.F) {
 	}
 	cfg := Config{Handler: cachedHandler{newCacheHandler(f), testHandler(f)}, QueryTimeout: time.Millisecond}.withDefaults()
 	sc := newScratch()
+	reused := new(dns.Msg) // as the server's pool reuses one across streams
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf []byte
 		raw, err := readDoQQuery(bytes.NewReader(data), &buf)
@@ -77,9 +78,12 @@ func FuzzDoQStream(f *testing.F) {
 			t.Fatalf("one well-framed message: got %v, %d bytes; want the message", err, len(raw))
 		}
 
-		var q dns.Msg
+		q := reused
 		var req request
-		out, act, why := cfg.doqPrepare(sc, raw, &q, &req, true)
+		out, act, why := cfg.doqPrepare(sc, raw, q, &req, true)
+		if act == actHandle {
+			reused = new(dns.Msg)
+		}
 		if binary.BigEndian.Uint16(raw) != 0 && why == "" {
 			t.Fatalf("message ID %d accepted", binary.BigEndian.Uint16(raw))
 		}
@@ -91,7 +95,7 @@ func FuzzDoQStream(f *testing.F) {
 		}
 		if act == actHandle {
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.QueryTimeout)
-			out = cfg.finish(ctx, sc, &q, &req, protoQUIC)
+			out = cfg.finish(ctx, sc, q, &req, protoQUIC)
 			cancel()
 		}
 		if len(out) < 2 || int(binary.BigEndian.Uint16(out)) != len(out)-2 {
@@ -127,5 +131,30 @@ func TestReadDoQQueryErrors(t *testing.T) {
 		if _, err := readDoQQuery(r, &buf); !errors.Is(err, boom) {
 			t.Errorf("got %v; want the stream's error", err)
 		}
+	}
+}
+
+// TestDoQPrepareReusedMsg: a message reused from a query with the
+// edns-tcp-keepalive option must not make the next query, rejected from
+// its header alone, a protocol error.
+func TestDoQPrepareReusedMsg(t *testing.T) {
+	cfg := Config{Handler: testHandler(t)}.withDefaults()
+	sc := newScratch()
+	q := new(dns.Msg)
+	var req request
+	keep := withOptions("example.com.", keepOpt())
+	keep.Id = 0
+	if _, _, why := cfg.doqPrepare(sc, pack(t, keep), q, &req, true); why == "" {
+		t.Fatalf("keepalive query: no protocol error")
+	}
+	notify := query("example.com.", dns.TypeSOA, false, 0, false)
+	notify.Id, notify.Opcode = 0, dns.OpcodeNotify
+	out, act, why := cfg.doqPrepare(sc, pack(t, notify), q, &req, true)
+	if why != "" || act != actReply {
+		t.Fatalf("NOTIFY after a keepalive query: got %q, action %d; want a reply", why, act)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(out[2:]); err != nil || r.Rcode != dns.RcodeNotImplemented {
+		t.Errorf("NOTIFY: got %v, %v; want NOTIMP", r, err)
 	}
 }
