@@ -533,6 +533,25 @@ func TestDoQShutdownTimeout(t *testing.T) {
 	}
 }
 
+// TestDoQIdleTimeout: the server closes a connection with nothing to do
+// after its idle timeout (silently, RFC 9000 §10.1; quic-go clients wait
+// at least 5 s before they notice, so the test watches the server).
+func TestDoQIdleTimeout(t *testing.T) {
+	checkLeaks(t)
+	addr, cc, s := startDoQ(t, Config{Handler: testHandler(t), TCPIdleTimeout: 100 * time.Millisecond, QueryTimeout: 100 * time.Millisecond})
+	c := dialDoQ(t, addr, cc)
+	doqQuery(t, c, query("example.com.", dns.TypeA, false, 0, false))
+	if n := s.nconns.Load(); n != 1 {
+		t.Fatalf("server counts %d connections; want 1", n)
+	}
+	for deadline := time.Now().Add(testTimeout); s.nconns.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle connection still open")
+		}
+		time.Sleep(time.Millisecond) // polling: an idle timeout sends no signal
+	}
+}
+
 // TestDoQ0RTT: a resumed client's query sent in 0-RTT data is answered.
 func TestDoQ0RTT(t *testing.T) {
 	checkLeaks(t)
