@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/big"
 	"strings"
 
@@ -58,7 +60,7 @@ func verifySignature(key *dns.DNSKEY, alg uint8, data, sig []byte) error {
 	}
 	switch alg {
 	case dns.RSASHA1, dns.RSASHA1NSEC3SHA1, dns.RSASHA256, dns.RSASHA512:
-		rk, err := rsaKey(pub)
+		n, e, err := rsaKey(pub)
 		if err != nil {
 			return err
 		}
@@ -75,6 +77,14 @@ func verifySignature(key *dns.DNSKEY, alg uint8, data, sig []byte) error {
 			s := sha1.Sum(data) //nolint:gosec // see import.
 			h, sum = crypto.SHA1, s[:]
 		}
+		if n.BitLen() < 1024 || !e.IsInt64() || e.Int64() > math.MaxInt32 {
+			// crypto/rsa refuses such keys; see rsaKey.
+			if !verifyPKCS1v15(n, e, h, sum, sig) {
+				return fmt.Errorf("rsa signature: %w", ErrBogus)
+			}
+			return nil
+		}
+		rk := &rsa.PublicKey{N: n, E: int(e.Int64())}
 		if err := rsa.VerifyPKCS1v15(rk, h, sum, sig); err != nil {
 			return fmt.Errorf("rsa signature: %w", ErrBogus)
 		}
@@ -127,32 +137,35 @@ func verifySignature(key *dns.DNSKEY, alg uint8, data, sig []byte) error {
 	return fmt.Errorf("algorithm %d: %w", alg, ErrUnsupportedAlgorithm)
 }
 
-// rsaKey decodes an RFC 3110 §2 RSA public key. Moduli are limited to
-// 1024–4096 bits: Go's crypto/rsa refuses smaller keys, and larger ones are
-// a cheap way to make a validator work (RFC 3110 caps them at 4096).
-func rsaKey(pub []byte) (*rsa.PublicKey, error) {
+// rsaKey decodes an RFC 3110 §2 RSA public key into its modulus and
+// exponent. Moduli are limited to 512–4096 bits, the range RFC 2537 and
+// RFC 3110 allow: larger ones are a cheap way to make a validator work,
+// and 512-bit keys still sign zones (RFC 5155's own Appendix B example
+// among them) that Unbound and Knot Resolver validate. Exponents are
+// limited to 64 bits, since verification time grows with them (BIND's
+// max-rsa-exponent-size does the same); some zones use 2^32+1. crypto/rsa
+// refuses moduli under 1024 bits and exponents over 2^31-1, so
+// verifyPKCS1v15 checks those.
+func rsaKey(pub []byte) (n, e *big.Int, err error) {
 	if len(pub) < 3 {
-		return nil, fmt.Errorf("rsa key too short: %w", ErrBogus)
+		return nil, nil, fmt.Errorf("rsa key too short: %w", ErrBogus)
 	}
 	explen, off := int(pub[0]), 1
 	if explen == 0 {
 		explen, off = int(pub[1])<<8|int(pub[2]), 3
 	}
-	if explen == 0 || explen > 4 || off+explen >= len(pub) {
-		return nil, fmt.Errorf("rsa exponent: %w", ErrBogus)
+	if explen == 0 || explen > 8 || off+explen >= len(pub) {
+		return nil, nil, fmt.Errorf("rsa exponent: %w", ErrBogus)
 	}
-	e := 0
-	for _, c := range pub[off : off+explen] {
-		e = e<<8 | int(c)
+	e = new(big.Int).SetBytes(pub[off : off+explen])
+	n = new(big.Int).SetBytes(pub[off+explen:])
+	if bits := n.BitLen(); bits < 512 || bits > 4096 {
+		return nil, nil, fmt.Errorf("rsa modulus of %d bits: %w", bits, ErrBogus)
 	}
-	n := new(big.Int).SetBytes(pub[off+explen:])
-	if bits := n.BitLen(); bits < 1024 || bits > 4096 {
-		return nil, fmt.Errorf("rsa modulus of %d bits: %w", bits, ErrBogus)
+	if e.Cmp(big.NewInt(3)) < 0 || e.Bit(0) == 0 {
+		return nil, nil, fmt.Errorf("rsa exponent: %w", ErrBogus)
 	}
-	if e < 3 || e&1 == 0 {
-		return nil, fmt.Errorf("rsa exponent: %w", ErrBogus)
-	}
-	return &rsa.PublicKey{N: n, E: e}, nil
+	return n, e, nil
 }
 
 // dsMatches reports whether ds is the digest of key (RFC 4034 §5.1.4) under
@@ -175,4 +188,40 @@ func dsMatches(ds *dns.DS, key *dns.DNSKEY) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(want, have) == 1
+}
+
+// pkcs1Prefix is the DER DigestInfo header before each hash in an RSA
+// PKCS #1 v1.5 signature (RFC 8017 §9.2, note 1).
+var pkcs1Prefix = map[crypto.Hash][]byte{
+	crypto.SHA1:   {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// verifyPKCS1v15 verifies an RSASSA-PKCS1-v1_5 signature (RFC 8017
+// §8.2.2) with modulus n and exponent e, for keys crypto/rsa will not use:
+// the signature, raised to e, must be exactly the encoding of the hash.
+// Everything here is public, so nothing needs to run in constant time.
+func verifyPKCS1v15(n, e *big.Int, h crypto.Hash, hashed, sig []byte) bool {
+	prefix, ok := pkcs1Prefix[h]
+	k := (n.BitLen() + 7) / 8
+	if !ok || len(sig) != k || len(hashed) != h.Size() {
+		return false
+	}
+	s := new(big.Int).SetBytes(sig)
+	if s.Cmp(n) >= 0 {
+		return false
+	}
+	em := new(big.Int).Exp(s, e, n).FillBytes(make([]byte, k))
+	// EM = 0x00 || 0x01 || PS (0xff, at least 8 bytes) || 0x00 || T.
+	tLen := len(prefix) + len(hashed)
+	if k < tLen+11 || em[0] != 0 || em[1] != 1 || em[k-tLen-1] != 0 {
+		return false
+	}
+	for _, b := range em[2 : k-tLen-1] {
+		if b != 0xff {
+			return false
+		}
+	}
+	return bytes.Equal(em[k-tLen:k-len(hashed)], prefix) && bytes.Equal(em[k-len(hashed):], hashed)
 }

@@ -20,9 +20,15 @@ func usableNSEC3(nsec3s []*dns.NSEC3, zone string, b *Budget) ([]*dns.NSEC3, err
 		if n == nil || n.Hash != dns.SHA1 || n.Flags > 1 {
 			continue
 		}
+		// The owner is one hash label over the zone; in the root zone
+		// that label is the whole name.
 		owner := dns.Fqdn(n.Hdr.Name)
-		off, end := dns.NextLabel(owner, 0)
-		if end || !strings.EqualFold(owner[off:], zone) {
+		off, _ := dns.NextLabel(owner, 0)
+		parent := owner[off:]
+		if parent == "" {
+			parent = "."
+		}
+		if owner == "." || !strings.EqualFold(parent, zone) {
 			continue
 		}
 		if n.Iterations > b.limits.MaxNSEC3Iterations {
@@ -263,8 +269,8 @@ func NSEC3NameError(qname, zone string, nsec3s []*dns.NSEC3, b *Budget) Result {
 // by an Opt-Out NSEC3 (Insecure: an unsigned delegation, RFC 5155 §8.6);
 // or a wildcard NODATA: a closest-encloser proof and an NSEC3 matching the
 // wildcard without qtype and CNAME (Insecure when the next closer's NSEC3
-// has Opt-Out). For qtype DS a matching NSEC3 with NS but neither DS nor
-// SOA proves an insecure delegation securely (RFC 5155 §8.9 uses the same
+// has Opt-Out, with or without that wildcard record). For qtype DS a
+// matching NSEC3 with NS but neither DS nor SOA proves an insecure delegation securely (RFC 5155 §8.9 uses the same
 // test for referrals; the caller then treats the child as Insecure).
 func NSEC3NoData(qname string, qtype uint16, zone string, nsec3s []*dns.NSEC3, b *Budget) Result {
 	const what = "nsec3 nodata"
@@ -293,6 +299,12 @@ func NSEC3NoData(qname string, qtype uint16, zone string, nsec3s []*dns.NSEC3, b
 		return nsec3Result(what, err)
 	}
 	if w == nil {
+		if e.optOut {
+			// An opt-out span covers the next closer name: it may hide
+			// an unsigned delegation whose data this is (RFC 5155 §9.2,
+			// Unbound's case 5), so no proof either way.
+			return Result{Status: Insecure}
+		}
 		return bogus(fmt.Errorf("dnssec: %s: no wildcard nsec3: %w", what, ErrNSECMissing))
 	}
 	if err := typeAbsent(w.TypeBitMap, qtype, wildcardOf(e.ce)); err != nil {

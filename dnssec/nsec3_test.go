@@ -117,6 +117,7 @@ func TestRFC5155AppendixB(t *testing.T) {
 		{"B.4 wildcard expansion", wildcard("a.z.w.example.", "*.w.example."), []string{hq04j}, Insecure, Secure},
 		{"B.4 next closer not covered", wildcard("a.z.w.example.", "*.w.example."), []string{hk8ud}, Bogus, Bogus},
 		{"B.5 wildcard no data", noData("a.z.w.example.", dns.TypeAAAA), []string{hk8ud, hq04j, hr53b}, Insecure, Secure},
+		{"B.5 without the wildcard's NSEC3", noData("a.z.w.example.", dns.TypeAAAA), []string{hk8ud, hq04j}, Insecure, Bogus},
 		{"B.5 wildcard has the type", noData("a.z.w.example.", dns.TypeMX), []string{hk8ud, hq04j, hr53b}, Bogus, Bogus},
 	}
 	for _, tt := range tests {
@@ -235,5 +236,26 @@ func TestNSEC3CoversAggressive(t *testing.T) {
 		if got, _ := NSEC3Covers(last, "example.", name, b); got != want {
 			t.Errorf("wrap-around cover of %s (hash %s): got %v, want %v", name, h, got, want)
 		}
+	}
+}
+
+// TestNSEC3RootZone checks proofs from the root zone, whose NSEC3 owners
+// are a single hash label: one NSEC3 (the root's own, from Deckard's
+// val_nsec3_optout_ns_ad) matches the closest encloser "." and covers both
+// li. and *.; its Opt-Out flag makes the NXDOMAIN Insecure.
+func TestNSEC3RootZone(t *testing.T) {
+	const rec = "ca5qlot3gsobijfasusg7dvc5kdtgp4e. 86400 IN NSEC3 1 %d 10 AE83CC9CD22A4A92 QVMFNLQ9AOEGUQEMOCFD5HGN8L8VAPHO NS SOA RRSIG DNSKEY NSEC3PARAM"
+	for _, tt := range []struct {
+		flags int
+		want  Status
+	}{{1, Insecure}, {0, Secure}} {
+		n := mustRR(t, fmt.Sprintf(rec, tt.flags)).(*dns.NSEC3)
+		if got := NSEC3NameError("li.", ".", []*dns.NSEC3{n}, nil); got.Status != tt.want {
+			t.Errorf("flags %d: got %v (%v), want %v", tt.flags, got.Status, got.Err, tt.want)
+		}
+	}
+	n := mustRR(t, fmt.Sprintf(rec, 0)).(*dns.NSEC3)
+	if got := NSEC3NoData(".", dns.TypeA, ".", []*dns.NSEC3{n}, nil); got.Status != Secure {
+		t.Errorf("root NODATA: got %v (%v), want Secure", got.Status, got.Err)
 	}
 }

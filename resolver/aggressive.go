@@ -154,7 +154,12 @@ func (r *Resolver) synthesise(name string, qtype uint16, now time.Time, b *dnsse
 		return nil, cache.Meta{}, false
 	}
 	name = dns.CanonicalName(name)
-	for zone := name; ; zone = parent(zone) {
+	start := name
+	if qtype == dns.TypeDS && name != "." {
+		// DS records, and their denial, live in the parent zone.
+		start = parent(name)
+	}
+	for zone := start; ; zone = parent(zone) {
 		if z, ok := r.nsec.Get(zone); ok {
 			if m, meta, ok := z.synthesise(zone, name, qtype, now); ok {
 				return m, meta, ok
@@ -178,9 +183,10 @@ func (z *zoneNSEC) synthesise(zone, name string, qtype uint16, now time.Time) (*
 	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 	var proof []*nsecEntry
 	if strings.EqualFold(pred.nsec.Hdr.Name, name) {
-		if qtype == dns.TypeDS || dnssec.NSECNoData(name, qtype, zone, []*dns.NSEC{pred.nsec}).Status != dnssec.Secure {
-			// DS denials come from the parent side: leave them to the
-			// servers rather than reason about which side this NSEC is.
+		// NSECNoData also checks the side of a cut: the parent's NSEC
+		// (NS without SOA) denies DS only, the child's apex NSEC anything
+		// but DS; synthesise looks for DS in the parent's store.
+		if dnssec.NSECNoData(name, qtype, zone, []*dns.NSEC{pred.nsec}).Status != dnssec.Secure {
 			return nil, cache.Meta{}, false
 		}
 		proof = []*nsecEntry{pred}

@@ -24,10 +24,10 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 	var lastErr error
 	for {
 		for _, a := range r.servers.order(cut.addrs, cut.zone, r.now()) {
-			if cut.tried[a] {
+			if cut.tried[a] || !r.familyOK(a) {
 				continue
 			}
-			if !upstreamAllowed(a, r.cfg.AllowUpstream) {
+			if r.fwdPorts == nil && !upstreamAllowed(a, r.cfg.AllowUpstream) {
 				cut.tried[a] = true
 				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
 				continue
@@ -41,7 +41,21 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				lastErr = err
 				continue
 			}
-			return scrub(resp, name, qtype, cut.zone), a, nil
+			if upwardReferral(resp, cut.zone) {
+				// The server does not serve the zone: it points back up
+				// (or sideways) the tree. Lame, like an empty
+				// non-authoritative reply, and worth no answer: the NS it
+				// names are not the zone's to speak for.
+				r.servers.setLame(a, cut.zone, r.now())
+				cut.tried[a] = true
+				lastErr = fmt.Errorf("lame server for %s", zoneLabel(cut.zone))
+				continue
+			}
+			out := scrub(resp, name, qtype, cut.zone)
+			if r.cfg.OutOfZoneGlue {
+				out.Extra = append(out.Extra, outOfZoneGlue(resp, out, cut.zone)...)
+			}
+			return out, a, nil
 		}
 		if ctx.Err() != nil {
 			return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrNoReachable, ctx.Err())}
@@ -76,9 +90,12 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 		}
 		cut.looked[n] = true
 		// A name inside the zone without glue can only be found by asking
-		// the zone's own servers: the ones we cannot reach.
+		// the zone's own servers, the ones we cannot reach; unless the
+		// cache knows it for an alias, which leads elsewhere.
 		if dns.IsSubDomain(cut.zone, n) {
-			continue
+			if _, _, ok := r.cachedAlias(n, dns.TypeA, r.now()); !ok {
+				continue
+			}
 		}
 		if cut.nsLookups >= qs.lim.MaxNSNames || qs.depth >= qs.lim.MaxDepth {
 			// A limit of this query, not a fact about the zone: reported
@@ -90,6 +107,9 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 		qs.depth++
 		var fatal error
 		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if t == dns.TypeA && r.cfg.NoIPv4 || t == dns.TypeAAAA && r.cfg.NoIPv6 {
+				continue
+			}
 			m, _, err := r.resolve(ctx, qs, n, t)
 			if err == nil {
 				cut.addrs = appendAddrs(cut.addrs, m.Answer)
@@ -137,6 +157,9 @@ type exKey struct {
 
 func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
 	server := netip.AddrPortFrom(addr, r.port)
+	if p, ok := r.fwdPorts[addr]; ok {
+		server = netip.AddrPortFrom(addr, p)
+	}
 	edns := !r.servers.noEDNS(addr, r.now())
 	network := "udp"
 	for attempt := 0; attempt < 3; attempt++ {
@@ -147,6 +170,9 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		q := new(dns.Msg)
 		q.Id = dns.Id()
 		q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+		// A forwarder recurses for us; an authoritative server must not
+		// be asked to.
+		q.RecursionDesired = r.fwdPorts != nil
 		if edns {
 			q.SetEdns0(ednsSize, r.cfg.DNSSEC)
 		}
@@ -188,4 +214,29 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		return resp, nil
 	}
 	return nil, fmt.Errorf("exchange: no usable reply")
+}
+
+// upwardReferral reports whether resp, from a server of zone, is a
+// referral to a zone that is not below zone: no answer, no SOA, and NS
+// records owned by an ancestor of zone or by a name outside it. Servers
+// that do not serve a zone often answer so, listing the root servers
+// (Unbound's RESPONSE_TYPE_LAME). The scrubber would drop those NS records
+// and leave what looks like an empty authoritative answer, so this is
+// judged on the raw response.
+func upwardReferral(resp *dns.Msg, zone string) bool {
+	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0 {
+		return false
+	}
+	up := false
+	for _, rr := range resp.Ns {
+		switch rr.Header().Rrtype {
+		case dns.TypeSOA:
+			return false
+		case dns.TypeNS:
+			if !dns.IsSubDomain(zone, rr.Header().Name) {
+				up = true
+			}
+		}
+	}
+	return up
 }

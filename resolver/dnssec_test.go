@@ -308,3 +308,71 @@ func TestDNSKEYAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestReferralDS checks that the DS RRset, or the proof that there is
+// none, which a signed referral carries is validated and used: the chain
+// of trust down to a secure or an insecure child needs no DS query of its
+// own (Unbound and Knot Resolver alike; Deckard's val_secds scripts no
+// answer to one).
+func TestReferralDS(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool // AD
+	}{
+		{"www.alg13.sec.", true},        // DS in the referral
+		{"www.nsec3.sec.", true},        // DS in the referral, NSEC3 zone
+		{"www.insecure.sec.", false},    // NSEC proof of no DS
+		{"www.unsigned.optout.", false}, // opt-out NSEC3 span
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, r := newSignedResolver(t)
+			n.ResetLog()
+			m, err := askDO(t, r, tt.name, dns.TypeA, true, false)
+			if err != nil {
+				t.Fatalf("ServeDNS: %v", err)
+			}
+			if m.AuthenticatedData != tt.want {
+				t.Errorf("AD: got %v, want %v", m.AuthenticatedData, tt.want)
+			}
+			for _, q := range n.Log() {
+				if q.Type == dns.TypeDS {
+					t.Errorf("DS query sent: %v", q)
+				}
+			}
+		})
+	}
+}
+
+// TestRRSIGQueryNotSecure checks that an answer of RRSIG records, which
+// nothing signs, never carries AD (Unbound alike; Deckard's val_rrsig).
+func TestRRSIGQueryNotSecure(t *testing.T) {
+	_, r := newSignedResolver(t)
+	m, err := askDO(t, r, "www.alg13.sec.", dns.TypeRRSIG, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasType(m.Answer, dns.TypeRRSIG) || m.AuthenticatedData {
+		t.Errorf("got %v, want RRSIGs without AD", m)
+	}
+}
+
+// TestAggressiveDSDenial checks that a DS question is answered from the
+// parent zone's cached NSEC records (RFC 8198), where DS denials live: the
+// NSEC at the insecure.sec. delegation, learned from an NXDOMAIN for
+// insecure0.sec. (which it covers), denies insecure.sec. DS without a
+// query (Deckard's nsec_aggr_cache).
+func TestAggressiveDSDenial(t *testing.T) {
+	n, r := newSignedResolver(t)
+	if m, err := askDO(t, r, "insecure0.sec.", dns.TypeA, true, false); err != nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("insecure0.sec.: got %v (%v), want NXDOMAIN", m, err)
+	}
+	n.ResetLog()
+	m, err := askDO(t, r, "insecure.sec.", dns.TypeDS, true, false)
+	if err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 || !m.AuthenticatedData {
+		t.Fatalf("insecure.sec. DS: got %v (%v), want a Secure NODATA", m, err)
+	}
+	if log := n.Log(); len(log) > 0 {
+		t.Errorf("sent %v, want no query", log)
+	}
+}

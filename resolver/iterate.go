@@ -68,6 +68,11 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		meta.Security = uint8(status)
 		chain = append(chain, res.Answer...)
 		end, data := chainEnd(res.Answer, name, qtype)
+		if !data && qtype != dns.TypeCNAME && aliasAt(res.Answer, end) {
+			// The chain never ends: a CNAME back to itself, here or
+			// synthesised from a DNAME that targets its own owner.
+			return nil, meta, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: CNAME chain", ErrLoop)}
+		}
 		if data || res.Rcode != dns.RcodeSuccess || strings.EqualFold(end, name) {
 			out := new(dns.Msg)
 			out.Question = []dns.Question{{Name: qname, Qtype: qtype, Qclass: dns.ClassINET}}
@@ -88,6 +93,16 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		}
 		name = end
 	}
+}
+
+// aliasAt reports whether answer holds a CNAME owned by name.
+func aliasAt(answer []dns.RR, name string) bool {
+	for _, rr := range answer {
+		if rr.Header().Rrtype == dns.TypeCNAME && strings.EqualFold(rr.Header().Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // chainEnd follows the CNAME records of answer from name and reports the
@@ -141,6 +156,9 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	}
 	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
 		r.store(key, m, meta)
+		return m, meta, nil
+	}
+	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
 		return m, meta, nil
 	}
 	res, err := r.iterate(ctx, qs, name, qtype)
@@ -231,6 +249,9 @@ type zoneCut struct {
 // iterate walks down from the closest known zone cut to name, with QNAME
 // minimisation (RFC 9156) unless configured off.
 func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
+	if r.fwdPorts != nil {
+		return r.forward(ctx, qs, name, qtype)
+	}
 	cut := r.findCut(name, qtype)
 	minimise := !r.cfg.NoQNameMinimisation
 	labels := dns.CountLabel(name)
@@ -255,11 +276,14 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			if referrals > qs.lim.MaxReferrals {
 				return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, qs.lim.MaxReferrals)}
 			}
-			next := r.takeReferral(resp)
+			next := r.takeReferral(resp, cut.zone)
 			if next == nil || !dns.IsSubDomain(cut.zone, next.zone) || strings.EqualFold(next.zone, cut.zone) {
 				r.servers.setLame(server, cut.zone, r.now())
 				cut.tried[server] = true
 				continue
+			}
+			if r.cfg.DNSSEC {
+				r.noteReferralDS(ctx, qs, resp, cut.zone, next.zone)
 			}
 			cut = next
 			sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
@@ -284,13 +308,68 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			continue
 		}
 		m := r.finish(resp, kind)
-		status, code, err := r.validate(ctx, qs, m, cut.zone, name, qtype, kind)
+		vzone := cut.zone
+		if qtype == dns.TypeDNSKEY && kind == kindAnswer {
+			// A zone's key set, even from its parent's servers (one
+			// server for both), is judged by its chain of trust, which
+			// lookup builds: validating it here would need the very keys
+			// being fetched.
+			vzone = name
+		}
+		status, code, err := r.validate(ctx, qs, m, vzone, name, qtype, kind)
 		if err != nil {
 			return result{}, err
 		}
 		r.keepAnswerRRsets(resp, status)
 		return result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}, nil
 	}
+}
+
+// forward asks the forwarders (Config.Forwarders) for the whole question
+// and takes what the first usable one answers. The forwarder speaks for
+// every zone, so its answer is scrubbed as if it came from the root's
+// servers, and validated record set by record set with the keys of each
+// signer, fetched through the forwarders as well. A referral, a lame or
+// a failed reply moves on to the next forwarder.
+func (r *Resolver) forward(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
+	cut := r.forwardCut()
+	for {
+		resp, server, err := r.askZone(ctx, qs, cut, name, qtype)
+		if err != nil {
+			return result{}, err
+		}
+		kind := classify(resp, ".")
+		if kind == kindReferral || kind == kindLame || kind == kindFail {
+			cut.tried[server] = true
+			continue
+		}
+		m := r.finish(resp, kind)
+		// A zone's own key set is judged by its chain of trust (lookup);
+		// everything else is checked against its signers' keys, which
+		// validate finds below the root.
+		zone := "."
+		if qtype == dns.TypeDNSKEY {
+			zone = dns.CanonicalName(name)
+		}
+		status, code, err := r.validate(ctx, qs, m, zone, name, qtype, kind)
+		if err != nil {
+			return result{}, err
+		}
+		r.keepAnswerRRsets(resp, status)
+		return result{m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: uint8(status), EDE: code}}, nil
+	}
+}
+
+// forwardCut is the zone cut forward queries: the forwarders, for the
+// whole tree.
+func (r *Resolver) forwardCut() *zoneCut {
+	cut := &zoneCut{zone: ".", looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	for _, f := range r.cfg.Forwarders {
+		if a := f.Addr().Unmap(); !containsAddr(cut.addrs, a) {
+			cut.addrs = append(cut.addrs, a)
+		}
+	}
+	return cut
 }
 
 // nextLabels returns how many labels of the name to send next when
@@ -330,6 +409,12 @@ func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 	for _, rr := range resp.Ns {
 		switch rr := rr.(type) {
 		case *dns.NS:
+			// A negative answer keeps the zone's NS set the server sent
+			// beside its SOA, as Unbound and Knot Resolver pass it on;
+			// answers with data drop it (minimal responses).
+			if kind == kindNXDomain || kind == kindNoData {
+				out.Ns = append(out.Ns, rr)
+			}
 		case *dns.NSEC, *dns.NSEC3:
 			// Wildcard answers carry their proof too.
 			out.Ns = append(out.Ns, rr)
@@ -362,11 +447,66 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 	}
 	now := r.now()
 	for _, set := range rrsets(resp.Answer) {
-		switch set[0].Header().Rrtype {
+		h := set[0].Header()
+		switch h.Rrtype {
 		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
+			r.cache.SetRRset(set, meta, now)
+		case dns.TypeCNAME, dns.TypeDNAME:
+			// Aliases hold whatever the type asked next (cachedAlias).
+			// A CNAME synthesised from a DNAME is not the zone's own
+			// record: the DNAME is kept instead.
+			if h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
+				continue
+			}
+			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {
+				set = append(set, sig)
+			}
 			r.cache.SetRRset(set, meta, now)
 		}
 	}
+}
+
+// cachedAlias answers (name, qtype) from an alias the cache holds: a CNAME
+// at name, learned from an answer for another type, or a DNAME above it,
+// from which the CNAME is synthesised (RFC 6672 §3.2), as Unbound does.
+// The answer is the alias alone; resolve follows it.
+func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+	out := new(dns.Msg)
+	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+	if qtype != dns.TypeCNAME {
+		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && usable(meta) {
+			out.Answer = rrs
+			return out, meta, true
+		}
+	}
+	if qtype == dns.TypeDNAME {
+		return nil, cache.Meta{}, false
+	}
+	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
+		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
+		if !ok || !usable(meta) {
+			continue
+		}
+		for _, rr := range rrs {
+			d, ok := rr.(*dns.DNAME)
+			if !ok {
+				continue
+			}
+			target, ok := dnameTarget(name, d)
+			if !ok {
+				return nil, cache.Meta{}, false
+			}
+			out.Answer = append(rrs, synthCNAME(name, target, d.Hdr.Ttl))
+			return out, meta, true
+		}
+	}
+	return nil, cache.Meta{}, false
+}
+
+// usable reports whether a cached alias may answer: not Bogus (those are
+// not kept, but a lower rank could still be).
+func usable(meta cache.Meta) bool {
+	return dnssec.Status(meta.Security) != dnssec.Bogus
 }
 
 type respKind int
@@ -389,9 +529,11 @@ func classify(resp *dns.Msg, zone string) respKind {
 	default:
 		return kindFail
 	}
-	if len(resp.Answer) > 0 {
+	if slices.ContainsFunc(resp.Answer, func(rr dns.RR) bool { return rr.Header().Rrtype != dns.TypeRRSIG }) ||
+		len(resp.Answer) > 0 && len(resp.Question) == 1 && resp.Question[0].Qtype == dns.TypeRRSIG {
 		return kindAnswer
 	}
+	// Signatures without the records they sign are no answer.
 	var soa, down bool
 	for _, rr := range resp.Ns {
 		h := rr.Header()
@@ -417,8 +559,10 @@ func classify(resp *dns.Msg, zone string) respKind {
 	return kindLame
 }
 
-// takeReferral caches a referral's NS set and glue and returns the new cut.
-func (r *Resolver) takeReferral(resp *dns.Msg) *zoneCut {
+// takeReferral caches a referral from a server of zone, its NS set and
+// glue, and returns the new cut. Glue from outside zone (there only with
+// Config.OutOfZoneGlue) serves the new cut but is not cached.
+func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	var child string
 	var ns []dns.RR
 	for _, rr := range resp.Ns {
@@ -440,7 +584,7 @@ func (r *Resolver) takeReferral(resp *dns.Msg) *zoneCut {
 	now := r.now()
 	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAuthorityReferral}, now)
 	for _, set := range rrsets(resp.Extra) {
-		if t := set[0].Header().Rrtype; t == dns.TypeA || t == dns.TypeAAAA {
+		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
 			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
 		}
 	}

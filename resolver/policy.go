@@ -24,6 +24,29 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("ff00::/8"),       // multicast
 	netip.MustParsePrefix("100::/64"),       // discard-only (RFC 6666)
 	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64 (RFC 8215)
+}
+
+// Prefixes whose addresses carry an IPv4 address that decides where a
+// packet ends up: a translator or relay forwards to it. A referral to
+// 64:ff9b::10.0.0.1 on a NAT64 network reaches 10.0.0.1.
+var (
+	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96") // RFC 6052 §2.1
+	sixToFour      = netip.MustParsePrefix("2002::/16")    // RFC 3056 §2
+)
+
+// embeddedIPv4 returns the IPv4 address a NAT64 or 6to4 address forwards
+// to.
+func embeddedIPv4(addr netip.Addr) (netip.Addr, bool) {
+	b := addr.As16()
+	switch {
+	case nat64WellKnown.Contains(addr):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(addr):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
 }
 
 // upstreamAllowed reports whether a query may be sent to addr. IPv4-mapped
@@ -42,6 +65,11 @@ func upstreamAllowed(addr netip.Addr, allow []netip.Prefix) bool {
 		if p.Contains(addr) {
 			return false
 		}
+	}
+	if v4, ok := embeddedIPv4(addr); ok {
+		// Judged without the allow list: reaching the operator's own
+		// network through a translator is never what it asked for.
+		return upstreamAllowed(v4, nil)
 	}
 	return true
 }

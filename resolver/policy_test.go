@@ -32,6 +32,14 @@ func TestUpstreamAllowed(t *testing.T) {
 		{"::ffff:8.8.8.8", nil, true},
 		{"224.0.0.1", nil, false},
 		{"255.255.255.255", nil, false},
+		{"64:ff9b::8.8.8.8", nil, true},
+		{"64:ff9b::10.0.0.1", nil, false},
+		{"64:ff9b::127.0.0.1", loop, false},
+		{"64:ff9b:1::8.8.8.8", nil, false},
+		{"2002:808:808::1", nil, true},
+		{"2002:c0a8:101::1", nil, false},
+		{"::10.0.0.1", nil, false},
+		{"::8.8.8.8", nil, false},
 	}
 	for _, tc := range tests {
 		if got := upstreamAllowed(netip.MustParseAddr(tc.addr), tc.allow); got != tc.want {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -22,8 +23,17 @@ import (
 // Config configures a Resolver. Zero fields take the documented defaults.
 type Config struct {
 	// RootHints are the root servers' NS records and their A/AAAA
-	// addresses (see ParseRootHints, DefaultRootHints). Required.
+	// addresses (see ParseRootHints, DefaultRootHints). Required unless
+	// Forwarders are set.
 	RootHints []dns.RR
+	// Forwarders, when set, are recursive resolvers every upstream
+	// question goes to, with recursion desired, instead of walking the
+	// tree from the root: a router's resolver forwarding to its ISP's,
+	// or to a local DNS-over-TLS proxy. They are queried whatever
+	// AllowUpstream says (the operator named them), the fastest first.
+	// Answers are validated as any others when DNSSEC is on: the keys
+	// and DS records go through the forwarders too.
+	Forwarders []netip.AddrPort
 	// Exchanger sends upstream queries. Nil means a NetExchanger.
 	Exchanger Exchanger
 	// Cache holds answers and delegations. Nil means a cache of
@@ -38,6 +48,16 @@ type Config struct {
 	UpstreamPort uint16
 	// NoQNameMinimisation turns RFC 9156 QNAME minimisation off.
 	NoQNameMinimisation bool
+	// NoIPv4 and NoIPv6 keep upstream queries off one address family,
+	// for hosts without a route for it (Unbound's do-ip4/do-ip6: no).
+	// Setting both is an error.
+	NoIPv4, NoIPv6 bool
+	// OutOfZoneGlue uses the addresses a referral gives for name servers
+	// outside the zone that sent it (Unbound's harden-glue: no), for that
+	// referral only: they are never cached, since the server had no
+	// authority over them. Off by default: such glue is how cache
+	// poisoning works, and without it the names are looked up.
+	OutOfZoneGlue bool
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the clock (default time.Now). Tests and scenario players
@@ -59,6 +79,13 @@ type Config struct {
 	DNSSECLimits dnssec.Limits
 	// DNSSECPolicy: clock skew, SHA-1.
 	DNSSECPolicy dnssec.Policy
+
+	// Designated are the SVCB records of this resolver's encrypted
+	// endpoints, the answer to _dns.resolver.arpa SVCB (Discovery of
+	// Designated Resolvers, RFC 9462), so that clients that know only
+	// our address can upgrade to DoT, DoH or DoQ. Their owner names must
+	// be _dns.resolver.arpa. Empty means no DDR: the name does not exist.
+	Designated []*dns.SVCB
 }
 
 // Limits bound the work done for one client query. Zero fields take the
@@ -112,6 +139,9 @@ type Resolver struct {
 	exflights flights[exKey, *dns.Msg]
 	qflights  flights[cache.Key, result]
 
+	// fwdPorts maps each forwarder to its port; nil when iterating.
+	fwdPorts map[netip.Addr]uint16
+
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
@@ -127,8 +157,11 @@ type result struct {
 
 // New returns a Resolver for cfg.
 func New(cfg Config) (*Resolver, error) {
-	if len(cfg.RootHints) == 0 {
+	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 {
 		return nil, fmt.Errorf("resolver: no root hints")
+	}
+	if cfg.NoIPv4 && cfg.NoIPv6 {
+		return nil, fmt.Errorf("resolver: both IPv4 and IPv6 upstream turned off")
 	}
 	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.Now}
 	if r.ex == nil {
@@ -159,8 +192,25 @@ func New(cfg Config) (*Resolver, error) {
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
-	if len(r.rootCut(r.now()).addrs) == 0 {
-		return nil, fmt.Errorf("resolver: root hints have no addresses")
+	if len(cfg.Forwarders) > 0 {
+		r.fwdPorts = make(map[netip.Addr]uint16)
+		for _, f := range cfg.Forwarders {
+			a := f.Addr().Unmap()
+			if !a.IsValid() || f.Port() == 0 {
+				return nil, fmt.Errorf("resolver: forwarder %s: want an address and a port", f)
+			}
+			if _, dup := r.fwdPorts[a]; dup {
+				return nil, fmt.Errorf("resolver: forwarder %s listed twice", a)
+			}
+			r.fwdPorts[a] = f.Port()
+		}
+		if !slices.ContainsFunc(r.forwardCut().addrs, r.familyOK) {
+			return nil, fmt.Errorf("resolver: no forwarder of a usable address family")
+		}
+		return r, nil
+	}
+	if !slices.ContainsFunc(r.rootCut(r.now()).addrs, r.familyOK) {
+		return nil, fmt.Errorf("resolver: root hints have no usable addresses")
 	}
 	return r, nil
 }
@@ -293,7 +343,8 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 
 // clientView shapes a result for the client that asked q (RFC 4035 §3.2,
 // RFC 6840 §5.7–5.9): a Bogus answer is an error unless the client set CD;
-// AD only for Secure answers to clients that sent DO or AD; DNSSEC records
+// AD only for Secure answers to clients that sent DO or AD and not CD;
+// trust anchor sentinels (RFC 8509) are applied; DNSSEC records
 // only for clients that sent DO. m may be shared with other callers, so
 // clientView copies what it changes and leaves the records alone.
 func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) {
@@ -304,6 +355,9 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 			code = EDEDNSSECBogus
 		}
 		return nil, &Error{EDE: code, Err: fmt.Errorf("resolver: %w", dnssec.ErrBogus)}
+	}
+	if err := r.sentinel(q, status); err != nil {
+		return nil, err
 	}
 	out := new(dns.Msg)
 	*out = *m
@@ -316,7 +370,9 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 	if opt := q.IsEdns0(); opt != nil {
 		do = opt.Do()
 	}
-	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData)
+	// With CD the client validates for itself and gets no AD from us,
+	// as from Knot Resolver and Unbound.
+	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData) && !q.CheckingDisabled
 	if meta.EDE != 0 {
 		// Information for the client, such as an unsupported algorithm
 		// that made the answer Insecure; the transport keeps only this
@@ -367,4 +423,12 @@ func reply(q, m *dns.Msg) *dns.Msg {
 	m.RecursionAvailable = true
 	m.Question = q.Question
 	return m
+}
+
+// familyOK reports whether a may be queried given NoIPv4 and NoIPv6.
+func (r *Resolver) familyOK(a netip.Addr) bool {
+	if a.Unmap().Is4() {
+		return !r.cfg.NoIPv4
+	}
+	return !r.cfg.NoIPv6
 }

@@ -179,6 +179,32 @@ func TestResolveFailures(t *testing.T) {
 	}
 }
 
+// TestCNAMESelfLoop checks a CNAME that names its own owner, which one
+// answer holds whole (Deckard's val_cname_loop1): a loop, not an answer.
+func TestCNAMESelfLoop(t *testing.T) {
+	n, err := resolvertest.New(`. 3600 IN SOA a.root. host.root. 1 3600 600 86400 300
+. 3600 IN NS a.root.
+a.root. 3600 IN A 127.53.200.1
+loop. 3600 IN NS ns.loop.
+ns.loop. 3600 IN A 127.53.200.2
+`, `loop. 3600 IN SOA ns.loop. host.loop. 1 3600 600 86400 300
+loop. 3600 IN NS ns.loop.
+ns.loop. 3600 IN A 127.53.200.2
+self.loop. 3600 IN CNAME self.loop.
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t, n)
+	if _, err := ask(t, r, "self.loop.", dns.TypeA); !errors.Is(err, resolver.ErrLoop) {
+		t.Errorf("A: got %v, want %v", err, resolver.ErrLoop)
+	}
+	// Asked for the CNAME itself, it is the answer.
+	if m, err := ask(t, r, "self.loop.", dns.TypeCNAME); err != nil || len(m.Answer) != 1 {
+		t.Errorf("CNAME: got %v (%v), want the record", m, err)
+	}
+}
+
 func TestRootUnreachable(t *testing.T) {
 	n := newNet(t)
 	for _, rr := range n.RootHints() {
@@ -371,5 +397,48 @@ func TestLocalZones(t *testing.T) {
 	}
 	if got := len(n.Log()); got != 0 {
 		t.Errorf("%d queries sent for locally served names, want 0", got)
+	}
+}
+
+// TestDesignatedResolvers checks the DDR answers (RFC 9462): the
+// configured SVCB records for _dns.resolver.arpa SVCB, NODATA for its
+// other types, NXDOMAIN elsewhere in resolver.arpa, and nothing upstream.
+func TestDesignatedResolvers(t *testing.T) {
+	svcb, err := dns.NewRR(`_dns.resolver.arpa. 300 IN SVCB 1 dns.example. alpn="dot" port=8853`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNet(t)
+	with := newResolver(t, n, func(c *resolver.Config) { c.Designated = []*dns.SVCB{svcb.(*dns.SVCB)} })
+	without := newResolver(t, n)
+	tests := []struct {
+		r      *resolver.Resolver
+		name   string
+		qtype  uint16
+		rcode  int
+		answer int
+	}{
+		{with, "_dns.resolver.arpa.", dns.TypeSVCB, dns.RcodeSuccess, 1},
+		{with, "_DNS.Resolver.ARPA.", dns.TypeSVCB, dns.RcodeSuccess, 1},
+		{with, "_dns.resolver.arpa.", dns.TypeA, dns.RcodeSuccess, 0},
+		{with, "other.resolver.arpa.", dns.TypeSVCB, dns.RcodeNameError, 0},
+		{with, "resolver.arpa.", dns.TypeSOA, dns.RcodeSuccess, 1},
+		{without, "_dns.resolver.arpa.", dns.TypeSVCB, dns.RcodeNameError, 0},
+	}
+	for _, tt := range tests {
+		m, err := ask(t, tt.r, tt.name, tt.qtype)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tt.name, dns.TypeToString[tt.qtype], err)
+		}
+		if m.Rcode != tt.rcode || len(m.Answer) != tt.answer {
+			t.Errorf("%s %s (DDR %v): rcode %s with %d answers, want %s with %d", tt.name, dns.TypeToString[tt.qtype], tt.r == with,
+				dns.RcodeToString[m.Rcode], len(m.Answer), dns.RcodeToString[tt.rcode], tt.answer)
+		}
+		if tt.answer == 1 && tt.qtype == dns.TypeSVCB && m.Answer[0].String() != svcb.String() {
+			t.Errorf("answer %s, want %s", m.Answer[0], svcb)
+		}
+	}
+	if got := len(n.Log()); got != 0 {
+		t.Errorf("%d queries sent for resolver.arpa, want 0", got)
 	}
 }

@@ -177,3 +177,24 @@ func synthCNAME(owner, target string, ttl uint32) *dns.CNAME {
 		Target: target,
 	}
 }
+
+// outOfZoneGlue returns the addresses resp's additional section gives for
+// name servers that scrubbed (scrub's result for resp) kept in its
+// authority section but that lie outside zone: the glue scrub drops, for
+// Config.OutOfZoneGlue.
+func outOfZoneGlue(resp, scrubbed *dns.Msg, zone string) []dns.RR {
+	targets := map[string]bool{}
+	for _, rr := range scrubbed.Ns {
+		if ns, ok := rr.(*dns.NS); ok && !dns.IsSubDomain(zone, ns.Ns) {
+			targets[strings.ToLower(ns.Ns)] = true
+		}
+	}
+	var out []dns.RR
+	for _, rr := range resp.Extra {
+		h := rr.Header()
+		if (h.Rrtype == dns.TypeA || h.Rrtype == dns.TypeAAAA) && h.Class == dns.ClassINET && targets[strings.ToLower(h.Name)] {
+			out = append(out, rr)
+		}
+	}
+	return out
+}

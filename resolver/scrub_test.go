@@ -167,3 +167,72 @@ func FuzzScrub(f *testing.F) {
 		classify(out, zone)
 	})
 }
+
+func TestUpwardReferral(t *testing.T) {
+	tests := []struct {
+		name   string
+		zone   string
+		rcode  int
+		answer []string
+		ns     []string
+		want   bool
+	}{
+		{name: "root servers from a zone's server", zone: "example.com.", ns: []string{". 3600 IN NS a.root-servers.net."}, want: true},
+		{name: "parent NS", zone: "example.com.", ns: []string{"com. 3600 IN NS a.gtld-servers.net."}, want: true},
+		{name: "sideways NS", zone: "example.com.", ns: []string{"example.net. 3600 IN NS ns.example.net."}, want: true},
+		{name: "downward referral", zone: "com.", ns: []string{"example.com. 3600 IN NS ns.example.com."}},
+		{name: "zone's own NS with empty answer", zone: "example.com.", ns: []string{"example.com. 3600 IN NS ns.example.com."}},
+		{name: "NODATA with SOA and root NS", zone: "example.com.", ns: []string{"example.com. 3600 IN SOA a. b. 1 2 3 4 5", ". 3600 IN NS a.root-servers.net."}},
+		{name: "answer present", zone: "example.com.", answer: []string{"www.example.com. 3600 IN A 192.0.2.1"}, ns: []string{". 3600 IN NS a.root-servers.net."}},
+		{name: "NXDOMAIN", zone: "example.com.", rcode: dns.RcodeNameError, ns: []string{". 3600 IN NS a.root-servers.net."}},
+		{name: "empty", zone: "example.com."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := new(dns.Msg)
+			m.SetQuestion("www."+tc.zone, dns.TypeA)
+			m.Response, m.Rcode = true, tc.rcode
+			m.Answer, m.Ns = mustRRs(t, tc.answer...), mustRRs(t, tc.ns...)
+			if got := upwardReferral(m, tc.zone); got != tc.want {
+				t.Errorf("upwardReferral = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestClassifySignaturesOnly checks that signatures without the records
+// they sign are no answer (Deckard's nsec_wildcard_answer_response feeds
+// one to replace an existing name with wildcard data), unless signatures
+// were the question.
+func TestClassifySignaturesOnly(t *testing.T) {
+	sig := "www.example. 3600 IN RRSIG A 8 2 3600 20300101000000 20200101000000 1 example. AAAA"
+	tests := []struct {
+		name  string
+		qtype uint16
+		aa    bool
+		ans   []string
+		want  respKind
+	}{
+		{"data", dns.TypeA, true, []string{"www.example. 3600 IN A 192.0.2.1", sig}, kindAnswer},
+		{"signature only, authoritative", dns.TypeA, true, []string{sig}, kindNoData},
+		{"signature only, not authoritative", dns.TypeA, false, []string{sig}, kindLame},
+		{"RRSIG question", dns.TypeRRSIG, true, []string{sig}, kindAnswer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.", tt.qtype)
+			m.Response, m.Authoritative = true, tt.aa
+			for _, s := range tt.ans {
+				rr, err := dns.NewRR(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Answer = append(m.Answer, rr)
+			}
+			if got := classify(m, "example."); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -17,6 +17,8 @@ var localZones = append(sharedSpaceReverse(),
 	"invalid.",
 	"onion.",
 	"home.arpa.",
+	// RFC 9462 §6.4: DDR's own zone, answered only by the resolver asked.
+	"resolver.arpa.",
 	// RFC 6303 §4.2–4.4: reverse zones of private and special addresses.
 	"10.in-addr.arpa.",
 	"16.172.in-addr.arpa.", "17.172.in-addr.arpa.", "18.172.in-addr.arpa.", "19.172.in-addr.arpa.",
@@ -47,6 +49,10 @@ func sharedSpaceReverse() []string {
 	}
 	return out
 }
+
+// ddrName is where clients look for a resolver's encrypted endpoints
+// (RFC 9462 §4).
+const ddrName = "_dns.resolver.arpa."
 
 // localSOA is the SOA that goes with hush's own negative answers (RFC 6303
 // §3 gives these values).
@@ -99,6 +105,16 @@ func (r *Resolver) special(q *dns.Msg, qq dns.Question) (*dns.Msg, bool) {
 				return reply(q, m), true
 			}
 			m.Ns = []dns.RR{localSOA(z)}
+			return reply(q, m), true
+		}
+		if z == "resolver.arpa." && name == ddrName && len(r.cfg.Designated) > 0 {
+			if qq.Qtype == dns.TypeSVCB {
+				for _, rr := range r.cfg.Designated {
+					m.Answer = append(m.Answer, rr)
+				}
+			} else {
+				m.Ns = []dns.RR{localSOA(z)}
+			}
 			return reply(q, m), true
 		}
 		if name == z && (qq.Qtype == dns.TypeSOA || qq.Qtype == dns.TypeNS) {

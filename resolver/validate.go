@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
@@ -130,10 +131,16 @@ func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec
 
 // validate judges a final response for (qname, qtype) from a server of
 // zone. It returns Indeterminate when validation is off or when the answer
-// is the zone's own DNSKEY set (zoneKeys judges that), and an error only
-// when keys could not be fetched.
+// is a zone's own DNSKEY set (zoneKeys judges that: the zone may be a
+// child that the same servers serve, whose keys the parent's keys do not
+// sign), and an error only when keys could not be fetched.
 func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
-	if !r.cfg.DNSSEC || (qtype == dns.TypeDNSKEY && strings.EqualFold(qname, zone)) {
+	if !r.cfg.DNSSEC || qtype == dns.TypeDNSKEY && (strings.EqualFold(qname, zone) || hasRRset(m.Answer, qname, dns.TypeDNSKEY)) {
+		return dnssec.Indeterminate, 0, nil
+	}
+	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
+		// Signatures are not signed: an answer of them cannot be
+		// validated (Unbound alike), only a denial of them can.
 		return dnssec.Indeterminate, 0, nil
 	}
 	ks, err := r.zoneKeys(ctx, qs, zone)
@@ -210,12 +217,14 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	}
 
 	// Denials: the NSEC/NSEC3 RRsets of the authority section, each
-	// verified before it is believed.
+	// verified before it is believed. The rest of it (the SOA of a
+	// negative answer) must verify too, as in Unbound, so that nothing
+	// Bogus reaches the cache or a client with a Secure answer.
 	var nsecs []*dns.NSEC
 	var nsec3s []*dns.NSEC3
 	for _, set := range rrsets(m.Ns) {
 		h := set[0].Header()
-		if h.Rrtype != dns.TypeNSEC && h.Rrtype != dns.TypeNSEC3 {
+		if h.Rrtype == dns.TypeRRSIG {
 			continue
 		}
 		res, err := verify(set, sigsFor(m.Ns, h.Name, h.Rrtype))
@@ -282,6 +291,71 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	return status, 0, nil
 }
 
+// noteReferralDS validates the DS RRset, or the denial of one, that a
+// signed referral from zone's servers carries for child (RFC 4035 §3.1.4),
+// and caches it as the answer to a DS question for child, so that the
+// chain of trust needs no DS query of its own: Unbound and Knot Resolver
+// both take the DS from the referral, and parent servers need not answer
+// a separate DS query alike. A referral without either, or one whose
+// keys cannot be fetched now, leaves the DS to be asked for later.
+func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, zone, child string) {
+	key := r.fullKey(child, dns.TypeDS)
+	now := r.now()
+	if r.anchors.Lookup(child) != nil {
+		return // the anchor, not the parent, vouches for the child
+	}
+	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && now.Before(e.expires) {
+		return
+	}
+	if _, _, ok := r.cache.GetMsg(key, now); ok {
+		return
+	}
+	m := new(dns.Msg)
+	m.Question = []dns.Question{{Name: child, Qtype: dns.TypeDS, Qclass: dns.ClassINET}}
+	for _, rr := range resp.Ns {
+		h := rr.Header()
+		if !strings.EqualFold(h.Name, child) {
+			continue
+		}
+		if h.Rrtype == dns.TypeDS || h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDS {
+			m.Answer = append(m.Answer, rr)
+		}
+	}
+	kind := kindAnswer
+	if len(m.Answer) == 0 {
+		kind = kindNoData
+		for _, rr := range resp.Ns {
+			switch rr := rr.(type) {
+			case *dns.NSEC, *dns.NSEC3:
+				m.Ns = append(m.Ns, rr)
+			case *dns.RRSIG:
+				if rr.TypeCovered == dns.TypeNSEC || rr.TypeCovered == dns.TypeNSEC3 {
+					m.Ns = append(m.Ns, rr)
+				}
+			}
+		}
+		if len(m.Ns) == 0 {
+			return
+		}
+	}
+	if !slices.ContainsFunc(append(m.Answer, m.Ns...), func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+		// Unsigned: from an insecure zone there is nothing to learn, and
+		// from a secure one a DS query gets a second chance.
+		return
+	}
+	status, code, err := r.validate(ctx, qs, m, zone, child, dns.TypeDS, kind)
+	switch {
+	case err != nil || status == dnssec.Bogus || status == dnssec.Indeterminate:
+	case kind == kindAnswer:
+		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: uint8(status), EDE: code})
+	case status == dnssec.Insecure || provesDelegation(m, child, r.budget(qs)):
+		// A denial without the SOA a DS query's answer has cannot be
+		// cached as one (RFC 2308 §5); what it proves, that the child is
+		// unsigned, is kept instead, as zoneKeys would conclude.
+		r.keepKeys(dns.CanonicalName(child), dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
+	}
+}
+
 // provesDelegation reports whether a validated negative answer to a DS
 // query for zone shows a delegation there: the NSEC or NSEC3 record of
 // the name has NS and lacks SOA (RFC 4035 §5.2, RFC 5155 §8.6). An opt-out
@@ -332,6 +406,13 @@ func ede(err error, def uint16) uint16 {
 func dnssecEDE(sentinel error) uint16 {
 	c, _ := dnssec.EDE(sentinel)
 	return c
+}
+
+// hasRRset reports whether rrs hold records of type t owned by name.
+func hasRRset(rrs []dns.RR, name string, t uint16) bool {
+	return slices.ContainsFunc(rrs, func(rr dns.RR) bool {
+		return rr.Header().Rrtype == t && strings.EqualFold(rr.Header().Name, name)
+	})
 }
 
 // sigsFor returns the RRSIGs in rrs over (owner, t).

@@ -41,6 +41,7 @@ func TestConfigFile(t *testing.T) {
 	}
 	full.RootHints, full.hints = hints, hintRRs
 	full.AllowUpstream = []netip.Prefix{netip.MustParsePrefix("127.53.0.0/16")}
+	full.Forward = []netip.AddrPort{netip.MustParseAddrPort("192.168.1.1:53"), netip.MustParseAddrPort("[::1]:5353")}
 	full.AllowClient = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}
 	full.CacheSize = 5000
 	full.QNameMin = false
@@ -55,6 +56,7 @@ listen:
   - "dns://[::1]:5300"
 root-hints: root.hints
 allow-upstream: [127.53.0.0/16]
+forward: [192.168.1.1, "[::1]:5353"]
 allow-client:
   - 10.1.2.3/8
   - 192.0.2.7

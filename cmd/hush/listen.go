@@ -28,6 +28,9 @@ type sockets struct {
 	TLS []net.Listener
 	// QUIC holds the UDP sockets of the quic:// URLs (DNS over QUIC).
 	QUIC []net.PacketConn
+	// Bound lists the --listen URLs with the ports actually bound (port
+	// 0 replaced), in the order given.
+	Bound []listenURL
 }
 
 // openSockets binds every URL in urls. On error it closes what it opened.
@@ -45,6 +48,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			}
 			s.UDP = append(s.UDP, pc)
 			s.TCP = append(s.TCP, ln)
+			s.bind(u, ln.Addr())
 		case "tls":
 			var lc net.ListenConfig
 			ln, err := lc.Listen(ctx, "tcp", u.Addr.String())
@@ -53,6 +57,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 				return nil, fmt.Errorf("listen %s: %w", u, err)
 			}
 			s.TLS = append(s.TLS, ln)
+			s.bind(u, ln.Addr())
 		case "quic":
 			// quic-go sizes the socket's buffers itself.
 			var lc net.ListenConfig
@@ -62,12 +67,21 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 				return nil, fmt.Errorf("listen %s: %w", u, err)
 			}
 			s.QUIC = append(s.QUIC, pc)
+			s.bind(u, pc.LocalAddr())
 		default:
 			s.Close()
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
 		}
 	}
 	return s, nil
+}
+
+// bind records u as bound to a.
+func (s *sockets) bind(u listenURL, a net.Addr) {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		u.Addr = netip.AddrPortFrom(u.Addr.Addr(), ap.Port())
+	}
+	s.Bound = append(s.Bound, u)
 }
 
 // Close closes every socket and returns the first error.

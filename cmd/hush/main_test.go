@@ -66,6 +66,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve missing value", []string{"serve", "--listen"}, `hush: serve: flag needs an argument: --listen`},
 		{"serve extra arg", []string{"serve", "now"}, `hush: serve: unexpected argument "now"`},
 		{"bad CIDR", []string{"serve", "--allow-client", "10.0.0/8"}, `hush: --allow-client "10.0.0/8": invalid CIDR`},
+		{"bad forwarder", []string{"serve", "--forward", "dns.example"}, `hush: --forward "dns.example": want an IP address, optionally with :port ([v6]:port)`},
+		{"forwarder port 0", []string{"serve", "--forward", "192.0.2.1:0"}, `hush: --forward "192.0.2.1:0": port 0`},
 		{"bad upstream CIDR", []string{"serve", "--allow-upstream", "fe80::/129"}, `hush: --allow-upstream "fe80::/129": invalid CIDR`},
 		{"bad listen scheme", []string{"serve", "--listen", "ftp://127.0.0.1:53"}, `hush: --listen "ftp://127.0.0.1:53": unknown scheme "ftp" (want dns://, tls://, quic://)`},
 		{"listen not yet", []string{"serve", "--listen", "https://127.0.0.1:443/dns-query"}, `hush: --listen "https://127.0.0.1:443/dns-query": scheme "https" is not supported yet (want dns://, tls://, quic://)`},

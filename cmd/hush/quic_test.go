@@ -127,6 +127,13 @@ func TestServeQUICEndToEnd(t *testing.T) {
 		})
 	}
 
+	// DDR (RFC 9462) announces the quic:// listener with its port.
+	_, doqPort, _ := net.SplitHostPort(doq)
+	svcb := askServer(t, "hush", plain, "_dns.resolver.arpa.", dns.TypeSVCB, false)
+	if !strings.Contains(svcb.String(), `alpn="doq" port="`+doqPort+`"`) {
+		t.Errorf("DDR answer does not announce quic://%s:\n%v", doq, svcb)
+	}
+
 	// hush query prints the transport and TLS version, dig-like.
 	for _, tt := range []struct {
 		server string

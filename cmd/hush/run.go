@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -40,8 +44,31 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		anchors = dnssec.NewAnchors()
 		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
 	}
+	socks, err := openSockets(ctx, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer socks.Close()
+	var (
+		tlsConf *tls.Config
+		store   *certStore
+		leaf    *x509.Certificate
+	)
+	if len(socks.TLS) > 0 || len(socks.QUIC) > 0 {
+		if tlsConf, store, err = serverTLSConfig(cfg, stderr); err != nil {
+			return err
+		}
+		if store != nil {
+			leaf = store.current().Leaf
+		} else {
+			leaf = tlsConf.Certificates[0].Leaf
+		}
+	}
+	stopHUP := onHangup(ctx, store, stderr)
+	defer stopHUP()
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,
+		Forwarders:          cfg.Forward,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
@@ -55,23 +82,50 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 			MinTTL:     cfg.MinTTL,
 			MaxTTL:     cfg.MaxTTL,
 		}),
+		Designated: designatedResolvers(socks.Bound, leaf),
 	})
 	if err != nil {
 		return err
 	}
-	socks, err := openSockets(ctx, cfg.Listen)
-	if err != nil {
-		return err
-	}
-	defer socks.Close()
-	var tlsConf *tls.Config
-	if len(socks.TLS) > 0 || len(socks.QUIC) > 0 {
-		if tlsConf, err = serverTLSConfig(cfg, stderr); err != nil {
-			return err
-		}
-	}
 	tc := transport.Config{Handler: r, AllowClients: cfg.AllowClient, QueryTimeout: cfg.Timeout}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
+}
+
+// onHangup makes SIGHUP reload the certificate files, the reload that
+// service managers (systemctl reload, OpenWRT's procd) ask for. Without
+// certificate files there is nothing to reload, and SIGHUP, whose default
+// action would end the process, is only acknowledged. The returned
+// function stops listening for it.
+func onHangup(ctx context.Context, store *certStore, stderr io.Writer) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-quit:
+				return
+			case <-hup:
+				if store == nil {
+					fmt.Fprintln(stderr, "hush: SIGHUP: no certificate files to reload")
+					continue
+				}
+				store.Reload()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(hup)
+			close(quit)
+			<-done
+		})
+	}
 }
 
 // shutdowner is what every transport server offers for a graceful stop.

@@ -31,6 +31,9 @@ type serveConfig struct {
 	// AllowUpstream are prefixes hush may send queries to although they
 	// are loopback, private, link-local or unspecified.
 	AllowUpstream []netip.Prefix
+	// Forward are recursive resolvers to forward every question to
+	// instead of iterating from the root.
+	Forward []netip.AddrPort
 	// AllowClient are the client prefixes answered; others are refused.
 	AllowClient []netip.Prefix
 	// CacheSize is the number of cache entries (one entry is one
@@ -153,6 +156,31 @@ func serveSettings() []setting {
 			apply: func(c *serveConfig, r rawValue) (err error) {
 				c.AllowUpstream, err = parsePrefixes("allow-upstream", r)
 				return err
+			},
+		},
+		{
+			name: "forward", kind: listSetting, typ: "ADDR[:PORT]", def: "",
+			usage: "recursive resolver to send every question to instead of iterating from the root, repeatable (port 53 unless given; answers are still validated)",
+			apply: func(c *serveConfig, r rawValue) error {
+				c.Forward = nil
+				for i, v := range r.vals {
+					if v == "" {
+						continue
+					}
+					ap, err := netip.ParseAddrPort(v)
+					if err != nil {
+						a, err2 := netip.ParseAddr(v)
+						if err2 != nil {
+							return r.errorf("forward", i, "want an IP address, optionally with :port ([v6]:port)")
+						}
+						ap = netip.AddrPortFrom(a, 53)
+					}
+					if ap.Port() == 0 {
+						return r.errorf("forward", i, "port 0")
+					}
+					c.Forward = append(c.Forward, ap)
+				}
+				return nil
 			},
 		},
 		{

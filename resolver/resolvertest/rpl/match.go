@@ -1,6 +1,7 @@
 package rpl
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"maps"
@@ -199,7 +200,7 @@ func sectionMismatch(name string, got, want []dns.RR, ttl bool) string {
 	for _, w := range want {
 		found := false
 		for i, g := range got {
-			if used[i] || !dns.IsDuplicate(g, w) || ttl && g.Header().Ttl != w.Header().Ttl {
+			if used[i] || !sameRR(g, w) || ttl && g.Header().Ttl != w.Header().Ttl {
 				continue
 			}
 			used[i], found = true, true
@@ -210,6 +211,31 @@ func sectionMismatch(name string, got, want []dns.RR, ttl bool) string {
 		}
 	}
 	return ""
+}
+
+// sameRR reports whether two records are the same apart from TTL and the
+// case of names, as Deckard compares them: dns.IsDuplicate, or the same
+// wire form, which catches presentation forms that differ only in case
+// (an NSEC3 next hashed owner in base32hex, hex digests).
+func sameRR(a, b dns.RR) bool {
+	if dns.IsDuplicate(a, b) {
+		return true
+	}
+	if a.Header().Rrtype != b.Header().Rrtype || !strings.EqualFold(a.Header().Name, b.Header().Name) {
+		return false
+	}
+	wire := func(rr dns.RR) []byte {
+		rr = dns.Copy(rr)
+		rr.Header().Name, rr.Header().Ttl = strings.ToLower(rr.Header().Name), 0
+		buf := make([]byte, dns.Len(rr)+1)
+		n, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			return nil
+		}
+		return buf[:n]
+	}
+	wa, wb := wire(a), wire(b)
+	return wa != nil && bytes.Equal(wa, wb)
 }
 
 func rrList(rrs []dns.RR) string {
