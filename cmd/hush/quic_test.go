@@ -250,3 +250,21 @@ func TestOpenSocketsQUIC(t *testing.T) {
 		t.Errorf("Close = %v, %d QUIC sockets left; want nil, 0", err, len(s.QUIC))
 	}
 }
+
+// TestServeQUICCertFiles: quic:// serves the --tls-cert certificate, which
+// main's certificate store hands out through GetCertificate.
+func TestServeQUICCertFiles(t *testing.T) {
+	certFile, keyFile, pin := writeKeyPair(t, t.TempDir())
+	addr := loopbackAddr(t)
+	stderr := startHushServe(t, []string{"hush: serving quic://" + addr},
+		"--listen", "quic://"+addr, "--tls-cert", certFile, "--tls-key", keyFile, "--root-hints",
+		writeFile(t, t.TempDir(), "root.hints", ". 3600000 IN NS a.root.test.\na.root.test. 3600000 IN A 127.53.255.254\n"),
+		"--dnssec", "off")
+	if pinLine.MatchString(stderr.String()) {
+		t.Errorf("stderr has a self-signed pin line with --tls-cert:\n%s", stderr)
+	}
+	code, out, errOut := queryHush(t, "--server", "quic://"+addr, "--pin", pin, "localhost.")
+	if code != exitOK || !strings.Contains(out, "127.0.0.1") {
+		t.Errorf("query with the files' pin: got %d, %q, %q; want 0 and 127.0.0.1", code, out, errOut)
+	}
+}
