@@ -116,7 +116,7 @@ func serveSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
-			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS, https://HOST:PORT/PATH is DNS over HTTPS (HTTP/1.1, HTTP/2 and HTTP/3 on one port)",
+			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS, https://HOST:PORT/PATH is DNS over HTTPS (HTTP/1.1, HTTP/2 and HTTP/3 on one port), quic://HOST:PORT is DNS over QUIC",
 			apply: func(c *serveConfig, r rawValue) error {
 				c.Listen = nil
 				for i, v := range r.vals {
@@ -322,7 +322,7 @@ func serveSettings() []setting {
 		},
 		{
 			name: "tls-cert", kind: scalarSetting, typ: "FILE", def: "",
-			usage: "PEM certificate chain for tls:// and https:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
+			usage: "PEM certificate chain for tls://, https:// and quic:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
 			apply: func(c *serveConfig, r rawValue) error {
 				p := r.path(r.vals[0])
 				if err := checkReadable(p); err != nil {
