@@ -92,7 +92,7 @@ type DoQServer struct {
 
 	closed   atomic.Bool   // set once Shutdown starts
 	stopping chan struct{} // closed when Shutdown starts
-	nconns   atomic.Int64  // open connections, for MaxTCPConns
+	limit    *connLimiter  // open connections: MaxTCPConns, MaxConnsPerClient
 	wg       sync.WaitGroup
 	scratch  sync.Pool // *scratch
 	streams  sync.Pool // *doqStreamState
@@ -135,6 +135,7 @@ func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
 		conns:     make(map[*doqConn]struct{}),
 		stopping:  make(chan struct{}),
 	}
+	s.limit = newConnLimiter(s.cfg.MaxTCPConns, s.cfg.MaxConnsPerClient)
 	c := &s.cfg
 	s.quicConf = &quic.Config{
 		// quic-go gives up on a handshake after twice this.
@@ -194,8 +195,8 @@ func (s *DoQServer) Serve(pc net.PacketConn) error {
 			_ = tr.Close()
 			return fmt.Errorf("transport: doq accept: %w", err)
 		}
-		if s.nconns.Add(1) > int64(s.cfg.MaxTCPConns) {
-			s.nconns.Add(-1)
+		client := addrOf(conn.RemoteAddr())
+		if !s.limit.acquire(client) {
 			go s.reject(conn)
 			continue
 		}
@@ -203,7 +204,7 @@ func (s *DoQServer) Serve(pc net.PacketConn) error {
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
-			s.nconns.Add(-1)
+			s.limit.release(client)
 			_ = conn.CloseWithError(DoQNoError, "")
 			return ErrServerClosed
 		}
@@ -216,12 +217,12 @@ func (s *DoQServer) Serve(pc net.PacketConn) error {
 			s.mu.Lock()
 			delete(s.conns, dc)
 			s.mu.Unlock()
-			s.nconns.Add(-1)
+			s.limit.release(client)
 		}()
 	}
 }
 
-// reject closes a connection beyond MaxTCPConns with DOQ_EXCESSIVE_LOAD
+// reject closes a connection beyond MaxTCPConns or MaxConnsPerClient with DOQ_EXCESSIVE_LOAD
 // once its handshake is done: closed earlier, QUIC would have to replace
 // the code with a bare APPLICATION_ERROR (RFC 9000 §10.2.3) and the client
 // would not learn why. The handshake timeout bounds the wait; Shutdown

@@ -541,10 +541,10 @@ func TestDoQIdleTimeout(t *testing.T) {
 	addr, cc, s := startDoQ(t, Config{Handler: testHandler(t), TCPIdleTimeout: 100 * time.Millisecond, QueryTimeout: 100 * time.Millisecond})
 	c := dialDoQ(t, addr, cc)
 	doqQuery(t, c, query("example.com.", dns.TypeA, false, 0, false))
-	if n := s.nconns.Load(); n != 1 {
+	if n := s.limit.open(); n != 1 {
 		t.Fatalf("server counts %d connections; want 1", n)
 	}
-	for deadline := time.Now().Add(testTimeout); s.nconns.Load() != 0; {
+	for deadline := time.Now().Add(testTimeout); s.limit.open() != 0; {
 		if time.Now().After(deadline) {
 			t.Fatalf("idle connection still open")
 		}
@@ -626,7 +626,7 @@ func BenchmarkDoQCacheHit(b *testing.B) {
 	}
 	sc, cc := testCert(b)
 	cc.NextProtos = []string{ALPNDoQ}
-	s := NewDoQServer(Config{Handler: newCacheHandler(b), MaxTCPConns: 10000}, sc)
+	s := NewDoQServer(Config{Handler: newCacheHandler(b), MaxTCPConns: 10000, MaxConnsPerClient: 10000}, sc)
 	go s.Serve(pc)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

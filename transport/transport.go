@@ -90,8 +90,12 @@ const (
 	DefaultQueryTimeout   = 10 * time.Second
 	DefaultTCPIdleTimeout = 10 * time.Second
 	DefaultMaxTCPConns    = 1000
-	DefaultMaxTCPInFlight = 100
-	DefaultMaxUDPInFlight = 4096
+	// DefaultMaxConnsPerClient leaves room for a household or an office
+	// behind one address; public resolvers with clients behind carrier
+	// NAT raise it.
+	DefaultMaxConnsPerClient = 32
+	DefaultMaxTCPInFlight    = 100
+	DefaultMaxUDPInFlight    = 4096
 
 	DefaultTLSHandshakeTimeout = 5 * time.Second
 )
@@ -132,6 +136,13 @@ type Config struct {
 	// once, without reading. DoQServer caps QUIC connections with it,
 	// closing the extra ones with DOQ_EXCESSIVE_LOAD.
 	MaxTCPConns int
+
+	// MaxConnsPerClient caps the connections one client (an IPv4 address
+	// or an IPv6 /64) may hold open on one TCPServer, TLSServer,
+	// DoHServer or DoQServer (default DefaultMaxConnsPerClient), so that
+	// one client cannot take all MaxTCPConns. A connection beyond it is
+	// closed as one beyond MaxTCPConns is.
+	MaxConnsPerClient int
 
 	// MaxTCPInFlight caps the pipelined queries one TCP connection may
 	// have in flight (default DefaultMaxTCPInFlight). When it is reached
@@ -207,6 +218,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTCPConns <= 0 {
 		c.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if c.MaxConnsPerClient <= 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	if c.MaxTCPInFlight <= 0 {
 		c.MaxTCPInFlight = DefaultMaxTCPInFlight

@@ -87,7 +87,13 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	tc := transport.Config{Handler: r, AllowClients: cfg.AllowClient, QueryTimeout: cfg.Timeout}
+	tc := transport.Config{
+		Handler:           r,
+		AllowClients:      cfg.AllowClient,
+		QueryTimeout:      cfg.Timeout,
+		MaxTCPConns:       cfg.MaxConns,
+		MaxConnsPerClient: cfg.MaxConnsPerClient,
+	}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
 }
 
