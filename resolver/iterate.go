@@ -40,7 +40,7 @@ func newQState(lim *Limits) *qstate {
 // CNAME and DNAME chains across zones. The result holds the whole chain in
 // its answer section and the rcode of the chain's last name.
 func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype uint16) (*dns.Msg, cache.Meta, error) {
-	var chain []dns.RR
+	var chain, proofs []dns.RR
 	var meta cache.Meta
 	status := dnssec.Status(0)
 	name := qname
@@ -87,7 +87,18 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 			out.Rcode = res.Rcode
 			out.Answer = chain
 			out.Ns = res.Ns
+			for _, rr := range proofs {
+				if !slices.ContainsFunc(out.Ns, func(c dns.RR) bool { return dns.IsDuplicate(c, rr) }) {
+					out.Ns = append(out.Ns, rr)
+				}
+			}
 			return out, meta, nil
+		}
+		// A link from a wildcard brings the proof that its name did not
+		// exist (RFC 4035 §3.1.3.3): the client gets it with the rest of
+		// the chain, as Unbound prepends it.
+		if fromWildcard(res.Answer) {
+			proofs = append(proofs, denialRecords(res.Ns)...)
 		}
 		// Links of the chain already seen mean a loop inside one answer.
 		for _, rr := range res.Answer {
@@ -164,6 +175,9 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	}
 	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
 		r.store(key, m, meta)
+		return m, meta, nil
+	}
+	if m, meta, ok := r.cachedSecure(name, qtype, now); ok {
 		return m, meta, nil
 	}
 	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
@@ -518,6 +532,11 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 		h := set[0].Header()
 		switch h.Rrtype {
 		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
+			// With their signatures: validated addresses answer
+			// clients too (cachedSecure).
+			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {
+				set = append(set, sig)
+			}
 			r.cache.SetRRset(set, meta, now)
 		case dns.TypeCNAME, dns.TypeDNAME:
 			// Aliases hold whatever the type asked next (cachedAlias).
@@ -532,49 +551,6 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 			r.cache.SetRRset(set, meta, now)
 		}
 	}
-}
-
-// cachedAlias answers (name, qtype) from an alias the cache holds: a CNAME
-// at name, learned from an answer for another type, or a DNAME above it,
-// from which the CNAME is synthesised (RFC 6672 §3.2), as Unbound does.
-// The answer is the alias alone; resolve follows it.
-func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
-	out := new(dns.Msg)
-	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
-	if qtype != dns.TypeCNAME {
-		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && usable(meta) {
-			out.Answer = rrs
-			return out, meta, true
-		}
-	}
-	if qtype == dns.TypeDNAME {
-		return nil, cache.Meta{}, false
-	}
-	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
-		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
-		if !ok || !usable(meta) {
-			continue
-		}
-		for _, rr := range rrs {
-			d, ok := rr.(*dns.DNAME)
-			if !ok {
-				continue
-			}
-			target, ok := dnameTarget(name, d)
-			if !ok {
-				return nil, cache.Meta{}, false
-			}
-			out.Answer = append(rrs, synthCNAME(name, target, d.Hdr.Ttl))
-			return out, meta, true
-		}
-	}
-	return nil, cache.Meta{}, false
-}
-
-// usable reports whether a cached alias may answer: not Bogus (those are
-// not kept, but a lower rank could still be).
-func usable(meta cache.Meta) bool {
-	return dnssec.Status(meta.Security) != dnssec.Bogus
 }
 
 type respKind int
