@@ -63,9 +63,6 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 			soa = append(soa, rr)
 		}
 	}
-	if len(soa) == 0 {
-		return
-	}
 	zone = dns.CanonicalName(zone)
 	z, ok := r.nsec.Get(zone)
 	if !ok {
@@ -74,7 +71,11 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	z.soa = soa
+	if len(soa) > 0 {
+		// A wildcard answer's proof comes without one: negative answers
+		// are synthesised only once a denial brought it.
+		z.soa = soa
+	}
 	for _, rr := range m.Ns {
 		// Opt-out records cannot prove a name absent (RFC 8198 §4.3),
 		// and zones full of them (com.) would only cost hashing per miss.
@@ -164,7 +165,10 @@ func (r *Resolver) synthesise(name string, qtype uint16, now time.Time, b *dnsse
 			if m, meta, ok := z.synthesise(zone, name, qtype, now); ok {
 				return m, meta, ok
 			}
-			return z.synthesise3(zone, name, qtype, now, b)
+			if m, meta, ok := z.synthesise3(zone, name, qtype, now, b); ok {
+				return m, meta, ok
+			}
+			return r.synthesiseWildcard(z, zone, name, qtype, now, b)
 		}
 		if zone == "." {
 			return nil, cache.Meta{}, false
@@ -176,7 +180,7 @@ func (z *zoneNSEC) synthesise(zone, name string, qtype uint16, now time.Time) (*
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	pred := z.predecessorLocked(name, now)
-	if pred == nil {
+	if pred == nil || len(z.soa) == 0 {
 		return nil, cache.Meta{}, false
 	}
 	out := new(dns.Msg)
@@ -252,11 +256,11 @@ func commonAncestor(a, b string) string {
 // that match or cover the hashes of name, its ancestors in the zone and
 // their wildcards, and asks for a NODATA or a closest-encloser proof.
 func (z *zoneNSEC) synthesise3(zone, name string, qtype uint16, now time.Time, b *dnssec.Budget) (*dns.Msg, cache.Meta, bool) {
-	if qtype == dns.TypeDS {
-		return nil, cache.Meta{}, false
-	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if qtype == dns.TypeDS || len(z.soa) == 0 {
+		return nil, cache.Meta{}, false
+	}
 	var candidates []string
 	for a := name; ; a = parent(a) {
 		candidates = append(candidates, a, "*."+a)
@@ -307,4 +311,109 @@ func (z *zoneNSEC) synthesise3(zone, name string, qtype uint16, now time.Time, b
 		out.Ns = append(out.Ns, p.sigs...)
 	}
 	return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+}
+
+// wildcardAnswer is a Secure answer validate found synthesised from a
+// wildcard: owner and type of the RRset, and the wildcard's name.
+type wildcardAnswer struct {
+	owner, wildcard string
+	rrtype          uint16
+}
+
+// rememberWildcards keeps what a Secure wildcard answer from zone proves
+// for later questions (RFC 8198 §5.3): the NSEC or NSEC3 records that
+// showed the name absent, and the wildcard's RRsets, under the
+// wildcard's own name, with their signatures (which sign that name).
+func (r *Resolver) rememberWildcards(zone string, m *dns.Msg, ws []wildcardAnswer, now time.Time) {
+	r.rememberNSEC(zone, m, now)
+	meta := cache.Meta{Rank: cache.RankValidated, Security: uint8(dnssec.Secure)}
+	for _, w := range ws {
+		var set []dns.RR
+		for _, rr := range m.Answer {
+			h := rr.Header()
+			if !strings.EqualFold(h.Name, w.owner) {
+				continue
+			}
+			if h.Rrtype == w.rrtype || h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == w.rrtype {
+				c := dns.Copy(rr)
+				c.Header().Name = w.wildcard
+				set = append(set, c)
+			}
+		}
+		if len(set) > 0 {
+			r.cache.SetRRset(set, meta, now)
+		}
+	}
+}
+
+// synthesiseWildcard answers (name, qtype) from a cached wildcard of zone
+// whose expansion the zone's cached NSEC or NSEC3 records allow: they
+// must show that name itself does not exist and that the wildcard's
+// owner is its closest encloser (RFC 8198 §5.3, RFC 4035 §5.3.4). The
+// wildcard's CNAME serves any type, as the zone's servers would.
+func (r *Resolver) synthesiseWildcard(z *zoneNSEC, zone, name string, qtype uint16, now time.Time, b *dnssec.Budget) (*dns.Msg, cache.Meta, bool) {
+	if qtype == dns.TypeDS || qtype == dns.TypeRRSIG || qtype == dns.TypeANY || strings.HasPrefix(name, "*.") {
+		return nil, cache.Meta{}, false
+	}
+	for ce := parent(name); dns.IsSubDomain(zone, ce); ce = parent(ce) {
+		wild := "*." + ce
+		if ce == "." {
+			wild = "*."
+		}
+		for _, t := range []uint16{qtype, dns.TypeCNAME} {
+			rrs, meta, ok := r.cache.GetRRset(wild, t, dns.ClassINET, now)
+			if !ok || dnssec.Status(meta.Security) != dnssec.Secure {
+				continue
+			}
+			proof, ok := z.wildcardProof(zone, name, wild, now, b)
+			if !ok {
+				return nil, cache.Meta{}, false
+			}
+			out := new(dns.Msg)
+			out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+			for _, rr := range rrs {
+				c := dns.Copy(rr)
+				c.Header().Name = name
+				out.Answer = append(out.Answer, c)
+			}
+			out.Ns = proof
+			return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+		}
+		if ce == zone || ce == "." {
+			break
+		}
+	}
+	return nil, cache.Meta{}, false
+}
+
+// wildcardProof returns the cached NSEC or NSEC3 records, with their
+// signatures, that prove wild may expand to name.
+func (z *zoneNSEC) wildcardProof(zone, name, wild string, now time.Time, b *dnssec.Budget) ([]dns.RR, bool) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if pred := z.predecessorLocked(name, now); pred != nil && dnssec.Covers(pred.nsec, name) &&
+		dnssec.NSECWildcard(name, wild, zone, []*dns.NSEC{pred.nsec}).Status == dnssec.Secure {
+		return append([]dns.RR{pred.nsec}, pred.sigs...), true
+	}
+	// NSEC3: a record covering the next closer name, the child of the
+	// wildcard's owner on the way to name (RFC 5155 §8.8).
+	ce := strings.TrimPrefix(wild, "*.")
+	if wild == "*." {
+		ce = "."
+	}
+	next := suffix(name, dns.CountLabel(ce)+1)
+	for i := range z.nsec3 {
+		e := &z.nsec3[i]
+		if !now.Before(e.expires) {
+			continue
+		}
+		cv, err := dnssec.NSEC3Covers(e.nsec3, zone, next, b)
+		if err != nil {
+			return nil, false
+		}
+		if cv && dnssec.NSEC3Wildcard(name, wild, zone, []*dns.NSEC3{e.nsec3}, b).Status == dnssec.Secure {
+			return append([]dns.RR{e.nsec3}, e.sigs...), true
+		}
+	}
+	return nil, false
 }

@@ -3,6 +3,7 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -374,5 +375,107 @@ func TestAggressiveDSDenial(t *testing.T) {
 	}
 	if log := n.Log(); len(log) > 0 {
 		t.Errorf("sent %v, want no query", log)
+	}
+}
+
+// TestBogusServerPassedOver: an answer that fails validation sends the
+// query to the zone's other servers before it is judged Bogus (Unbound's
+// validator blacklist, Knot Resolver's DNSSEC_ERROR selection), so one
+// broken or forging server of a zone does not break the zone. Here a root
+// server strips signatures, which spoils its DNSKEY answer (the root's
+// own keys), its DS answers and its referrals.
+func TestBogusServerPassedOver(t *testing.T) {
+	a, b := netip.MustParseAddr("127.53.100.1"), netip.MustParseAddr("127.53.100.2")
+	tests := []struct {
+		name   string
+		broken []netip.Addr
+		bogus  bool
+	}{
+		{name: "first root server", broken: []netip.Addr{a}},
+		{name: "second root server", broken: []netip.Addr{b}},
+		{name: "both root servers", broken: []netip.Addr{a, b}, bogus: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, r := newSignedResolver(t)
+			for _, addr := range tc.broken {
+				n.SetFault(addr, resolvertest.Fault{StripRRSIG: true})
+			}
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+			}{{"sec.", dns.TypeDS}, {"www.alg13.sec.", dns.TypeA}, {".", dns.TypeSOA}} {
+				m, err := askDO(t, r, q.name, q.qtype, true, false)
+				if tc.bogus {
+					var re *resolver.Error
+					if !errors.As(err, &re) || re.EDE == 0 {
+						t.Errorf("%s %s: got %v (%v), want a Bogus SERVFAIL with an EDE", q.name, dns.TypeToString[q.qtype], m, err)
+					}
+					continue
+				}
+				if err != nil || m.Rcode != dns.RcodeSuccess || !m.AuthenticatedData || len(m.Answer) == 0 {
+					t.Errorf("%s %s: got %v (%v), want a Secure answer", q.name, dns.TypeToString[q.qtype], m, err)
+				}
+			}
+		})
+	}
+}
+
+// TestAggressiveWildcard: once a Secure wildcard answer has shown the
+// wildcard and the denial records around it, other names the same
+// denial covers are answered from the cache (RFC 8198 §5.3), with the
+// wildcard's signature and the proof, under NSEC and NSEC3 alike; a name
+// that exists is still asked for.
+func TestAggressiveWildcard(t *testing.T) {
+	for _, zone := range []string{"wild.sec.", "nsec3.sec.", "nsec3salt.sec."} {
+		t.Run(zone, func(t *testing.T) {
+			n, r := newSignedResolver(t)
+			first, err := askDO(t, r, "a1."+zone, dns.TypeA, true, false)
+			if err != nil || !first.AuthenticatedData {
+				t.Fatalf("a1.%s: got %v (%v), want a Secure wildcard answer", zone, first, err)
+			}
+			// Another name the same proof covers: under NSEC any name
+			// after a1; under NSEC3 one whose hash falls in the same span.
+			name := "b2." + zone
+			for i := 0; ; i++ {
+				var proof *dns.NSEC3
+				for _, rr := range first.Ns {
+					if n3, ok := rr.(*dns.NSEC3); ok && n3.Cover("a1."+zone) {
+						proof = n3
+					}
+				}
+				if proof == nil || proof.Cover(name) {
+					break
+				}
+				if i == 10000 {
+					t.Fatalf("no name found in the span of %v", proof)
+				}
+				name = fmt.Sprintf("b%d.%s", i, zone)
+			}
+			n.ResetLog()
+			m, err := askDO(t, r, name, dns.TypeA, true, false)
+			if err != nil || m.Rcode != dns.RcodeSuccess || !m.AuthenticatedData {
+				t.Fatalf("%s: got %v (%v), want a Secure answer", name, m, err)
+			}
+			var a *dns.A
+			for _, rr := range m.Answer {
+				if rr.Header().Rrtype == dns.TypeA {
+					a = rr.(*dns.A)
+				}
+			}
+			if a == nil || a.Hdr.Name != name || a.A.String() != "192.0.2.80" || !hasType(m.Answer, dns.TypeRRSIG) {
+				t.Errorf("%s: answer %v, want %s A 192.0.2.80 and its RRSIG", name, m.Answer, name)
+			}
+			if !hasType(m.Ns, dns.TypeNSEC) && !hasType(m.Ns, dns.TypeNSEC3) {
+				t.Errorf("%s: authority %v, want the denial proof", name, m.Ns)
+			}
+			if log := n.Log(); len(log) > 0 {
+				t.Errorf("%s: sent %v, want no query", name, log)
+			}
+			m, err = askDO(t, r, "host."+zone, dns.TypeA, true, false)
+			if err != nil || len(m.Answer) == 0 || m.Answer[0].(*dns.A).A.String() != "192.0.2.81" {
+				t.Errorf("host.%s: got %v (%v), want its own address", zone, m, err)
+			}
+		})
 	}
 }

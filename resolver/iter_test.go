@@ -345,3 +345,34 @@ func TestForwarders(t *testing.T) {
 		}
 	}
 }
+
+// TestMinimisedNSAnswerIsCut: a server of example. that serves
+// sub.example. too answers the minimised NS query for sub.example. with
+// the child's apex NS set instead of a referral. That is a zone cut all
+// the same (RFC 9156 §3): the rest of the walk asks sub.example.'s
+// servers, not the parent's, whose copy here is stale.
+func TestMinimisedNSAnswerIsCut(t *testing.T) {
+	parentAddr, childAddr := netip.MustParseAddr("198.51.100.20"), netip.MustParseAddr("198.51.100.21")
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, false, 0, "|", "example. 3600 IN NS ns.example.", "|", "ns.example. 3600 IN A "+parentAddr.String())
+		},
+		parentAddr: func(q dns.Question) *dns.Msg {
+			if strings.EqualFold(q.Name, "sub.example.") && q.Qtype == dns.TypeNS {
+				return msg(t, true, 0, "sub.example. 3600 IN NS ns2.example.", "|", "|", "ns2.example. 3600 IN A "+childAddr.String())
+			}
+			return msg(t, true, 0, q.Name+" 3600 IN A 192.0.2.66")
+		},
+		childAddr: func(q dns.Question) *dns.Msg {
+			return msg(t, true, 0, q.Name+" 3600 IN A 192.0.2.7")
+		},
+	}}
+	r, _ := scriptedResolver(t, s, func(c *resolver.Config) { c.NoQNameMinimisation = false })
+	m, err := ask(t, r, "www.sub.example.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
+		t.Errorf("got %v, want the child server's 192.0.2.7; queries: %v", m.Answer, s.askedFor("www.sub.example."))
+	}
+}

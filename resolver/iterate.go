@@ -23,6 +23,8 @@ type qstate struct {
 	active map[qkey]bool // lookups on the current call stack
 	lim    *Limits
 	budget *dnssec.Budget // validation work; made on first use
+	// bogusRetries counts servers asked again after a Bogus answer.
+	bogusRetries int
 }
 
 type qkey struct {
@@ -38,7 +40,7 @@ func newQState(lim *Limits) *qstate {
 // CNAME and DNAME chains across zones. The result holds the whole chain in
 // its answer section and the rcode of the chain's last name.
 func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype uint16) (*dns.Msg, cache.Meta, error) {
-	var chain []dns.RR
+	var chain, proofs []dns.RR
 	var meta cache.Meta
 	status := dnssec.Status(0)
 	name := qname
@@ -85,7 +87,18 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 			out.Rcode = res.Rcode
 			out.Answer = chain
 			out.Ns = res.Ns
+			for _, rr := range proofs {
+				if !slices.ContainsFunc(out.Ns, func(c dns.RR) bool { return dns.IsDuplicate(c, rr) }) {
+					out.Ns = append(out.Ns, rr)
+				}
+			}
 			return out, meta, nil
+		}
+		// A link from a wildcard brings the proof that its name did not
+		// exist (RFC 4035 §3.1.3.3): the client gets it with the rest of
+		// the chain, as Unbound prepends it.
+		if fromWildcard(res.Answer) {
+			proofs = append(proofs, denialRecords(res.Ns)...)
 		}
 		// Links of the chain already seen mean a loop inside one answer.
 		for _, rr := range res.Answer {
@@ -174,6 +187,9 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	}
 	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
 		r.store(key, m, meta)
+		return m, meta, nil
+	}
+	if m, meta, ok := r.cachedSecure(name, qtype, now); ok {
 		return m, meta, nil
 	}
 	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
@@ -287,6 +303,9 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	labels := dns.CountLabel(name)
 	// sendLabels is how much of name the next minimised query carries.
 	sendLabels, steps := nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+	// bogus is the last answer that failed validation, kept while other
+	// servers of the zone are asked instead.
+	var bogus *result
 	for referrals := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
@@ -297,17 +316,23 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
-			retriable := errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil
-			if retriable && sendName != name {
-				// No server of the zone answered the minimised query:
-				// some drop or botch what they do not expect. Ask them
-				// the full question instead (RFC 9156 §2.3's relaxed
-				// fallback, Unbound's when not strict).
+			if bogus != nil && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
+				// No other server gave anything better: the answer is
+				// Bogus, not unreachable.
+				return *bogus, nil
+			}
+			if minimise && (sendName != name || sendType != qtype) && errors.Is(err, ErrNoReachable) &&
+				!errors.Is(err, ErrBudget) && ctx.Err() == nil {
+				// No server answered the minimised query: some drop
+				// queries for names or types they do not expect. Ask them
+				// the full question once before giving up (RFC 9156
+				// §2.3's relaxed mode; Unbound stops minimising after
+				// MAX_MINIMISE_TIMEOUT_COUNT timeouts).
 				minimise = false
 				clear(cut.tried)
 				continue
 			}
-			if retriable && cached && cut.zone != "." {
+			if cached && cut.zone != "." && errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
 				// None of the servers the cache knows for the zone
 				// answers: their addresses may have outlived their use
 				// (iter_ns_badip) while the parent knows better. Ask
@@ -355,18 +380,15 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			cut.tried[server] = true
 			continue
 		}
-		if minimised && kind == kindAnswer {
-			if next := r.takeApexNS(resp, cut.zone, sendName); next != nil {
-				// The NS set of sendName itself: a zone starts there,
-				// served by these servers too (one server for parent
-				// and child), and the walk goes on from it, so that
-				// the answer is judged with that zone's keys.
+		if minimised {
+			if next := r.cutFromNSAnswer(resp, sendName, cut.zone); next != nil {
+				// One server for parent and child answers the child's
+				// apex NS rather than referring: a zone cut all the same
+				// (RFC 9156 §3), whose keys and DS validation must use.
 				cut, cached = next, false
 				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
 				continue
 			}
-		}
-		if minimised {
 			// A minimised query: it only told us whether the name exists.
 			// NXDOMAIN or an alias there means the full name is what to
 			// ask; so does anything odd (the relaxed fallback of RFC 9156
@@ -391,8 +413,34 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 		if err != nil {
 			return result{}, err
 		}
+		if r.cfg.DNSSEC && qtype == dns.TypeDNSKEY && strings.EqualFold(vzone, name) {
+			// Judge the key set here, so that a server whose copy fails
+			// its chain of trust can be passed over like any other.
+			ks, err := r.zoneKeysWith(ctx, qs, name, m)
+			if err != nil {
+				return result{}, err
+			}
+			if ks.Status == dnssec.Bogus {
+				status, code = dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing))
+			}
+		}
+		res := result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}
+		if status == dnssec.Bogus && r.bogusRetryable(qs, vzone, qtype) {
+			// The server may be the only broken one, or a forger on its
+			// path: ask the zone's other servers before giving up, as
+			// Unbound (its validator's blacklist of servers that gave
+			// bogus data) and Knot Resolver (KR_SELECTION_DNSSEC_ERROR)
+			// do. The key set judged here is not kept meanwhile.
+			if qtype == dns.TypeDNSKEY {
+				r.keys.Remove(dns.CanonicalName(name))
+			}
+			qs.bogusRetries++
+			bogus = &res
+			cut.tried[server] = true
+			continue
+		}
 		r.keepAnswerRRsets(resp, status)
-		return result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}, nil
+		return res, nil
 	}
 }
 
@@ -521,6 +569,11 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 		h := set[0].Header()
 		switch h.Rrtype {
 		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
+			// With their signatures: validated addresses answer
+			// clients too (cachedSecure).
+			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {
+				set = append(set, sig)
+			}
 			r.cache.SetRRset(set, meta, now)
 		case dns.TypeCNAME, dns.TypeDNAME:
 			// Aliases hold whatever the type asked next (cachedAlias).
@@ -535,54 +588,6 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 			r.cache.SetRRset(set, meta, now)
 		}
 	}
-}
-
-// cachedAlias answers (name, qtype) from an alias the cache holds: a CNAME
-// at name, learned from an answer for another type, or a DNAME above it,
-// from which the CNAME is synthesised (RFC 6672 §3.2), as Unbound does.
-// The answer is the alias alone; resolve follows it.
-func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
-	out := new(dns.Msg)
-	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
-	if qtype != dns.TypeCNAME {
-		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && usable(meta) {
-			out.Answer = rrs
-			return out, meta, true
-		}
-	}
-	if qtype == dns.TypeDNAME {
-		return nil, cache.Meta{}, false
-	}
-	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
-		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
-		if !ok || !usable(meta) {
-			continue
-		}
-		for _, rr := range rrs {
-			d, ok := rr.(*dns.DNAME)
-			if !ok {
-				continue
-			}
-			target, ok := dnameTarget(name, d)
-			if !ok {
-				// Too long a name: YXDOMAIN, as the DNAME's server
-				// would say (RFC 6672 §2.2), and Unbound says from
-				// its cache.
-				out.Rcode = dns.RcodeYXDomain
-				out.Answer = rrs
-				return out, meta, true
-			}
-			out.Answer = append(rrs, synthCNAME(name, target, d.Hdr.Ttl))
-			return out, meta, true
-		}
-	}
-	return nil, cache.Meta{}, false
-}
-
-// usable reports whether a cached alias may answer: not Bogus (those are
-// not kept, but a lower rank could still be).
-func usable(meta cache.Meta) bool {
-	return dnssec.Status(meta.Security) != dnssec.Bogus
 }
 
 type respKind int
@@ -701,37 +706,26 @@ func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	return cut
 }
 
-// takeApexNS returns the zone cut at name that resp, the answer of a
-// server of zone to a minimised NS query for name, shows: the NS RRset
-// of name in an authoritative answer, so the child's own servers
-// speaking (a NS set without AA is the parent's copy, or a server
-// answering out of its cache). It caches that NS set and the glue
-// for it, as takeReferral does, or returns nil when the answer holds
-// no such set.
-func (r *Resolver) takeApexNS(resp *dns.Msg, zone, name string) *zoneCut {
+// cutFromNSAnswer returns the zone cut an answer to a minimised NS query
+// for name shows below zone, or nil: the NS RRset of name in the answer
+// section of an authoritative reply, taken and cached as a referral
+// would be.
+func (r *Resolver) cutFromNSAnswer(resp *dns.Msg, name, zone string) *zoneCut {
+	if !resp.Authoritative || strings.EqualFold(name, zone) {
+		// Only the child's own servers speak for its apex; a cache's
+		// non-authoritative copy is no cut.
+		return nil
+	}
 	var ns []dns.RR
 	for _, rr := range resp.Answer {
 		if rr.Header().Rrtype == dns.TypeNS && strings.EqualFold(rr.Header().Name, name) {
 			ns = append(ns, rr)
 		}
 	}
-	if len(ns) == 0 || !resp.Authoritative || !dns.IsSubDomain(zone, name) || strings.EqualFold(zone, name) {
+	if len(ns) == 0 {
 		return nil
 	}
-	now := r.now()
-	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAnswer}, now)
-	for _, set := range rrsets(resp.Extra) {
-		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
-			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
-		}
-	}
-	cut := r.cutFromNS(dns.CanonicalName(name), ns, now)
-	for _, rr := range resp.Extra {
-		if slices.Contains(cut.nsNames, dns.CanonicalName(rr.Header().Name)) {
-			cut.addrs = appendAddrs(cut.addrs, []dns.RR{rr})
-		}
-	}
-	return cut
+	return r.takeReferral(&dns.Msg{Ns: ns, Extra: resp.Extra}, zone)
 }
 
 // glueEntry is the parent-side addresses of one name server name.

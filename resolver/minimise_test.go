@@ -213,29 +213,6 @@ func TestAnswerOfAnotherType(t *testing.T) {
 	}
 }
 
-// TestMinimisedQueryUnanswered: servers that drop the minimised NS
-// queries get the full question instead (RFC 9156 §2.3's relaxed
-// fallback; Unbound gives up minimising after a few timeouts).
-func TestMinimisedQueryUnanswered(t *testing.T) {
-	comAddr := netip.MustParseAddr("198.51.100.10")
-	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
-		rootAddr: func(q dns.Question) *dns.Msg {
-			return msg(t, false, 0, "|", "com. 3600 IN NS ns.com.", "|", "ns.com. 3600 IN A "+comAddr.String())
-		},
-		comAddr: func(q dns.Question) *dns.Msg {
-			if q.Qtype == dns.TypeNS {
-				return nil
-			}
-			return msg(t, true, 0, q.Name+" 300 IN A 192.0.2.1")
-		},
-	}}
-	r, _ := scriptedResolver(t, s, func(c *resolver.Config) { c.NoQNameMinimisation = false })
-	m, err := ask(t, r, "www.example.com.", dns.TypeA)
-	if err != nil || !answerHas(m, "192.0.2.1") {
-		t.Fatalf("got %v, %v; want the answer to the full question", m, err)
-	}
-}
-
 // TestDNAMEOverflow: a DNAME whose substitution would make a name longer
 // than 255 octets gets YXDOMAIN with the DNAME (RFC 6672 §2.2), from the
 // server and, once the DNAME is cached, from the cache alone

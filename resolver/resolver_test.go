@@ -321,6 +321,7 @@ func TestFaults(t *testing.T) {
 		{name: "wrong question one", fault: resolvertest.Fault{WrongQuestion: true}, want: dns.RcodeSuccess},
 		{name: "truncate both", fault: resolvertest.Fault{Truncate: true}, both: true, want: dns.RcodeSuccess},
 		{name: "no EDNS both", fault: resolvertest.Fault{NoEDNS: true}, both: true, want: dns.RcodeSuccess},
+		{name: "NS queries dropped both", fault: resolvertest.Fault{DropType: dns.TypeNS}, both: true, want: dns.RcodeSuccess},
 		{name: "broken minimisation both", fault: resolvertest.Fault{MinimisationBroken: true}, both: true, want: dns.RcodeSuccess},
 		{name: "spoofed glue both", fault: resolvertest.Fault{SpoofGlue: true}, both: true, want: dns.RcodeSuccess},
 		{name: "wrong ID both", fault: resolvertest.Fault{WrongID: true}, both: true, want: -1},

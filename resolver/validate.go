@@ -192,7 +192,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 
 	// Every RRset of the answer chain must verify; a CNAME synthesised
 	// from a DNAME has no signature of its own (RFC 6672 §5.3.1).
-	var wildcards [][2]string
+	var wildcards []wildcardAnswer
 	for _, set := range rrsets(m.Answer) {
 		h := set[0].Header()
 		if h.Rrtype == dns.TypeRRSIG || (h.Rrtype == dns.TypeCNAME && underDNAME(m.Answer, h.Name)) {
@@ -209,7 +209,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 			return res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus)), nil
 		}
 		if res.Wildcard != "" {
-			wildcards = append(wildcards, [2]string{h.Name, res.Wildcard})
+			wildcards = append(wildcards, wildcardAnswer{owner: h.Name, wildcard: res.Wildcard, rrtype: h.Rrtype})
 		}
 	}
 	if len(wildcards) == 0 && kind != kindNXDomain && kind != kindNoData {
@@ -253,9 +253,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	var proofs []dnssec.Result
 	for _, w := range wildcards {
 		if len(nsec3s) > 0 {
-			proofs = append(proofs, dnssec.NSEC3Wildcard(w[0], w[1], proofZone, nsec3s, b))
+			proofs = append(proofs, dnssec.NSEC3Wildcard(w.owner, w.wildcard, proofZone, nsec3s, b))
 		} else {
-			proofs = append(proofs, dnssec.NSECWildcard(w[0], w[1], proofZone, nsecs))
+			proofs = append(proofs, dnssec.NSECWildcard(w.owner, w.wildcard, proofZone, nsecs))
 		}
 	}
 	if kind == kindNXDomain || kind == kindNoData {
@@ -285,10 +285,34 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 			status = dnssec.Insecure
 		}
 	}
-	if status == dnssec.Secure && len(nsecs)+len(nsec3s) > 0 && (kind == kindNXDomain || kind == kindNoData) {
+	switch {
+	case status != dnssec.Secure || len(nsecs)+len(nsec3s) == 0:
+	case kind == kindNXDomain || kind == kindNoData:
 		r.rememberNSEC(proofZone, m, now)
+	case len(wildcards) > 0:
+		r.rememberWildcards(proofZone, m, wildcards, now)
 	}
 	return status, 0, nil
+}
+
+// maxBogusRetries caps how many times one client query asks another
+// server after an answer failed validation (Unbound's
+// VAL_MAX_RESTART_COUNT).
+const maxBogusRetries = 5
+
+// bogusRetryable reports whether a Bogus answer for qtype from a server
+// of zone is worth asking another server for: the query has retries
+// left, and the fault may lie with the answer rather than with the
+// zone's keys, already judged Bogus, which no other answer would mend.
+func (r *Resolver) bogusRetryable(qs *qstate, zone string, qtype uint16) bool {
+	if qs.bogusRetries >= maxBogusRetries {
+		return false
+	}
+	if qtype == dns.TypeDNSKEY {
+		return true // the answer is the keys
+	}
+	e, ok := r.keys.Peek(dns.CanonicalName(zone))
+	return !ok || e.ks.Status != dnssec.Bogus || !r.now().Before(e.expires)
 }
 
 // noteReferralDS validates the DS RRset, or the denial of one, that a

@@ -25,11 +25,6 @@ const (
 	// that clients (kdig, dig, curl, browsers) assume.
 	DefaultDoHPath = "/dns-query"
 
-	// DefaultMaxDoHConnsPerClient caps the open connections, HTTP/1.1,
-	// HTTP/2 and HTTP/3 together, of one client (an IPv4 address or an
-	// IPv6 /64). A browser needs one or two.
-	DefaultMaxDoHConnsPerClient = 32
-
 	// DefaultAltSvcMaxAge is how long HTTP/1.1 and HTTP/2 clients may
 	// remember that HTTP/3 is on offer (the Alt-Svc ma parameter).
 	DefaultAltSvcMaxAge = 24 * time.Hour
@@ -74,8 +69,9 @@ type DoHOptions struct {
 	Path string
 
 	// MaxConnsPerClient caps the open connections of one client (an IPv4
-	// address or an IPv6 /64), HTTP/3 included (default
-	// DefaultMaxDoHConnsPerClient). Config.MaxTCPConns caps them all.
+	// address or an IPv6 /64), HTTP/1.1, HTTP/2 and HTTP/3 together
+	// (default Config.MaxConnsPerClient; a browser needs one or two).
+	// Config.MaxTCPConns caps them all.
 	MaxConnsPerClient int
 
 	// AltSvcMaxAge is the ma parameter of the Alt-Svc header that
@@ -195,7 +191,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	}
 	perClient := opts.MaxConnsPerClient
 	if perClient <= 0 {
-		perClient = DefaultMaxDoHConnsPerClient
+		perClient = s.cfg.MaxConnsPerClient
 	}
 	s.limit = newConnLimiter(s.cfg.MaxTCPConns, perClient)
 	s.base, s.cancelBase = context.WithCancel(context.Background())

@@ -42,7 +42,7 @@ func FuzzRespond(f *testing.F) {
 	cfg := Config{Handler: cachedHandler{h, testHandler(f)}, QueryTimeout: time.Millisecond}.withDefaults()
 	sc := newScratch()
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		for _, p := range []proto{protoUDP, protoTCP, protoTLS} {
+		for _, p := range []proto{protoUDP, protoTCP, protoTLS, protoHTTPS, protoQUIC} {
 			for _, allowed := range []bool{true, false} {
 				ctx, cancel := context.WithTimeout(context.Background(), cfg.QueryTimeout)
 				out, ok := cfg.respond(ctx, sc, raw, p, allowed)
@@ -54,12 +54,13 @@ func FuzzRespond(f *testing.F) {
 					t.Fatalf("answered a %d-byte message", len(raw))
 				}
 				limit := tcpMaxSize
-				if p.stream() {
+				if p.framed() {
 					if len(out) < 2 || int(binary.BigEndian.Uint16(out)) != len(out)-2 {
 						t.Fatalf("bad TCP frame")
 					}
 					out = out[2:]
-				} else {
+				}
+				if !p.stream() {
 					limit = ednsSize
 				}
 				if len(out) > limit {
@@ -71,6 +72,9 @@ func FuzzRespond(f *testing.F) {
 				}
 				if optionOf(r, dns.EDNS0PADDING) != nil && (!p.encrypted() || len(out)%padBlock != 0) {
 					t.Fatalf("got a padded %d-byte response over proto %d", len(out), p)
+				}
+				if optionOf(r, dns.EDNS0TCPKEEPALIVE) != nil && !p.keepalive() {
+					t.Fatalf("edns-tcp-keepalive over proto %d", p)
 				}
 				if !r.Response || r.Id != binary.BigEndian.Uint16(raw) {
 					t.Fatalf("got QR %v ID %d, want a response to ID %d", r.Response, r.Id, binary.BigEndian.Uint16(raw))

@@ -24,7 +24,9 @@ import (
 // for Config.TCPIdleTimeout, when a message is not complete within
 // TCPIdleTimeout of its first byte, when a length prefix is below 12 (no
 // room for a header), when a response cannot be written within
-// TCPIdleTimeout, or when Config.MaxTCPConns connections are already open.
+// TCPIdleTimeout, or when Config.MaxTCPConns connections (or
+// Config.MaxConnsPerClient from the same client) are already open: then at
+// once, before reading or any TLS.
 // Responses are never truncated unless they exceed 65535 bytes, and never
 // padded. A query with the edns-tcp-keepalive option (RFC 7828) gets it
 // back with TCPIdleTimeout, in units of 100 ms.
@@ -41,7 +43,7 @@ type TCPServer struct {
 	cancelBase context.CancelFunc
 
 	closed  atomic.Bool  // set once Shutdown starts
-	nconns  atomic.Int64 // open connections, for MaxTCPConns
+	limit   *connLimiter // open connections: MaxTCPConns, MaxConnsPerClient
 	wg      sync.WaitGroup
 	scratch sync.Pool // *scratch
 
@@ -58,6 +60,7 @@ func NewTCPServer(cfg Config) *TCPServer {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*tcpConn]struct{}),
 	}
+	s.limit = newConnLimiter(s.cfg.MaxTCPConns, s.cfg.MaxConnsPerClient)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.scratch.New = func() any { return newScratch() }
 	return s
@@ -98,12 +101,12 @@ func (s *TCPServer) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if s.nconns.Add(1) > int64(s.cfg.MaxTCPConns) {
-			s.nconns.Add(-1)
+		client := addrOf(c.RemoteAddr())
+		if !s.limit.acquire(client) {
 			_ = c.Close()
 			continue
 		}
-		allowed := s.cfg.allowed(addrOf(c.RemoteAddr()))
+		allowed := s.cfg.allowed(client)
 		if s.tlsConfig != nil {
 			c = tls.Server(c, s.tlsConfig)
 		}
@@ -111,7 +114,7 @@ func (s *TCPServer) Serve(l net.Listener) error {
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
-			s.nconns.Add(-1)
+			s.limit.release(client)
 			_ = c.Close()
 			return ErrServerClosed
 		}
@@ -124,7 +127,7 @@ func (s *TCPServer) Serve(l net.Listener) error {
 			s.mu.Lock()
 			delete(s.conns, tc)
 			s.mu.Unlock()
-			s.nconns.Add(-1)
+			s.limit.release(client)
 		}()
 	}
 }

@@ -143,35 +143,66 @@ func TestTCPFormErrKeepsConnection(t *testing.T) {
 }
 
 func TestTCPConnectionCap(t *testing.T) {
-	checkLeaks(t)
-	addr, _ := startTCP(t, Config{Handler: testHandler(t), MaxTCPConns: 1})
-	first := dialRaw(t, "tcp", addr)
-	co := &dns.Conn{Conn: first}
-	if err := co.WriteMsg(query("example.com.", dns.TypeA, false, 0, false)); err != nil {
-		t.Fatalf("WriteMsg: %v", err)
+	tests := []struct {
+		name string
+		cfg  Config
+		// other reports whether a second client (127.0.0.2) still gets
+		// a slot while the first holds its one.
+		other bool
+	}{
+		{"server cap", Config{MaxTCPConns: 1}, false},
+		{"per-client cap", Config{MaxTCPConns: 100, MaxConnsPerClient: 1}, true},
 	}
-	if _, err := co.ReadMsg(); err != nil {
-		t.Fatalf("first connection: ReadMsg: %v", err)
-	}
-	second := dialRaw(t, "tcp", addr)
-	wantClosed(t, second)
-
-	// The slot frees once the first connection is gone; the server
-	// notices asynchronously, so retry until a new connection is served.
-	first.Close()
-	deadline := time.Now().Add(testTimeout)
-	for {
-		c := dialRaw(t, "tcp", addr)
-		co := &dns.Conn{Conn: c}
-		if err := co.WriteMsg(query("example.com.", dns.TypeA, false, 0, false)); err == nil {
-			if _, err := co.ReadMsg(); err == nil {
-				break
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			tt.cfg.Handler = testHandler(t)
+			addr, _ := startTCP(t, tt.cfg)
+			served := func(c net.Conn) bool {
+				co := &dns.Conn{Conn: c}
+				if err := co.WriteMsg(query("example.com.", dns.TypeA, false, 0, false)); err != nil {
+					return false
+				}
+				_, err := co.ReadMsg()
+				return err == nil
 			}
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("no connection served after the first closed")
-		}
+			first := dialRaw(t, "tcp", addr)
+			if !served(first) {
+				t.Fatal("first connection not served")
+			}
+			second := dialRaw(t, "tcp", addr)
+			wantClosed(t, second)
+
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: testTimeout}
+			other, err := d.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if tt.other {
+				if !served(other) {
+					t.Error("another client was refused by one client's cap")
+				}
+			} else {
+				wantClosed(t, other)
+			}
+
+			// The slot frees once the first connection is gone; the
+			// server notices asynchronously, so retry until a new
+			// connection is served.
+			first.Close()
+			for deadline := time.Now().Add(testTimeout); ; {
+				c := dialRaw(t, "tcp", addr)
+				ok := served(c)
+				c.Close()
+				if ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no connection served after the first closed")
+				}
+			}
+		})
 	}
 }
 

@@ -81,9 +81,9 @@ func startTLS(t *testing.T, cfg Config) (string, *tls.Config, *TLSServer) {
 // connection's slot is given back just after the close, not with it.
 func waitNoConns(t *testing.T, s *TLSServer) {
 	t.Helper()
-	for deadline := time.Now().Add(testTimeout); s.tcp.nconns.Load() != 0; {
+	for deadline := time.Now().Add(testTimeout); int64(s.tcp.limit.open()) != 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("server still has %d connections", s.tcp.nconns.Load())
+			t.Fatalf("server still has %d connections", int64(s.tcp.limit.open()))
 		}
 		time.Sleep(time.Millisecond) // polling: a slot's release sends no signal
 	}
@@ -322,7 +322,7 @@ func BenchmarkStreamCacheHit(b *testing.B) {
 		if err != nil {
 			b.Fatalf("Listen: %v", err)
 		}
-		cfg := Config{Handler: newCacheHandler(b), MaxTCPConns: 10000}
+		cfg := Config{Handler: newCacheHandler(b), MaxTCPConns: 10000, MaxConnsPerClient: 10000}
 		var s interface {
 			Serve(net.Listener) error
 			Shutdown(context.Context) error

@@ -1,9 +1,12 @@
 // Package transport is hush's inbound side: listeners that read DNS queries
-// from clients (UDP, TCP and DNS over TLS now; DoH and DoQ later), apply the client
-// ACL, framing, EDNS and truncation rules, and hand each query to a Handler.
-// The transport builds the response's OPT record itself, so the EDNS options
-// that belong to a connection are its business: edns-tcp-keepalive (RFC
-// 7828) on TCP and TLS, padding (RFC 7830, 8467) on encrypted transports.
+// from clients (UDP, TCP, DNS over TLS, DNS over HTTPS on HTTP/1.1, HTTP/2
+// and HTTP/3, DNS over QUIC), apply the client ACL, framing, EDNS and
+// truncation rules, and hand each query to a Handler. Every listener runs
+// the same query pipeline (query.go), so an answer differs between them
+// only in framing. The transport builds the response's OPT record itself,
+// so the EDNS options that belong to a connection are its business:
+// edns-tcp-keepalive (RFC 7828) on TCP and TLS, padding (RFC 7830, 8467)
+// on encrypted transports.
 //
 // No client address crosses the Handler boundary: the Handler sees only the
 // query. Errors returned by a Handler become SERVFAIL with an Extended DNS
@@ -87,14 +90,19 @@ const (
 	DefaultQueryTimeout   = 10 * time.Second
 	DefaultTCPIdleTimeout = 10 * time.Second
 	DefaultMaxTCPConns    = 1000
-	DefaultMaxTCPInFlight = 100
-	DefaultMaxUDPInFlight = 4096
+	// DefaultMaxConnsPerClient leaves room for a household or an office
+	// behind one address; public resolvers with clients behind carrier
+	// NAT raise it.
+	DefaultMaxConnsPerClient = 32
+	DefaultMaxTCPInFlight    = 100
+	DefaultMaxUDPInFlight    = 4096
 
 	DefaultTLSHandshakeTimeout = 5 * time.Second
 )
 
-// Config configures a UDPServer, TCPServer or TLSServer. Zero fields take the
-// documented defaults. The servers copy it; changing it afterwards has no
+// Config configures a UDPServer, TCPServer, TLSServer, DoHServer or DoQServer. Zero
+// fields take the documented defaults; DoQServer reads the TCP fields as
+// its DoQServer documentation says. The servers copy it; changing it afterwards has no
 // effect.
 type Config struct {
 	// Handler answers the queries that pass the transport's checks.
@@ -119,24 +127,35 @@ type Config struct {
 	// to send the rest of a message once it has started one, and the
 	// time one response may take to write. It is the timeout announced
 	// to clients that send edns-tcp-keepalive (RFC 7828).
+	// DoQServer uses it as the QUIC idle timeout (at least QueryTimeout
+	// plus a second) and as the time a stream has to deliver its query.
 	TCPIdleTimeout time.Duration
 
 	// MaxTCPConns caps open TCP connections per TCPServer (default
 	// DefaultMaxTCPConns). Connections accepted beyond it are closed at
-	// once, without reading.
+	// once, without reading. DoQServer caps QUIC connections with it,
+	// closing the extra ones with DOQ_EXCESSIVE_LOAD.
 	MaxTCPConns int
+
+	// MaxConnsPerClient caps the connections one client (an IPv4 address
+	// or an IPv6 /64) may hold open on one TCPServer, TLSServer,
+	// DoHServer or DoQServer (default DefaultMaxConnsPerClient), so that
+	// one client cannot take all MaxTCPConns. A connection beyond it is
+	// closed as one beyond MaxTCPConns is.
+	MaxConnsPerClient int
 
 	// MaxTCPInFlight caps the pipelined queries one TCP connection may
 	// have in flight (default DefaultMaxTCPInFlight). When it is reached
 	// the connection is not read until one of them is answered, so the
-	// kernel's flow control slows the client down.
+	// kernel's flow control slows the client down. DoQServer grants
+	// each QUIC connection this many concurrent streams.
 	MaxTCPInFlight int
 
 	// TLSHandshakeTimeout bounds a DNS-over-TLS client's handshake,
 	// from the accept to the handshake's end (default
 	// DefaultTLSHandshakeTimeout), so that clients that connect and say
-	// nothing cannot hold MaxTCPConns slots for long. Only TLSServer uses
-	// it.
+	// nothing cannot hold MaxTCPConns slots for long. TLSServer and
+	// DoQServer use it.
 	TLSHandshakeTimeout time.Duration
 
 	// MaxUDPInFlight caps the ServeDNS goroutines one UDPServer runs at
@@ -199,6 +218,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTCPConns <= 0 {
 		c.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if c.MaxConnsPerClient <= 0 {
+		c.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	if c.MaxTCPInFlight <= 0 {
 		c.MaxTCPInFlight = DefaultMaxTCPInFlight

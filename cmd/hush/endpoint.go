@@ -30,7 +30,7 @@ func schemes() []scheme {
 		{name: "dns", defaultPort: 53, supported: true},
 		{name: "tls", defaultPort: 853, supported: true},
 		{name: "https", defaultPort: 443, supported: true, hasPath: true},
-		{name: "quic", defaultPort: 853},
+		{name: "quic", defaultPort: 853, supported: true},
 	}
 }
 

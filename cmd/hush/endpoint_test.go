@@ -24,15 +24,16 @@ func TestParseListenURL(t *testing.T) {
 		{in: "dns://[fe80::1%25eth0]:53", want: listenURL{Scheme: "dns", Addr: netip.MustParseAddrPort("[fe80::1%eth0]:53")}},
 
 		{in: "", err: "empty URL"},
-		{in: "127.0.0.1:53", err: "missing scheme (want dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT)"},
-		{in: "ftp://127.0.0.1:53", err: `unknown scheme "ftp" (want dns://, tls://, https://)`},
-		{in: "udp://127.0.0.1:53", err: `unknown scheme "udp" (want dns://, tls://, https://)`},
+		{in: "127.0.0.1:53", err: "missing scheme (want dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT, quic://HOST:PORT)"},
+		{in: "ftp://127.0.0.1:53", err: `unknown scheme "ftp" (want dns://, tls://, https://, quic://)`},
+		{in: "udp://127.0.0.1:53", err: `unknown scheme "udp" (want dns://, tls://, https://, quic://)`},
 		{in: "tls://127.0.0.1:853", want: listenURL{Scheme: "tls", Addr: netip.MustParseAddrPort("127.0.0.1:853")}},
 		{in: "tls://[::1]", want: listenURL{Scheme: "tls", Addr: netip.MustParseAddrPort("[::1]:853")}},
 		{in: "https://127.0.0.1/dns-query", want: listenURL{Scheme: "https", Addr: netip.MustParseAddrPort("127.0.0.1:443"), Path: "/dns-query"}},
 		{in: "https://127.0.0.1", want: listenURL{Scheme: "https", Addr: netip.MustParseAddrPort("127.0.0.1:443"), Path: "/dns-query"}},
 		{in: "https://[::1]:8443/resolve", want: listenURL{Scheme: "https", Addr: netip.MustParseAddrPort("[::1]:8443"), Path: "/resolve"}},
-		{in: "quic://127.0.0.1", err: `scheme "quic" is not supported yet (want dns://, tls://, https://)`},
+		{in: "quic://127.0.0.1", want: listenURL{Scheme: "quic", Addr: netip.MustParseAddrPort("127.0.0.1:853")}},
+		{in: "quic://[::1]:8853", want: listenURL{Scheme: "quic", Addr: netip.MustParseAddrPort("[::1]:8853")}},
 		{in: "dns://localhost:53", err: `host "localhost" is not an IP address`},
 		{in: "dns://:53", err: "missing host"},
 		{in: "dns://127.0.0.1:", err: "empty port"},
@@ -75,7 +76,8 @@ func TestParseServerURL(t *testing.T) {
 		{"ftp://127.0.0.1", ""},
 		{"tls://127.0.0.1", "tls://127.0.0.1:853"},
 		{"tls://127.0.0.1:0", ""},
-		{"quic://127.0.0.1", ""},
+		{"quic://127.0.0.1", "quic://127.0.0.1:853"},
+		{"quic://127.0.0.1:0", ""},
 	}
 	for _, tt := range tests {
 		ep, err := parseServerURL(tt.in)

@@ -54,7 +54,7 @@ var integrationCases = []struct {
 	{"wildcard CNAME to another zone", "x.out.wild.example.", dns.TypeA, dns.RcodeSuccess, []string{"192.0.2.1"}},
 	{"wildcard NODATA", "x.nodata.wild.example.", dns.TypeA, dns.RcodeSuccess, nil},
 	{"DNAME to another zone", "b.sub.dname.example.", dns.TypeA, dns.RcodeSuccess, []string{"c.third.example."}},
-	{"CNAME loop across zones", "loop.chain.example.", dns.TypeA, dns.RcodeServerFailure, nil},
+	{"CNAME loop across zones", "loop.chain.example.", dns.TypeA, dns.RcodeServerFailure, []string{"loop.chain.example.\t", "CNAME\tloop.other.test."}},
 	{"NS of a zone", "plain.example.", dns.TypeNS, dns.RcodeSuccess, []string{"ns1.plain.example."}},
 	{"SOA of a zone", "plain.example.", dns.TypeSOA, dns.RcodeSuccess, nil},
 	{"DS-less delegation, DS query", "plain.example.", dns.TypeDS, dns.RcodeSuccess, nil},
@@ -115,6 +115,15 @@ func TestIntegrationNSD(t *testing.T) {
 				return
 			}
 			ub := askServer(t, "unbound", unbound, tc.qname, tc.qtype, false)
+			if tc.rcode == dns.RcodeServerFailure {
+				// What a SERVFAIL carries is information only: hush
+				// shows a CNAME loop's chain, as Knot Resolver does,
+				// where Unbound shows nothing.
+				if ub.Rcode != got.Rcode {
+					t.Errorf("Unbound rcode: got %s, want %s", dns.RcodeToString[ub.Rcode], dns.RcodeToString[got.Rcode])
+				}
+				return
+			}
 			if g, w := compareForm(got), compareForm(ub); g != w {
 				t.Errorf("hush and Unbound differ:\nhush:\n%s\nunbound:\n%s", g, w)
 			}

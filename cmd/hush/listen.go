@@ -26,6 +26,8 @@ type sockets struct {
 	// TLS holds the plain TCP listeners of the tls:// URLs; the
 	// transport does the TLS.
 	TLS []net.Listener
+	// QUIC holds the UDP sockets of the quic:// URLs (DNS over QUIC).
+	QUIC []net.PacketConn
 	// Bound lists the --listen URLs with the ports actually bound (port
 	// 0 replaced), in the order given.
 	Bound []listenURL
@@ -74,6 +76,16 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			}
 			s.HTTPS = append(s.HTTPS, hs)
 			s.bind(u, hs.TCP.Addr())
+		case "quic":
+			// quic-go sizes the socket's buffers itself.
+			var lc net.ListenConfig
+			pc, err := lc.ListenPacket(ctx, "udp", u.Addr.String())
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("listen %s: %w", u, err)
+			}
+			s.QUIC = append(s.QUIC, pc)
+			s.bind(u, pc.LocalAddr())
 		default:
 			s.Close()
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
@@ -107,7 +119,10 @@ func (s *sockets) Close() error {
 	for _, hs := range s.HTTPS {
 		errs = append(errs, hs.TCP.Close(), hs.UDP.Close())
 	}
-	s.UDP, s.TCP, s.TLS, s.HTTPS = nil, nil, nil, nil
+	for _, pc := range s.QUIC {
+		errs = append(errs, pc.Close())
+	}
+	s.UDP, s.TCP, s.TLS, s.HTTPS, s.QUIC = nil, nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 

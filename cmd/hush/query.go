@@ -27,8 +27,9 @@ type queryOptions struct {
 	norecurse bool
 	short     bool
 	timeout   time.Duration
-	// insecure skips the tls:// server's certificate check; pin, when
-	// set, replaces it with a check of the certificate's SPKI pin.
+	// insecure skips the tls:// or quic:// server's certificate check;
+	// pin, when set, replaces it with a check of the certificate's SPKI
+	// pin.
 	insecure bool
 	pin      string
 	// http3 and get choose HTTP/3 and GET for https:// servers.
@@ -45,7 +46,7 @@ type queryResult struct {
 	// 127.0.0.1#5300(127.0.0.1).
 	server string
 	// proto is "UDP", "TCP" or, over tls://, "TLS" and the version
-	// (TLS1.3).
+	// (TLS1.3); over quic://, "QUIC, " and the TLS version.
 	proto string
 	// retriedTCP: the UDP reply was truncated and this one came over TCP.
 	retriedTCP bool
@@ -66,6 +67,8 @@ func newQueryExchanger(o queryOptions) (queryExchanger, error) {
 		return newTLSExchanger(o), nil
 	case "https":
 		return newHTTPSExchanger(o), nil
+	case "quic":
+		return newQUICExchanger(o), nil
 	}
 	return nil, usageErrorf("--server %q: no client for scheme %q yet", o.server, o.server.Scheme)
 }
@@ -88,9 +91,16 @@ type tlsExchanger struct {
 }
 
 func newTLSExchanger(o queryOptions) *tlsExchanger {
+	return &tlsExchanger{ep: o.server, conf: clientTLSConfig(o, transport.ALPNDoT)}
+}
+
+// clientTLSConfig is the TLS configuration of the tls:// and quic://
+// clients: the server's certificate checked against the system's roots
+// and its name, unless --insecure or --pin say otherwise.
+func clientTLSConfig(o queryOptions, alpn string) *tls.Config {
 	conf := &tls.Config{
 		ServerName: o.server.Host,
-		NextProtos: []string{transport.ALPNDoT},
+		NextProtos: []string{alpn},
 		MinVersion: tls.VersionTLS12,
 	}
 	switch {
@@ -111,7 +121,7 @@ func newTLSExchanger(o queryOptions) *tlsExchanger {
 	case o.insecure:
 		conf.InsecureSkipVerify = true
 	}
-	return &tlsExchanger{ep: o.server, conf: conf}
+	return conf
 }
 
 func (x *tlsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult, error) {
@@ -314,8 +324,8 @@ func newQueryCmd(e *env) *cobra.Command {
 					return usageErrorf("--pin %q: %v", pin, err)
 				}
 			}
-			if (o.insecure || o.pin != "") && o.server.Scheme != "tls" && o.server.Scheme != "https" {
-				return usageErrorf("--insecure and --pin apply to tls:// and https:// servers only")
+			if (o.insecure || o.pin != "") && o.server.Scheme == "dns" {
+				return usageErrorf("--insecure and --pin apply to tls://, https:// and quic:// servers only")
 			}
 			if (o.http3 || o.get) && o.server.Scheme != "https" {
 				return usageErrorf("--http3 and --get apply to https:// servers only")
@@ -342,15 +352,15 @@ func newQueryCmd(e *env) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, or a bare address)")
+	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, quic://HOST:PORT, or a bare address)")
 	fs.BoolVar(&o.tcp, "tcp", false, "use TCP only")
 	fs.BoolVar(&o.dnssec, "dnssec", false, "set the DO bit: ask for DNSSEC records")
 	fs.BoolVar(&o.cd, "cd", false, "set the CD bit: ask the resolver not to validate")
 	fs.BoolVar(&o.norecurse, "norecurse", false, "clear the RD bit")
 	fs.StringVar(&timeout, "timeout", "5s", "time to wait for the reply, TCP retry included (a `DURATION` or seconds)")
 	fs.BoolVar(&o.short, "short", false, "print only the answer records' data, one per line")
-	fs.BoolVar(&o.insecure, "insecure", false, "tls:// and https:// only: do not check the server's certificate")
-	fs.StringVar(&pin, "pin", "", "tls:// and https:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")
+	fs.BoolVar(&o.insecure, "insecure", false, "tls://, https:// and quic:// only: do not check the server's certificate")
+	fs.StringVar(&pin, "pin", "", "tls://, https:// and quic:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")
 	fs.BoolVar(&o.http3, "http3", false, "https:// only: use HTTP/3 (QUIC) instead of HTTP/2")
 	fs.BoolVar(&o.get, "get", false, "https:// only: send the query with GET (?dns=) instead of POST")
 	return cmd

@@ -54,7 +54,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		store   *certStore
 		leaf    *x509.Certificate
 	)
-	if len(socks.TLS) > 0 || len(socks.HTTPS) > 0 {
+	if len(socks.TLS) > 0 || len(socks.HTTPS) > 0 || len(socks.QUIC) > 0 {
 		if tlsConf, store, err = serverTLSConfig(cfg, stderr); err != nil {
 			return err
 		}
@@ -87,7 +87,13 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	tc := transport.Config{Handler: r, AllowClients: cfg.AllowClient, QueryTimeout: cfg.Timeout}
+	tc := transport.Config{
+		Handler:           r,
+		AllowClients:      cfg.AllowClient,
+		QueryTimeout:      cfg.Timeout,
+		MaxTCPConns:       cfg.MaxConns,
+		MaxConnsPerClient: cfg.MaxConnsPerClient,
+	}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
 }
 
@@ -135,13 +141,13 @@ type shutdowner interface {
 
 // serveSockets runs the transports on socks until ctx ends, then shuts
 // them down, letting in-flight queries finish. tlsConf is the certificate
-// configuration of the tls:// and https:// listeners (nil when there are
-// none).
+// configuration of the tls://, https:// and quic:// listeners (nil when
+// there are none); each server clones it and adds its own ALPN.
 func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, stderr io.Writer) error {
 	var (
 		servers []shutdowner
 		wg      sync.WaitGroup
-		nserve  = len(socks.TCP) + len(socks.TLS) + 2*len(socks.HTTPS)
+		nserve  = len(socks.TCP) + len(socks.TLS) + 2*len(socks.HTTPS) + len(socks.QUIC)
 	)
 	for _, group := range socks.UDP {
 		nserve += len(group)
@@ -181,6 +187,14 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		run(func() error { return d.Serve(hs.TCP) })
 		run(func() error { return d.ServeQUIC(hs.UDP) })
 		fmt.Fprintf(stderr, "hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)\n", hs.URL)
+	}
+	if len(socks.QUIC) > 0 {
+		q := transport.NewDoQServer(tc, tlsConf)
+		servers = append(servers, q)
+		for _, pc := range socks.QUIC {
+			run(func() error { return q.Serve(pc) })
+			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
+		}
 	}
 	var runErr error
 	select {

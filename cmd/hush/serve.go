@@ -13,6 +13,7 @@ import (
 
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/resolver"
+	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 )
@@ -39,6 +40,10 @@ type serveConfig struct {
 	// CacheSize is the number of cache entries (one entry is one
 	// name, type and class: an RRset or a negative answer).
 	CacheSize int
+	// MaxConns and MaxConnsPerClient cap the open connections of each
+	// connection-oriented listener (TCP, DoT, DoH, DoQ), in all and per
+	// client address.
+	MaxConns, MaxConnsPerClient int
 	// QNameMin turns on QNAME minimisation (RFC 9156).
 	QNameMin bool
 	// MinTTL and MaxTTL clamp the TTLs of cached records.
@@ -77,14 +82,16 @@ const (
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{
-		Listen:       []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
-		AllowClient:  []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		CacheSize:    defaultCacheSize,
-		QNameMin:     true,
-		MaxTTL:       defaultMaxTTL,
-		Timeout:      defaultTimeout,
-		UpstreamPort: defaultUpstreamPort,
-		DNSSEC:       true,
+		Listen:            []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
+		AllowClient:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		CacheSize:         defaultCacheSize,
+		MaxConns:          transport.DefaultMaxTCPConns,
+		MaxConnsPerClient: transport.DefaultMaxConnsPerClient,
+		QNameMin:          true,
+		MaxTTL:            defaultMaxTTL,
+		Timeout:           defaultTimeout,
+		UpstreamPort:      defaultUpstreamPort,
+		DNSSEC:            true,
 	}
 }
 
@@ -116,7 +123,7 @@ func serveSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
-			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS, https://HOST:PORT/PATH is DNS over HTTPS (HTTP/1.1, HTTP/2 and HTTP/3 on one port)",
+			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS, https://HOST:PORT/PATH is DNS over HTTPS (HTTP/1.1, HTTP/2 and HTTP/3 on one port), quic://HOST:PORT is DNS over QUIC",
 			apply: func(c *serveConfig, r rawValue) error {
 				c.Listen = nil
 				for i, v := range r.vals {
@@ -204,6 +211,36 @@ func serveSettings() []setting {
 					return r.errorf("cache-size", 0, "must be greater than 0")
 				}
 				c.CacheSize = n
+				return nil
+			},
+		},
+		{
+			name: "max-connections", kind: scalarSetting, typ: "N", def: strconv.Itoa(transport.DefaultMaxTCPConns),
+			usage: "open connections each TCP, tls://, https:// or quic:// listener accepts; more are closed at once",
+			apply: func(c *serveConfig, r rawValue) error {
+				n, err := strconv.Atoi(r.vals[0])
+				if err != nil {
+					return r.errorf("max-connections", 0, "not an integer")
+				}
+				if n <= 0 {
+					return r.errorf("max-connections", 0, "must be greater than 0")
+				}
+				c.MaxConns = n
+				return nil
+			},
+		},
+		{
+			name: "max-connections-per-client", kind: scalarSetting, typ: "N", def: strconv.Itoa(transport.DefaultMaxConnsPerClient),
+			usage: "open connections one client (an IPv4 address or an IPv6 /64) may hold on each TCP, tls://, https:// or quic:// listener; more are closed at once",
+			apply: func(c *serveConfig, r rawValue) error {
+				n, err := strconv.Atoi(r.vals[0])
+				if err != nil {
+					return r.errorf("max-connections-per-client", 0, "not an integer")
+				}
+				if n <= 0 {
+					return r.errorf("max-connections-per-client", 0, "must be greater than 0")
+				}
+				c.MaxConnsPerClient = n
 				return nil
 			},
 		},
@@ -322,7 +359,7 @@ func serveSettings() []setting {
 		},
 		{
 			name: "tls-cert", kind: scalarSetting, typ: "FILE", def: "",
-			usage: "PEM certificate chain for tls:// and https:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
+			usage: "PEM certificate chain for tls://, https:// and quic:// listeners, with --tls-key; without both, a self-signed certificate is made at start and its SPKI pin printed",
 			apply: func(c *serveConfig, r rawValue) error {
 				p := r.path(r.vals[0])
 				if err := checkReadable(p); err != nil {

@@ -170,8 +170,8 @@ func TestTLSSettingErrors(t *testing.T) {
 		{"key as cert", []string{"serve", "--tls-cert", keyFile, "--tls-key", keyFile}, `^hush: --tls-cert ".*key.pem": `},
 		{"bad pin", []string{"query", "--server", "tls://127.0.0.1", "--pin", "abc", "x."}, `^hush: --pin "abc": want sha256/BASE64$`},
 		{"short pin", []string{"query", "--server", "tls://127.0.0.1", "--pin", "sha256/AAAA", "x."}, `^hush: --pin "sha256/AAAA": want sha256/ and the base64 of 32 bytes$`},
-		{"pin over dns", []string{"query", "--server", "dns://127.0.0.1", "--pin", "sha256/" + strings.Repeat("A", 43) + "=", "x."}, `^hush: --insecure and --pin apply to tls:// and https:// servers only$`},
-		{"insecure over dns", []string{"query", "--insecure", "x."}, `^hush: --insecure and --pin apply to tls:// and https:// servers only$`},
+		{"pin over dns", []string{"query", "--server", "dns://127.0.0.1", "--pin", "sha256/" + strings.Repeat("A", 43) + "=", "x."}, `^hush: --insecure and --pin apply to tls://, https:// and quic:// servers only$`},
+		{"insecure over dns", []string{"query", "--insecure", "x."}, `^hush: --insecure and --pin apply to tls://, https:// and quic:// servers only$`},
 		{"insecure and pin", []string{"query", "--server", "tls://127.0.0.1", "--insecure", "--pin", "sha256/" + strings.Repeat("A", 43) + "=", "x."}, `^hush: --insecure and --pin exclude each other$`},
 	}
 	for _, tt := range tests {

@@ -12,14 +12,18 @@ import (
 
 // Fault makes one server address misbehave. The zero Fault is a healthy
 // server. Several fields may be set at once; they apply in the order
-// Delay, Drop, then at most one of NoEDNS (for queries with OPT), Refuse,
-// ServFail, Lame, otherwise the normal answer; then MinimisationBroken,
-// StripRRSIG, StripNSEC, SpoofGlue, Truncate, WrongID and WrongQuestion
-// change that reply.
+// Delay, Drop (or DropType), then at most one of NoEDNS (for queries with
+// OPT), Refuse, ServFail, Lame, otherwise the normal answer; then
+// MinimisationBroken, StripRRSIG, StripNSEC, SpoofGlue, Truncate, WrongID
+// and WrongQuestion change that reply.
 type Fault struct {
 	// Drop: no answer at all. The query blocks until ctx is done and
 	// fails with ctx.Err(); a socket sends nothing.
 	Drop bool
+	// DropType: no answer to queries of this type, as behind firewalls
+	// that filter by QTYPE; other queries are answered. DropType NS hangs
+	// a resolver's QTYPE NS minimised queries (RFC 9156 §2.3).
+	DropType uint16
 	// Delay: answer only after this long, or fail with ctx.Err() if ctx
 	// is done first.
 	Delay time.Duration
@@ -142,7 +146,7 @@ func (n *Network) respond(ctx context.Context, proto string, server netip.AddrPo
 			return nil, fmt.Errorf("resolvertest: %s %s: delayed: %w", proto, server, ctx.Err())
 		}
 	}
-	if f.Drop {
+	if f.Drop || f.DropType != 0 && len(q.Question) == 1 && q.Question[0].Qtype == f.DropType {
 		<-ctx.Done()
 		return nil, fmt.Errorf("resolvertest: %s %s: dropped: %w", proto, server, ctx.Err())
 	}

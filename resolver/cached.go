@@ -1,0 +1,110 @@
+package resolver
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/miekg/dns"
+)
+
+// Answers built from RRsets the cache holds, rather than from a cached
+// response to the same question.
+
+// cachedAlias answers (name, qtype) from an alias the cache holds: a CNAME
+// at name, learned from an answer for another type, or a DNAME above it,
+// from which the CNAME is synthesised (RFC 6672 §3.2), as Unbound does.
+// The answer is the alias alone; resolve follows it.
+func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+	out := new(dns.Msg)
+	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+	if qtype != dns.TypeCNAME {
+		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && usable(meta) {
+			out.Answer = rrs
+			return out, meta, true
+		}
+	}
+	if qtype == dns.TypeDNAME {
+		return nil, cache.Meta{}, false
+	}
+	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
+		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
+		if !ok || !usable(meta) {
+			continue
+		}
+		for _, rr := range rrs {
+			d, ok := rr.(*dns.DNAME)
+			if !ok {
+				continue
+			}
+			target, ok := dnameTarget(name, d)
+			if !ok {
+				// Too long a name: YXDOMAIN, as the DNAME's server
+				// would say (RFC 6672 §2.2), and Unbound says from
+				// its cache.
+				out.Rcode = dns.RcodeYXDomain
+				out.Answer = rrs
+				return out, meta, true
+			}
+			out.Answer = append(rrs, synthCNAME(name, target, d.Hdr.Ttl))
+			return out, meta, true
+		}
+	}
+	return nil, cache.Meta{}, false
+}
+
+// cachedSecure answers (name, qtype) from an address RRset that came,
+// validated, in the answer to another question (the target of a CNAME
+// chain that one response held whole), as Unbound and Knot Resolver
+// answer from their RRset caches. Only Secure data answers so: what was
+// not validated waits for a question of its own.
+func (r *Resolver) cachedSecure(name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+	if qtype != dns.TypeA && qtype != dns.TypeAAAA {
+		return nil, cache.Meta{}, false
+	}
+	rrs, meta, ok := r.cache.GetRRset(name, qtype, dns.ClassINET, now)
+	if !ok || meta.Rank != cache.RankValidated || dnssec.Status(meta.Security) != dnssec.Secure || fromWildcard(rrs) {
+		// A wildcard's expansion needs its denial proof beside it,
+		// which the RRset cache does not keep.
+		return nil, cache.Meta{}, false
+	}
+	out := new(dns.Msg)
+	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
+	out.Answer = rrs
+	return out, meta, true
+}
+
+// usable reports whether a cached alias may answer: not Bogus (those are
+// not kept, but a lower rank could still be).
+func usable(meta cache.Meta) bool {
+	return dnssec.Status(meta.Security) != dnssec.Bogus
+}
+
+// fromWildcard reports whether a signature in answer shows its RRset
+// expanded from a wildcard: fewer labels than its owner (RFC 4035
+// §5.3.4).
+func fromWildcard(answer []dns.RR) bool {
+	return slices.ContainsFunc(answer, func(rr dns.RR) bool {
+		s, ok := rr.(*dns.RRSIG)
+		return ok && int(s.Labels) < dns.CountLabel(s.Hdr.Name) && !strings.HasPrefix(s.Hdr.Name, "*.")
+	})
+}
+
+// denialRecords returns the NSEC and NSEC3 records of rrs and their
+// signatures.
+func denialRecords(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		switch rr := rr.(type) {
+		case *dns.NSEC, *dns.NSEC3:
+			out = append(out, rr)
+		case *dns.RRSIG:
+			if rr.TypeCovered == dns.TypeNSEC || rr.TypeCovered == dns.TypeNSEC3 {
+				out = append(out, rr)
+			}
+		}
+	}
+	return out
+}
