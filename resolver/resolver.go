@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -151,6 +152,18 @@ type Resolver struct {
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
 	glue *cache.Sharded[string, glueEntry]
+
+	// designated holds the DDR records (Config.Designated, or what
+	// SetDesignated put there since).
+	designated atomic.Pointer[[]*dns.SVCB]
+}
+
+// SetDesignated replaces the DDR records (see Config.Designated), for
+// instance after a certificate with other names was loaded. Safe for
+// concurrent use with queries.
+func (r *Resolver) SetDesignated(rrs []*dns.SVCB) {
+	rrs = slices.Clone(rrs)
+	r.designated.Store(&rrs)
 }
 
 // result is a resolution's answer with its cache metadata (DNSSEC status
@@ -198,6 +211,7 @@ func New(cfg Config) (*Resolver, error) {
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
+	r.SetDesignated(cfg.Designated)
 	if len(cfg.Forwarders) > 0 {
 		r.fwdPorts = make(map[netip.Addr]uint16)
 		for _, f := range cfg.Forwarders {

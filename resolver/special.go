@@ -107,10 +107,11 @@ func (r *Resolver) special(q *dns.Msg, qq dns.Question) (*dns.Msg, bool) {
 			m.Ns = []dns.RR{localSOA(z)}
 			return reply(q, m), true
 		}
-		if z == "resolver.arpa." && name == ddrName && len(r.cfg.Designated) > 0 {
+		if designated := *r.designated.Load(); z == "resolver.arpa." && name == ddrName && len(designated) > 0 {
 			if qq.Qtype == dns.TypeSVCB {
-				for _, rr := range r.cfg.Designated {
-					m.Answer = append(m.Answer, rr)
+				m.Answer = make([]dns.RR, len(designated))
+				for i, rr := range designated {
+					m.Answer[i] = rr
 				}
 			} else {
 				m.Ns = []dns.RR{localSOA(z)}

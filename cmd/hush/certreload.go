@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,8 +33,18 @@ type certStore struct {
 	cur       atomic.Pointer[tls.Certificate]
 	nextCheck atomic.Int64 // unix nanoseconds; 0 = check at once
 
-	mu    sync.Mutex // serialises reloads and guards stamp
-	stamp fileStamps // of the pair last tried, loaded or not
+	mu       sync.Mutex // serialises reloads and guards stamp and onReload
+	stamp    fileStamps // of the pair last tried, loaded or not
+	onReload func(*x509.Certificate)
+}
+
+// OnReload has f called, under the store's lock, with the leaf of every
+// pair loaded from now on, so that what is derived from the certificate
+// (the DDR target name) follows it.
+func (s *certStore) OnReload(f func(*x509.Certificate)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onReload = f
 }
 
 // fileStamps identifies a version of the two files without reading them.
@@ -119,6 +130,9 @@ func (s *certStore) reloadLocked(force bool) {
 		return
 	}
 	s.cur.Store(cert)
+	if s.onReload != nil {
+		s.onReload(cert.Leaf)
+	}
 	fmt.Fprintf(s.stderr, "hush: reloaded TLS certificate %s, SPKI pin %s\n", s.certFile, spkiPin(cert.Leaf))
 }
 

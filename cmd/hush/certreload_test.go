@@ -3,8 +3,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -208,4 +216,62 @@ func TestServeTLSResumption(t *testing.T) {
 	if !resumed {
 		t.Error("no session was resumed in 3 connections")
 	}
+}
+
+// writeNamedKeyPair writes a self-signed certificate for name and
+// 127.0.0.1 over certFile and keyFile (by rename).
+func writeNamedKeyPair(t *testing.T, certFile, keyFile, name string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{name},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := writeFile(t, dir, "c.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	k := writeFile(t, dir, "k.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	for _, mv := range [][2]string{{c, certFile}, {k, keyFile}} {
+		if err := os.Rename(mv[0], mv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestServeDDRFollowsReload: the DDR target is the certificate's name,
+// and a reloaded certificate with another name changes it, since clients
+// verify the certificate against that name (RFC 9462 §4.2).
+func TestServeDDRFollowsReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeNamedKeyPair(t, certFile, keyFile, "dns1.example.net")
+	addr, _ := startHushTLS(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	ddr := func() string {
+		_, out, _ := queryHush(t, "--server", "tls://"+addr, "--insecure", "--short", "--timeout", "5s", "_dns.resolver.arpa.", "SVCB")
+		return out
+	}
+	if got := ddr(); !strings.HasPrefix(got, "1 dns1.example.net. alpn=") {
+		t.Fatalf("DDR answer %q, want target dns1.example.net.", got)
+	}
+	writeNamedKeyPair(t, certFile, keyFile, "dns2.example.net")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.HasPrefix(ddr(), "1 dns2.example.net. alpn=") }, "the DDR target of the reloaded certificate")
 }

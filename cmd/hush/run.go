@@ -87,6 +87,11 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if store != nil {
+		store.OnReload(func(leaf *x509.Certificate) {
+			r.SetDesignated(designatedResolvers(socks.Bound, leaf))
+		})
+	}
 	tc := transport.Config{
 		Handler:           r,
 		AllowClients:      cfg.AllowClient,
