@@ -110,6 +110,26 @@ func TestConformance(t *testing.T) {
 	}
 	close(next)
 	wg.Wait()
+	if !strict && !update {
+		// A scenario that passed before and fails in the parallel run
+		// is played again on its own, twice at most: on a loaded
+		// machine (-race, other packages' tests) real-time waits such
+		// as the server RTO can expire where the scenario did not mean
+		// them to. A real regression fails every time; a flake is
+		// logged, so that it can be chased rather than hidden.
+		for i, o := range outs {
+			if _, ok := passing[o.name]; !ok || o.status == "pass" || o.status == "skip" {
+				continue
+			}
+			for range 2 {
+				if again := playOne(t, todo[i], skips, strict); again.status == "pass" {
+					t.Logf("flaky: %s failed in the parallel run (step %d: %s) and passed alone", o.name, o.step, o.reason)
+					outs[i] = again
+					break
+				}
+			}
+		}
+	}
 
 	var passed, failed, skipped int
 	ignored := map[string]int{}
