@@ -365,7 +365,7 @@ func (dc *doqConn) serveStream(str *quic.Stream) {
 	// The whole query and the FIN must arrive within one idle timeout.
 	_ = str.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
 	st := s.streams.Get().(*doqStreamState)
-	defer s.streams.Put(st)
+	defer s.putStreamState(st)
 	raw, err := readDoQQuery(str, &st.buf)
 	if err != nil {
 		var se *quic.StreamError
@@ -442,6 +442,18 @@ type doqStreamState struct {
 	q   *dns.Msg
 }
 
+// doqKeepBuf is the largest read buffer a doqStreamState keeps for the
+// next stream: a pool of buffers grown for rare large queries would hand
+// each of them to streams that do not need them.
+const doqKeepBuf = 4096
+
+func (s *DoQServer) putStreamState(st *doqStreamState) {
+	if cap(st.buf) > doqKeepBuf {
+		st.buf = nil
+	}
+	s.streams.Put(st)
+}
+
 // doqPrepare is prepare for a query read from a DoQ stream, with DoQ's
 // own rules first: a message ID other than 0 (RFC 9250 §4.2.1), a message
 // prepare would drop (a response) and the edns-tcp-keepalive option
@@ -488,12 +500,18 @@ var (
 	errDoQTiny      = errors.New("transport: doq: message shorter than a DNS header")
 )
 
+// doqMinBuf is the size readDoQQuery's buffer starts from: most queries
+// fit.
+const doqMinBuf = 512
+
 // readDoQQuery reads a stream's one query: a 2-octet length, that many
 // octets, and then the end of the stream (the client's FIN). It returns
-// the message, in *buf (grown if needed), or errDoQTruncated when the
-// stream ends early (a length prefix that lies), errDoQTrailing when data
-// follows the message, errDoQTiny for a length below 12, or r's error
-// (a reset stream, a deadline, a closed connection).
+// the message, in *buf, or errDoQTruncated when the stream ends early (a
+// length prefix that lies), errDoQTrailing when data follows the message,
+// errDoQTiny for a length below 12, or r's error (a reset stream, a
+// deadline, a closed connection). *buf grows as the message arrives,
+// doubling from doqMinBuf, never from the length prefix alone: a client
+// that sends only a large prefix costs no more than a small one.
 func readDoQQuery(r io.Reader, buf *[]byte) ([]byte, error) {
 	var hdr [2]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -503,12 +521,17 @@ func readDoQQuery(r io.Reader, buf *[]byte) ([]byte, error) {
 	if size < headerSize {
 		return nil, errDoQTiny
 	}
-	if cap(*buf) < size {
-		*buf = make([]byte, size)
-	}
-	raw := (*buf)[:size]
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return nil, truncatedIfEOF(err)
+	raw := (*buf)[:0]
+	for len(raw) < size {
+		if len(raw) == cap(raw) {
+			raw = slices.Grow(raw, min(size, max(2*cap(raw), doqMinBuf))-len(raw))
+			*buf = raw
+		}
+		n, err := io.ReadFull(r, raw[len(raw):min(size, cap(raw))])
+		raw = raw[:len(raw)+n]
+		if err != nil {
+			return nil, truncatedIfEOF(err)
+		}
 	}
 	// The FIN usually came with the message, and then this returns at
 	// once; otherwise it waits for it (or for the deadline).

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -8,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/miekg/dns"
@@ -689,5 +692,50 @@ func BenchmarkDoQCacheHit(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "qps")
+	})
+}
+
+// TestReadDoQQueryGrows: the read buffer grows with the octets that
+// arrive, not with the length prefix, so a client that sends a large
+// prefix and nothing more makes the server hold little.
+func TestReadDoQQueryGrows(t *testing.T) {
+	tests := []struct {
+		name string
+		sent int // octets after the prefix 0xffff
+	}{
+		{"prefix only", 0},
+		{"prefix and 100 octets", 100},
+		{"prefix and 5000 octets", 5000},
+		{"whole message", 0xffff},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]byte{0xff, 0xff}, make([]byte, tt.sent)...)
+			// The client sends no more: the deadline ends the read.
+			r := io.MultiReader(bytes.NewReader(in), iotest.ErrReader(os.ErrDeadlineExceeded))
+			var buf []byte
+			raw, err := readDoQQuery(r, &buf)
+			if tt.sent == 0xffff {
+				if !errors.Is(err, os.ErrDeadlineExceeded) || raw != nil {
+					t.Errorf("got %d octets, %v; want the deadline while waiting for FIN", len(raw), err)
+				}
+			} else if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("got %v; want the deadline", err)
+			}
+			// Doubling from doqMinBuf, with room for the allocator's
+			// rounding.
+			if limit := 2*max(tt.sent, doqMinBuf) + doqMinBuf; cap(buf) > limit {
+				t.Errorf("buffer grew to %d octets for %d received; want at most %d", cap(buf), tt.sent, limit)
+			}
+		})
+	}
+
+	t.Run("large buffers are not pooled", func(t *testing.T) {
+		s := NewDoQServer(Config{Handler: testHandler(t)}, nil)
+		st := &doqStreamState{buf: make([]byte, 0xffff)}
+		s.putStreamState(st)
+		if cap(st.buf) > doqKeepBuf {
+			t.Errorf("pooled a %d-octet buffer", cap(st.buf))
+		}
 	})
 }
