@@ -69,15 +69,24 @@ const (
 // cancels the query: its handler's context ends and its stream is reset
 // with DOQ_REQUEST_CANCELLED.
 //
-// Limits, from Config: at most MaxTCPConns connections per server (more
-// are closed at once with DOQ_EXCESSIVE_LOAD); at most MaxTCPInFlight
-// streams open at once per connection (QUIC's own stream limit, so a
-// client waits for credit rather than being refused); the handshake ends
-// within TLSHandshakeTimeout; a connection that receives nothing for
-// TCPIdleTimeout (or QueryTimeout plus a second, if longer, so that a slow
-// answer is never cut off by the idle timer) is closed by QUIC's idle
-// timeout, silently as RFC 9000 §10.1 says. A stream carries at most one
-// 65535-octet message, so its receive window is no larger than that.
+// Limits, from Config: at most MaxTCPConns connections per server, and
+// MaxConnsPerClient per client, counted once the handshake has proved the
+// client's address (more are closed then with DOQ_EXCESSIVE_LOAD).
+// Connections still in their handshake are counted apart, in one count
+// for the server, since their addresses may be forged: from MaxTCPConns/8
+// of them on, a new client must first answer a Retry (RFC 9000 §8.1.2),
+// which a forged address cannot, and at MaxTCPConns new ones are refused.
+// At most MaxTCPInFlight streams are open at once per connection (QUIC's
+// own stream limit, so a client waits for credit rather than being
+// refused); the handshake ends within TLSHandshakeTimeout; a connection
+// with no stream open for TCPIdleTimeout is closed with DOQ_NO_ERROR (RFC
+// 9250 §5.5.2), as over TCP, even if the client keeps QUIC alive with
+// PINGs; one that receives nothing for TCPIdleTimeout (or QueryTimeout
+// plus a second, if longer, so that a slow answer is never cut off) is
+// closed by QUIC's idle timeout, silently as RFC 9000 §10.1 says. A
+// stream carries at most one 65535-octet message, so its receive window
+// is no larger than that, and the server's buffer for it grows with the
+// octets that arrive, not with the length prefix.
 //
 // DoQServer does not reload certificates by itself: give the tls.Config a
 // GetCertificate that does.
@@ -90,12 +99,14 @@ type DoQServer struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 
-	closed   atomic.Bool   // set once Shutdown starts
-	stopping chan struct{} // closed when Shutdown starts
-	limit    *connLimiter  // open connections: MaxTCPConns, MaxConnsPerClient
-	wg       sync.WaitGroup
-	scratch  sync.Pool // *scratch
-	streams  sync.Pool // *doqStreamState
+	closed atomic.Bool  // set once Shutdown starts
+	limit  *connLimiter // proven connections: MaxTCPConns, MaxConnsPerClient
+	// handshakes counts the connections not yet proven, and demands a
+	// Retry when they are many.
+	handshakes *quicHandshakes
+	wg         sync.WaitGroup
+	scratch    sync.Pool // *scratch
+	streams    sync.Pool // *doqStreamState
 
 	mu        sync.Mutex
 	listeners map[*quic.EarlyListener]doqSocket // mu guards
@@ -133,9 +144,9 @@ func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
 		tlsConfig: tc,
 		listeners: make(map[*quic.EarlyListener]doqSocket),
 		conns:     make(map[*doqConn]struct{}),
-		stopping:  make(chan struct{}),
 	}
 	s.limit = newConnLimiter(s.cfg.MaxTCPConns, s.cfg.MaxConnsPerClient)
+	s.handshakes = newQUICHandshakes(s.cfg.MaxTCPConns, s.cfg.MaxConnsPerClient)
 	c := &s.cfg
 	s.quicConf = &quic.Config{
 		// quic-go gives up on a handshake after twice this.
@@ -167,7 +178,11 @@ func (s *DoQServer) Serve(pc net.PacketConn) error {
 	if len(tc.Certificates) == 0 && tc.GetCertificate == nil && tc.GetConfigForClient == nil {
 		return errNoCertificate
 	}
-	tr := &quic.Transport{Conn: pc}
+	tr := &quic.Transport{
+		Conn:                pc,
+		VerifySourceAddress: s.handshakes.verifySourceAddress,
+		ConnContext:         s.handshakes.connContext,
+	}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -195,16 +210,13 @@ func (s *DoQServer) Serve(pc net.PacketConn) error {
 			_ = tr.Close()
 			return fmt.Errorf("transport: doq accept: %w", err)
 		}
-		client := addrOf(conn.RemoteAddr())
-		if !s.limit.acquire(client) {
-			go s.reject(conn)
-			continue
-		}
+		// The handshake may still be in progress (0-RTT): the client's
+		// address is not proven, so the connection takes no limiter slot
+		// until admit sees the handshake complete.
 		dc := s.newConn(conn)
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
-			s.limit.release(client)
 			_ = conn.CloseWithError(DoQNoError, "")
 			return ErrServerClosed
 		}
@@ -217,23 +229,8 @@ func (s *DoQServer) Serve(pc net.PacketConn) error {
 			s.mu.Lock()
 			delete(s.conns, dc)
 			s.mu.Unlock()
-			s.limit.release(client)
 		}()
 	}
-}
-
-// reject closes a connection beyond MaxTCPConns or MaxConnsPerClient with DOQ_EXCESSIVE_LOAD
-// once its handshake is done: closed earlier, QUIC would have to replace
-// the code with a bare APPLICATION_ERROR (RFC 9000 §10.2.3) and the client
-// would not learn why. The handshake timeout bounds the wait; Shutdown
-// cuts it short.
-func (s *DoQServer) reject(conn *quic.Conn) {
-	select {
-	case <-conn.HandshakeComplete():
-	case <-conn.Context().Done():
-	case <-s.stopping:
-	}
-	_ = conn.CloseWithError(DoQExcessiveLoad, "too many connections")
 }
 
 // Shutdown closes the listeners (handshakes in progress are refused),
@@ -244,9 +241,7 @@ func (s *DoQServer) reject(conn *quic.Conn) {
 // without waiting further.
 func (s *DoQServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	if !s.closed.Swap(true) {
-		close(s.stopping)
-	}
+	s.closed.Store(true)
 	socks := make([]doqSocket, 0, len(s.listeners))
 	for ln, sock := range s.listeners {
 		_ = ln.Close()
@@ -290,8 +285,18 @@ type doqConn struct {
 	// acceptCtx is cancelled by stopAccepting.
 	acceptCtx    context.Context
 	cancelAccept context.CancelFunc
+	// admitted is closed once the handshake is complete and the
+	// connection holds its limiter slot; until then its queries get
+	// only the CacheAnswerer.
+	admitted chan struct{}
 
+	// streams counts the stream goroutines and admit.
 	streams sync.WaitGroup
+
+	idleMu    sync.Mutex
+	active    int       // streams being served; idleMu guards
+	idleSince time.Time // when active last became 0; idleMu guards
+	idle      *time.Timer
 }
 
 func (s *DoQServer) newConn(conn *quic.Conn) *doqConn {
@@ -302,29 +307,102 @@ func (s *DoQServer) newConn(conn *quic.Conn) *doqConn {
 	}
 	dc.ctx, dc.cancel = context.WithCancel(s.base)
 	dc.acceptCtx, dc.cancelAccept = context.WithCancel(dc.ctx)
+	dc.admitted = make(chan struct{})
 	return dc
 }
 
-// serve accepts streams until the connection ends or Shutdown stops it,
-// then waits for its streams and closes the connection with DOQ_NO_ERROR
-// (a no-op if it is closed already).
+// serve accepts streams until the connection ends, goes idle or Shutdown
+// stops it, then waits for its streams, gives back its limiter slot and
+// closes the connection with DOQ_NO_ERROR (a no-op if it is closed
+// already).
 func (dc *doqConn) serve() {
 	stop := context.AfterFunc(dc.conn.Context(), dc.cancel)
+	var slot atomic.Bool
+	dc.streams.Add(1)
+	go func() {
+		defer dc.streams.Done()
+		slot.Store(dc.admit())
+	}()
+	dc.idleSince = time.Now()
+	dc.idle = time.AfterFunc(dc.s.cfg.TCPIdleTimeout, dc.idleCheck)
 	defer func() {
 		dc.streams.Wait()
+		dc.idle.Stop()
 		dc.linger()
 		stop()
 		dc.cancel()
 		_ = dc.conn.CloseWithError(DoQNoError, "")
+		if slot.Load() {
+			dc.s.limit.release(addrOf(dc.conn.RemoteAddr()))
+		}
 	}()
 	for {
 		str, err := dc.conn.AcceptStream(dc.acceptCtx)
 		if err != nil {
 			return
 		}
+		dc.streamStarted()
 		dc.streams.Add(1)
 		go dc.serveStream(str)
 	}
+}
+
+// admit waits for the handshake to complete, which proves the client's
+// address, moves the connection from the handshake count to the limiter
+// and reports whether it got a slot. One beyond MaxTCPConns or
+// MaxConnsPerClient is closed with DOQ_EXCESSIVE_LOAD: closed before the
+// handshake completes, QUIC would have to replace the code with a bare
+// APPLICATION_ERROR (RFC 9000 §10.2.3) and the client would not learn why.
+// The handshake timeout bounds the wait; Shutdown cuts it short.
+func (dc *doqConn) admit() bool {
+	select {
+	case <-dc.conn.HandshakeComplete():
+	case <-dc.acceptCtx.Done():
+		return false
+	}
+	handshakeDone(dc.conn)
+	if !dc.s.limit.acquire(addrOf(dc.conn.RemoteAddr())) {
+		_ = dc.conn.CloseWithError(DoQExcessiveLoad, "too many connections")
+		return false
+	}
+	close(dc.admitted)
+	return true
+}
+
+func (dc *doqConn) streamStarted() {
+	dc.idleMu.Lock()
+	dc.active++
+	dc.idleMu.Unlock()
+}
+
+// streamEnded restarts the idle timer when the last stream ends.
+func (dc *doqConn) streamEnded() {
+	dc.idleMu.Lock()
+	defer dc.idleMu.Unlock()
+	if dc.active--; dc.active == 0 {
+		dc.idleSince = time.Now()
+		dc.idle.Reset(dc.s.cfg.TCPIdleTimeout)
+	}
+}
+
+// idleCheck closes the connection with DOQ_NO_ERROR (RFC 9250 §5.5.2)
+// once it has had no stream for TCPIdleTimeout, as TCP does. QUIC's own
+// idle timeout does not do it: a client's PINGs reset that one.
+func (dc *doqConn) idleCheck() {
+	dc.idleMu.Lock()
+	if dc.active > 0 {
+		// streamEnded arms the timer again.
+		dc.idleMu.Unlock()
+		return
+	}
+	if left := dc.s.cfg.TCPIdleTimeout - time.Since(dc.idleSince); left > 0 {
+		// A stream came and went since the timer was set.
+		dc.idle.Reset(left)
+		dc.idleMu.Unlock()
+		return
+	}
+	dc.idleMu.Unlock()
+	_ = dc.conn.CloseWithError(DoQNoError, "idle")
 }
 
 func (dc *doqConn) stopAccepting() { dc.cancelAccept() }
@@ -360,12 +438,13 @@ func (dc *doqConn) protocolError(why string) {
 // serveStream handles one stream: one query in, one response out.
 func (dc *doqConn) serveStream(str *quic.Stream) {
 	defer dc.streams.Done()
+	defer dc.streamEnded()
 	s := dc.s
 	cfg := &s.cfg
 	// The whole query and the FIN must arrive within one idle timeout.
 	_ = str.SetReadDeadline(time.Now().Add(cfg.TCPIdleTimeout))
 	st := s.streams.Get().(*doqStreamState)
-	defer s.streams.Put(st)
+	defer s.putStreamState(st)
 	raw, err := readDoQQuery(str, &st.buf)
 	if err != nil {
 		var se *quic.StreamError
@@ -409,7 +488,7 @@ func (dc *doqConn) serveStream(str *quic.Stream) {
 }
 
 // handle asks the handler, once the handshake has proved the client's
-// address, and returns the response (nil if the query was cancelled) and
+// address and the connection is admitted, and returns the response (nil if the query was cancelled) and
 // the scratch it is built in. The handler's context ends with the
 // connection, with Config.QueryTimeout, or when the client stops reading
 // the stream (STOP_SENDING), whichever is first.
@@ -420,7 +499,7 @@ func (dc *doqConn) handle(str *quic.Stream, q *dns.Msg, req *request) ([]byte, *
 	stop := context.AfterFunc(str.Context(), cancel)
 	defer stop()
 	select {
-	case <-dc.conn.HandshakeComplete():
+	case <-dc.admitted:
 	case <-ctx.Done():
 		str.CancelWrite(DoQRequestCancelled)
 		return nil, nil
@@ -440,6 +519,18 @@ func (dc *doqConn) handle(str *quic.Stream, q *dns.Msg, req *request) ([]byte, *
 type doqStreamState struct {
 	buf []byte
 	q   *dns.Msg
+}
+
+// doqKeepBuf is the largest read buffer a doqStreamState keeps for the
+// next stream: a pool of buffers grown for rare large queries would hand
+// each of them to streams that do not need them.
+const doqKeepBuf = 4096
+
+func (s *DoQServer) putStreamState(st *doqStreamState) {
+	if cap(st.buf) > doqKeepBuf {
+		st.buf = nil
+	}
+	s.streams.Put(st)
 }
 
 // doqPrepare is prepare for a query read from a DoQ stream, with DoQ's
@@ -488,12 +579,18 @@ var (
 	errDoQTiny      = errors.New("transport: doq: message shorter than a DNS header")
 )
 
+// doqMinBuf is the size readDoQQuery's buffer starts from: most queries
+// fit.
+const doqMinBuf = 512
+
 // readDoQQuery reads a stream's one query: a 2-octet length, that many
 // octets, and then the end of the stream (the client's FIN). It returns
-// the message, in *buf (grown if needed), or errDoQTruncated when the
-// stream ends early (a length prefix that lies), errDoQTrailing when data
-// follows the message, errDoQTiny for a length below 12, or r's error
-// (a reset stream, a deadline, a closed connection).
+// the message, in *buf, or errDoQTruncated when the stream ends early (a
+// length prefix that lies), errDoQTrailing when data follows the message,
+// errDoQTiny for a length below 12, or r's error (a reset stream, a
+// deadline, a closed connection). *buf grows as the message arrives,
+// doubling from doqMinBuf, never from the length prefix alone: a client
+// that sends only a large prefix costs no more than a small one.
 func readDoQQuery(r io.Reader, buf *[]byte) ([]byte, error) {
 	var hdr [2]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -503,12 +600,17 @@ func readDoQQuery(r io.Reader, buf *[]byte) ([]byte, error) {
 	if size < headerSize {
 		return nil, errDoQTiny
 	}
-	if cap(*buf) < size {
-		*buf = make([]byte, size)
-	}
-	raw := (*buf)[:size]
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return nil, truncatedIfEOF(err)
+	raw := (*buf)[:0]
+	for len(raw) < size {
+		if len(raw) == cap(raw) {
+			raw = slices.Grow(raw, min(size, max(2*cap(raw), doqMinBuf))-len(raw))
+			*buf = raw
+		}
+		n, err := io.ReadFull(r, raw[len(raw):min(size, cap(raw))])
+		raw = raw[:len(raw)+n]
+		if err != nil {
+			return nil, truncatedIfEOF(err)
+		}
 	}
 	// The FIN usually came with the message, and then this returns at
 	// once; otherwise it waits for it (or for the deadline).
