@@ -275,7 +275,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		IdleTimeout:    c.TCPIdleTimeout,
 		// ServeHTTP needs the connection to wait for its handshake.
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
-			return context.WithValue(ctx, quicConnKey{}, c)
+			return context.WithValue(ctx, dohQUICConnKey{}, c)
 		},
 	}
 	return s
@@ -508,7 +508,7 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpFail(w, status, dr.json, msg)
 		return
 	}
-	out, status := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)), handshakeOf(r))
+	out, status := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)), dohHandshakeOf(r))
 	switch status {
 	case 0:
 	case http.StatusTooEarly:
@@ -572,18 +572,18 @@ func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowe
 	return out, 0
 }
 
-// quicConnKey is the context key of an HTTP/3 request's QUIC connection.
-type quicConnKey struct{}
+// dohQUICConnKey is the context key of an HTTP/3 request's QUIC connection.
+type dohQUICConnKey struct{}
 
-// handshakeOf is nil for a request over TCP, whose address TCP's
+// dohHandshakeOf is nil for a request over TCP, whose address TCP's
 // handshake proved; for HTTP/3, its connection's HandshakeComplete.
 // A request over HTTP/3 without its connection, which cannot happen, is
 // never proven.
-func handshakeOf(r *http.Request) <-chan struct{} {
+func dohHandshakeOf(r *http.Request) <-chan struct{} {
 	if r.ProtoMajor < 3 {
 		return nil
 	}
-	if c, ok := r.Context().Value(quicConnKey{}).(*quic.Conn); ok {
+	if c, ok := r.Context().Value(dohQUICConnKey{}).(*quic.Conn); ok {
 		return c.HandshakeComplete()
 	}
 	return make(chan struct{})

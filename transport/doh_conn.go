@@ -76,7 +76,7 @@ func (l *quicLimitListener) admit(c *quic.Conn) {
 	case <-c.Context().Done():
 		return
 	}
-	if done, ok := c.Context().Value(handshakeDoneKey{}).(func()); ok {
+	if done, ok := c.Context().Value(dohHandshakeDoneKey{}).(func()); ok {
 		done()
 	}
 	a := addrOf(c.RemoteAddr())
@@ -103,13 +103,13 @@ type dohHandshakes struct {
 	n          atomic.Int64
 }
 
-// handshakeDoneKey is the context key of the function that takes a
+// dohHandshakeDoneKey is the context key of the function that takes a
 // connection out of the handshake count (idempotent).
-type handshakeDoneKey struct{}
+type dohHandshakeDoneKey struct{}
 
-// errTooManyHandshakes refuses a connection (quic-go sends
+// errDoHTooManyHandshakes refuses a connection (quic-go sends
 // CONNECTION_REFUSED).
-var errTooManyHandshakes = errors.New("transport: doh: too many QUIC handshakes")
+var errDoHTooManyHandshakes = errors.New("transport: doh: too many QUIC handshakes")
 
 func newDoHHandshakes(maxConns int) *dohHandshakes {
 	return &dohHandshakes{max: int64(maxConns), retry: int64(maxConns / 2)}
@@ -120,11 +120,11 @@ func newDoHHandshakes(maxConns int) *dohHandshakes {
 func (h *dohHandshakes) connContext(ctx context.Context, _ *quic.ClientInfo) (context.Context, error) {
 	if h.n.Add(1) > h.max {
 		h.n.Add(-1)
-		return nil, errTooManyHandshakes
+		return nil, errDoHTooManyHandshakes
 	}
 	done := sync.OnceFunc(func() { h.n.Add(-1) })
 	context.AfterFunc(ctx, done)
-	return context.WithValue(ctx, handshakeDoneKey{}, done), nil
+	return context.WithValue(ctx, dohHandshakeDoneKey{}, done), nil
 }
 
 // verifySourceAddress is quic.Transport.VerifySourceAddress: a Retry is

@@ -927,9 +927,9 @@ func (s *DoHServer) inFlight() int {
 	return s.inflight
 }
 
-// waitFor polls cond, for conditions that send no signal, and fails t
+// dohWaitFor polls cond, for conditions that send no signal, and fails t
 // after testTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
+func dohWaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(testTimeout); !cond(); {
 		if time.Now().After(deadline) {
@@ -958,7 +958,7 @@ func TestDoH3ZeroRTTWaitsForHandshake(t *testing.T) {
 	checkLeaks(t)
 	h := &dohCountHandler{}
 	acl := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	ts := startDoH(t, Config{Handler: h, AllowClients: acl}, DoHOptions{})
+	ts := startDoH(t, Config{Handler: h, AllowClients: acl, TLSHandshakeTimeout: time.Minute}, DoHOptions{})
 	ua := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.port}
 	h3Client := func(tr *quic.Transport, cc *tls.Config) *http3.Transport {
 		ht := &http3.Transport{TLSClientConfig: cc, Dial: func(ctx context.Context, _ string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
@@ -1011,7 +1011,7 @@ func TestDoH3ZeroRTTWaitsForHandshake(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go roundTrip(blind, ctx, "uncached.example.")
-	waitFor(t, "the 0-RTT request", func() bool { return ts.s.inFlight() > 0 || h.n.Load() > 0 })
+	dohWaitFor(t, "the 0-RTT request", func() bool { return ts.s.inFlight() > 0 || h.n.Load() > 0 })
 	if n := h.n.Load(); n != 0 {
 		t.Fatalf("handler called %d times for 0-RTT data from an unproven address", n)
 	}
@@ -1068,7 +1068,7 @@ func TestDoHForgedQUICLeavesTCPSlots(t *testing.T) {
 		tr := dohBlindTransport(t, "127.0.0.1:0")
 		wg.Go(func() { tr.DialEarly(ctx, ua, cc, &quic.Config{}) })
 	}
-	waitFor(t, "the forged handshakes", func() bool { return ts.s.handshakes.inHandshake()+ts.s.limit.open() >= 2 })
+	dohWaitFor(t, "the forged handshakes", func() bool { return ts.s.handshakes.inHandshake()+ts.s.limit.open() >= 2 })
 	if n := ts.s.limit.open(); n != 0 {
 		t.Errorf("forged QUIC connections hold %d connection slots, want 0", n)
 	}
@@ -1098,7 +1098,7 @@ func TestDoHHandshakeCount(t *testing.T) {
 			t.Fatalf("connection %d: err %v; want refusal only beyond 4", i, err)
 		}
 		if err == nil {
-			dones = append(dones, cctx.Value(handshakeDoneKey{}).(func()))
+			dones = append(dones, cctx.Value(dohHandshakeDoneKey{}).(func()))
 		}
 	}
 	if n := h.inHandshake(); n != 4 {
@@ -1114,11 +1114,11 @@ func TestDoHHandshakeCount(t *testing.T) {
 	}
 	// A connection closed in its handshake leaves it.
 	cancels[1]()
-	waitFor(t, "the closed connection to leave the count", func() bool { return h.inHandshake() == 2 })
+	dohWaitFor(t, "the closed connection to leave the count", func() bool { return h.inHandshake() == 2 })
 	for _, c := range cancels {
 		c()
 	}
-	waitFor(t, "every connection to leave the count", func() bool { return h.inHandshake() == 0 })
+	dohWaitFor(t, "every connection to leave the count", func() bool { return h.inHandshake() == 0 })
 }
 
 // TestDoHSlowPostHoldsLittle: POST streams whose body never comes hold no
@@ -1150,7 +1150,7 @@ func TestDoHSlowPostHoldsLittle(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "the POST streams", func() bool { return ts.s.inFlight() == streams })
+	dohWaitFor(t, "the POST streams", func() bool { return ts.s.inFlight() == streams })
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	grown := int64(after.HeapInuse) - int64(before.HeapInuse)
@@ -1216,7 +1216,7 @@ func TestDoHShutdownClosesLingeringH3(t *testing.T) {
 	}()
 	defer func() { <-blind }()
 	defer bcancel()
-	waitFor(t, "both connections", func() bool { return s.handshakes.inHandshake()+s.limit.open() >= 2 })
+	dohWaitFor(t, "both connections", func() bool { return s.handshakes.inHandshake()+s.limit.open() >= 2 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -1262,7 +1262,7 @@ func TestDoHAltSvcGoneWithQUIC(t *testing.T) {
 		resp, _, _ := askDoH(t, ts, c, http.MethodGet, query("example.com.", dns.TypeA, false, 0, false))
 		return resp.Header.Get("Alt-Svc")
 	}
-	waitFor(t, "ServeQUIC to start", func() bool {
+	dohWaitFor(t, "ServeQUIC to start", func() bool {
 		s.altSvc.RLock()
 		defer s.altSvc.RUnlock()
 		return s.altSvc.v != nil
