@@ -42,6 +42,11 @@ const (
 	// per-client or total cap is closed with (RFC 9114 §8.1,
 	// H3_EXCESSIVE_LOAD).
 	h3ExcessiveLoad = 0x0107
+
+	// dohShutdownLinger is how long Shutdown leaves HTTP/3 connections
+	// open once every request is answered, for the last answers to
+	// arrive and clients to leave after GOAWAY, before it closes them.
+	dohShutdownLinger = 500 * time.Millisecond
 )
 
 // Media types of RFC 8484 §6 and of the JSON form.
@@ -113,10 +118,23 @@ type DoHOptions struct {
 // name.
 //
 // The ACL uses the connection's address, never a header such as
-// X-Forwarded-For. A connection beyond Config.MaxTCPConns or
-// DoHOptions.MaxConnsPerClient is closed at once: a TCP connection before
-// its TLS handshake (the client sees the connection closed), a QUIC one
-// with H3_EXCESSIVE_LOAD. HTTP/2 and HTTP/3 connections take at most
+// X-Forwarded-For. HTTP/3 requests in 0-RTT data are read before the
+// QUIC handshake has proved that address: those the cache answers (and
+// REFUSED ones) are answered at once, since a forger cannot read the
+// answer; one that needs the handler waits for the handshake to complete
+// and is answered 425 Too Early (RFC 8470) if the connection ends first.
+//
+// A connection beyond Config.MaxTCPConns or DoHOptions.MaxConnsPerClient
+// is closed at once: a TCP connection before its TLS handshake (the client
+// sees the connection closed), a QUIC one with H3_EXCESSIVE_LOAD once its
+// handshake completes. A QUIC connection counts against these caps only
+// from then on, because its address may be forged before: until then it
+// counts among the QUIC handshakes under way, of which there may be at
+// most MaxTCPConns (more are refused), and from MaxTCPConns/2 of them on
+// new clients must first prove their address with a Retry (RFC 9000
+// §8.1.2), which costs them a round trip and stops forged Initials from
+// adding to them. So forged UDP packets cannot take the slots TCP clients
+// need. HTTP/2 and HTTP/3 connections take at most
 // Config.MaxTCPInFlight concurrent streams. Timeouts: the TLS handshake
 // and a request's header within Config.TLSHandshakeTimeout; its body
 // within Config.TCPIdleTimeout more; the response within
@@ -134,6 +152,9 @@ type DoHServer struct {
 	path     string
 	altSvcMA time.Duration
 	limit    *connLimiter
+	// handshakes counts QUIC connections not yet proven; they take no
+	// slot of limit until then.
+	handshakes *dohHandshakes
 
 	h12 *http.Server
 	h3  *http3.Server
@@ -156,6 +177,7 @@ type DoHServer struct {
 
 	mu         sync.Mutex
 	closed     bool                         // mu guards
+	stopping   chan struct{}                // closed when closed is set
 	inflight   int                          // mu guards: ServeHTTP calls running
 	drained    chan struct{}                // closed when closed && inflight == 0
 	transports map[*quic.Transport]struct{} // mu guards
@@ -181,6 +203,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		path:       opts.Path,
 		altSvcMA:   opts.AltSvcMaxAge,
 		drained:    make(chan struct{}),
+		stopping:   make(chan struct{}),
 		transports: make(map[*quic.Transport]struct{}),
 	}
 	if s.path == "" {
@@ -194,6 +217,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		perClient = s.cfg.MaxConnsPerClient
 	}
 	s.limit = newConnLimiter(s.cfg.MaxTCPConns, perClient)
+	s.handshakes = newDoHHandshakes(s.cfg.MaxTCPConns)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
@@ -234,19 +258,25 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		},
 	}
 	s.quicCfg = &quic.Config{
-		HandshakeIdleTimeout:  c.TLSHandshakeTimeout,
+		// quic-go gives up on a handshake after twice this.
+		HandshakeIdleTimeout:  max(c.TLSHandshakeTimeout/2, time.Millisecond),
 		MaxIdleTimeout:        c.TCPIdleTimeout,
 		MaxIncomingStreams:    int64(c.MaxTCPInFlight),
 		MaxIncomingUniStreams: dohMaxUniStreams,
 		// Replaying a DNS query reveals nothing the first copy did
 		// not, and hush answers it the same way (RFC 8484 §7 leaves
-		// this to the server).
+		// this to the server). A 0-RTT request that needs the handler
+		// waits for the handshake (see ServeHTTP).
 		Allow0RTT: true,
 	}
 	s.h3 = &http3.Server{
 		Handler:        s,
 		MaxHeaderBytes: dohMaxHeaderBytes,
 		IdleTimeout:    c.TCPIdleTimeout,
+		// ServeHTTP needs the connection to wait for its handshake.
+		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+			return context.WithValue(ctx, dohQUICConnKey{}, c)
+		},
 	}
 	return s
 }
@@ -276,7 +306,11 @@ func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	tr := &quic.Transport{Conn: pc}
+	tr := &quic.Transport{
+		Conn:                pc,
+		ConnContext:         s.handshakes.connContext,
+		VerifySourceAddress: s.handshakes.verifySourceAddress,
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -297,9 +331,19 @@ func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
 	}
 	defer ln.Close()
 	if ap := addrPortOf(pc.LocalAddr()); ap.Port() != 0 {
+		v := []string{fmt.Sprintf(`h3=":%d"; ma=%d`, ap.Port(), int(s.altSvcMA.Seconds()))}
 		s.altSvc.Lock()
-		s.altSvc.v = []string{fmt.Sprintf(`h3=":%d"; ma=%d`, ap.Port(), int(s.altSvcMA.Seconds()))}
+		s.altSvc.v = v
 		s.altSvc.Unlock()
+		// Once this socket serves no more, HTTP/3 is not on offer
+		// there: clients told so would try it and wait in vain.
+		defer func() {
+			s.altSvc.Lock()
+			if s.altSvc.v != nil && &s.altSvc.v[0] == &v[0] {
+				s.altSvc.v = nil
+			}
+			s.altSvc.Unlock()
+		}()
 	}
 	err = s.h3.ServeListener(&quicLimitListener{ln: ln, limit: s.limit})
 	if errors.Is(err, http.ErrServerClosed) {
@@ -328,13 +372,14 @@ func (s *DoHServer) check() error {
 // and returns nil. If ctx ends first, it returns ctx's error, cancels the
 // handlers' contexts and closes every connection. HTTP/3 connections are
 // closed by their clients after GOAWAY (quic-go's do so once their last
-// request is answered); the ones that stay open are closed when ctx
-// ends, which does not make Shutdown fail once every query has been
-// answered.
+// request is answered); the ones still open half a second after the last
+// request was answered (clients that ignore GOAWAY, handshakes that never
+// finish) are closed then, or when ctx ends if that is sooner.
 func (s *DoHServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
+		close(s.stopping)
 		if s.inflight == 0 {
 			close(s.drained)
 		}
@@ -356,7 +401,19 @@ func (s *DoHServer) Shutdown(ctx context.Context) error {
 		// Out of time: Shutdown leaves active connections open.
 		_ = s.h12.Close()
 	}
-	<-h3 // closes what is left by itself when ctx ends
+	if err == nil {
+		linger := time.NewTimer(dohShutdownLinger)
+		select {
+		case e := <-h3:
+			h3 <- e
+		case <-linger.C:
+		case <-ctx.Done():
+		}
+		linger.Stop()
+	}
+	// h3.Shutdown closes what is left by itself only when ctx ends.
+	_ = s.h3.Close()
+	<-h3
 	s.cancelBase()
 	s.mu.Lock()
 	trs := s.transports
@@ -429,15 +486,35 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpFail(w, http.StatusMethodNotAllowed, false, "method not allowed: use GET or POST")
 		return
 	}
-	wk := s.work.Get().(*dohWork)
+	var (
+		wk          *dohWork
+		dr          dohRequest
+		status      int
+		msg         string
+		contentType = r.Header.Get("Content-Type")
+	)
+	if r.Method == http.MethodPost {
+		// The body may be slow to come: the pooled buffers are
+		// taken once it is here, and it is read into one that grows
+		// with it.
+		dr, status, msg = decodeRequest(w, r.Method, r.URL.RawQuery, contentType, r.ContentLength, r.Body, nil)
+		wk = s.work.Get().(*dohWork)
+	} else {
+		wk = s.work.Get().(*dohWork)
+		dr, status, msg = decodeRequest(w, r.Method, r.URL.RawQuery, contentType, r.ContentLength, r.Body, wk.buf)
+	}
 	defer s.work.Put(wk)
-	dr, status, msg := decodeRequest(w, r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), r.ContentLength, r.Body, wk.buf)
 	if status != 0 {
 		httpFail(w, status, dr.json, msg)
 		return
 	}
-	out, ok := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)))
-	if !ok {
+	out, status := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)), dohHandshakeOf(r))
+	switch status {
+	case 0:
+	case http.StatusTooEarly:
+		httpFail(w, status, dr.json, "handshake not complete")
+		return
+	default:
 		httpFail(w, http.StatusBadRequest, dr.json, "not a DNS query")
 		return
 	}
@@ -453,15 +530,36 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // resolve runs the shared pipeline on raw. The result is in wk.sc's
-// buffer, valid until wk is used again; false means no answer is due (not
-// a query).
-func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowed bool) ([]byte, bool) {
+// buffer, valid until wk is used again. Status 400 means no answer is due
+// (not a query); 425 (Too Early, RFC 8470) that the query needed the
+// handler, came in 0-RTT and the handshake did not complete before ctx
+// ended or Shutdown started.
+//
+// proven is nil when the client's address is proven (TCP), else closed
+// when it is (QUIC's HandshakeComplete). Until then the address may be
+// forged: a client outside Config.AllowClients could send 0-RTT data in
+// the name of an allowed one. Answers that need no resolution (the cache
+// fast path, REFUSED) go to the claimed address at once, as DoQ sends
+// them: a forger cannot read them. A query that reaches the handler waits
+// for the proof, so that nobody makes hush resolve in another's name.
+func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowed bool, proven <-chan struct{}) ([]byte, int) {
 	var req request
 	out, act := s.cfg.prepare(wk.sc, raw, wk.q, &req, protoHTTPS, allowed)
 	switch act {
 	case actDrop:
-		return nil, false
+		return nil, http.StatusBadRequest
 	case actHandle:
+		if proven != nil {
+			select {
+			case <-proven:
+			case <-ctx.Done():
+				return nil, http.StatusTooEarly
+			case <-s.stopping:
+				// Shutdown waits for the requests in flight:
+				// not for a handshake that may never end.
+				return nil, http.StatusTooEarly
+			}
+		}
 		// The handler may keep q.
 		q := wk.q
 		wk.q = new(dns.Msg)
@@ -471,7 +569,24 @@ func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowe
 		stop()
 		cancel()
 	}
-	return out, true
+	return out, 0
+}
+
+// dohQUICConnKey is the context key of an HTTP/3 request's QUIC connection.
+type dohQUICConnKey struct{}
+
+// dohHandshakeOf is nil for a request over TCP, whose address TCP's
+// handshake proved; for HTTP/3, its connection's HandshakeComplete.
+// A request over HTTP/3 without its connection, which cannot happen, is
+// never proven.
+func dohHandshakeOf(r *http.Request) <-chan struct{} {
+	if r.ProtoMajor < 3 {
+		return nil
+	}
+	if c, ok := r.Context().Value(dohQUICConnKey{}).(*quic.Conn); ok {
+		return c.HandshakeComplete()
+	}
+	return make(chan struct{})
 }
 
 // remoteAddr is the client's address as the connection gives it (net/http

@@ -7,11 +7,17 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
 )
+
+// dohBodyStart is the buffer a POST body is first read into: a query
+// padded as RFC 8467 asks fits. It grows as octets arrive, so that a client
+// that announces a body and sends nothing holds little.
+const dohBodyStart = 512
 
 // dohRequest is a decoded DoH request.
 type dohRequest struct {
@@ -24,8 +30,10 @@ type dohRequest struct {
 
 // decodeRequest turns the parts of an HTTP request that DoH reads into a
 // DNS query in buf (which must hold tcpMaxSize+1 octets), or into an HTTP
-// status and a message for the client. method is GET or POST. w, which may
-// be nil, is told when the body is too large, so that net/http closes the
+// status and a message for the client. method is GET or POST. A POST body
+// is read into buf if it is not nil, else into a buffer that starts at
+// dohBodyStart octets and grows as the body arrives. w, which may be nil,
+// is told when the body is too large, so that net/http closes the
 // connection rather than drain it. It does not check the DNS message
 // beyond its size: the shared pipeline does.
 func decodeRequest(w http.ResponseWriter, method, rawQuery, contentType string, contentLength int64, body io.Reader, buf []byte) (dohRequest, int, string) {
@@ -44,7 +52,8 @@ func decodeRequest(w http.ResponseWriter, method, rawQuery, contentType string, 
 	return dohRequest{}, http.StatusBadRequest, "missing dns parameter (or name, for the JSON form)"
 }
 
-// decodePost reads an application/dns-message body.
+// decodePost reads an application/dns-message body into buf, or into a
+// growing buffer if buf is nil.
 func decodePost(w http.ResponseWriter, contentType string, contentLength int64, body io.Reader, buf []byte) (dohRequest, int, string) {
 	if mt, _, _ := strings.Cut(contentType, ";"); !strings.EqualFold(strings.TrimSpace(mt), mediaDNSMessage) {
 		return dohRequest{}, http.StatusUnsupportedMediaType, "content type must be " + mediaDNSMessage
@@ -55,12 +64,28 @@ func decodePost(w http.ResponseWriter, contentType string, contentLength int64, 
 	if body == nil {
 		return dohRequest{}, http.StatusBadRequest, "empty body"
 	}
+	if buf == nil {
+		// Content-Length is the client's word: a small one saves
+		// growing (one octet more, to read the EOF), a large one
+		// buys nothing before the octets arrive.
+		n := dohBodyStart
+		if contentLength >= 0 && contentLength < dohBodyStart {
+			n = int(contentLength) + 1
+		}
+		buf = make([]byte, 0, n)
+	}
 	r := http.MaxBytesReader(w, io.NopCloser(body), tcpMaxSize)
-	n := 0
-	buf = buf[:tcpMaxSize+1]
+	buf = buf[:0]
 	for {
-		m, err := r.Read(buf[n:])
-		n += m
+		if len(buf) == cap(buf) {
+			if len(buf) > tcpMaxSize {
+				// Cannot happen: MaxBytesReader stops at the limit.
+				return dohRequest{}, http.StatusRequestEntityTooLarge, "body larger than 65535 octets"
+			}
+			buf = slices.Grow(buf, min(max(2*cap(buf), dohBodyStart), tcpMaxSize+1)-len(buf))
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
 		if err == io.EOF {
 			break
 		}
@@ -71,12 +96,8 @@ func decodePost(w http.ResponseWriter, contentType string, contentLength int64, 
 			}
 			return dohRequest{}, http.StatusBadRequest, "could not read the body"
 		}
-		if n == len(buf) {
-			// Cannot happen: MaxBytesReader stops at the limit.
-			return dohRequest{}, http.StatusRequestEntityTooLarge, "body larger than 65535 octets"
-		}
 	}
-	return dohRequest{raw: buf[:n]}, 0, ""
+	return dohRequest{raw: buf}, 0, ""
 }
 
 // decodeGet decodes dns=, base64url without padding (RFC 8484 §4.1). A

@@ -77,16 +77,28 @@ func toJSON(m *dns.Msg) jsonResponse {
 	return r
 }
 
-// jsonRRs converts records; data is the presentation form of the RDATA.
+// jsonRRs converts records; data is the presentation form of the RDATA,
+// in the generic form of RFC 3597 §5 for types miekg/dns does not know.
 func jsonRRs(rrs []dns.RR) []jsonRR {
 	var out []jsonRR
 	for _, rr := range rrs {
 		h := rr.Header()
+		var data string
+		if u, ok := rr.(*dns.RFC3597); ok {
+			// Its String writes the header as CLASS1 TYPE65280,
+			// which h.String (IN, TYPE65280) does not match.
+			data = `\# ` + strconv.Itoa(len(u.Rdata)/2)
+			if u.Rdata != "" {
+				data += " " + u.Rdata
+			}
+		} else {
+			data = strings.TrimPrefix(rr.String(), h.String())
+		}
 		out = append(out, jsonRR{
 			Name: h.Name,
 			Type: h.Rrtype,
 			TTL:  h.Ttl,
-			Data: strings.TrimPrefix(rr.String(), h.String()),
+			Data: data,
 		})
 	}
 	return out
