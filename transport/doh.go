@@ -130,10 +130,11 @@ type DoHOptions struct {
 // handshake completes. A QUIC connection counts against these caps only
 // from then on, because its address may be forged before: until then it
 // counts among the QUIC handshakes under way, of which there may be at
-// most MaxTCPConns (more are refused), and from MaxTCPConns/2 of them on
+// most MaxTCPConns (more are refused), and from MaxTCPConns/8 of them on
 // new clients must first prove their address with a Retry (RFC 9000
 // §8.1.2), which costs them a round trip and stops forged Initials from
-// adding to them. So forged UDP packets cannot take the slots TCP clients
+// adding to them; handshakes of clients a Retry proved count per client
+// (see quicHandshakes, shared with DoQServer). So forged UDP packets cannot take the slots TCP clients
 // need. HTTP/2 and HTTP/3 connections take at most
 // Config.MaxTCPInFlight concurrent streams. Timeouts: the TLS handshake
 // and a request's header within Config.TLSHandshakeTimeout; its body
@@ -154,7 +155,7 @@ type DoHServer struct {
 	limit    *connLimiter
 	// handshakes counts QUIC connections not yet proven; they take no
 	// slot of limit until then.
-	handshakes *dohHandshakes
+	handshakes *quicHandshakes
 
 	h12 *http.Server
 	h3  *http3.Server
@@ -217,7 +218,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		perClient = s.cfg.MaxConnsPerClient
 	}
 	s.limit = newConnLimiter(s.cfg.MaxTCPConns, perClient)
-	s.handshakes = newDoHHandshakes(s.cfg.MaxTCPConns)
+	s.handshakes = newQUICHandshakes(s.cfg.MaxTCPConns, perClient)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"regexp"
 	"sync"
-	"sync/atomic"
 
 	"github.com/quic-go/quic-go"
 )
@@ -76,9 +75,7 @@ func (l *quicLimitListener) admit(c *quic.Conn) {
 	case <-c.Context().Done():
 		return
 	}
-	if done, ok := c.Context().Value(dohHandshakeDoneKey{}).(func()); ok {
-		done()
-	}
+	handshakeDone(c)
 	a := addrOf(c.RemoteAddr())
 	if !l.limit.acquire(a) {
 		_ = c.CloseWithError(h3ExcessiveLoad, "too many connections")
@@ -89,53 +86,6 @@ func (l *quicLimitListener) admit(c *quic.Conn) {
 
 func (l *quicLimitListener) Addr() net.Addr { return l.ln.Addr() }
 func (l *quicLimitListener) Close() error   { return l.ln.Close() }
-
-// dohHandshakes counts a DoHServer's QUIC connections whose handshake has
-// not completed, over all its UDP sockets. Such a connection costs a few
-// kilobytes and may come from a forged address (one Initial packet is
-// enough), so it is counted apart from the per-client caps, which a forger
-// could otherwise fill in the name of any client, TCP clients included.
-// From retry on, a new connection must first prove its address with a
-// Retry (RFC 9000 §8.1.2), which a forger cannot do; from max on, new
-// connections are refused.
-type dohHandshakes struct {
-	max, retry int64
-	n          atomic.Int64
-}
-
-// dohHandshakeDoneKey is the context key of the function that takes a
-// connection out of the handshake count (idempotent).
-type dohHandshakeDoneKey struct{}
-
-// errDoHTooManyHandshakes refuses a connection (quic-go sends
-// CONNECTION_REFUSED).
-var errDoHTooManyHandshakes = errors.New("transport: doh: too many QUIC handshakes")
-
-func newDoHHandshakes(maxConns int) *dohHandshakes {
-	return &dohHandshakes{max: int64(maxConns), retry: int64(maxConns / 2)}
-}
-
-// connContext is quic.Transport.ConnContext: it counts a new connection
-// until its handshake completes (quicLimitListener.admit) or it is closed.
-func (h *dohHandshakes) connContext(ctx context.Context, _ *quic.ClientInfo) (context.Context, error) {
-	if h.n.Add(1) > h.max {
-		h.n.Add(-1)
-		return nil, errDoHTooManyHandshakes
-	}
-	done := sync.OnceFunc(func() { h.n.Add(-1) })
-	context.AfterFunc(ctx, done)
-	return context.WithValue(ctx, dohHandshakeDoneKey{}, done), nil
-}
-
-// verifySourceAddress is quic.Transport.VerifySourceAddress: a Retry is
-// demanded while many handshakes are under way, so that forged Initials
-// stop adding to them. It costs real clients one round trip.
-func (h *dohHandshakes) verifySourceAddress(net.Addr) bool {
-	return h.n.Load() >= h.retry
-}
-
-// inHandshake reports the count, for tests.
-func (h *dohHandshakes) inHandshake() int { return int(h.n.Load()) }
 
 // httpErrorLog receives net/http's error log (one Write per line). TLS
 // handshake failures and broken HTTP/2 prefaces are the client's business
