@@ -289,6 +289,49 @@ type zoneCut struct {
 // says nothing of the client's type, as A would not for AAAA questions.
 const minimisedType = dns.TypeNS
 
+// How far QNAME minimisation is relaxed for one zone cut.
+const (
+	relaxNone  = iota // minimised, QTYPE minimisedType
+	relaxTypeA        // minimised, QTYPE A
+	relaxFull         // the full question
+)
+
+// relaxEntry remembers how far minimisation is relaxed for a zone.
+type relaxEntry struct {
+	level int
+	until time.Time
+}
+
+// relaxFor is the relaxation remembered for zone, relaxNone if none.
+func (r *Resolver) relaxFor(zone string) int {
+	if e, ok := r.relaxed.Get(strings.ToLower(zone)); ok && r.now().Before(e.until) {
+		return e.level
+	}
+	return relaxNone
+}
+
+// noteRelax remembers level for zone for as long as server statistics
+// last. The root is never remembered as needing full names: one bad
+// moment on the path to it must not send every name there for minutes.
+func (r *Resolver) noteRelax(zone string, level int) {
+	if zone == "." {
+		level = min(level, relaxTypeA)
+	}
+	r.relaxed.Add(strings.ToLower(zone), relaxEntry{level: level, until: r.now().Add(serverStatsTTL)})
+}
+
+// reaskParent reports whether the parent may be asked again for zone's
+// delegation now, and notes that it is.
+func (r *Resolver) reaskParent(zone string) bool {
+	now := r.now()
+	key := strings.ToLower(zone)
+	if until, ok := r.reasked.Get(key); ok && now.Before(until) {
+		return false
+	}
+	r.reasked.Add(key, now.Add(holdDown))
+	return true
+}
+
 // iterate walks down from the closest known zone cut to name, with QNAME
 // minimisation (RFC 9156) unless configured off.
 func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
@@ -300,9 +343,19 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	// this walk.
 	cached := true
 	minimise := !r.cfg.NoQNameMinimisation
+	// relax is how far minimisation is relaxed for the current cut, and
+	// for it only: a referral starts the next zone minimised again, so
+	// that one zone whose servers mishandle minimised queries (or a
+	// middlebox that drops NS queries) does not send full names up and
+	// down the tree.
+	relax := r.relaxFor(cut.zone)
 	labels := dns.CountLabel(name)
 	// sendLabels is how much of name the next minimised query carries.
 	sendLabels, steps := nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+	newCut := func(next *zoneCut, fromCache bool) {
+		cut, cached, relax = next, fromCache, r.relaxFor(next.zone)
+		sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+	}
 	// bogus is the last answer that failed validation, kept while other
 	// servers of the zone are asked instead.
 	var bogus *result
@@ -311,8 +364,11 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", ErrBudget, err)}
 		}
 		sendName, sendType := name, qtype
-		if minimise && sendLabels < labels {
+		if minimise && relax < relaxFull && sendLabels < labels {
 			sendName, sendType = suffix(name, sendLabels), minimisedType
+			if relax == relaxTypeA {
+				sendType = dns.TypeA
+			}
 		}
 		resp, server, err := r.askZone(ctx, qs, cut, sendName, sendType)
 		if err != nil {
@@ -321,25 +377,36 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 				// Bogus, not unreachable.
 				return *bogus, nil
 			}
-			if minimise && (sendName != name || sendType != qtype) && errors.Is(err, ErrNoReachable) &&
-				!errors.Is(err, ErrBudget) && ctx.Err() == nil {
-				// No server answered the minimised query: some drop
-				// queries for names or types they do not expect. Ask them
-				// the full question once before giving up (RFC 9156
-				// §2.3's relaxed mode; Unbound stops minimising after
-				// MAX_MINIMISE_TIMEOUT_COUNT timeouts).
-				minimise = false
+			retryable := errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil
+			if retryable && (sendName != name || sendType != qtype) {
+				// No server answered the minimised query, though the
+				// zone's servers answer others: some drop queries for
+				// names or types they do not expect. Ask minimised with
+				// type A (Unbound's choice), and only then the full
+				// question (RFC 9156 §2.3's relaxed mode), for this zone
+				// only, and remember it for the zone, so that later
+				// questions neither wait out the same timeouts nor, when
+				// the servers are simply dead, pay the ladder again: a
+				// dead zone costs the ladder once per serverStatsTTL,
+				// then one query per server and question.
+				if relax == relaxNone {
+					relax = relaxTypeA
+				} else {
+					relax = relaxFull
+				}
+				r.noteRelax(cut.zone, relax)
 				clear(cut.tried)
 				continue
 			}
-			if cached && cut.zone != "." && errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil {
+			if retryable && cached && cut.zone != "." && r.reaskParent(cut.zone) {
 				// None of the servers the cache knows for the zone
 				// answers: their addresses may have outlived their use
 				// (iter_ns_badip) while the parent knows better. Ask
 				// the parent again for the delegation, as Unbound
-				// falls back on parent-side NS and glue.
-				cut = r.cutAtOrAbove(parent(cut.zone))
-				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+				// falls back on parent-side NS and glue; once per zone
+				// per hold-down period, so that a dead zone does not
+				// cost its parent a query per name.
+				newCut(r.cutAtOrAbove(parent(cut.zone)), true)
 				continue
 			}
 			return result{}, err
@@ -370,8 +437,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			if r.cfg.DNSSEC {
 				r.noteReferralDS(ctx, qs, resp, cut.zone, next.zone)
 			}
-			cut, cached = next, false
-			sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+			newCut(next, false)
 			continue
 		case kindLame, kindFail:
 			if kind == kindLame {
@@ -385,16 +451,15 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 				// One server for parent and child answers the child's
 				// apex NS rather than referring: a zone cut all the same
 				// (RFC 9156 §3), whose keys and DS validation must use.
-				cut, cached = next, false
-				sendLabels, steps = nextLabels(0, dns.CountLabel(cut.zone), labels, 0), 0
+				newCut(next, false)
 				continue
 			}
 			// A minimised query: it only told us whether the name exists.
 			// NXDOMAIN or an alias there means the full name is what to
 			// ask; so does anything odd (the relaxed fallback of RFC 9156
 			// §2.3 for servers that answer minimised queries wrongly).
-			if kind == kindNXDomain || len(resp.Answer) > 0 && resp.Answer[0].Header().Rrtype != minimisedType {
-				minimise = false
+			if kind == kindNXDomain || len(resp.Answer) > 0 && resp.Answer[0].Header().Rrtype != sendType {
+				relax = relaxFull
 			}
 			steps++
 			sendLabels = nextLabels(sendLabels, dns.CountLabel(cut.zone), labels, steps)

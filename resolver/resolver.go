@@ -152,6 +152,11 @@ type Resolver struct {
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
 	glue *cache.Sharded[string, glueEntry]
+	// reasked notes, per zone, until when the parent is not asked again
+	// for the delegation (see iterate).
+	reasked *cache.Sharded[string, time.Time]
+	// relaxed remembers zones whose servers drop minimised queries.
+	relaxed *cache.Sharded[string, relaxEntry]
 
 	// designated holds the DDR records (Config.Designated, or what
 	// SetDesignated put there since).
@@ -211,6 +216,8 @@ func New(cfg Config) (*Resolver, error) {
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
+	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
+	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
 	if len(cfg.Forwarders) > 0 {
 		r.fwdPorts = make(map[netip.Addr]uint16)
