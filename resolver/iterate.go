@@ -552,11 +552,15 @@ func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 
 // keepAnswerRRsets lets addresses and NS sets learned from a validated (or
 // unvalidated but not Bogus) answer feed the iterator's view of name
-// servers.
+// servers, and keeps its aliases for other questions (cachedAlias): with
+// validation on, only aliases validated Secure or proven Insecure, since
+// an alias answers every type at its name (a DNAME every name below) and
+// an Indeterminate answer was not checked at all.
 func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 	if status == dnssec.Bogus {
 		return
 	}
+	aliases := !r.cfg.DNSSEC || status == dnssec.Secure || status == dnssec.Insecure
 	meta := cache.Meta{Rank: cache.RankAnswer, Security: uint8(status)}
 	switch {
 	case status == dnssec.Secure:
@@ -579,7 +583,7 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 			// Aliases hold whatever the type asked next (cachedAlias).
 			// A CNAME synthesised from a DNAME is not the zone's own
 			// record: the DNAME is kept instead.
-			if h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
+			if !aliases || h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
 				continue
 			}
 			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {

@@ -130,17 +130,22 @@ func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec
 }
 
 // validate judges a final response for (qname, qtype) from a server of
-// zone. It returns Indeterminate when validation is off or when the answer
-// is the zone's own DNSKEY set (zoneKeys judges that; iterate passes the
-// key set's owner as zone even when the parent's servers gave it), and an
-// error only when keys could not be fetched.
+// zone. It returns Indeterminate when validation is off, when the answer
+// holds signatures alone (to an RRSIG question), or when it is the zone's
+// own DNSKEY set (zoneKeys judges that; iterate passes the key set's owner
+// as zone even when the parent's servers gave it), and an error only when
+// keys could not be fetched.
 func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
 	if !r.cfg.DNSSEC || (qtype == dns.TypeDNSKEY && strings.EqualFold(qname, zone)) {
 		return dnssec.Indeterminate, 0, nil
 	}
-	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
-		// Signatures are not signed: an answer of them cannot be
-		// validated (Unbound alike), only a denial of them can.
+	sigsOnly := kind == kindAnswer && len(m.Answer) > 0 && !slices.ContainsFunc(m.Answer, func(rr dns.RR) bool {
+		return rr.Header().Rrtype != dns.TypeRRSIG
+	})
+	if qtype == dns.TypeRRSIG && sigsOnly {
+		// Signatures are not signed: an answer of nothing but them
+		// cannot be validated (Unbound alike), only a denial of them
+		// can. Anything beside them must verify like any other answer.
 		return dnssec.Indeterminate, 0, nil
 	}
 	ks, err := r.zoneKeys(ctx, qs, zone)
@@ -211,6 +216,10 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		if res.Wildcard != "" {
 			wildcards = append(wildcards, wildcardAnswer{owner: h.Name, wildcard: res.Wildcard, rrtype: h.Rrtype})
 		}
+	}
+	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
+		// The rest verified, the signatures asked for cannot be.
+		return dnssec.Indeterminate, 0, nil
 	}
 	if len(wildcards) == 0 && kind != kindNXDomain && kind != kindNoData {
 		return dnssec.Secure, 0, nil
