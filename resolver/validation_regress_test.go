@@ -16,7 +16,8 @@ import (
 
 // Regression tests for forged replies that once got past validation: an
 // answer to an RRSIG question, never checked, whose aliases then answered
-// for a whole signed zone.
+// for a whole signed zone; and a zone's DNSKEY answer, not looked at once
+// the zone's keys were in the key cache.
 
 // replyForger wraps an Exchanger and rewrites the replies to matching
 // questions, as an on-path attacker (or one who won a spoofing race)
@@ -162,5 +163,89 @@ func TestRRSIGAnswerStillServed(t *testing.T) {
 	}
 	if m.Rcode != dns.RcodeSuccess || !hasType(m.Answer, dns.TypeRRSIG) || m.AuthenticatedData {
 		t.Errorf("got rcode %s AD %v answer %v, want the RRSIGs without AD", dns.RcodeToString[m.Rcode], m.AuthenticatedData, m.Answer)
+	}
+}
+
+// TestForgedDNSKEYWithKeysCached: a zone's DNSKEY answer is judged by its
+// chain of trust even when the key cache already holds the zone's proven
+// keys, which a forged copy neither replaces nor borrows AD from.
+func TestForgedDNSKEYWithKeysCached(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(t *testing.T, m *dns.Msg)
+	}{{
+		name: "unsigned key set",
+		edit: func(t *testing.T, m *dns.Msg) {
+			k := mustRR(t, "alg13.sec. 300 IN DNSKEY 257 3 13 5weHv85vgZuDujl5UmDGgfJn6WS73QN1i5dCBO7Sp1io4DEfl1iO41Y/8OAOBPcMSLr5uKDNjPHVitzCwONtzQ==").(*dns.DNSKEY)
+			k.PublicKey = "AAAA" + k.PublicKey[4:]
+			m.Answer = []dns.RR{k}
+		},
+	}, {
+		name: "CNAME instead of the key set",
+		edit: func(t *testing.T, m *dns.Msg) {
+			m.Answer = []dns.RR{mustRR(t, "alg13.sec. 300 IN CNAME www.insecure.sec.")}
+		},
+	}, {
+		name: "real key set with a CNAME beside it",
+		edit: func(t *testing.T, m *dns.Msg) {
+			m.Answer = append(m.Answer, mustRR(t, "alg13.sec. 300 IN CNAME www.insecure.sec."))
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := cache.New(cache.Config{})
+			f, r := forgedSignedResolver(t, c)
+			if _, err := askDO(t, r, "www.alg13.sec.", dns.TypeA, true, false); err != nil {
+				t.Fatal(err)
+			}
+			// The messages go, as under LRU eviction; the key cache
+			// keeps the zone's keys.
+			c.Purge()
+			f.forge("alg13.sec.", dns.TypeDNSKEY, func(m *dns.Msg) { tc.edit(t, m) })
+			m, err := askDO(t, r, "alg13.sec.", dns.TypeDNSKEY, true, false)
+			if f.forged() == 0 {
+				t.Fatal("no reply was forged")
+			}
+			if err == nil && m.AuthenticatedData {
+				t.Errorf("forged DNSKEY answer served with AD: %v", m.Answer)
+			}
+			f.forge("", 0, nil)
+			// (The DNSKEY question itself stays SERVFAIL while its Bogus
+			// answer is cached, bogusTTL.)
+			for _, q := range []struct {
+				name  string
+				qtype uint16
+			}{{"alg13.sec.", dns.TypeSOA}, {"www.alg13.sec.", dns.TypeTXT}, {"www.alg13.sec.", dns.TypeA}} {
+				m, err := askDO(t, r, q.name, q.qtype, true, false)
+				if err != nil {
+					t.Fatalf("%s %s after the forgery: %v", q.name, dns.TypeToString[q.qtype], err)
+				}
+				if hasType(m.Answer, dns.TypeCNAME) {
+					t.Errorf("%s %s answered through a forged CNAME: %v", q.name, dns.TypeToString[q.qtype], m.Answer)
+				}
+				if !m.AuthenticatedData {
+					t.Errorf("%s %s: AD clear, want Secure: the zone's proven keys stand", q.name, dns.TypeToString[q.qtype])
+				}
+			}
+		})
+	}
+}
+
+// TestDNSKEYQuestionAtAlias: a DNSKEY question for a name that is a CNAME
+// in a signed zone gets the zone's signed CNAME, validated Secure, not a
+// key set judged (Bogus) for a name that is no zone.
+func TestDNSKEYQuestionAtAlias(t *testing.T) {
+	_, r := forgedSignedResolver(t, nil)
+	for range 2 { // the second from the cache
+		m, err := askDO(t, r, "to-www.cname.sec.", dns.TypeDNSKEY, true, false)
+		if err != nil {
+			t.Fatalf("DNSKEY at an alias: %v", err)
+		}
+		if !hasType(m.Answer, dns.TypeCNAME) || !m.AuthenticatedData {
+			t.Errorf("got AD %v answer %v, want the Secure CNAME", m.AuthenticatedData, m.Answer)
+		}
+	}
+	m, err := askDO(t, r, "www.cname.sec.", dns.TypeA, true, false)
+	if err != nil || !m.AuthenticatedData {
+		t.Errorf("the alias's zone afterwards: %v (%v), want Secure", m, err)
 	}
 }
