@@ -21,7 +21,7 @@ func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.M
 	out := new(dns.Msg)
 	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 	if qtype != dns.TypeCNAME {
-		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && usable(meta) {
+		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && r.usableAlias(meta) {
 			out.Answer = rrs
 			return out, meta, true
 		}
@@ -31,7 +31,7 @@ func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.M
 	}
 	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
 		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
-		if !ok || !usable(meta) {
+		if !ok || !r.usableAlias(meta) {
 			continue
 		}
 		for _, rr := range rrs {
@@ -76,10 +76,18 @@ func (r *Resolver) cachedSecure(name string, qtype uint16, now time.Time) (*dns.
 	return out, meta, true
 }
 
-// usable reports whether a cached alias may answer: not Bogus (those are
-// not kept, but a lower rank could still be).
-func usable(meta cache.Meta) bool {
-	return dnssec.Status(meta.Security) != dnssec.Bogus
+// usableAlias reports whether a cached alias may answer other questions.
+// With validation on, only a validated one may (Secure, or Insecure as
+// proven by the chain of trust): an alias answers for every type at its
+// name, a DNAME for every name below, so one left unchecked (from an
+// answer of signatures, say) would let a single forged reply redirect a
+// signed zone. Without validation, anything not Bogus.
+func (r *Resolver) usableAlias(meta cache.Meta) bool {
+	s := dnssec.Status(meta.Security)
+	if r.cfg.DNSSEC {
+		return s == dnssec.Secure || s == dnssec.Insecure
+	}
+	return s != dnssec.Bogus
 }
 
 // fromWildcard reports whether a signature in answer shows its RRset

@@ -466,38 +466,22 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 			continue
 		}
 		m := r.finish(resp, kind)
-		vzone := cut.zone
-		if qtype == dns.TypeDNSKEY && kind == kindAnswer {
-			// A zone's key set, even from its parent's servers (one
-			// server for both), is judged by its chain of trust, which
-			// lookup builds: validating it here would need the very keys
-			// being fetched.
-			vzone = name
-		}
-		status, code, err := r.validate(ctx, qs, m, vzone, name, qtype, kind)
+		// A zone's key set, even from its parent's servers (one server
+		// for both), is judged here by its chain of trust, so that a
+		// server whose copy fails it can be passed over like any other.
+		status, code, err := r.validateAnswer(ctx, qs, m, cut.zone, name, qtype, kind)
 		if err != nil {
 			return result{}, err
 		}
-		if r.cfg.DNSSEC && qtype == dns.TypeDNSKEY && strings.EqualFold(vzone, name) {
-			// Judge the key set here, so that a server whose copy fails
-			// its chain of trust can be passed over like any other.
-			ks, err := r.zoneKeysWith(ctx, qs, name, m)
-			if err != nil {
-				return result{}, err
-			}
-			if ks.Status == dnssec.Bogus {
-				status, code = dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing))
-			}
-		}
 		res := result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}
-		if status == dnssec.Bogus && r.bogusRetryable(qs, vzone, qtype) {
+		if status == dnssec.Bogus && r.bogusRetryable(qs, cut.zone, qtype) {
 			// The server may be the only broken one, or a forger on its
 			// path: ask the zone's other servers before giving up, as
 			// Unbound (its validator's blacklist of servers that gave
 			// bogus data) and Knot Resolver (KR_SELECTION_DNSSEC_ERROR)
-			// do. The key set judged here is not kept meanwhile.
+			// do. A Bogus key set judged here is not kept meanwhile.
 			if qtype == dns.TypeDNSKEY {
-				r.keys.Remove(dns.CanonicalName(name))
+				r.forgetBogusKeys(name)
 			}
 			qs.bogusRetries++
 			bogus = &res
@@ -528,14 +512,10 @@ func (r *Resolver) forward(ctx context.Context, qs *qstate, name string, qtype u
 			continue
 		}
 		m := r.finish(resp, kind)
-		// A zone's own key set is judged by its chain of trust (lookup);
+		// A zone's own key set is judged by its chain of trust;
 		// everything else is checked against its signers' keys, which
 		// validate finds below the root.
-		zone := "."
-		if qtype == dns.TypeDNSKEY {
-			zone = dns.CanonicalName(name)
-		}
-		status, code, err := r.validate(ctx, qs, m, zone, name, qtype, kind)
+		status, code, err := r.validateAnswer(ctx, qs, m, ".", name, qtype, kind)
 		if err != nil {
 			return result{}, err
 		}
@@ -617,11 +597,15 @@ func (r *Resolver) finish(resp *dns.Msg, kind respKind) *dns.Msg {
 
 // keepAnswerRRsets lets addresses and NS sets learned from a validated (or
 // unvalidated but not Bogus) answer feed the iterator's view of name
-// servers.
+// servers, and keeps its aliases for other questions (cachedAlias): with
+// validation on, only aliases validated Secure or proven Insecure, since
+// an alias answers every type at its name (a DNAME every name below) and
+// an Indeterminate answer was not checked at all.
 func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 	if status == dnssec.Bogus {
 		return
 	}
+	aliases := !r.cfg.DNSSEC || status == dnssec.Secure || status == dnssec.Insecure
 	meta := cache.Meta{Rank: cache.RankAnswer, Security: uint8(status)}
 	switch {
 	case status == dnssec.Secure:
@@ -644,7 +628,7 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 			// Aliases hold whatever the type asked next (cachedAlias).
 			// A CNAME synthesised from a DNAME is not the zone's own
 			// record: the DNAME is kept instead.
-			if h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
+			if !aliases || h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
 				continue
 			}
 			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {

@@ -50,12 +50,16 @@ func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnsse
 }
 
 // zoneKeysWith is zoneKeys with the zone's DNSKEY answer already in hand
-// (nil: look it up).
+// (nil: look it up). A key set given is always judged against the DS or
+// trust anchor, whatever the key cache holds: it is an answer the client
+// may get, and the cache vouches only for the copy it was filled from.
 func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, keys *dns.Msg) (dnssec.KeySet, error) {
 	zone = dns.CanonicalName(zone)
 	now := r.now()
-	if e, ok := r.keys.Get(zone); ok && now.Before(e.expires) {
-		return e.ks, nil
+	cached, hit := r.keys.Get(zone)
+	hit = hit && now.Before(cached.expires)
+	if hit && keys == nil {
+		return cached.ks, nil
 	}
 	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, now) || r.anchors.Closest(zone) == nil {
 		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
@@ -114,6 +118,11 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	if err := budgetError(ks.Err); err != nil {
 		return dnssec.KeySet{}, err // says nothing about the zone: not kept
 	}
+	if ks.Status == dnssec.Bogus && hit && cached.ks.Status != dnssec.Bogus {
+		// One bad copy (a forger's, or a broken server's) does not
+		// undo keys already proven: the answer is Bogus, the zone not.
+		return ks, nil
+	}
 	return r.keepKeys(zone, ks, now), nil
 }
 
@@ -129,18 +138,77 @@ func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec
 	return ks
 }
 
+// validateAnswer judges the final response for (qname, qtype) from a
+// server of zone, as validate does, except that an answer to a DNSKEY
+// question that is (or, from the zone's own servers, should be) a zone's
+// key set is judged by that zone's chain of trust, whichever servers gave
+// it: validating it with the zone's keys would need the very keys being
+// fetched. Anything else in such an answer is still checked with the keys
+// of zone, the zone whose servers answered.
+func (r *Resolver) validateAnswer(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
+	if !r.cfg.DNSSEC || qtype != dns.TypeDNSKEY || kind != kindAnswer ||
+		!hasRRset(m.Answer, qname, dns.TypeDNSKEY) && !strings.EqualFold(qname, zone) {
+		// A DNSKEY question at an alias, say, is answered by zone's
+		// records like any other.
+		return r.validate(ctx, qs, m, zone, qname, qtype, kind)
+	}
+	ks, err := r.zoneKeysWith(ctx, qs, qname, m)
+	if err != nil {
+		return dnssec.Indeterminate, 0, err
+	}
+	if ks.Status == dnssec.Bogus {
+		return dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing)), nil
+	}
+	status, code := ks.Status, ede(ks.Err, 0)
+	if !onlyKeySet(m.Answer, qname) {
+		rest, rcode, err := r.validate(ctx, qs, m, zone, qname, qtype, kind)
+		if err != nil {
+			return dnssec.Indeterminate, 0, err
+		}
+		if rest != dnssec.Secure {
+			code = rcode
+		}
+		status = combine(status, rest)
+	}
+	return status, code, nil
+}
+
+// onlyKeySet reports whether answer holds nothing but the DNSKEY RRset of
+// zone and signatures over it.
+func onlyKeySet(answer []dns.RR, zone string) bool {
+	for _, rr := range answer {
+		h := rr.Header()
+		t := h.Rrtype
+		if s, ok := rr.(*dns.RRSIG); ok {
+			t = s.TypeCovered
+		}
+		if t != dns.TypeDNSKEY || !strings.EqualFold(h.Name, zone) {
+			return false
+		}
+	}
+	return true
+}
+
 // validate judges a final response for (qname, qtype) from a server of
-// zone. It returns Indeterminate when validation is off or when the answer
-// is the zone's own DNSKEY set (zoneKeys judges that; iterate passes the
-// key set's owner as zone even when the parent's servers gave it), and an
-// error only when keys could not be fetched.
+// zone. It returns Indeterminate when validation is off, when the answer
+// holds signatures alone (to an RRSIG question), or when it is the key
+// set of qname alone (validateAnswer judges that), and an error only when
+// keys could not be fetched. The key set of qname in a DNSKEY answer is
+// left to validateAnswer; every other RRset must verify.
 func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, qname string, qtype uint16, kind respKind) (dnssec.Status, uint16, error) {
-	if !r.cfg.DNSSEC || (qtype == dns.TypeDNSKEY && strings.EqualFold(qname, zone)) {
+	if !r.cfg.DNSSEC {
 		return dnssec.Indeterminate, 0, nil
 	}
-	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
-		// Signatures are not signed: an answer of them cannot be
-		// validated (Unbound alike), only a denial of them can.
+	if qtype == dns.TypeDNSKEY && kind == kindAnswer && onlyKeySet(m.Answer, qname) {
+		return dnssec.Indeterminate, 0, nil
+	}
+	sigsOnly := kind == kindAnswer && len(m.Answer) > 0 && !slices.ContainsFunc(m.Answer, func(rr dns.RR) bool {
+		return rr.Header().Rrtype != dns.TypeRRSIG
+	})
+	if qtype == dns.TypeRRSIG && sigsOnly {
+		// Signatures are not signed: an answer of nothing but them
+		// cannot be validated (Unbound alike), only a denial of them
+		// can. Anything beside them must verify like any other answer.
 		return dnssec.Indeterminate, 0, nil
 	}
 	ks, err := r.zoneKeys(ctx, qs, zone)
@@ -198,6 +266,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		if h.Rrtype == dns.TypeRRSIG || (h.Rrtype == dns.TypeCNAME && underDNAME(m.Answer, h.Name)) {
 			continue
 		}
+		if qtype == dns.TypeDNSKEY && h.Rrtype == dns.TypeDNSKEY && strings.EqualFold(h.Name, qname) {
+			continue // the key set: validateAnswer judges it
+		}
 		res, err := verify(set, sigsFor(m.Answer, h.Name, h.Rrtype))
 		if err == nil {
 			err = budgetError(res.Err)
@@ -211,6 +282,10 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		if res.Wildcard != "" {
 			wildcards = append(wildcards, wildcardAnswer{owner: h.Name, wildcard: res.Wildcard, rrtype: h.Rrtype})
 		}
+	}
+	if qtype == dns.TypeRRSIG && kind == kindAnswer && hasRRset(m.Answer, qname, dns.TypeRRSIG) {
+		// The rest verified, the signatures asked for cannot be.
+		return dnssec.Indeterminate, 0, nil
 	}
 	if len(wildcards) == 0 && kind != kindNXDomain && kind != kindNoData {
 		return dnssec.Secure, 0, nil
@@ -495,4 +570,14 @@ func clampTTL(m *dns.Msg, ttl uint32) *dns.Msg {
 		}
 	}
 	return out
+}
+
+// forgetBogusKeys drops a Bogus key set of zone judged from one server's
+// answer, so that another server's copy is judged afresh; keys already
+// proven stay (zoneKeysWith does not replace them with a Bogus copy).
+func (r *Resolver) forgetBogusKeys(zone string) {
+	zone = dns.CanonicalName(zone)
+	if e, ok := r.keys.Peek(zone); ok && e.ks.Status == dnssec.Bogus {
+		r.keys.Remove(zone)
+	}
 }
