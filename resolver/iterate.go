@@ -777,6 +777,10 @@ func (r *Resolver) cutFromNSAnswer(resp *dns.Msg, name, zone string) *zoneCut {
 	return r.takeReferral(&dns.Msg{Ns: ns, Extra: resp.Extra}, zone)
 }
 
+// maxGlueSeconds caps how long parent-side glue is kept: the cache's
+// default maximum TTL.
+const maxGlueSeconds = uint32(cache.DefaultMaxTTL / time.Second)
+
 // glueEntry is the parent-side addresses of one name server name.
 type glueEntry struct {
 	addrs   []netip.Addr
@@ -785,11 +789,14 @@ type glueEntry struct {
 
 // keepGlue remembers set, A or AAAA glue of a referral, as the parent's
 // side of its owner's addresses, beside what is kept already of the
-// other type.
+// other type. Its lifetime is clamped as the cache clamps RRsets: a TTL
+// with the top bit set counts as zero (RFC 2181 §8), and none is kept
+// longer than the cache's default maximum, so that a referral cannot pin
+// addresses for 136 years.
 func (r *Resolver) keepGlue(set []dns.RR, now time.Time) {
-	ttl := set[0].Header().Ttl
+	ttl := maxGlueSeconds
 	for _, rr := range set {
-		ttl = min(ttl, rr.Header().Ttl)
+		ttl = min(ttl, wireTTL(rr.Header().Ttl))
 	}
 	if ttl == 0 {
 		return

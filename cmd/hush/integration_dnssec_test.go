@@ -44,6 +44,7 @@ func ldnsSigned(now time.Time) map[string][]string {
 		"alg5.sec.":          valid,
 		"alg7.sec.":          nsec3,
 		"nsec3.sec.":         nsec3,
+		"kid.nsec3.sec.":     valid,
 		"nsec3salt.sec.":     append([]string{"-n", "-t", "10", "-s", "aabbccdd"}, valid...),
 		"wild.sec.":          valid,
 		"cname.sec.":         valid,

@@ -94,7 +94,7 @@ func signedCases() []signedCase {
 			nx = []proof{m3(o), c3("nx." + o), c3("*." + o)}
 			nodata = []proof{m3(www)}
 		}
-		if s.extra == wildData {
+		if s.extra == wildData || strings.HasPrefix(s.extra, "*") {
 			nx = nx[:0] // the wildcard answers: see the cases below
 		}
 		out = append(out,

@@ -72,6 +72,7 @@ func signedSpecs() []signSpec {
 		{origin: "alg5.sec.", addr: "127.53.110.7", alg: dns.RSASHA1},
 		{origin: "alg7.sec.", addr: "127.53.110.8", alg: dns.RSASHA1NSEC3SHA1, nsec3: &nsec3Spec{}},
 		{origin: "nsec3.sec.", addr: "127.53.110.9", alg: dns.ECDSAP256SHA256, nsec3: &nsec3Spec{}, extra: wildData},
+		{origin: "kid.nsec3.sec.", addr: "127.53.110.20", alg: dns.ECDSAP256SHA256, extra: "*  IN A 192.0.2.66\nreal IN A 192.0.2.99\n"},
 		{origin: "nsec3salt.sec.", addr: "127.53.110.10", alg: dns.ECDSAP256SHA256, nsec3: &nsec3Spec{iterations: 10, salt: "aabbccdd"}, extra: wildData},
 		{origin: "wild.sec.", addr: "127.53.110.11", alg: dns.ECDSAP256SHA256, extra: wildData},
 		{origin: "cname.sec.", addr: "127.53.110.12", alg: dns.ECDSAP256SHA256, extra: "to-insecure IN CNAME www.insecure.sec.\nto-www IN CNAME www\n"},

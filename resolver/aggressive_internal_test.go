@@ -1,0 +1,117 @@
+package resolver
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/miekg/dns"
+)
+
+func aggrResolver(t *testing.T) *Resolver {
+	t.Helper()
+	r, err := New(Config{DNSSEC: true, RootHints: []dns.RR{glueRR(t, ". 3600 IN NS a.root."), glueRR(t, "a.root. 3600 IN A 127.0.0.1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRememberWildcardsSigner: rememberWildcards keeps a wildcard RRset
+// for synthesis only when every signature over it is by the zone whose
+// NSEC records proved the expansion, and the records' TTL is sane; only
+// what it kept expands to another name.
+func TestRememberWildcardsSigner(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	sig := func(signer string) string {
+		return "x.example. 300 IN RRSIG A 13 2 300 20300101000000 20200101000000 1 " + signer + " AAAA"
+	}
+	for _, tc := range []struct {
+		name   string
+		answer []string
+		want   bool
+	}{
+		{"signed by the proof's zone", []string{"x.example. 300 IN A 192.0.2.1", sig("example.")}, true},
+		{"signer's name in another case", []string{"x.example. 300 IN A 192.0.2.1", sig("EXAMPLE.")}, true},
+		{"signed by a zone below", []string{"x.example. 300 IN A 192.0.2.1", sig("kid.example.")}, false},
+		{"signed by the parent", []string{"x.example. 300 IN A 192.0.2.1", sig(".")}, false},
+		{"one of two signatures by another zone", []string{"x.example. 300 IN A 192.0.2.1", sig("example."), sig("other.")}, false},
+		{"no signature", []string{"x.example. 300 IN A 192.0.2.1"}, false},
+		{"TTL with the top bit set", []string{"x.example. 2147483648 IN A 192.0.2.1", sig("example.")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := aggrResolver(t)
+			m := new(dns.Msg)
+			for _, s := range tc.answer {
+				m.Answer = append(m.Answer, glueRR(t, s))
+			}
+			// The NSEC that proves x.example. absent, and so y.example.
+			m.Ns = []dns.RR{
+				glueRR(t, "a.example. 300 IN NSEC z.example. A RRSIG NSEC"),
+				glueRR(t, "a.example. 300 IN RRSIG NSEC 13 2 300 20300101000000 20200101000000 1 example. AAAA"),
+			}
+			r.rememberWildcards("example.", m, []wildcardAnswer{{owner: "x.example.", wildcard: "*.example.", rrtype: dns.TypeA}}, now)
+			z, ok := r.nsec.Get("example.")
+			if !ok {
+				t.Fatal("no store for example.")
+			}
+			b := dnssec.NewBudget(dnssec.DefaultLimits(), dnssec.Policy{})
+			out, _, got := r.synthesiseWildcard(z, "example.", "y.example.", dns.TypeA, now.Add(time.Second), b)
+			if got != tc.want {
+				t.Fatalf("synthesised %v (%v), want %v", got, out, tc.want)
+			}
+			if !got {
+				return
+			}
+			if len(out.Answer) != len(tc.answer) || out.Answer[0].Header().Name != "y.example." || out.Answer[0].Header().Ttl > 300 {
+				t.Errorf("answer %v, want y.example.'s A and RRSIG, TTL at most 300", out.Answer)
+			}
+			if len(out.Ns) != 2 || out.Ns[0].Header().Rrtype != dns.TypeNSEC {
+				t.Errorf("authority %v, want the NSEC and its RRSIG", out.Ns)
+			}
+		})
+	}
+}
+
+// TestWildcardProofNSEC3Delegation: an NSEC3 proof of a wildcard's
+// expansion is refused when the wildcard's owner (the closest encloser)
+// is a delegation point or a DNAME owner in the zone's chain: the names
+// below it are another zone's, or are not there at all.
+func TestWildcardProofNSEC3Delegation(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	hash := func(name string) string { return strings.ToLower(dns.HashName(name, dns.SHA1, 0, "")) }
+	for _, tc := range []struct {
+		name   string
+		bitmap string
+		want   bool
+	}{
+		{"ordinary name", "A RRSIG", true},
+		{"empty non-terminal", "", true},
+		{"delegation", "NS", false},
+		{"signed delegation", "NS DS RRSIG", false},
+		{"DNAME owner", "DNAME RRSIG", false},
+		{"apex of a zone (NS and SOA)", "NS SOA RRSIG DNSKEY NSEC3PARAM", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			z := &zoneNSEC{}
+			add := func(s string) {
+				n3 := glueRR(t, s).(*dns.NSEC3)
+				z.addNSEC3Locked(nsec3Entry{nsec3: n3, expires: now.Add(time.Hour)}, now)
+			}
+			// A chain of two: the wildcard's owner, with tc.bitmap, and a
+			// record whose span and the wrap cover every other hash, the
+			// next closer name's included.
+			ce := hash("sub.example.")
+			add(ce + ".example. 300 IN NSEC3 1 0 0 - 00000000000000000000000000000000 " + tc.bitmap)
+			add("00000000000000000000000000000000.example. 300 IN NSEC3 1 0 0 - " + strings.ToUpper(ce) + " A")
+			b := dnssec.NewBudget(dnssec.DefaultLimits(), dnssec.Policy{})
+			z.mu.Lock()
+			_, _, got := z.wildcardProofLocked("example.", "x.sub.example.", "*.sub.example.", now, b)
+			z.mu.Unlock()
+			if got != tc.want {
+				t.Errorf("proof accepted: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
