@@ -224,15 +224,8 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
 	}
 
-	var tc *tls.Config
-	if tlsConfig != nil {
-		tc = tlsConfig.Clone()
-	} else {
-		tc = &tls.Config{}
-	}
-	if tc.MinVersion < tls.VersionTLS12 {
-		tc.MinVersion = tls.VersionTLS12
-	}
+	tc := serverTLS(tlsConfig, tls.VersionTLS12)
+	// DoH speaks what net/http serves, whatever tlsConfig offers.
 	tc.NextProtos = []string{"h2", "http/1.1"}
 	s.tlsTCP = tc
 	s.tlsQUIC = http3.ConfigureTLSConfig(tc.Clone())

@@ -125,20 +125,7 @@ type doqSocket struct {
 // unless tlsConfig names protocols itself; session tickets, which 0-RTT
 // needs, are on unless disabled there. It does not listen: call Serve.
 func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
-	var tc *tls.Config
-	if tlsConfig != nil {
-		tc = tlsConfig.Clone()
-	} else {
-		tc = &tls.Config{}
-	}
-	if tc.MinVersion < tls.VersionTLS13 {
-		tc.MinVersion = tls.VersionTLS13
-	}
-	if len(tc.NextProtos) == 0 {
-		tc.NextProtos = []string{ALPNDoQ}
-	} else {
-		tc.NextProtos = slices.Clone(tc.NextProtos)
-	}
+	tc := serverTLS(tlsConfig, tls.VersionTLS13, ALPNDoQ)
 	s := &DoQServer{
 		cfg:       cfg.withDefaults(),
 		tlsConfig: tc,

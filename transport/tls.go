@@ -41,20 +41,7 @@ var errNoCertificate = errors.New("transport: tls.Config has no certificate")
 // tlsConfig says (on unless disabled there). It does not listen: call
 // Serve.
 func NewTLSServer(cfg Config, tlsConfig *tls.Config) *TLSServer {
-	var tc *tls.Config
-	if tlsConfig != nil {
-		tc = tlsConfig.Clone()
-	} else {
-		tc = &tls.Config{}
-	}
-	if tc.MinVersion < tls.VersionTLS12 {
-		tc.MinVersion = tls.VersionTLS12
-	}
-	if len(tc.NextProtos) == 0 {
-		tc.NextProtos = []string{ALPNDoT}
-	} else {
-		tc.NextProtos = slices.Clone(tc.NextProtos)
-	}
+	tc := serverTLS(tlsConfig, tls.VersionTLS12, ALPNDoT)
 	s := NewTCPServer(cfg)
 	s.tlsConfig = tc
 	return &TLSServer{tcp: s}
@@ -75,3 +62,21 @@ func (s *TLSServer) Serve(l net.Listener) error {
 // Shutdown stops the server as TCPServer.Shutdown does: handshakes and
 // reads stop, queries in flight are answered until ctx ends.
 func (s *TLSServer) Shutdown(ctx context.Context) error { return s.tcp.Shutdown(ctx) }
+
+// serverTLS is the tls.Config one encrypted listener uses: a clone of
+// tlsConfig (which the caller keeps, certificates and GetCertificate
+// shared), or an empty one, with at least minVersion, and the ALPN
+// protocols tlsConfig names, or alpn when it names none.
+func serverTLS(tlsConfig *tls.Config, minVersion uint16, alpn ...string) *tls.Config {
+	tc := &tls.Config{}
+	if tlsConfig != nil {
+		tc = tlsConfig.Clone()
+	}
+	tc.MinVersion = max(tc.MinVersion, minVersion)
+	if len(tc.NextProtos) == 0 {
+		tc.NextProtos = alpn
+	} else {
+		tc.NextProtos = slices.Clone(tc.NextProtos)
+	}
+	return tc
+}
