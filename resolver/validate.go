@@ -535,16 +535,6 @@ func firstSigner(rrs []dns.RR) string {
 	return ""
 }
 
-// underDNAME reports whether name lies below a DNAME of the answer.
-func underDNAME(answer []dns.RR, name string) bool {
-	for _, rr := range answer {
-		if d, ok := rr.(*dns.DNAME); ok && !strings.EqualFold(d.Hdr.Name, name) && dns.IsSubDomain(d.Hdr.Name, name) {
-			return true
-		}
-	}
-	return false
-}
-
 // combine is the status of an answer built from parts: Bogus if any part
 // is, Secure only if every part is.
 func combine(a, b dnssec.Status) dnssec.Status {
