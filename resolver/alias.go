@@ -46,7 +46,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 		if m.EDE != 0 && (meta.EDE == 0 || dnssec.Status(m.Security) == dnssec.Bogus) {
 			meta.EDE = m.EDE
 		}
-		meta.Security = uint8(status)
+		meta.Security = cache.Security(status)
 		// A DNAME that applies again further down the chain is the same
 		// RRset: it appears once (RFC 2181 §5).
 		for _, rr := range res.Answer {

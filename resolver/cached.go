@@ -128,7 +128,7 @@ func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
 		return
 	}
 	aliases := !r.cfg.DNSSEC || status == dnssec.Secure || status == dnssec.Insecure
-	meta := cache.Meta{Rank: cache.RankAnswer, Security: uint8(status)}
+	meta := cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(status)}
 	switch {
 	case status == dnssec.Secure:
 		meta.Rank = cache.RankValidated

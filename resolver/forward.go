@@ -34,7 +34,7 @@ func (r *Resolver) forward(ctx context.Context, qs *qstate, name string, qtype u
 			return result{}, err
 		}
 		r.keepAnswerRRsets(resp, status)
-		return result{m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: uint8(status), EDE: code}}, nil
+		return result{m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code}}, nil
 	}
 }
 

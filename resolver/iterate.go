@@ -90,7 +90,7 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		if err != nil {
 			return nil, cache.Meta{}, err
 		}
-		res.meta.Security = uint8(ks.Status)
+		res.meta.Security = cache.Security(ks.Status)
 		if ks.Status == dnssec.Bogus {
 			res.meta.EDE = ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing))
 		}
@@ -344,7 +344,7 @@ func (w *walk) onAnswer(ctx context.Context, resp *dns.Msg, kind respKind, serve
 	if err != nil {
 		return result{}, true, err
 	}
-	res := result{m, cache.Meta{Rank: cache.RankAnswer, Security: uint8(status), EDE: code}}
+	res := result{m, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(status), EDE: code}}
 	if status == dnssec.Bogus && w.r.bogusRetryable(w.qs, w.cut.zone, w.qtype) {
 		// The server may be the only broken one, or a forger on its
 		// path: ask the zone's other servers before giving up, as

@@ -446,7 +446,7 @@ func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg
 	switch {
 	case err != nil || status == dnssec.Bogus || status == dnssec.Indeterminate:
 	case kind == kindAnswer:
-		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: uint8(status), EDE: code})
+		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code})
 	case status == dnssec.Insecure || provesDelegation(m, child, r.budget(qs)):
 		// A denial without the SOA a DS query's answer has would be
 		// cached a few seconds at most (RFC 2308 §5); what it proves,
