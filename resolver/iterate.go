@@ -83,19 +83,6 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		return nil, cache.Meta{}, err
 	}
 	r.store(key, res.msg, res.meta)
-	if r.cfg.DNSSEC && qtype == dns.TypeDNSKEY && dnssec.Status(res.meta.Security) == dnssec.Indeterminate {
-		// A zone's own key set is judged by its chain of trust, which
-		// zoneKeys builds.
-		ks, err := r.zoneKeysWith(ctx, qs, name, res.msg)
-		if err != nil {
-			return nil, cache.Meta{}, err
-		}
-		res.meta.Security = cache.Security(ks.Status)
-		if ks.Status == dnssec.Bogus {
-			res.meta.EDE = ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing))
-		}
-		r.store(key, res.msg, res.meta)
-	}
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
 }
@@ -345,16 +332,12 @@ func (w *walk) onAnswer(ctx context.Context, resp *dns.Msg, kind respKind, serve
 		return result{}, true, err
 	}
 	res := result{m, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(status), EDE: code}}
-	if status == dnssec.Bogus && w.r.bogusRetryable(w.qs, w.cut.zone, w.qtype) {
+	if status == dnssec.Bogus && w.r.retryBogus(w.qs, w.cut.zone, w.name, w.qtype) {
 		// The server may be the only broken one, or a forger on its
 		// path: ask the zone's other servers before giving up, as
 		// Unbound (its validator's blacklist of servers that gave
 		// bogus data) and Knot Resolver (KR_SELECTION_DNSSEC_ERROR)
-		// do. A Bogus key set judged here is not kept meanwhile.
-		if w.qtype == dns.TypeDNSKEY {
-			w.r.forgetBogusKeys(w.name)
-		}
-		w.qs.bogusRetries++
+		// do.
 		w.bogus = &res
 		w.cut.tried[server] = true
 		return result{}, false, nil
