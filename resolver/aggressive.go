@@ -232,7 +232,7 @@ func (z *zoneNSEC) synthesise(zone, name string, qtype uint16, now time.Time) (*
 		out.Ns = append(out.Ns, p.nsec)
 		out.Ns = append(out.Ns, p.sigs...)
 	}
-	return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+	return out, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(dnssec.Secure)}, true
 }
 
 // predecessorLocked returns the unexpired NSEC whose owner is the last at
@@ -325,7 +325,7 @@ func (z *zoneNSEC) synthesise3(zone, name string, qtype uint16, now time.Time, b
 		out.Ns = append(out.Ns, p.nsec3)
 		out.Ns = append(out.Ns, p.sigs...)
 	}
-	return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+	return out, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(dnssec.Secure)}, true
 }
 
 // wildcardAnswer is a Secure answer validate found synthesised from a
@@ -471,7 +471,7 @@ func (r *Resolver) synthesiseWildcard(z *zoneNSEC, zone, name string, qtype uint
 				out.Answer = append(out.Answer, c)
 			}
 			out.Ns = proof
-			return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+			return out, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(dnssec.Secure)}, true
 		}
 		if ce == zone || ce == "." {
 			break
