@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -38,6 +39,7 @@ type doq struct {
 	qconf *quic.Config
 	certs certNotes
 	counters
+	rejected atomic.Uint64 // 0-RTT rejections seen
 
 	mu      sync.Mutex
 	conn    *quic.Conn // mu guards
@@ -97,6 +99,7 @@ func (u *doq) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 			return r, nil
 		}
 		if errors.Is(err, quic.Err0RTTRejected) && tries < 3 {
+			u.rejected.Add(1)
 			// The 0-RTT data is void; the same connection goes on at
 			// 1-RTT once the handshake completes (RFC 9001 §4.6.2).
 			next, nerr := conn.NextConnection(ctx)
