@@ -144,6 +144,9 @@ func (p *Pool) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		return nil, fmt.Errorf("upstream pool: %w", ctx.Err())
 	}
 	defer func() { <-p.sem }()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("upstream pool: %w", ctx.Err())
+	}
 	order := p.order(time.Now())
 	if p.policy == Parallel && len(order) > 1 {
 		return p.parallel(ctx, q, order)
