@@ -135,11 +135,11 @@ const maxBogusRetries = 5
 
 // retryBogus reports whether a Bogus answer for (name, qtype) from a
 // server of zone is worth asking another server for, and if so counts
-// the retry against the query's. It is: the query has retries left, and
-// the fault may lie with the answer rather than with the zone's keys,
-// already judged Bogus, which no other answer would mend. A Bogus key
-// set judged from a DNSKEY answer is forgotten meanwhile, so that the
-// next server's copy is judged afresh.
+// the retry against the query's limit. It is when the query has retries
+// left and the fault may lie with the answer rather than with the zone's
+// keys, already judged Bogus, which no other answer would mend. A Bogus
+// key set judged from a DNSKEY answer is forgotten meanwhile, so that
+// the next server's copy is judged afresh.
 func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool {
 	if qs.bogusRetries >= maxBogusRetries {
 		return false
@@ -160,9 +160,9 @@ func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool 
 // signed referral from zone's servers carries for child (RFC 4035 §3.1.4),
 // and caches it as the answer to a DS question for child, so that the
 // chain of trust needs no DS query of its own: Unbound and Knot Resolver
-// both take the DS from the referral, and parent servers need not answer
-// a separate DS query alike. A referral without either, or one whose
-// keys cannot be fetched now, leaves the DS to be asked for later.
+// both take the DS from the referral, which spares the parent's servers
+// a separate DS query. A referral without either, or one whose keys
+// cannot be fetched now, leaves the DS to be asked for later.
 func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, zone, child string) {
 	key := r.fullKey(child, dns.TypeDS)
 	now := r.now()
