@@ -221,7 +221,7 @@ func TestIdleCloseAndResume(t *testing.T) {
 	c := newCert(t)
 	z := &zone{}
 	cfg := tconfig(z)
-	cfg.TCPIdleTimeout = 500 * time.Millisecond
+	cfg.IdleTimeout = 500 * time.Millisecond
 	announced := startDoT(t, cfg, c)
 	silent := rawDoT(t, c, func(conn net.Conn, _ int) {
 		if q, err := readQ(conn); err == nil {
