@@ -257,6 +257,7 @@ func TestIdleCloseAndResume(t *testing.T) {
 // ticket keys rejects the 0-RTT the client tries with its old ticket; the
 // query is sent again at 1-RTT on the same connection.
 func TestDoQZeroRTTRejected(t *testing.T) {
+	skipUnderRace(t)
 	c := newCert(t)
 	z := &zone{}
 	addr, srv := startDoQ(t, tconfig(z), c, nil)
