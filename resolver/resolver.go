@@ -318,23 +318,15 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 }
 
 // resolveTop resolves a client question and caches the whole answer, CNAME
-// chain included, under it, so that a repeat is one cache hit. When
-// validating it also caches the answer as clients without DO see it
-// (RFC 4035 §3.2.1), so that their hits copy no DNSSEC records only to
-// drop them.
+// chain included, under it, so that a repeat is one cache hit. The one
+// entry serves clients without DO too: the cache leaves out the DNSSEC
+// records for them (RFC 4035 §3.2.1).
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
 	m, meta, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
 	if err != nil {
 		return result{}, err
 	}
 	r.store(r.fullKey(name, qtype), m, meta)
-	if r.cfg.DNSSEC {
-		plain := new(dns.Msg)
-		*plain = *m
-		plain.Answer = withoutDNSSEC(m.Answer, qtype)
-		plain.Ns = withoutDNSSEC(m.Ns, qtype)
-		r.store(cache.NewKey(name, qtype, dns.ClassINET, false, false), plain, meta)
-	}
 	return result{m, meta}, nil
 }
 
