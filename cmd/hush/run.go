@@ -31,6 +31,7 @@ const shutdownGrace = 5 * time.Second
 //
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	setMemoryLimit(cfg.CacheBytes)
 	hints := cfg.hints
 	if hints == nil {
 		hints = resolver.DefaultRootHints()
@@ -78,6 +79,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
+			MaxBytes:   cfg.CacheBytes,
 			MaxEntries: cfg.CacheSize,
 			MinTTL:     cfg.MinTTL,
 			MaxTTL:     cfg.MaxTTL,
