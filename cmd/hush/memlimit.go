@@ -71,11 +71,16 @@ func parseCacheSize(s string) (bytes int64, entries int, err error) {
 }
 
 // memoryLimit is the Go runtime's soft memory limit for a cache of
-// cacheBytes: the cache, half as much again for the garbage of the data
-// passing through it, and room for the rest of the process (validated
-// keys, server statistics, in-flight queries and their buffers).
+// cacheBytes: the cache, half as much again (at least 32 MiB) for the
+// garbage of the data passing through it and the queries in flight, and
+// 16 MiB for the rest of the process (validated keys, server statistics).
+//
+// Measured on the fake internet's cold pass (20,000 names, 500 queries in
+// flight) with an 8 MiB cache, about 28 MiB is live besides the cache's
+// own bytes; a limit of 44 MiB made the collector run 196 times instead of
+// 47 and hush use 1.8 times the CPU, 64 MiB cost nothing. Hence the floor.
 func memoryLimit(cacheBytes int64) int64 {
-	return cacheBytes + cacheBytes/2 + 48<<20
+	return cacheBytes + max(cacheBytes/2, 32<<20) + 16<<20
 }
 
 // setMemoryLimit sets the Go runtime's soft memory limit from the cache

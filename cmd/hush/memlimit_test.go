@@ -58,7 +58,7 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Errorf("limit = %d with GOMEMLIMIT set, want it untouched", got)
 	}
 	// The defaults keep the process far under 256 MiB.
-	if got := memoryLimit(defaultCacheBytes); got > 192<<20 {
-		t.Errorf("memoryLimit(default) = %d MiB, want at most 192", got>>20)
+	if got := memoryLimit(defaultCacheBytes); got > 128<<20 {
+		t.Errorf("memoryLimit(default) = %d MiB, want at most 128", got>>20)
 	}
 }
