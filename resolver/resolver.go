@@ -146,6 +146,7 @@ type Resolver struct {
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
+	sigs         *dnssec.SigCache // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
 	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
 	// glue keeps the addresses referrals gave for name server names (the
@@ -213,6 +214,7 @@ func New(cfg Config) (*Resolver, error) {
 	// included, so its clock must be the query's own: a wall-clock cap
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
+	r.sigs = dnssec.NewSigCache(dnssec.DefaultSigCacheEntries)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
