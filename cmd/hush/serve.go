@@ -176,7 +176,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		Handler:           r,
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
-		MaxTCPConns:       cfg.MaxConns,
+		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
 	}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
