@@ -124,6 +124,10 @@ type Meta struct {
 	// EDE is the Extended DNS Error (RFC 8914) that goes with the entry,
 	// such as the reason a Bogus answer failed validation; 0 for none.
 	EDE uint16
+	// Partial marks a message that is one link of a resolution rather
+	// than an answer a client may get: an alias whose target it does not
+	// resolve. The cache stores and returns it; the resolver reads it.
+	Partial bool
 }
 
 // Cache is hush's DNS cache: client answers, stored packed so that a hit is
