@@ -25,7 +25,7 @@ func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
 			p.IgnoreTime = true
 			qs.unchecked = true
 		}
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, p)
+		qs.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
 	}
 	return qs.budget
 }
