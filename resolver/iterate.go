@@ -131,8 +131,12 @@ func (r *Resolver) belowNXDomain(name string, qtype uint16, now time.Time) (*dns
 // minimisation (RFC 9156) unless configured off. It forwards the whole
 // question instead when forwarders are configured.
 func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
-	if r.fwdPorts != nil {
+	zone, how := r.route(name, qtype)
+	switch how {
+	case routeLegacy:
 		return r.forward(ctx, qs, name, qtype)
+	case routeForward:
+		return r.forwardTo(ctx, qs, r.routes.fwd[zone], name, qtype)
 	}
 	w := &walk{r: r, qs: qs, name: name, qtype: qtype, labels: dns.CountLabel(name),
 		minimise: !r.cfg.NoQNameMinimisation}

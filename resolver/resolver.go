@@ -36,6 +36,14 @@ type Config struct {
 	// Answers are validated as any others when DNSSEC is on: the keys
 	// and DS records go through the forwarders too.
 	Forwarders []netip.AddrPort
+	// ForwardZones send the names at and under each zone to a Forwarder
+	// (any protocol; see Forwarder). A ForwardZone for "." forwards
+	// everything no longer match claims, and makes RootHints optional.
+	// StubZones iterate their names from the servers given. For a name,
+	// the longest matching forward or stub zone wins; without one, the
+	// name is iterated from the root (or goes to Forwarders).
+	ForwardZones []ForwardZone
+	StubZones    []StubZone
 	// Exchanger sends upstream queries. Nil means a NetExchanger.
 	Exchanger Exchanger
 	// Cache holds answers and delegations. Nil means a cache of
@@ -143,6 +151,8 @@ type Resolver struct {
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
+	// routes are the forward and stub zones (fwdzones.go).
+	routes zoneRoutes
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
@@ -180,7 +190,8 @@ type result struct {
 
 // New returns a Resolver for cfg.
 func New(cfg Config) (*Resolver, error) {
-	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 {
+	rootForwarded := slices.ContainsFunc(cfg.ForwardZones, func(f ForwardZone) bool { return dns.CanonicalName(dns.Fqdn(f.Zone)) == "." })
+	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 && !rootForwarded {
 		return nil, fmt.Errorf("resolver: no root hints")
 	}
 	if cfg.NoIPv4 && cfg.NoIPv6 {
@@ -219,6 +230,15 @@ func New(cfg Config) (*Resolver, error) {
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
 	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
+	if err := r.setRoutes(cfg); err != nil {
+		return nil, err
+	}
+	if len(cfg.Forwarders) > 0 && rootForwarded {
+		return nil, fmt.Errorf("resolver: both Forwarders and a forward zone for the root")
+	}
+	if rootForwarded {
+		return r, nil
+	}
 	if len(cfg.Forwarders) > 0 {
 		r.fwdPorts = make(map[netip.Addr]uint16)
 		for _, f := range cfg.Forwarders {
