@@ -66,9 +66,17 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	stopHUP := onHangup(ctx, store, stderr)
 	defer stopHUP()
+	fwdZones, closers, err := forwarding(cfg, stderr)
+	for _, c := range closers {
+		defer c.Close()
+	}
+	if err != nil {
+		return err
+	}
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,
-		Forwarders:          cfg.Forward,
+		ForwardZones:        fwdZones,
+		StubZones:           cfg.StubZones,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,

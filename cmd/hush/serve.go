@@ -32,9 +32,9 @@ type serveConfig struct {
 	// AllowUpstream are prefixes hush may send queries to although they
 	// are loopback, private, link-local or unspecified.
 	AllowUpstream []netip.Prefix
-	// Forward are recursive resolvers to forward every question to
-	// instead of iterating from the root.
-	Forward []netip.AddrPort
+	// forwardConfig holds --forward and the other forwarding settings
+	// (forward.go).
+	forwardConfig
 	// AllowClient are the client prefixes answered; others are refused.
 	AllowClient []netip.Prefix
 	// CacheSize is the number of cache entries (one entry is one
@@ -120,6 +120,11 @@ type setting struct {
 // serveSettings returns the settings table in the order --help lists
 // them and buildServeConfig checks them.
 func serveSettings() []setting {
+	return append(baseSettings(), forwardSettings()...)
+}
+
+// baseSettings are the settings other than forwarding's.
+func baseSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
@@ -163,31 +168,6 @@ func serveSettings() []setting {
 			apply: func(c *serveConfig, r rawValue) (err error) {
 				c.AllowUpstream, err = parsePrefixes("allow-upstream", r)
 				return err
-			},
-		},
-		{
-			name: "forward", kind: listSetting, typ: "ADDR[:PORT]", def: "",
-			usage: "recursive resolver to send every question to instead of iterating from the root, repeatable (port 53 unless given; answers are still validated)",
-			apply: func(c *serveConfig, r rawValue) error {
-				c.Forward = nil
-				for i, v := range r.vals {
-					if v == "" {
-						continue
-					}
-					ap, err := netip.ParseAddrPort(v)
-					if err != nil {
-						a, err2 := netip.ParseAddr(v)
-						if err2 != nil {
-							return r.errorf("forward", i, "want an IP address, optionally with :port ([v6]:port)")
-						}
-						ap = netip.AddrPortFrom(a, 53)
-					}
-					if ap.Port() == 0 {
-						return r.errorf("forward", i, "port 0")
-					}
-					c.Forward = append(c.Forward, ap)
-				}
-				return nil
 			},
 		},
 		{
@@ -434,6 +414,9 @@ func buildServeConfig(settings []setting, file, flags map[string]rawValue) (serv
 		return serveConfig{}, r.errorf(key, 0, "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
 	}
 	if err := checkTLSFiles(&cfg, used); err != nil {
+		return serveConfig{}, err
+	}
+	if err := checkForwarding(&cfg); err != nil {
 		return serveConfig{}, err
 	}
 	return cfg, nil
