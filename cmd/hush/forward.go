@@ -109,7 +109,7 @@ func forwardSettings() []setting {
 					}
 					p := r.path(v)
 					if _, err := upstream.LoadCAs(p); err != nil {
-						return r.errorf("forward-ca", i, "%v", errors.Unwrap(err))
+						return r.errorf("forward-ca", i, "%v", err)
 					}
 					files = append(files, p)
 				}
