@@ -234,3 +234,51 @@ func startDnsmasq(t *testing.T, bin string, port int, args ...string) {
 	}
 	t.Fatalf("dnsmasq on %s never answered: %s", addr, out.String())
 }
+
+// TestForwardToValidatingUnbound is issue 10's report: hush serve
+// --forward ADDR in front of a validating Unbound, over the signed
+// simulated internet on port 53 (root only, and only when the port is
+// free), gave SERVFAIL with EDE 10 for every unsigned zone. Every verdict
+// of the table must come out, Insecure ones included.
+func TestForwardToValidatingUnbound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("serves the simulated internet on sockets")
+	}
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 || !port53FreeFor(n) {
+		t.Skip("Unbound queries authorities on port 53 only: needs root and the port free")
+	}
+	srv, err := n.Serve(t.Context(), 53)
+	if err != nil {
+		t.Skipf("serve on port 53: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dir := t.TempDir()
+	hints, anchor := filepath.Join(dir, "root.hints"), filepath.Join(dir, "anchor.ds")
+	for file, text := range map[string]string{hints: n.RootHintsText(), anchor: n.TrustAnchorText()} {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unbound := startUnbound(t, dir, hints, anchor)
+	if unbound == "" {
+		return
+	}
+	fwd, _ := startHushFwd(t, "--forward", unbound, "--dnssec", "validate", "--trust-anchor", anchor)
+	for _, e := range resolvertest.SignedExpectations() {
+		m := askServer(t, "forwarding hush", fwd, e.Name, e.Type, true)
+		if e.Security == resolvertest.Bogus {
+			if m.Rcode != dns.RcodeServerFailure || edeCode(m) < 0 {
+				t.Errorf("%s %s: got %s EDE %d, want SERVFAIL with an EDE (%s)", e.Name, dns.TypeToString[e.Type], dns.RcodeToString[m.Rcode], edeCode(m), e.Why)
+			}
+			continue
+		}
+		if ad := e.Security == resolvertest.Secure; m.Rcode != e.Rcode || m.AuthenticatedData != ad {
+			t.Errorf("%s %s: got %s AD %v EDE %d, want %s AD %v (%s)", e.Name, dns.TypeToString[e.Type],
+				dns.RcodeToString[m.Rcode], m.AuthenticatedData, edeCode(m), dns.RcodeToString[e.Rcode], ad, e.Why)
+		}
+	}
+}
