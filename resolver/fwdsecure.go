@@ -69,4 +69,3 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 	}
 	return false, nil
 }
-

@@ -82,6 +82,7 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		}
 		return nil, cache.Meta{}, err
 	}
+	res.msg = r.rebindFilter(res.msg, &res.meta)
 	r.store(key, res.msg, res.meta)
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil

@@ -44,6 +44,14 @@ type Config struct {
 	// name is iterated from the root (or goes to Forwarders).
 	ForwardZones []ForwardZone
 	StubZones    []StubZone
+	// PrivateAddresses turns on DNS rebinding protection: A and AAAA
+	// records in these prefixes (PrivateRanges is the usual set) are
+	// removed from answers for names outside PrivateDomains and the
+	// forward and stub zones, and the answer says so with EDE 15.
+	PrivateAddresses []netip.Prefix
+	// PrivateDomains (canonical, fully qualified) may hold private
+	// addresses.
+	PrivateDomains []string
 	// Exchanger sends upstream queries. Nil means a NetExchanger.
 	Exchanger Exchanger
 	// Cache holds answers and delegations. Nil means a cache of
@@ -233,6 +241,14 @@ func New(cfg Config) (*Resolver, error) {
 	if err := r.setRoutes(cfg); err != nil {
 		return nil, err
 	}
+	r.cfg.PrivateDomains = make([]string, len(cfg.PrivateDomains))
+	for i, d := range cfg.PrivateDomains {
+		z, err := canonicalZone(d)
+		if err != nil {
+			return nil, fmt.Errorf("resolver: private domain: %w", err)
+		}
+		r.cfg.PrivateDomains[i] = z
+	}
 	if len(cfg.Forwarders) > 0 && rootForwarded {
 		return nil, fmt.Errorf("resolver: both Forwarders and a forward zone for the root")
 	}
@@ -347,6 +363,7 @@ func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (r
 	if err != nil {
 		return result{}, err
 	}
+	m = r.rebindFilter(m, &meta)
 	r.store(r.fullKey(name, qtype), m, meta)
 	if r.cfg.DNSSEC {
 		plain := new(dns.Msg)

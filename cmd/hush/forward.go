@@ -28,6 +28,9 @@ type forwardConfig struct {
 	StubZones []resolver.StubZone
 	// ForwardPolicy chooses among a zone's upstreams.
 	ForwardPolicy upstream.Policy
+	// PrivateAddresses and PrivateDomains are DNS rebinding protection.
+	PrivateAddresses []netip.Prefix
+	PrivateDomains   []string
 }
 
 // zoneUpstreams is one --forward-zone.
@@ -182,6 +185,48 @@ func forwardSettings() []setting {
 						sz.Servers = append(sz.Servers, s.Addr)
 					}
 					c.StubZones = append(c.StubZones, sz)
+				}
+				return nil
+			},
+		},
+		{
+			name: "private-address", kind: listSetting, typ: "CIDR", def: "",
+			usage: "DNS rebinding protection: remove A and AAAA records in this prefix from answers for names outside --private-domain and the forward and stub zones (EDE 15 says so), repeatable; private is RFC 1918, 100.64.0.0/10, loopback, link-local and ULA. Off unless given; a router wants --private-address private",
+			apply: func(c *serveConfig, r rawValue) error {
+				c.PrivateAddresses = nil
+				for i, v := range r.vals {
+					switch {
+					case v == "":
+					case v == "private":
+						c.PrivateAddresses = append(c.PrivateAddresses, resolver.PrivateRanges()...)
+					default:
+						p, err := netip.ParsePrefix(v)
+						if err != nil {
+							a, err2 := netip.ParseAddr(v)
+							if err2 != nil {
+								return r.errorf("private-address", i, "want a CIDR prefix or private")
+							}
+							p = netip.PrefixFrom(a, a.BitLen())
+						}
+						c.PrivateAddresses = append(c.PrivateAddresses, p.Masked())
+					}
+				}
+				return nil
+			},
+		},
+		{
+			name: "private-domain", kind: listSetting, typ: "ZONE", def: "",
+			usage: "names at and under ZONE may hold private addresses (see --private-address), repeatable",
+			apply: func(c *serveConfig, r rawValue) error {
+				c.PrivateDomains = nil
+				for i, v := range r.vals {
+					if v == "" {
+						continue
+					}
+					if _, ok := dns.IsDomainName(v); !ok {
+						return r.errorf("private-domain", i, "not a domain name")
+					}
+					c.PrivateDomains = append(c.PrivateDomains, dns.CanonicalName(dns.Fqdn(v)))
 				}
 				return nil
 			},

@@ -77,6 +77,8 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		RootHints:           hints,
 		ForwardZones:        fwdZones,
 		StubZones:           cfg.StubZones,
+		PrivateAddresses:    cfg.PrivateAddresses,
+		PrivateDomains:      cfg.PrivateDomains,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
