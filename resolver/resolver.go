@@ -52,6 +52,10 @@ type Config struct {
 	// PrivateDomains (canonical, fully qualified) may hold private
 	// addresses.
 	PrivateDomains []string
+	// DNS64Prefix, a /96 (DNS64WellKnown is the usual one), turns on
+	// DNS64 (RFC 6147): AAAA answers synthesised from A records for
+	// names without AAAA records. The zero Prefix leaves it off.
+	DNS64Prefix netip.Prefix
 	// Exchanger sends upstream queries. Nil means a NetExchanger.
 	Exchanger Exchanger
 	// Cache holds answers and delegations. Nil means a cache of
@@ -241,6 +245,9 @@ func New(cfg Config) (*Resolver, error) {
 	if err := r.setRoutes(cfg); err != nil {
 		return nil, err
 	}
+	if p := cfg.DNS64Prefix; p.IsValid() && (p.Bits() != 96 || !p.Addr().Is6() || p.Addr().Is4In6()) {
+		return nil, fmt.Errorf("resolver: DNS64 prefix %s: want an IPv6 /96", p)
+	}
 	r.cfg.PrivateDomains = make([]string, len(cfg.PrivateDomains))
 	for i, d := range cfg.PrivateDomains {
 		z, err := canonicalZone(d)
@@ -304,6 +311,15 @@ func (l Limits) withDefaults() Limits {
 // question; the response carries rcode, answer and authority sections, and
 // RA. Failures come back as *Error, which carries the Extended DNS Error.
 func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	m, err := r.serveDNS(ctx, q)
+	if err == nil && r.cfg.DNS64Prefix.IsValid() {
+		m = r.dns64(ctx, q, m)
+	}
+	return m, err
+}
+
+// serveDNS is ServeDNS without DNS64.
+func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	if len(q.Question) != 1 {
 		return nil, &Error{EDE: EDEOther, Err: errors.New("resolver: want exactly one question")}
 	}
@@ -422,7 +438,8 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 		return nil, false
 	}
 	out, err := r.clientView(q, m, meta)
-	if err != nil {
+	if err != nil || r.needs64(q, out) {
+		// A DNS64 synthesis needs the A records: ServeDNS does it.
 		return nil, false
 	}
 	return out, true

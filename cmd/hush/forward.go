@@ -31,6 +31,8 @@ type forwardConfig struct {
 	// PrivateAddresses and PrivateDomains are DNS rebinding protection.
 	PrivateAddresses []netip.Prefix
 	PrivateDomains   []string
+	// DNS64 is the DNS64 prefix; the zero Prefix is off.
+	DNS64 netip.Prefix
 }
 
 // zoneUpstreams is one --forward-zone.
@@ -227,6 +229,25 @@ func forwardSettings() []setting {
 						return r.errorf("private-domain", i, "not a domain name")
 					}
 					c.PrivateDomains = append(c.PrivateDomains, dns.CanonicalName(dns.Fqdn(v)))
+				}
+				return nil
+			},
+		},
+		{
+			name: "dns64", kind: scalarSetting, typ: "PREFIX", def: "off",
+			usage: "DNS64 (RFC 6147): AAAA answers made of this /96 and the IPv4 addresses of names without AAAA records, for IPv6-only networks behind NAT64; on means 64:ff9b::/96. Never for clients that set DO and CD",
+			apply: func(c *serveConfig, r rawValue) error {
+				switch v := r.vals[0]; v {
+				case "off", "":
+					c.DNS64 = netip.Prefix{}
+				case "on":
+					c.DNS64 = resolver.DNS64WellKnown
+				default:
+					p, err := netip.ParsePrefix(v)
+					if err != nil || p.Bits() != 96 || !p.Addr().Is6() || p.Addr().Is4In6() {
+						return r.errorf("dns64", 0, "want on, off or an IPv6 /96 such as 64:ff9b::/96")
+					}
+					c.DNS64 = p.Masked()
 				}
 				return nil
 			},

@@ -79,6 +79,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		StubZones:           cfg.StubZones,
 		PrivateAddresses:    cfg.PrivateAddresses,
 		PrivateDomains:      cfg.PrivateDomains,
+		DNS64Prefix:         cfg.DNS64,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
