@@ -81,31 +81,33 @@ func parseZoneList(v string) (string, []string, error) {
 	return dns.CanonicalName(dns.Fqdn(zone)), strings.Split(list, ","), nil
 }
 
-// forwardSettings are the forwarding settings of hush serve's table.
+// forwardUsage is --forward's help.
+const forwardUsage = "recursive resolver to send every question to instead of iterating from the root, repeatable: ADDR[:PORT] or dns://ADDR[:PORT] (plain DNS, port 53), tls://ADDR[:PORT][#NAME] (853), https://ADDR[:PORT][/PATH][#NAME] (443, /dns-query; ?http3=1 for HTTP/3), quic://ADDR[:PORT][#NAME] (853); NAME is the name the certificate must prove, the address otherwise; ?pin=sha256/BASE64 pins the key instead. Answers are still validated"
+
+// applyForward parses --forward: URLs, or bare ADDR[:PORT] as before.
+func applyForward(c *serveConfig, key string, r rawValue) error {
+	c.Forward = nil
+	for i, v := range r.vals {
+		if v == "" {
+			continue
+		}
+		s, err := parseForwardURL(v)
+		if err != nil {
+			return r.errorf(key, i, "%v", err)
+		}
+		c.Forward = append(c.Forward, s)
+	}
+	return nil
+}
+
+// forwardSettings are the forwarding settings of hush serve's table but
+// --forward itself.
 func forwardSettings() []setting {
 	return []setting{
 		{
-			name: "forward", kind: listSetting, typ: "URL", def: "",
-			usage: "recursive resolver to send every question to instead of iterating from the root, repeatable: ADDR[:PORT] or dns://ADDR[:PORT] (plain DNS, port 53), tls://ADDR[:PORT][#NAME] (853), https://ADDR[:PORT][/PATH][#NAME] (443, /dns-query; ?http3=1 for HTTP/3), quic://ADDR[:PORT][#NAME] (853); NAME is the name the certificate must prove, the address otherwise; ?pin=sha256/BASE64 pins the key instead. Answers are still validated",
-			apply: func(c *serveConfig, r rawValue) error {
-				c.Forward = nil
-				for i, v := range r.vals {
-					if v == "" {
-						continue
-					}
-					s, err := parseForwardURL(v)
-					if err != nil {
-						return r.errorf("forward", i, "%v", err)
-					}
-					c.Forward = append(c.Forward, s)
-				}
-				return nil
-			},
-		},
-		{
 			name: "forward-ca", kind: listSetting, typ: "FILE", def: "",
 			usage: "PEM file of CA certificates that upstream (tls://, https://, quic://) certificates are checked against instead of the system's roots, repeatable",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				c.ForwardCA, c.caPool = nil, nil
 				var files []string
 				for i, v := range r.vals {
@@ -114,7 +116,7 @@ func forwardSettings() []setting {
 					}
 					p := r.path(v)
 					if _, err := upstream.LoadCAs(p); err != nil {
-						return r.errorf("forward-ca", i, "%v", err)
+						return r.errorf(key, i, "%v", err)
 					}
 					files = append(files, p)
 				}
@@ -123,7 +125,7 @@ func forwardSettings() []setting {
 				}
 				pool, err := upstream.LoadCAs(files...)
 				if err != nil {
-					return r.errorf("forward-ca", 0, "%v", err)
+					return r.errorf(key, 0, "%v", err)
 				}
 				c.ForwardCA, c.caPool = files, pool
 				return nil
@@ -132,7 +134,7 @@ func forwardSettings() []setting {
 		{
 			name: "forward-zone", kind: listSetting, typ: "ZONE=URL[,URL...]", def: "",
 			usage: "send the names at and under ZONE to these upstreams (the --forward URL forms), repeatable; the longest --forward-zone or --stub-zone that holds a name wins. A zone the public DNS does not delegate (lan., a private reverse zone) is not validated; one it delegates is",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				c.ForwardZones = nil
 				seen := map[string]bool{}
 				for i, v := range r.vals {
@@ -141,17 +143,17 @@ func forwardSettings() []setting {
 					}
 					zone, urls, err := parseZoneList(v)
 					if err != nil {
-						return r.errorf("forward-zone", i, "%v", err)
+						return r.errorf(key, i, "%v", err)
 					}
 					if seen[zone] {
-						return r.errorf("forward-zone", i, "zone %s given twice", zone)
+						return r.errorf(key, i, "zone %s given twice", zone)
 					}
 					seen[zone] = true
 					zu := zoneUpstreams{Zone: zone}
 					for _, u := range urls {
 						s, err := parseForwardURL(u)
 						if err != nil {
-							return r.errorf("forward-zone", i, "%s: %v", u, err)
+							return r.errorf(key, i, "%s: %v", u, err)
 						}
 						zu.Upstream = append(zu.Upstream, s)
 					}
@@ -163,7 +165,7 @@ func forwardSettings() []setting {
 		{
 			name: "stub-zone", kind: listSetting, typ: "ZONE=ADDR[,ADDR...]", def: "",
 			usage: "iterate the names at and under ZONE from these authoritative servers (ADDR or ADDR:PORT, port 53), with recursion not desired, repeatable; they are queried whatever --allow-upstream says",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				c.StubZones = nil
 				seen := map[string]bool{}
 				for i, v := range r.vals {
@@ -172,17 +174,17 @@ func forwardSettings() []setting {
 					}
 					zone, addrs, err := parseZoneList(v)
 					if err != nil {
-						return r.errorf("stub-zone", i, "%v", err)
+						return r.errorf(key, i, "%v", err)
 					}
 					if seen[zone] {
-						return r.errorf("stub-zone", i, "zone %s given twice", zone)
+						return r.errorf(key, i, "zone %s given twice", zone)
 					}
 					seen[zone] = true
 					sz := resolver.StubZone{Zone: zone}
 					for _, a := range addrs {
 						s, err := parseForwardURL(a)
 						if err != nil || strings.Contains(a, "://") {
-							return r.errorf("stub-zone", i, "%s: want an IP address, optionally with :port ([v6]:port)", a)
+							return r.errorf(key, i, "%s: want an IP address, optionally with :port ([v6]:port)", a)
 						}
 						sz.Servers = append(sz.Servers, s.Addr)
 					}
@@ -194,7 +196,7 @@ func forwardSettings() []setting {
 		{
 			name: "private-address", kind: listSetting, typ: "CIDR", def: "",
 			usage: "DNS rebinding protection: remove A and AAAA records in this prefix from answers for names outside --private-domain and the forward and stub zones (EDE 15 says so), repeatable; private is RFC 1918, 100.64.0.0/10, loopback, link-local and ULA. Off unless given; a router wants --private-address private",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				c.PrivateAddresses = nil
 				for i, v := range r.vals {
 					switch {
@@ -206,7 +208,7 @@ func forwardSettings() []setting {
 						if err != nil {
 							a, err2 := netip.ParseAddr(v)
 							if err2 != nil {
-								return r.errorf("private-address", i, "want a CIDR prefix or private")
+								return r.errorf(key, i, "want a CIDR prefix or private")
 							}
 							p = netip.PrefixFrom(a, a.BitLen())
 						}
@@ -219,14 +221,14 @@ func forwardSettings() []setting {
 		{
 			name: "private-domain", kind: listSetting, typ: "ZONE", def: "",
 			usage: "names at and under ZONE may hold private addresses (see --private-address), repeatable",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				c.PrivateDomains = nil
 				for i, v := range r.vals {
 					if v == "" {
 						continue
 					}
 					if _, ok := dns.IsDomainName(v); !ok {
-						return r.errorf("private-domain", i, "not a domain name")
+						return r.errorf(key, i, "not a domain name")
 					}
 					c.PrivateDomains = append(c.PrivateDomains, dns.CanonicalName(dns.Fqdn(v)))
 				}
@@ -236,7 +238,7 @@ func forwardSettings() []setting {
 		{
 			name: "dns64", kind: scalarSetting, typ: "PREFIX", def: "off",
 			usage: "DNS64 (RFC 6147): AAAA answers made of this /96 and the IPv4 addresses of names without AAAA records, for IPv6-only networks behind NAT64; on means 64:ff9b::/96. Never for clients that set DO and CD",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				switch v := r.vals[0]; v {
 				case "off", "":
 					c.DNS64 = netip.Prefix{}
@@ -245,7 +247,7 @@ func forwardSettings() []setting {
 				default:
 					p, err := netip.ParsePrefix(v)
 					if err != nil || p.Bits() != 96 || !p.Addr().Is6() || p.Addr().Is4In6() {
-						return r.errorf("dns64", 0, "want on, off or an IPv6 /96 such as 64:ff9b::/96")
+						return r.errorf(key, 0, "want on, off or an IPv6 /96 such as 64:ff9b::/96")
 					}
 					c.DNS64 = p.Masked()
 				}
@@ -255,10 +257,10 @@ func forwardSettings() []setting {
 		{
 			name: "forward-policy", kind: scalarSetting, typ: "POLICY", def: "fastest",
 			usage: "how a query picks among several upstreams of a zone: fastest (by smoothed RTT, now and then another; each query goes to one upstream), parallel (all at once, the first answer wins) or strict (in the order given, the next when one fails)",
-			apply: func(c *serveConfig, r rawValue) error {
+			apply: func(c *serveConfig, key string, r rawValue) error {
 				p, err := upstream.ParsePolicy(r.vals[0])
 				if err != nil {
-					return r.errorf("forward-policy", 0, "want fastest, parallel or strict")
+					return r.errorf(key, 0, "want fastest, parallel or strict")
 				}
 				c.ForwardPolicy = p
 				return nil

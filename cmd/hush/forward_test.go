@@ -144,7 +144,7 @@ func TestRouterLayout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("serves the simulated internet on sockets")
 	}
-	dnsmasq := lookTool(t, "dnsmasq")
+	dnsmasq := requireTool(t, "dnsmasq")
 	n, err := resolvertest.Signed(resolvertest.Options{})
 	if err != nil {
 		t.Fatal(err)
