@@ -109,6 +109,7 @@ func newServeCmd(e *env) *cobra.Command {
 //
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	setMemoryLimit(cfg.CacheBytes)
 	hints := cfg.hints
 	if hints == nil {
 		hints = resolver.DefaultRootHints()
@@ -167,6 +168,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
+			MaxBytes:   cfg.CacheBytes,
 			MaxEntries: cfg.CacheSize,
 			MinTTL:     cfg.MinTTL,
 			MaxTTL:     cfg.MaxTTL,
