@@ -27,10 +27,11 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 	labels := dns.SplitDomainName(name)
 	for i := len(labels) - 1; i >= 0; i-- {
 		z := strings.Join(labels[i:], ".") + "."
-		if dnssec.UnderNTA(r.cfg.NegativeAnchors, z, now) || r.anchors.Closest(z) == nil {
+		if dnssec.UnderNTA(r.cfg.NegativeAnchors, z, r.wall()) || r.anchors.Closest(z) == nil {
 			return true, nil
 		}
-		if e, ok := r.keys.Get(z); ok && now.Before(e.expires) {
+		if e, ok := r.keys.Get(z); ok && r.live(e, now) {
+			qs.unchecked = qs.unchecked || e.unchecked
 			switch e.ks.Status {
 			case dnssec.Insecure:
 				return true, nil
@@ -49,7 +50,7 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 		case dnssec.Insecure:
 			// The DS answer itself is provably unsigned: an opt-out
 			// span, or a parent already insecure.
-			r.keepKeys(z, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
+			r.keepKeys(qs, z, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
 			return true, nil
 		case dnssec.Secure:
 		default:
@@ -62,7 +63,7 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 			return r.private(z), nil
 		}
 		if provesDelegation(ds, z, r.budget(qs)) {
-			r.keepKeys(z, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
+			r.keepKeys(qs, z, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
 			return true, nil
 		}
 		// No DS and no cut: z is a name inside its parent's zone.

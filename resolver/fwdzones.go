@@ -217,7 +217,7 @@ func (r *Resolver) forwardTo(ctx context.Context, qs *qstate, fw Forwarder, name
 	if err != nil {
 		return result{}, err
 	}
-	r.keepAnswerRRsets(out, status)
+	r.keepAnswerRRsets(out, status, qs.unchecked)
 	return result{m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code}}, nil
 }
 
