@@ -8,7 +8,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 
-.PHONY: build run test bench fuzz conformance conformance-update clean
+.PHONY: build run test bench fuzz conformance conformance-update clean cross size-check
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hush ./cmd/hush
@@ -52,6 +52,28 @@ conformance:
 # lenient run (reasons already written in failing.txt are kept).
 conformance-update:
 	HUSH_CONFORMANCE_UPDATE=1 $(GO) test -count=1 -run '^TestConformance$$' ./resolver/
+
+# Router and server builds: static (no cgo), stripped (-s -w), without
+# build paths (-trimpath), version stamped. Each entry is
+# NAME:GOARCH:GOARM-or-GOMIPS; MIPS routers rarely have an FPU, so the
+# MIPS builds use soft float. Sizes are printed; `make size-check` holds
+# them to the budgets in packaging/size-check.sh.
+CROSS_TARGETS ?= mipsle:mipsle:softfloat mips:mips:softfloat armv7:arm:7 armv6:arm:6 arm64:arm64: amd64:amd64:
+CROSS_LDFLAGS := -s -w $(LDFLAGS)
+
+cross:
+	@mkdir -p bin/cross
+	@set -e; for t in $(CROSS_TARGETS); do \
+		name=$${t%%:*}; rest=$${t#*:}; arch=$${rest%%:*}; variant=$${rest#*:}; \
+		out=bin/cross/hush-linux-$$name; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$( [ $$arch = arm ] && echo $$variant ) \
+			GOMIPS=$$( case $$arch in mips*) echo $$variant;; esac ) \
+			$(GO) build -trimpath -ldflags "$(CROSS_LDFLAGS)" -o $$out ./cmd/hush; \
+		printf '%-24s %10d bytes\n' $$out $$(wc -c <$$out); \
+	done
+
+size-check: cross
+	packaging/size-check.sh bin/cross
 
 clean:
 	rm -rf bin
