@@ -8,7 +8,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 
-.PHONY: build run test bench fuzz conformance conformance-update clean cross size-check
+.PHONY: build run test bench fuzz conformance conformance-update clean cross size-check install
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hush ./cmd/hush
@@ -74,6 +74,32 @@ cross:
 
 size-check: cross
 	packaging/size-check.sh bin/cross
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd
+# unit (its ExecStart pointed at the installed binary), the
+# systemd-resolved drop-in and the commented example config (also as
+# SYSCONFDIR/hush/hush.yaml, the file the unit reads, unless that exists).
+# It builds bin/hush only when there is none, so `make build` as yourself
+# then `sudo make install` works without Go in root's PATH.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+
+install:
+	@[ -x bin/hush ] || $(MAKE) build
+	install -D -m 0755 bin/hush $(DESTDIR)$(BINDIR)/hush
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/hush|$(BINDIR)/hush|' \
+		-e 's|/etc/hush/hush.yaml|$(SYSCONFDIR)/hush/hush.yaml|' \
+		packaging/systemd/hush.service >$(DESTDIR)$(UNITDIR)/hush.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hush.service
+	install -D -m 0644 packaging/systemd/resolved-hush.conf $(DESTDIR)$(DATADIR)/hush/resolved-hush.conf
+	install -D -m 0644 packaging/hush.example.yaml $(DESTDIR)$(DATADIR)/hush/hush.example.yaml
+	[ -e $(DESTDIR)$(SYSCONFDIR)/hush/hush.yaml ] || \
+		install -D -m 0644 packaging/hush.example.yaml $(DESTDIR)$(SYSCONFDIR)/hush/hush.yaml
 
 clean:
 	rm -rf bin

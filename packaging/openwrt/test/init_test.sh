@@ -256,7 +256,8 @@ stop_service
 	want $(echo "$before" | paste -sd ' ')"
 want_line events "dnsmasq restart"
 
-# 2. Forwarding to plain and encrypted upstreams, DNSSEC off, more clients.
+# 2. Forwarding to plain and encrypted upstreams, DNSSEC off, more clients
+# (README: Install on OpenWRT).
 dhcp_stock
 start_case forward "$(uci_config forward "
 s/option mode 'recursive'/option mode 'forward'/
@@ -270,15 +271,16 @@ want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]
 check_flags
 want_line procd "mount /etc/ssl/certs/ca-certificates.crt"
 
-# 3. hush owns port 53; dnsmasq only does DHCP.
+# 3. hush owns port 53; dnsmasq only does DHCP (README: Install on OpenWRT).
 dhcp_stock
 before=$(dhcp_dump)
 start_case replace "$(uci_config replace "
 s/option dnsmasq 'forward'/option dnsmasq 'replace'/
-s/list listen_addr '127.0.0.1'/list listen_addr '192.168.1.1'/
+/list listen_addr '127.0.0.1'/d
+s/list listen_addr '::1'/&\n\tlist listen_addr '192.168.1.1'/
 ")"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://192.168.1.1:53 --listen dns://[::1]:53 --cache-size 20000 --dnssec validate --allow-client 127.0.0.0/8 --allow-client ::1/128 --allow-client 10.0.0.0/8 --allow-client 172.16.0.0/12 --allow-client 192.168.0.0/16 --allow-client fc00::/7 --allow-client fe80::/10"
+want_cmd "/usr/bin/hush serve --listen dns://[::1]:53 --listen dns://192.168.1.1:53 --cache-size 20000 --dnssec validate --allow-client 127.0.0.0/8 --allow-client ::1/128 --allow-client 10.0.0.0/8 --allow-client 172.16.0.0/12 --allow-client 192.168.0.0/16 --allow-client fc00::/7 --allow-client fe80::/10"
 check_flags
 want_dhcp port 0
 want_dhcp noresolv ""
