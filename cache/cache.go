@@ -77,14 +77,28 @@ const (
 	RankValidated
 )
 
+// Security is the DNSSEC status of cached data, as the resolver judged
+// it: the values of dnssec.Status, which the cache neither interprets nor
+// imports (package dnssec sits above it), so that a conversion either way
+// keeps the value.
+type Security uint8
+
+// The statuses, with the values of dnssec.Status (a resolver test checks
+// that they agree). The zero value says nothing was decided.
+const (
+	SecurityIndeterminate Security = iota
+	SecuritySecure
+	SecurityInsecure
+	SecurityBogus
+)
+
 // Meta is what the resolver knows about cached data besides the data: how
 // much it trusts it and what DNSSEC said. The cache stores and returns it.
 type Meta struct {
 	// Rank decides which RRset survives when two compete (SetRRset).
 	Rank Rank
-	// Security is the DNSSEC status the resolver computed. The cache does
-	// not interpret it, so that it need not import package dnssec.
-	Security uint8
+	// Security is the DNSSEC status the resolver computed.
+	Security Security
 	// EDE is the Extended DNS Error (RFC 8914) that goes with the entry,
 	// such as the reason a Bogus answer failed validation; 0 for none.
 	EDE uint16

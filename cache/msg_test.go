@@ -404,7 +404,7 @@ func TestKeysDOCD(t *testing.T) {
 	all := []flags{{false, false}, {true, false}, {false, true}, {true, true}}
 	for i, f := range all {
 		a := answer{Answer: []string{fmt.Sprintf("www.example.com. 300 IN A 192.0.2.%d", i+1)}}
-		c.SetMsg(NewKey(www, dns.TypeA, dns.ClassINET, f.do, f.cd), a.msg(t, www, dns.TypeA), Meta{Security: uint8(i)}, t0)
+		c.SetMsg(NewKey(www, dns.TypeA, dns.ClassINET, f.do, f.cd), a.msg(t, www, dns.TypeA), Meta{Security: Security(i)}, t0)
 	}
 	for i, f := range all {
 		m, meta, ok := c.GetMsg(NewKey(www, dns.TypeA, dns.ClassINET, f.do, f.cd), t0)
@@ -413,7 +413,7 @@ func TestKeysDOCD(t *testing.T) {
 			continue
 		}
 		want := fmt.Sprintf("192.0.2.%d", i+1)
-		if got := m.Answer[0].(*dns.A).A.String(); got != want || meta.Security != uint8(i) {
+		if got := m.Answer[0].(*dns.A).A.String(); got != want || meta.Security != Security(i) {
 			t.Errorf("DO=%v CD=%v: got %s (security %d), want %s (security %d)", f.do, f.cd, got, meta.Security, want, i)
 		}
 	}

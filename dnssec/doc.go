@@ -5,8 +5,8 @@
 // it can be tested without a network and its verdicts can be replayed.
 //
 // The resolver owns the orchestration: it walks the chain of trust from an
-// anchor (Anchors.Closest), fetches each zone's DS and DNSKEY RRsets through
-// its own Fetcher, and calls, per query:
+// anchor (Anchors.Closest), looks up each zone's DS and DNSKEY RRsets itself
+// (this package has no fetching interface), and calls, per query:
 //
 //	b := dnssec.NewBudget(dnssec.DefaultLimits(), dnssec.Policy{}) // one per query
 //	ta := anchors.Closest(qname)                 // or dnssec.DSAnchor(zone, validatedDS)

@@ -232,7 +232,7 @@ func (z *zoneNSEC) synthesise(zone, name string, qtype uint16, now time.Time) (*
 		out.Ns = append(out.Ns, p.nsec)
 		out.Ns = append(out.Ns, p.sigs...)
 	}
-	return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+	return out, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(dnssec.Secure)}, true
 }
 
 // predecessorLocked returns the unexpired NSEC whose owner is the last at
@@ -325,7 +325,7 @@ func (z *zoneNSEC) synthesise3(zone, name string, qtype uint16, now time.Time, b
 		out.Ns = append(out.Ns, p.nsec3)
 		out.Ns = append(out.Ns, p.sigs...)
 	}
-	return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+	return out, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(dnssec.Secure)}, true
 }
 
 // wildcardAnswer is a Secure answer validate found synthesised from a
@@ -335,12 +335,12 @@ type wildcardAnswer struct {
 	rrtype          uint16
 }
 
-// rememberWildcards keeps what a Secure wildcard answer proved by the
-// NSEC or NSEC3 records of zone shows for later questions (RFC 8198
-// §5.3): those records, and the wildcard's RRsets under the wildcard's
-// own name, with their signatures (which sign that name), in zone's
-// store. A wildcard signed by any zone but the one whose records prove
-// the expansion is not kept: the proof says nothing about its names.
+// rememberWildcards keeps in zone's store, for later questions (RFC 8198
+// §5.3), what a Secure wildcard answer showed: the NSEC or NSEC3 records
+// of zone that proved the expansion, and the wildcard's RRsets under the
+// wildcard's own name, with their signatures (which sign that name). A
+// wildcard signed by any zone but the one whose records prove the
+// expansion is not kept: the proof says nothing about its names.
 func (r *Resolver) rememberWildcards(zone string, m *dns.Msg, ws []wildcardAnswer, now time.Time) {
 	r.rememberNSEC(zone, m, now)
 	zone = dns.CanonicalName(zone)
@@ -471,7 +471,7 @@ func (r *Resolver) synthesiseWildcard(z *zoneNSEC, zone, name string, qtype uint
 				out.Answer = append(out.Answer, c)
 			}
 			out.Ns = proof
-			return out, cache.Meta{Rank: cache.RankAnswer, Security: uint8(dnssec.Secure)}, true
+			return out, cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(dnssec.Secure)}, true
 		}
 		if ce == zone || ce == "." {
 			break

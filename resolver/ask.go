@@ -86,7 +86,8 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 
 // answeredOtherType reports whether resp, a NOERROR reply without RA from
 // a server of zone, held records owned by name in its answer section, all
-// of which scrubbing (giving out) dropped as not of the type asked.
+// of which scrubbing dropped as not of the type asked (out, the scrubbed
+// reply, has no answer).
 func answeredOtherType(resp, out *dns.Msg, name, zone string) bool {
 	if resp.Rcode != dns.RcodeSuccess || resp.RecursionAvailable || len(out.Answer) > 0 || !dns.IsSubDomain(zone, name) {
 		return false

@@ -116,3 +116,47 @@ func denialRecords(rrs []dns.RR) []dns.RR {
 	}
 	return out
 }
+
+// keepAnswerRRsets lets addresses and NS sets learned from a validated (or
+// unvalidated but not Bogus) answer feed the iterator's view of name
+// servers, and keeps its aliases for other questions (cachedAlias): with
+// validation on, only aliases validated Secure or proven Insecure, since
+// an alias answers every type at its name (a DNAME every name below) and
+// an Indeterminate answer was not checked at all.
+func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
+	if status == dnssec.Bogus {
+		return
+	}
+	aliases := !r.cfg.DNSSEC || status == dnssec.Secure || status == dnssec.Insecure
+	meta := cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(status)}
+	switch {
+	case status == dnssec.Secure:
+		meta.Rank = cache.RankValidated
+	case !resp.Authoritative:
+		meta.Rank = cache.RankAnswerNonAuth
+	}
+	now := r.now()
+	for _, set := range rrsets(resp.Answer) {
+		h := set[0].Header()
+		switch h.Rrtype {
+		case dns.TypeA, dns.TypeAAAA, dns.TypeNS:
+			// With their signatures: validated addresses answer
+			// clients too (cachedSecure).
+			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {
+				set = append(set, sig)
+			}
+			r.cache.SetRRset(set, meta, now)
+		case dns.TypeCNAME, dns.TypeDNAME:
+			// Aliases hold whatever the type asked next (cachedAlias).
+			// A CNAME synthesised from a DNAME is not the zone's own
+			// record: the DNAME is kept instead.
+			if !aliases || h.Rrtype == dns.TypeCNAME && underDNAME(resp.Answer, h.Name) {
+				continue
+			}
+			for _, sig := range sigsFor(resp.Answer, h.Name, h.Rrtype) {
+				set = append(set, sig)
+			}
+			r.cache.SetRRset(set, meta, now)
+		}
+	}
+}

@@ -153,7 +153,7 @@ type Resolver struct {
 	// replaces them: the last resort when the child's addresses fail.
 	glue *cache.Sharded[string, glueEntry]
 	// reasked notes, per zone, until when the parent is not asked again
-	// for the delegation (see iterate).
+	// for the delegation (see reaskParent).
 	reasked *cache.Sharded[string, time.Time]
 	// relaxed remembers zones whose servers drop minimised queries.
 	relaxed *cache.Sharded[string, relaxEntry]

@@ -34,52 +34,30 @@ func scrub(resp *dns.Msg, qname string, qtype uint16, zone string) *dns.Msg {
 	out.MsgHdr = resp.MsgHdr
 	out.Question = resp.Question
 	out.Compress = true
+	end := scrubAnswer(resp, out, qname, qtype, zone)
+	nsTargets := scrubAuthority(resp, out, end, qtype, zone)
+	scrubAdditional(resp, out, nsTargets, zone)
+	return out
+}
 
-	inZone := func(rr dns.RR) bool {
-		h := rr.Header()
-		return h.Class == dns.ClassINET && dns.IsSubDomain(zone, h.Name)
-	}
+// inZone reports whether rr is of class IN and owned by a name in zone.
+func inZone(rr dns.RR, zone string) bool {
+	h := rr.Header()
+	return h.Class == dns.ClassINET && dns.IsSubDomain(zone, h.Name)
+}
 
-	// Answer: walk the chain from qname.
+// scrubAnswer copies to out the answer chain of resp that starts at qname
+// and returns the name where it ends.
+func scrubAnswer(resp, out *dns.Msg, qname string, qtype uint16, zone string) string {
 	cur := qname
 	seen := map[string]bool{}
-chain:
 	for hops := 0; hops < maxChain; hops++ {
 		key := strings.ToLower(cur)
 		if seen[key] {
 			break
 		}
 		seen[key] = true
-		var cname *dns.CNAME
-		var dname *dns.DNAME
-		for _, rr := range resp.Answer {
-			if !inZone(rr) {
-				continue
-			}
-			h := rr.Header()
-			switch {
-			case strings.EqualFold(h.Name, cur) && matchesType(rr, qtype):
-				out.Answer = append(out.Answer, rr)
-			case strings.EqualFold(h.Name, cur) && h.Rrtype == dns.TypeCNAME && qtype != dns.TypeCNAME:
-				if cname == nil {
-					cname = rr.(*dns.CNAME)
-				}
-			case h.Rrtype == dns.TypeDNAME && qtype != dns.TypeDNAME &&
-				!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
-				if dname == nil {
-					dname = rr.(*dns.DNAME)
-				}
-			case h.Rrtype == dns.TypeRRSIG && strings.EqualFold(h.Name, cur):
-				// Signatures over the kept records; DNSSEC sorts them out.
-				if c := rr.(*dns.RRSIG).TypeCovered; c == qtype || c == dns.TypeCNAME {
-					out.Answer = append(out.Answer, rr)
-				}
-			case h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDNAME &&
-				!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
-				// The DNAME's own signature, at the DNAME's owner.
-				out.Answer = append(out.Answer, rr)
-			}
-		}
+		cname, dname := scrubLink(resp, out, cur, qtype, zone)
 		// A DNAME wins over a CNAME the server synthesised from it: the
 		// CNAME is recomputed here rather than trusted (RFC 6672 §3).
 		switch {
@@ -91,7 +69,7 @@ chain:
 					// DNAME is the answer that explains the YXDOMAIN.
 					out.Answer = append(out.Answer, dname)
 				}
-				break chain
+				return cur
 			}
 			out.Answer = append(out.Answer, dname, synthCNAME(cur, target, dname.Hdr.Ttl))
 			cur = target
@@ -99,28 +77,70 @@ chain:
 			out.Answer = append(out.Answer, cname)
 			cur = cname.Target
 		default:
-			break chain
+			return cur
 		}
 		if !dns.IsSubDomain(zone, cur) {
 			break
 		}
 	}
+	return cur
+}
 
-	// Authority: NS and SOA above the end of the chain, plus DNSSEC records.
+// scrubLink copies to out the records of resp's answer section at cur, one
+// link of the chain, with their signatures, and returns the first CNAME
+// at cur and the first DNAME above it, which scrubAnswer follows.
+func scrubLink(resp, out *dns.Msg, cur string, qtype uint16, zone string) (*dns.CNAME, *dns.DNAME) {
+	var cname *dns.CNAME
+	var dname *dns.DNAME
+	for _, rr := range resp.Answer {
+		if !inZone(rr, zone) {
+			continue
+		}
+		h := rr.Header()
+		switch {
+		case strings.EqualFold(h.Name, cur) && matchesType(rr, qtype):
+			out.Answer = append(out.Answer, rr)
+		case strings.EqualFold(h.Name, cur) && h.Rrtype == dns.TypeCNAME && qtype != dns.TypeCNAME:
+			if cname == nil {
+				cname = rr.(*dns.CNAME)
+			}
+		case h.Rrtype == dns.TypeDNAME && qtype != dns.TypeDNAME &&
+			!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
+			if dname == nil {
+				dname = rr.(*dns.DNAME)
+			}
+		case h.Rrtype == dns.TypeRRSIG && strings.EqualFold(h.Name, cur):
+			// Signatures over the kept records; DNSSEC sorts them out.
+			if c := rr.(*dns.RRSIG).TypeCovered; c == qtype || c == dns.TypeCNAME {
+				out.Answer = append(out.Answer, rr)
+			}
+		case h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDNAME &&
+			!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
+			// The DNAME's own signature, at the DNAME's owner.
+			out.Answer = append(out.Answer, rr)
+		}
+	}
+	return cname, dname
+}
+
+// scrubAuthority copies to out the NS and SOA records of resp's authority
+// section above end, the end of the chain, plus its DNSSEC records, and
+// returns the (lowercased) name server names whose glue may stay.
+func scrubAuthority(resp, out *dns.Msg, end string, qtype uint16, zone string) map[string]bool {
 	nsTargets := map[string]bool{}
 	for _, rr := range resp.Ns {
-		if !inZone(rr) {
+		if !inZone(rr, zone) {
 			continue
 		}
 		h := rr.Header()
 		switch h.Rrtype {
 		case dns.TypeNS:
-			if dns.IsSubDomain(h.Name, cur) {
+			if dns.IsSubDomain(h.Name, end) {
 				out.Ns = append(out.Ns, rr)
 				nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
 			}
 		case dns.TypeSOA:
-			if dns.IsSubDomain(h.Name, cur) {
+			if dns.IsSubDomain(h.Name, end) {
 				out.Ns = append(out.Ns, rr)
 			}
 		case dns.TypeDS, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeRRSIG:
@@ -134,20 +154,23 @@ chain:
 			}
 		}
 	}
+	return nsTargets
+}
 
-	// Additional: glue for the kept name servers, and the OPT record.
+// scrubAdditional copies to out the glue of resp for nsTargets, and the
+// OPT record.
+func scrubAdditional(resp, out *dns.Msg, nsTargets map[string]bool, zone string) {
 	for _, rr := range resp.Extra {
 		h := rr.Header()
 		switch h.Rrtype {
 		case dns.TypeOPT:
 			out.Extra = append(out.Extra, rr)
 		case dns.TypeA, dns.TypeAAAA:
-			if inZone(rr) && nsTargets[strings.ToLower(h.Name)] {
+			if inZone(rr, zone) && nsTargets[strings.ToLower(h.Name)] {
 				out.Extra = append(out.Extra, rr)
 			}
 		}
 	}
-	return out
 }
 
 // matchesType reports whether rr answers a question of type qtype.

@@ -1,0 +1,262 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/miekg/dns"
+)
+
+// The chain of trust: a zone's keys, trusted through the DS its parent
+// signed (taken from referrals where they carry it) up to a trust anchor,
+// fetched and checked once, then kept in a small cache of their own; and
+// what a Bogus answer costs before the zone's other servers are asked.
+
+const (
+	// bogusTTL is how long a Bogus answer or key set is kept, so that a
+	// broken zone does not cost a full validation per query, nor stay
+	// broken in the cache long after it is fixed.
+	bogusTTL = 60
+	// maxKeyTTL bounds how long a validated key set is trusted.
+	maxKeyTTL = time.Hour
+)
+
+type keyEntry struct {
+	ks      dnssec.KeySet
+	expires time.Time
+}
+
+// zoneKeys returns the validated DNSKEYs of zone, or why there are none:
+// Insecure when the chain of trust proves the zone unsigned (or no anchor
+// covers it, or a negative trust anchor does), Bogus when it is broken.
+// An error means the keys or DS could not be fetched at all.
+func (r *Resolver) zoneKeys(ctx context.Context, qs *qstate, zone string) (dnssec.KeySet, error) {
+	return r.zoneKeysWith(ctx, qs, zone, nil)
+}
+
+// zoneKeysWith is zoneKeys with the zone's DNSKEY answer already in hand
+// (nil: look it up). A key set given is always judged against the DS or
+// trust anchor, whatever the key cache holds: it is an answer the client
+// may get, and the cache vouches only for the copy it was filled from.
+func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, keys *dns.Msg) (dnssec.KeySet, error) {
+	zone = dns.CanonicalName(zone)
+	now := r.now()
+	cached, hit := r.keys.Get(zone)
+	hit = hit && now.Before(cached.expires)
+	if hit && keys == nil {
+		return cached.ks, nil
+	}
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, now) || r.anchors.Closest(zone) == nil {
+		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
+	}
+	trust := r.anchors.Lookup(zone)
+	if trust == nil {
+		ds, meta, err := r.lookup(ctx, qs, zone, dns.TypeDS)
+		if err != nil {
+			return dnssec.KeySet{}, err
+		}
+		switch dnssec.Status(meta.Security) {
+		case dnssec.Bogus:
+			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
+		case dnssec.Secure:
+		default:
+			if ds.Rcode == dns.RcodeNameError {
+				// Even under opt-out, a zone's apex exists.
+				return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+					Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), nil
+			}
+			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+		}
+		var set []dns.RR
+		for _, rr := range ds.Answer {
+			if rr.Header().Rrtype == dns.TypeDS && strings.EqualFold(rr.Header().Name, zone) {
+				set = append(set, rr)
+			}
+		}
+		if len(set) == 0 {
+			// A proven absence of DS means an insecure delegation only if
+			// the name is a delegation at all (RFC 4035 §5.2): the proof
+			// must show NS without SOA at it. A name that does not exist,
+			// or exists without being a cut, is no zone, and a signature
+			// that claims it as signer is bogus.
+			if !provesDelegation(ds, zone, r.budget(qs)) {
+				return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+					Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), nil
+			}
+			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+		}
+		trust = dnssec.DSAnchor(zone, set)
+	}
+	if keys == nil {
+		m, _, err := r.lookup(ctx, qs, zone, dns.TypeDNSKEY)
+		if err != nil {
+			return dnssec.KeySet{}, err
+		}
+		// The lookup judged the keys already when it had to fetch them.
+		if e, ok := r.keys.Get(zone); ok && now.Before(e.expires) {
+			return e.ks, nil
+		}
+		keys = m
+	}
+	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, now, r.budget(qs))
+	if err := budgetError(ks.Err); err != nil {
+		return dnssec.KeySet{}, err // says nothing about the zone: not kept
+	}
+	if ks.Status == dnssec.Bogus && hit && cached.ks.Status != dnssec.Bogus {
+		// One bad copy (a forger's, or a broken server's) does not
+		// undo keys already proven: the answer is Bogus, the zone not.
+		return ks, nil
+	}
+	return r.keepKeys(zone, ks, now), nil
+}
+
+func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec.KeySet {
+	ttl := time.Duration(ks.TTL) * time.Second
+	switch {
+	case ks.Status == dnssec.Bogus:
+		ttl = bogusTTL * time.Second
+	case ks.Status == dnssec.Insecure || ttl <= 0:
+		ttl = 5 * time.Minute
+	}
+	r.keys.Add(zone, keyEntry{ks: ks, expires: now.Add(min(ttl, maxKeyTTL))})
+	return ks
+}
+
+// maxBogusRetries caps how many times one client query asks another
+// server after an answer failed validation (Unbound's
+// VAL_MAX_RESTART_COUNT).
+const maxBogusRetries = 5
+
+// retryBogus reports whether a Bogus answer for (name, qtype) from a
+// server of zone is worth asking another server for, and if so counts
+// the retry against the query's limit. It is when the query has retries
+// left and the fault may lie with the answer rather than with the zone's
+// keys, already judged Bogus, which no other answer would mend. A Bogus
+// key set judged from a DNSKEY answer is forgotten meanwhile, so that
+// the next server's copy is judged afresh.
+func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool {
+	if qs.bogusRetries >= maxBogusRetries {
+		return false
+	}
+	if qtype != dns.TypeDNSKEY {
+		e, ok := r.keys.Peek(dns.CanonicalName(zone))
+		if ok && e.ks.Status == dnssec.Bogus && r.now().Before(e.expires) {
+			return false
+		}
+	} else {
+		r.forgetBogusKeys(name) // the answer is the keys
+	}
+	qs.bogusRetries++
+	return true
+}
+
+// noteReferralDS validates the DS RRset, or the denial of one, that a
+// signed referral from zone's servers carries for child (RFC 4035 §3.1.4),
+// and caches it as the answer to a DS question for child, so that the
+// chain of trust needs no DS query of its own: Unbound and Knot Resolver
+// both take the DS from the referral, which spares the parent's servers
+// a separate DS query. A referral without either, or one whose keys
+// cannot be fetched now, leaves the DS to be asked for later.
+func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, zone, child string) {
+	key := r.fullKey(child, dns.TypeDS)
+	now := r.now()
+	if r.anchors.Lookup(child) != nil {
+		return // the anchor, not the parent, vouches for the child
+	}
+	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && now.Before(e.expires) {
+		return
+	}
+	if _, _, ok := r.cache.GetMsg(key, now); ok {
+		return
+	}
+	m := new(dns.Msg)
+	m.Question = []dns.Question{{Name: child, Qtype: dns.TypeDS, Qclass: dns.ClassINET}}
+	for _, rr := range resp.Ns {
+		h := rr.Header()
+		if !strings.EqualFold(h.Name, child) {
+			continue
+		}
+		if h.Rrtype == dns.TypeDS || h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDS {
+			m.Answer = append(m.Answer, rr)
+		}
+	}
+	kind := kindAnswer
+	if len(m.Answer) == 0 {
+		kind = kindNoData
+		for _, rr := range resp.Ns {
+			switch rr := rr.(type) {
+			case *dns.NSEC, *dns.NSEC3:
+				m.Ns = append(m.Ns, rr)
+			case *dns.RRSIG:
+				if rr.TypeCovered == dns.TypeNSEC || rr.TypeCovered == dns.TypeNSEC3 {
+					m.Ns = append(m.Ns, rr)
+				}
+			}
+		}
+		if len(m.Ns) == 0 {
+			return
+		}
+	}
+	if !slices.ContainsFunc(append(m.Answer, m.Ns...), func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeRRSIG }) {
+		// Unsigned: from an insecure zone there is nothing to learn, and
+		// from a secure one a DS query gets a second chance.
+		return
+	}
+	status, code, err := r.validate(ctx, qs, m, zone, child, dns.TypeDS, kind)
+	switch {
+	case err != nil || status == dnssec.Bogus || status == dnssec.Indeterminate:
+	case kind == kindAnswer:
+		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code})
+	case status == dnssec.Insecure || provesDelegation(m, child, r.budget(qs)):
+		// A denial without the SOA a DS query's answer has would be
+		// cached a few seconds at most (RFC 2308 §5); what it proves,
+		// that the child is unsigned, is kept instead, as zoneKeys
+		// would conclude.
+		r.keepKeys(dns.CanonicalName(child), dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
+	}
+}
+
+// provesDelegation reports whether a validated negative answer to a DS
+// query for zone shows a delegation there: the NSEC or NSEC3 record of
+// the name has NS and lacks SOA (RFC 4035 §5.2, RFC 5155 §8.6). An opt-out
+// NSEC3 covering the name counts too: unsigned delegations hide there.
+func provesDelegation(m *dns.Msg, zone string, b *dnssec.Budget) bool {
+	if m.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	delegation := func(bitmap []uint16) bool {
+		return slices.Contains(bitmap, dns.TypeNS) && !slices.Contains(bitmap, dns.TypeSOA)
+	}
+	for _, rr := range m.Ns {
+		switch n := rr.(type) {
+		case *dns.NSEC:
+			if strings.EqualFold(n.Hdr.Name, zone) {
+				return delegation(n.TypeBitMap)
+			}
+		case *dns.NSEC3:
+			parentZone := parent(dns.CanonicalName(n.Hdr.Name))
+			if ok, err := dnssec.NSEC3Matches(n, parentZone, zone, b); err == nil && ok {
+				return delegation(n.TypeBitMap)
+			}
+		}
+	}
+	// No record of the name itself: only an opt-out span may cover it,
+	// which the proof already judged Insecure rather than Secure.
+	return false
+}
+
+// forgetBogusKeys drops a Bogus key set of zone judged from one server's
+// answer, so that another server's copy is judged afresh; keys already
+// proven stay (zoneKeysWith does not replace them with a Bogus copy).
+func (r *Resolver) forgetBogusKeys(zone string) {
+	zone = dns.CanonicalName(zone)
+	if e, ok := r.keys.Peek(zone); ok && e.ks.Status == dnssec.Bogus {
+		r.keys.Remove(zone)
+	}
+}
