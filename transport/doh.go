@@ -76,7 +76,7 @@ type DoHOptions struct {
 	// MaxConnsPerClient caps the open connections of one client (an IPv4
 	// address or an IPv6 /64), HTTP/1.1, HTTP/2 and HTTP/3 together
 	// (default Config.MaxConnsPerClient; a browser needs one or two).
-	// Config.MaxTCPConns caps them all.
+	// Config.MaxConns caps them all.
 	MaxConnsPerClient int
 
 	// AltSvcMaxAge is the ma parameter of the Alt-Svc header that
@@ -124,24 +124,24 @@ type DoHOptions struct {
 // answer; one that needs the handler waits for the handshake to complete
 // and is answered 425 Too Early (RFC 8470) if the connection ends first.
 //
-// A connection beyond Config.MaxTCPConns or DoHOptions.MaxConnsPerClient
+// A connection beyond Config.MaxConns or DoHOptions.MaxConnsPerClient
 // is closed at once: a TCP connection before its TLS handshake (the client
 // sees the connection closed), a QUIC one with H3_EXCESSIVE_LOAD once its
 // handshake completes. A QUIC connection counts against these caps only
 // from then on, because its address may be forged before: until then it
 // counts among the QUIC handshakes under way, of which there may be at
-// most MaxTCPConns (more are refused), and from MaxTCPConns/8 of them on
-// new clients must first prove their address with a Retry (RFC 9000
-// §8.1.2), which costs them a round trip and stops forged Initials from
-// adding to them; handshakes of clients a Retry proved count per client
-// (see quicHandshakes, shared with DoQServer). So forged UDP packets cannot take the slots TCP clients
-// need. HTTP/2 and HTTP/3 connections take at most
-// Config.MaxTCPInFlight concurrent streams. Timeouts: the TLS handshake
-// and a request's header within Config.TLSHandshakeTimeout; its body
-// within Config.TCPIdleTimeout more; the response within
-// Config.QueryTimeout plus TCPIdleTimeout; idle connections are closed
-// after TCPIdleTimeout. HTTP/3 has no timeout for a request's header
-// (quic-go offers no hook before the handler): the stream and connection
+// most MaxConns (more are refused), and from MaxConns/8 of them on new
+// clients must first prove their address with a Retry (RFC 9000 §8.1.2),
+// which costs them a round trip and stops forged Initials from adding to
+// them; handshakes of clients a Retry proved count per client (see
+// quicHandshakes, shared with DoQServer). So forged UDP packets cannot
+// take the slots TCP clients need. HTTP/2 and HTTP/3 connections take at
+// most Config.MaxInFlightPerConn concurrent streams. Timeouts: the TLS
+// handshake and a request's header within Config.TLSHandshakeTimeout; its
+// body within Config.IdleTimeout more; the response within
+// Config.QueryTimeout plus IdleTimeout; idle connections are closed after
+// IdleTimeout. HTTP/3 has no timeout for a request's header (quic-go
+// offers no hook before the handler): the stream and connection
 // caps bound what a slow client holds.
 //
 // The handler's context is cancelled when the client goes away. Nothing
@@ -149,7 +149,12 @@ type DoHOptions struct {
 // removed, and TLS handshake failures (scanners, wrong certificates) and
 // broken HTTP/2 prefaces are dropped as TLSServer drops failed handshakes.
 type DoHServer struct {
-	cfg      Config
+	cfg  Config
+	pipe *pipeline
+	// life's listeners are the quic-go transports of ServeQUIC; its work
+	// is the requests in flight. net/http and http3 track the
+	// connections.
+	life     *lifecycle
 	path     string
 	altSvcMA time.Duration
 	limit    *connLimiter
@@ -164,25 +169,20 @@ type DoHServer struct {
 	tlsQUIC *tls.Config // ALPN h3
 	quicCfg *quic.Config
 
-	// base is cancelled when a Shutdown runs out of time, which cancels
-	// the handlers' contexts.
-	base       context.Context
-	cancelBase context.CancelFunc
-
 	work sync.Pool // *dohWork
 
 	altSvc struct {
 		sync.RWMutex
 		v []string // nil until ServeQUIC runs
 	}
-
-	mu         sync.Mutex
-	closed     bool                         // mu guards
-	stopping   chan struct{}                // closed when closed is set
-	inflight   int                          // mu guards: ServeHTTP calls running
-	drained    chan struct{}                // closed when closed && inflight == 0
-	transports map[*quic.Transport]struct{} // mu guards
 }
+
+// dohTransport is a quic-go transport of DoHServer.ServeQUIC, as Shutdown
+// sees it: http3.Server stops its listener, Shutdown closes it last.
+type dohTransport struct{ *quic.Transport }
+
+func (t dohTransport) stop()  {}
+func (t dohTransport) close() { _ = t.Close() }
 
 // dohWork is what one request needs, pooled: the response scratch, the
 // query message (replaced when a handler takes it) and the buffer the
@@ -200,12 +200,11 @@ type dohWork struct {
 // included. It does not listen: call Serve and ServeQUIC.
 func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer {
 	s := &DoHServer{
-		cfg:        cfg.withDefaults(),
-		path:       opts.Path,
-		altSvcMA:   opts.AltSvcMaxAge,
-		drained:    make(chan struct{}),
-		stopping:   make(chan struct{}),
-		transports: make(map[*quic.Transport]struct{}),
+		cfg:      cfg.withDefaults(),
+		pipe:     newPipeline(cfg),
+		life:     newLifecycle(),
+		path:     opts.Path,
+		altSvcMA: opts.AltSvcMaxAge,
 	}
 	if s.path == "" {
 		s.path = DefaultDoHPath
@@ -217,9 +216,8 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	if perClient <= 0 {
 		perClient = s.cfg.MaxConnsPerClient
 	}
-	s.limit = newConnLimiter(s.cfg.MaxTCPConns, perClient)
-	s.handshakes = newQUICHandshakes(s.cfg.MaxTCPConns, perClient)
-	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.limit = newConnLimiter(s.cfg.MaxConns, perClient)
+	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, perClient)
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
 	}
@@ -238,13 +236,13 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		Handler:           s,
 		Protocols:         &protos,
 		ReadHeaderTimeout: c.TLSHandshakeTimeout,
-		ReadTimeout:       c.TLSHandshakeTimeout + c.TCPIdleTimeout,
-		WriteTimeout:      c.QueryTimeout + c.TCPIdleTimeout,
-		IdleTimeout:       c.TCPIdleTimeout,
+		ReadTimeout:       c.TLSHandshakeTimeout + c.IdleTimeout,
+		WriteTimeout:      c.QueryTimeout + c.IdleTimeout,
+		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    dohMaxHeaderBytes,
 		ErrorLog:          log.New(&httpErrorLog{report: c.ErrorLog}, "", 0),
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: c.MaxTCPInFlight,
+			MaxConcurrentStreams: c.MaxInFlightPerConn,
 			// Queries and answers fit one frame; a bigger
 			// window only lets a client park more data here.
 			MaxReceiveBufferPerStream:     tcpMaxSize + 1,
@@ -254,8 +252,8 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	s.quicCfg = &quic.Config{
 		// quic-go gives up on a handshake after twice this.
 		HandshakeIdleTimeout:  max(c.TLSHandshakeTimeout/2, time.Millisecond),
-		MaxIdleTimeout:        c.TCPIdleTimeout,
-		MaxIncomingStreams:    int64(c.MaxTCPInFlight),
+		MaxIdleTimeout:        c.IdleTimeout,
+		MaxIncomingStreams:    int64(c.MaxInFlightPerConn),
 		MaxIncomingUniStreams: dohMaxUniStreams,
 		// Replaying a DNS query reveals nothing the first copy did
 		// not, and hush answers it the same way (RFC 8484 §7 leaves
@@ -266,7 +264,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	s.h3 = &http3.Server{
 		Handler:        s,
 		MaxHeaderBytes: dohMaxHeaderBytes,
-		IdleTimeout:    c.TCPIdleTimeout,
+		IdleTimeout:    c.IdleTimeout,
 		// ServeHTTP needs the connection to wait for its handshake.
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
 			return context.WithValue(ctx, dohQUICConnKey{}, c)
@@ -305,19 +303,12 @@ func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
 		ConnContext:         s.handshakes.connContext,
 		VerifySourceAddress: s.handshakes.verifySourceAddress,
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.life.addListener(dohTransport{tr}, false) {
 		return ErrServerClosed
 	}
-	s.transports[tr] = struct{}{}
-	s.mu.Unlock()
 	ln, err := tr.ListenEarly(s.tlsQUIC, s.quicCfg)
 	if err != nil {
-		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
+		if s.life.closing.Load() {
 			// Shutdown closed tr under us.
 			return ErrServerClosed
 		}
@@ -370,27 +361,13 @@ func (s *DoHServer) check() error {
 // request was answered (clients that ignore GOAWAY, handshakes that never
 // finish) are closed then, or when ctx ends if that is sooner.
 func (s *DoHServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.stopping)
-		if s.inflight == 0 {
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
-
+	s.life.begin()
 	h12 := make(chan error, 1)
 	go func() { h12 <- s.h12.Shutdown(ctx) }()
 	h3 := make(chan error, 1)
 	go func() { h3 <- s.h3.Shutdown(ctx) }()
 
-	var err error
-	select {
-	case <-s.drained:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	err := s.life.wait(ctx)
 	if e := <-h12; e != nil {
 		// Out of time: Shutdown leaves active connections open.
 		_ = s.h12.Close()
@@ -408,41 +385,14 @@ func (s *DoHServer) Shutdown(ctx context.Context) error {
 	// h3.Shutdown closes what is left by itself only when ctx ends.
 	_ = s.h3.Close()
 	<-h3
-	s.cancelBase()
-	s.mu.Lock()
-	trs := s.transports
-	s.transports = nil
-	s.mu.Unlock()
-	for tr := range trs {
-		_ = tr.Close()
-	}
+	s.life.end(false)
 	return err
-}
-
-// enter and leave count the requests in flight, for Shutdown.
-func (s *DoHServer) enter() {
-	s.mu.Lock()
-	s.inflight++
-	s.mu.Unlock()
-}
-
-func (s *DoHServer) leave() {
-	s.mu.Lock()
-	s.inflight--
-	if s.closed && s.inflight == 0 {
-		select {
-		case <-s.drained:
-		default:
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
 }
 
 // ServeHTTP answers one DoH request; see DoHServer for the rules.
 func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.enter()
-	defer s.leave()
+	s.life.enter()
+	defer s.life.leave()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -451,26 +401,12 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// net/http would log the value, which may quote the
 			// request; only the stack goes out, and the stream is
 			// aborted without a log line.
-			s.cfg.report(fmt.Errorf("transport: doh handler panicked:\n%s", debug.Stack()))
+			s.pipe.report(fmt.Errorf("transport: doh handler panicked:\n%s", debug.Stack()))
 			panic(http.ErrAbortHandler)
 		}
 	}()
 	h := w.Header()
-	if r.ProtoMajor < 3 {
-		s.altSvc.RLock()
-		if s.altSvc.v != nil {
-			h["Alt-Svc"] = s.altSvc.v
-		}
-		s.altSvc.RUnlock()
-	} else if d, ok := w.(interface {
-		SetReadDeadline(time.Time) error
-		SetWriteDeadline(time.Time) error
-	}); ok {
-		// net/http's timeouts do not reach HTTP/3: the same budget.
-		now := time.Now()
-		_ = d.SetReadDeadline(now.Add(s.cfg.TCPIdleTimeout))
-		_ = d.SetWriteDeadline(now.Add(s.cfg.QueryTimeout + s.cfg.TCPIdleTimeout))
-	}
+	s.setTransportHeaders(w, r)
 	if r.URL.Path != s.path {
 		httpFail(w, http.StatusNotFound, false, "not found")
 		return
@@ -502,7 +438,7 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpFail(w, status, dr.json, msg)
 		return
 	}
-	out, status := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)), dohHandshakeOf(r))
+	out, status := s.resolve(r.Context(), wk, dr.raw, s.pipe.allowed(remoteAddr(r)), dohHandshakeOf(r))
 	switch status {
 	case 0:
 	case http.StatusTooEarly:
@@ -523,6 +459,27 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
+// setTransportHeaders adds what depends on the HTTP version: Alt-Svc for
+// HTTP/1.1 and HTTP/2 once ServeQUIC runs, and for HTTP/3 the read and
+// write deadlines that net/http's timeouts give the others.
+func (s *DoHServer) setTransportHeaders(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor < 3 {
+		s.altSvc.RLock()
+		if s.altSvc.v != nil {
+			w.Header()["Alt-Svc"] = s.altSvc.v
+		}
+		s.altSvc.RUnlock()
+	} else if d, ok := w.(interface {
+		SetReadDeadline(time.Time) error
+		SetWriteDeadline(time.Time) error
+	}); ok {
+		// net/http's timeouts do not reach HTTP/3: the same budget.
+		now := time.Now()
+		_ = d.SetReadDeadline(now.Add(s.cfg.IdleTimeout))
+		_ = d.SetWriteDeadline(now.Add(s.cfg.QueryTimeout + s.cfg.IdleTimeout))
+	}
+}
+
 // resolve runs the shared pipeline on raw. The result is in wk.sc's
 // buffer, valid until wk is used again. Status 400 means no answer is due
 // (not a query); 425 (Too Early, RFC 8470) that the query needed the
@@ -538,7 +495,7 @@ func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // for the proof, so that nobody makes hush resolve in another's name.
 func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowed bool, proven <-chan struct{}) ([]byte, int) {
 	var req request
-	out, act := s.cfg.prepare(wk.sc, raw, wk.q, &req, protoHTTPS, allowed)
+	out, act := s.pipe.prepare(wk.sc, raw, wk.q, &req, protoHTTPS, allowed)
 	switch act {
 	case actDrop:
 		return nil, http.StatusBadRequest
@@ -548,7 +505,7 @@ func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowe
 			case <-proven:
 			case <-ctx.Done():
 				return nil, http.StatusTooEarly
-			case <-s.stopping:
+			case <-s.life.stopping:
 				// Shutdown waits for the requests in flight:
 				// not for a handshake that may never end.
 				return nil, http.StatusTooEarly
@@ -558,8 +515,8 @@ func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowe
 		q := wk.q
 		wk.q = new(dns.Msg)
 		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-		stop := context.AfterFunc(s.base, cancel)
-		out = s.cfg.finish(qctx, wk.sc, q, &req, protoHTTPS)
+		stop := context.AfterFunc(s.life.base, cancel)
+		out = s.pipe.finish(qctx, wk.sc, q, &req, protoHTTPS)
 		stop()
 		cancel()
 	}
