@@ -85,6 +85,7 @@ func (h *dohCountHandler) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, e
 // not the handler, which only a completed handshake (proving the address)
 // lets it reach. A real 0-RTT client is still answered.
 func TestDoH3ZeroRTTWaitsForHandshake(t *testing.T) {
+	skipUnderRace(t)
 	checkLeaks(t)
 	h := &dohCountHandler{}
 	acl := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}

@@ -243,6 +243,7 @@ func TestDoQIdleTimeout(t *testing.T) {
 
 // TestDoQ0RTT: a resumed client's query sent in 0-RTT data is answered.
 func TestDoQ0RTT(t *testing.T) {
+	skipUnderRace(t)
 	checkLeaks(t)
 	addr, cc, _ := startDoQ(t, Config{Handler: testHandler(t)})
 	cc = cc.Clone()

@@ -109,6 +109,7 @@ func newServeCmd(e *env) *cobra.Command {
 //
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	setMemoryLimit(cfg.CacheBytes)
 	hints := cfg.hints
 	if hints == nil {
 		hints = resolver.DefaultRootHints()
@@ -156,6 +157,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
+			MaxBytes:   cfg.CacheBytes,
 			MaxEntries: cfg.CacheSize,
 			MinTTL:     cfg.MinTTL,
 			MaxTTL:     cfg.MaxTTL,
@@ -174,7 +176,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		Handler:           r,
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
-		MaxTCPConns:       cfg.MaxConns,
+		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
 	}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
