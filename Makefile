@@ -4,7 +4,11 @@ GO       ?= go
 # The version hush version prints: git describe, or "dev" outside git or
 # before the first commit.
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -X main.version=$(VERSION)
+# The build time hush takes as the earliest plausible clock (see "Boot with
+# a wrong clock" in README.md): the last commit's time, so that builds are
+# reproducible; SOURCE_DATE_EPOCH wins when set.
+BUILD_TIME ?= $(shell if [ -n "$$SOURCE_DATE_EPOCH" ]; then date -u -d "@$$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ; else TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null; fi)
+LDFLAGS  := -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 

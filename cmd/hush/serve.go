@@ -155,6 +155,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		TrustAnchors:        anchors,
 		NegativeAnchors:     cfg.InsecureDomains,
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
+		ClockNotBefore:      clockFloor(),
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
 			MaxBytes:   cfg.CacheBytes,
