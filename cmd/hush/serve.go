@@ -293,6 +293,7 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
 		}
 	}
+	notifyReady(stderr)
 	var runErr error
 	select {
 	case <-ctx.Done():
