@@ -165,9 +165,20 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	stopHUP := onHangup(ctx, store, stderr)
 	defer stopHUP()
+	fwdZones, closers, err := forwarding(cfg, stderr)
+	for _, c := range closers {
+		defer c.Close()
+	}
+	if err != nil {
+		return err
+	}
 	r, err := resolver.New(resolver.Config{
 		RootHints:           hints,
-		Forwarders:          cfg.Forward,
+		ForwardZones:        fwdZones,
+		StubZones:           cfg.StubZones,
+		PrivateAddresses:    cfg.PrivateAddresses,
+		PrivateDomains:      cfg.PrivateDomains,
+		DNS64Prefix:         cfg.DNS64,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
@@ -304,6 +315,7 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
 		}
 	}
+	notifyReady(stderr)
 	var runErr error
 	select {
 	case <-ctx.Done():
