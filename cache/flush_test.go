@@ -1,0 +1,81 @@
+package cache
+
+import (
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func TestFlush(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	fill := func() *Cache {
+		c := New(Config{MaxEntries: 100})
+		for _, name := range []string{"example.com.", "www.example.com.", "a.b.example.com.", "example.net.", "notexample.com."} {
+			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				m := new(dns.Msg)
+				m.SetQuestion(name, qt)
+				rr, _ := dns.NewRR(name + " 300 IN A 192.0.2.1")
+				m.Answer = []dns.RR{rr}
+				c.SetMsg(NewKey(name, qt, dns.ClassINET, false, false), m, Meta{}, now)
+				c.SetMsg(NewKey(name, qt, dns.ClassINET, true, false), m, Meta{}, now)
+			}
+			rr, _ := dns.NewRR(name + " 300 IN NS ns.example.org.")
+			c.SetRRset([]dns.RR{rr}, Meta{Rank: RankAnswer}, now)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		flush    func(c *Cache) int
+		dropped  int
+		gone     []string
+		survives []string
+	}{
+		{"name", func(c *Cache) int { return c.FlushName("WWW.example.com") }, 5,
+			[]string{"www.example.com."}, []string{"example.com.", "a.b.example.com.", "example.net."}},
+		{"zone", func(c *Cache) int { return c.FlushZone("example.com.") }, 15,
+			[]string{"example.com.", "www.example.com.", "a.b.example.com."}, []string{"notexample.com.", "example.net."}},
+		{"root", func(c *Cache) int { return c.FlushZone(".") }, 25,
+			[]string{"example.com.", "example.net.", "notexample.com."}, nil},
+	} {
+		c := fill()
+		if got := tc.flush(c); got != tc.dropped {
+			t.Errorf("%s: dropped %d; want %d", tc.name, got, tc.dropped)
+		}
+		for _, n := range tc.gone {
+			if _, _, ok := c.GetMsg(NewKey(n, dns.TypeA, dns.ClassINET, true, false), now); ok {
+				t.Errorf("%s: %s still cached", tc.name, n)
+			}
+			if _, _, ok := c.GetRRset(n, dns.TypeNS, dns.ClassINET, now); ok {
+				t.Errorf("%s: %s NS still cached", tc.name, n)
+			}
+		}
+		for _, n := range tc.survives {
+			if _, _, ok := c.GetMsg(NewKey(n, dns.TypeAAAA, dns.ClassINET, false, false), now); !ok {
+				t.Errorf("%s: %s flushed too", tc.name, n)
+			}
+		}
+	}
+}
+
+func TestBytes(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	c := New(Config{MaxEntries: 100})
+	if got := c.Bytes(); got != 0 {
+		t.Errorf("empty: got %d; want 0", got)
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("example.com.", dns.TypeTXT)
+	rr, _ := dns.NewRR(`example.com. 300 IN TXT "` + string(make([]byte, 200)) + `"`)
+	m.Answer = []dns.RR{rr}
+	c.SetMsg(NewKey("example.com.", dns.TypeTXT, dns.ClassINET, false, false), m, Meta{}, now)
+	one := c.Bytes()
+	if one < 200+entryOverhead {
+		t.Errorf("one 200-octet answer: got %d bytes; want at least %d", one, 200+entryOverhead)
+	}
+	c.SetRRset([]dns.RR{rr}, Meta{Rank: RankAnswer}, now)
+	if two := c.Bytes(); two <= one {
+		t.Errorf("after an RRset: got %d bytes; want more than %d", two, one)
+	}
+}
