@@ -68,6 +68,8 @@ type serveConfig struct {
 	// settings were checked.
 	TLSCert, TLSKey string
 	tlsCert         *tls.Certificate
+	// Ops are the settings for operating hush (settings_ops.go).
+	Ops opsConfig
 }
 
 // Defaults for hush serve. defaultCacheSize and defaultTimeout match
@@ -92,6 +94,7 @@ func defaultServeConfig() serveConfig {
 		Timeout:           defaultTimeout,
 		UpstreamPort:      defaultUpstreamPort,
 		DNSSEC:            true,
+		Ops:               opsConfig{LogLevel: logInfo},
 	}
 }
 
@@ -120,7 +123,7 @@ type setting struct {
 // serveSettings returns the settings table in the order --help lists
 // them and buildServeConfig checks them.
 func serveSettings() []setting {
-	return []setting{
+	return append([]setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
 			usage: "address to serve on, repeatable; dns://HOST:PORT is UDP and TCP (IPv6: dns://[::1]:53), tls://HOST:PORT is DNS over TLS, https://HOST:PORT/PATH is DNS over HTTPS (HTTP/1.1, HTTP/2 and HTTP/3 on one port), quic://HOST:PORT is DNS over QUIC",
@@ -381,7 +384,7 @@ func serveSettings() []setting {
 				return nil
 			},
 		},
-	}
+	}, opsSettings()...)
 }
 
 // checkTLSFiles checks that --tls-cert and --tls-key come together and
