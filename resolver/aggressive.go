@@ -338,8 +338,9 @@ type wildcardAnswer struct {
 // rememberWildcards keeps in zone's store, for later questions (RFC 8198
 // §5.3), what a Secure wildcard answer showed: the NSEC or NSEC3 records
 // of zone that proved the expansion, and the wildcard's RRsets under the
-// wildcard's own name, with their signatures (which sign that name). A wildcard signed by any zone but the one whose records prove
-// the expansion is not kept: the proof says nothing about its names.
+// wildcard's own name, with their signatures (which sign that name). A
+// wildcard signed by any zone but the one whose records prove the
+// expansion is not kept: the proof says nothing about its names.
 func (r *Resolver) rememberWildcards(zone string, m *dns.Msg, ws []wildcardAnswer, now time.Time) {
 	r.rememberNSEC(zone, m, now)
 	zone = dns.CanonicalName(zone)

@@ -216,6 +216,5 @@ func applyLogLevel(c *serveConfig, key string, r rawValue) error {
 
 // opsSetting builds a settings-table row.
 func opsSetting(name string, kind settingKind, typ, def, usage string, apply func(*serveConfig, string, rawValue) error) setting {
-	return setting{name: name, kind: kind, typ: typ, def: def, usage: usage,
-		apply: func(c *serveConfig, r rawValue) error { return apply(c, name, r) }}
+	return setting{name: name, kind: kind, typ: typ, def: def, usage: usage, apply: apply}
 }
