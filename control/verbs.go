@@ -232,3 +232,10 @@ func run(ctx context.Context, b Backend, r request) (string, error) {
 	}
 	return sb.String(), nil
 }
+
+// Validate checks a request's words as the server would, so that a client
+// can report a mistyped verb without connecting.
+func Validate(words []string) error {
+	_, err := parse(words, time.Now())
+	return err
+}

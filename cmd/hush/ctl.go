@@ -25,12 +25,15 @@ func newCtlCmd(e *env) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := control.Validate(args); err != nil {
+				return &usageError{fmt.Errorf("ctl: %w", err)}
+			}
 			out, err := control.Do(cmd.Context(), socket, args)
 			if errors.Is(err, control.ErrUsage) {
 				return &usageError{fmt.Errorf("ctl: %w", err)}
 			}
 			if err != nil {
-				return fmt.Errorf("ctl: %w", err)
+				return err
 			}
 			if out == "" {
 				out = "ok\n"

@@ -32,6 +32,9 @@ func runHush(t *testing.T, args ...string) runResult {
 		stderr:  &errOut,
 		version: "v1.2.3-test",
 		serve: func(_ context.Context, cfg serveConfig, _, _ io.Writer) error {
+			// The reload source (the config file's path and a function)
+			// is the reload tests' business, not the settings'.
+			cfg.Ops.file, cfg.Ops.load = "", nil
 			res.cfg, res.served = cfg, true
 			return nil
 		},

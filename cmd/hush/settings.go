@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/filter"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 )
@@ -87,7 +88,7 @@ func defaultServeConfig() serveConfig {
 		Timeout:           defaultTimeout,
 		UpstreamPort:      defaultUpstreamPort,
 		DNSSEC:            true,
-		Ops:               opsConfig{LogLevel: logInfo},
+		Ops:               opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
 	}
 }
 

@@ -27,6 +27,12 @@ type opsConfig struct {
 	Identity, Version, NSID string
 	// LogLevel is the least severe kind of line hush prints.
 	LogLevel logLevel
+
+	// file is the config file (empty without --config) and load re-reads
+	// it and re-applies the command line's flags, for reloads; both set
+	// by hush serve's command.
+	file string
+	load func() (serveConfig, error)
 }
 
 // filterConfig is the filter.Config of o.
