@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -55,10 +57,13 @@ var (
 // AnswerCached answers from the policy or the cache, inline on the
 // listener's goroutine (neither blocks). A miss is counted by ServeDNS,
 // which the transport calls next.
+//
+// It reads no clock: a hit or a policy answer takes microseconds, below
+// the latency histogram's first bucket, where it is counted; two clock
+// reads would cost a tenth of the hit (measured on a VM's clock source).
 func (o *observed) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
-	start := time.Now()
 	s := o.live.stage()
-	if r, ok := o.policy(s, q, start); ok {
+	if r, ok := o.policy(s, q, time.Time{}); ok {
 		return r, true
 	}
 	r, ok := s.res.AnswerCached(q)
@@ -67,7 +72,7 @@ func (o *observed) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	}
 	o.m.Query(o.t, qtype(q))
 	o.m.CacheHit()
-	o.answered(r, start)
+	o.answered(r, time.Time{})
 	return r, true
 }
 
@@ -121,9 +126,15 @@ func (o *observed) policy(s *stage, q *dns.Msg, start time.Time) (*dns.Msg, bool
 	return r, true
 }
 
+// answered counts r, sent since start (zero: a fast-path answer, counted
+// as taking no time).
 func (o *observed) answered(r *dns.Msg, start time.Time) {
 	ede := edeOf(r)
-	o.m.Answer(r.Rcode, statusOf(r, ede), ede, time.Since(start))
+	var d time.Duration
+	if !start.IsZero() {
+		d = time.Since(start)
+	}
+	o.m.Answer(r.Rcode, statusOf(r, ede), ede, d)
 }
 
 func qtype(q *dns.Msg) uint16 {
@@ -160,4 +171,26 @@ func statusOf(r *dns.Msg, ede int) metrics.DNSSECStatus {
 		return metrics.Bogus
 	}
 	return metrics.Insecure
+}
+
+// countingExchanger counts upstream queries, timeouts and round-trip
+// times, by what happened: never by server or name.
+type countingExchanger struct {
+	ex resolver.Exchanger
+	m  *metrics.Metrics
+}
+
+func (c *countingExchanger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	start := time.Now()
+	r, err := c.ex.Exchange(ctx, network, server, q)
+	var ne net.Error
+	switch {
+	case err == nil:
+		c.m.UpstreamQuery(time.Since(start))
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		c.m.UpstreamTimeout()
+	default:
+		c.m.UpstreamError()
+	}
+	return r, err
 }

@@ -162,7 +162,9 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, error) {
-			return resolver.New(resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), stderr))
+			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), stderr)
+			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m}
+			return resolver.New(rc)
 		},
 	}
 	if ops.load == nil {
