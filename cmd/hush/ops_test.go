@@ -181,7 +181,10 @@ func TestOpsEndToEnd(t *testing.T) {
 	}
 
 	// The health check turns 200 once a probe has been answered.
-	waitFor(t, func() bool { code, _ := httpGet(t, "http://"+metricsAddr+metrics.HealthPath); return code == http.StatusOK }, "/healthz 200")
+	waitFor(t, func() bool {
+		code, _ := httpGet(t, "http://"+metricsAddr+metrics.HealthPath)
+		return code == http.StatusOK
+	}, "/healthz 200")
 
 	// A query load of unique names from unique loopback addresses, while
 	// the config changes the upstream and hush ctl reloads it.
