@@ -43,6 +43,15 @@ func startOps(ctx context.Context, cfg serveConfig, ops *opsRuntime, socks *sock
 			stop()
 		}
 	}()
+	if cfg.Ops.LogLevel >= logDebug {
+		dctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			debugCounts(dctx, ops, time.Minute)
+		}()
+		stops = append(stops, func() { cancel(); <-done })
+	}
 	if p := cfg.Ops.ControlSocket; p != "" {
 		ln, err := control.Listen(p)
 		if err != nil {
@@ -112,4 +121,25 @@ func startOps(ctx context.Context, cfg serveConfig, ops *opsRuntime, socks *sock
 // counting (hush demo).
 func resolverOnly(h transport.Handler) func(metrics.Transport) transport.Handler {
 	return func(metrics.Transport) transport.Handler { return h }
+}
+
+// debugCounts prints, every interval, what happened since the last line:
+// counts and classes, never a name or an address (--log-level debug).
+func debugCounts(ctx context.Context, ops *opsRuntime, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last metrics.Totals
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := ops.m.Totals()
+		ops.logf(logDebug, "hush: last %v: %d queries, %d cache hits, %d misses, %d SERVFAIL, %d blocked, %d local, %d upstream queries, %d timeouts",
+			interval, now.Queries-last.Queries, now.CacheHits-last.CacheHits, now.CacheMisses-last.CacheMisses,
+			now.Servfail-last.Servfail, now.Blocked-last.Blocked, now.LocalData-last.LocalData,
+			now.UpstreamQueries-last.UpstreamQueries, now.UpstreamTimeouts-last.UpstreamTimeouts)
+		last = now
+	}
 }

@@ -324,9 +324,11 @@ func TestOpsReloadErrors(t *testing.T) {
 	} {
 		rewrite(t, config, tc.config)
 		code, _, errOut := hushCtl(t, socket, "reload")
-		if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+		if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) ||
+			!strings.HasPrefix(errOut, "hush: reload failed, still running the previous configuration: ") {
 			t.Errorf("%s: reload = %d, %q; want 1 and one line naming %q", tc.name, code, errOut, tc.want)
 		}
+		t.Logf("%s: %s", tc.name, strings.TrimSpace(errOut))
 	}
 	rewrite(t, config, strings.Replace(good, "listen: dns://"+listen, "listen: dns://"+loopbackAddr(t), 1)+"cache-size: 1000\n")
 	if code, _, errOut := hushCtl(t, socket, "reload"); code != 0 {
