@@ -118,10 +118,12 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	res := runHush(t, "version")
 	want := "hush v1.2.3-test\n" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
-	if res.code != exitOK || res.stdout != want || res.stderr != "" {
-		t.Errorf("hush version = %d, %q, %q; want 0, %q, \"\"", res.code, res.stdout, res.stderr, want)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		res := runHush(t, args...)
+		if res.code != exitOK || res.stdout != want || res.stderr != "" {
+			t.Errorf("hush %v = %d, %q, %q; want 0, %q, \"\"", args, res.code, res.stdout, res.stderr, want)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -37,6 +38,9 @@ type opsRuntime struct {
 	// anchors over the cache c.
 	newResolver func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, error)
 
+	// level is cfg.Ops.LogLevel, readable without mu.
+	level atomic.Int32
+
 	// mu serialises reloads and NTA changes, and guards cfg, cache and
 	// ntas.
 	mu    sync.Mutex
@@ -58,6 +62,7 @@ func buildPolicy(cfg serveConfig) (*filter.Policy, error) {
 // start builds the first stage.
 func (o *opsRuntime) start(cfg serveConfig) error {
 	o.cfg, o.cache = cfg, newCache(cfg)
+	o.level.Store(int32(cfg.Ops.LogLevel))
 	policy, err := buildPolicy(cfg)
 	if err != nil {
 		return err
@@ -74,7 +79,7 @@ func (o *opsRuntime) start(cfg serveConfig) error {
 }
 
 func (o *opsRuntime) logf(l logLevel, format string, args ...any) {
-	if l <= o.cfg.Ops.LogLevel {
+	if int32(l) <= o.level.Load() {
 		fmt.Fprintf(o.stderr, format+"\n", args...)
 	}
 }
@@ -197,6 +202,7 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 		res.FlushAll()
 	}
 	o.cfg, o.cache = next, c
+	o.level.Store(int32(next.Ops.LogLevel))
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "hush: reloaded")
 	if next.Ops.file != "" {
