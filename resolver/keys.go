@@ -51,7 +51,7 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	if hit && keys == nil {
 		return cached.ks, nil
 	}
-	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, now) || r.anchors.Closest(zone) == nil {
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || r.anchors.Closest(zone) == nil {
 		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
 	}
 	trust := r.anchors.Lookup(zone)
@@ -104,7 +104,7 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 		}
 		keys = m
 	}
-	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, now, r.budget(qs))
+	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, r.wall(), r.budget(qs))
 	if err := budgetError(ks.Err); err != nil {
 		return dnssec.KeySet{}, err // says nothing about the zone: not kept
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/clock"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
@@ -62,9 +63,17 @@ type Config struct {
 	OutOfZoneGlue bool
 	// Limits bound the work of one client query.
 	Limits Limits
-	// Now is the clock (default time.Now). Tests and scenario players
-	// replace it.
+	// Now is the wall clock (default time.Now): signature validity
+	// windows and calendar expiries of negative trust anchors are judged
+	// by it. Tests and scenario players replace it.
 	Now func() time.Time
+	// AgeClock is the clock ages and timeouts count by: cache and
+	// negative-cache TTLs, validated keys and NSEC records, server
+	// hold-downs and statistics. It must count time the machine spent
+	// suspended, or a laptop wakes with answers that outlived their TTL.
+	// Nil means Now when Now is set (so that a test drives one clock),
+	// and clock.Boot() otherwise.
+	AgeClock func() time.Time
 
 	// DNSSEC turns validation on (RFC 4033–4035): upstream queries ask
 	// for signatures, every response is validated before it is cached,
@@ -137,7 +146,8 @@ type Resolver struct {
 	cache     *cache.Cache
 	servers   *servers
 	port      uint16
-	now       func() time.Time
+	now       func() time.Time // the age clock (Config.AgeClock)
+	wall      func() time.Time // the wall clock (Config.Now)
 	exflights flights[exKey, *dns.Msg]
 	qflights  flights[cache.Key, result]
 
@@ -186,7 +196,7 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.NoIPv4 && cfg.NoIPv6 {
 		return nil, fmt.Errorf("resolver: both IPv4 and IPv6 upstream turned off")
 	}
-	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.Now}
+	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.AgeClock, wall: cfg.Now}
 	if r.ex == nil {
 		r.ex = &NetExchanger{}
 	}
@@ -196,8 +206,15 @@ func New(cfg Config) (*Resolver, error) {
 	if r.port == 0 {
 		r.port = 53
 	}
-	if r.now == nil {
-		r.now = time.Now
+	switch {
+	case r.now != nil:
+	case r.wall != nil:
+		r.now = r.wall
+	default:
+		r.now = clock.Boot()
+	}
+	if r.wall == nil {
+		r.wall = time.Now
 	}
 	r.lim = cfg.Limits.withDefaults()
 	r.servers = newServers()

@@ -109,7 +109,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	case dnssec.Bogus:
 		return dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing)), nil
 	}
-	v := &verifier{r: r, qs: qs, zone: zone, ks: ks, now: r.now(), b: r.budget(qs)}
+	v := &verifier{r: r, qs: qs, zone: zone, ks: ks, now: r.wall(), b: r.budget(qs)}
 	wildcards, status, code, err := v.answer(ctx, m.Answer)
 	if err != nil || status != dnssec.Secure {
 		return status, code, err
@@ -139,9 +139,9 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		return status, code, err
 	}
 	if negative {
-		r.rememberNSEC(proofZone, m, v.now)
+		r.rememberNSEC(proofZone, m, r.now())
 	} else {
-		r.rememberWildcards(proofZone, m, wildcards, v.now)
+		r.rememberWildcards(proofZone, m, wildcards, r.now())
 	}
 	return status, code, nil
 }
@@ -161,7 +161,7 @@ type verifier struct {
 	qs   *qstate
 	zone string
 	ks   dnssec.KeySet
-	now  time.Time
+	now  time.Time // wall clock: signature validity
 	b    *dnssec.Budget
 }
 

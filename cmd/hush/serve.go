@@ -193,7 +193,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	tc := transport.Config{
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
-		MaxTCPConns:       cfg.MaxConns,
+		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
 	}
 	return serveSockets(ctx, socks, tc, tlsConf, hooks, stderr)

@@ -81,7 +81,7 @@ func defaultServeConfig() serveConfig {
 		Listen:            []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
 		AllowClient:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		CacheSize:         defaultCacheSize,
-		MaxConns:          transport.DefaultMaxTCPConns,
+		MaxConns:          transport.DefaultMaxConns,
 		MaxConnsPerClient: transport.DefaultMaxConnsPerClient,
 		QNameMin:          true,
 		MaxTTL:            defaultMaxTTL,
@@ -150,7 +150,7 @@ func serveSettings() []setting {
 			apply: applyCacheSize,
 		},
 		{
-			name: "max-connections", kind: scalarSetting, typ: "N", def: strconv.Itoa(transport.DefaultMaxTCPConns),
+			name: "max-connections", kind: scalarSetting, typ: "N", def: strconv.Itoa(transport.DefaultMaxConns),
 			usage: "open connections each TCP, tls://, https:// or quic:// listener accepts; more are closed at once",
 			apply: applyMaxConnections,
 		},
