@@ -1,10 +1,6 @@
 package cache
 
-import (
-	"strings"
-
-	"github.com/miekg/dns"
-)
+import "strings"
 
 // RemoveFunc deletes every entry for which remove(k, v) is true and returns
 // how many it deleted. It locks one shard at a time, so entries added
@@ -75,24 +71,4 @@ func (c *Cache) FlushZone(zone string) int {
 	return c.store.RemoveFunc(func(k key, _ *entry) bool {
 		return k.name == zone || strings.HasSuffix(k.name, "."+zone)
 	})
-}
-
-// entryOverhead estimates what an entry costs besides its data: the key's
-// fields, the entry struct, the LRU's list element and map slot.
-const entryOverhead = 160
-
-// Bytes estimates the memory the cached entries hold: their packed
-// messages, RRsets, names and bookkeeping. It visits every entry, one
-// shard at a time, so it is for a metrics scrape or the control channel,
-// not the query path.
-func (c *Cache) Bytes() int64 {
-	var n int64
-	c.store.Range(func(k key, e *entry) bool {
-		n += int64(entryOverhead + len(k.name) + cap(e.wire) + 2*cap(e.ttlOffs))
-		for _, rr := range e.rrs {
-			n += int64(dns.Len(rr)) + 64 // the RR's Go struct and header
-		}
-		return true
-	})
-	return n
 }

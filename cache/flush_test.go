@@ -58,24 +58,3 @@ func TestFlush(t *testing.T) {
 		}
 	}
 }
-
-func TestBytes(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	c := New(Config{MaxEntries: 100})
-	if got := c.Bytes(); got != 0 {
-		t.Errorf("empty: got %d; want 0", got)
-	}
-	m := new(dns.Msg)
-	m.SetQuestion("example.com.", dns.TypeTXT)
-	rr, _ := dns.NewRR(`example.com. 300 IN TXT "` + string(make([]byte, 200)) + `"`)
-	m.Answer = []dns.RR{rr}
-	c.SetMsg(NewKey("example.com.", dns.TypeTXT, dns.ClassINET, false, false), m, Meta{}, now)
-	one := c.Bytes()
-	if one < 200+entryOverhead {
-		t.Errorf("one 200-octet answer: got %d bytes; want at least %d", one, 200+entryOverhead)
-	}
-	c.SetRRset([]dns.RR{rr}, Meta{Rank: RankAnswer}, now)
-	if two := c.Bytes(); two <= one {
-		t.Errorf("after an RRset: got %d bytes; want more than %d", two, one)
-	}
-}

@@ -151,6 +151,9 @@ type Budget struct {
 	// nsec3 memoises hashes so that a proof that looks at many NSEC3
 	// records hashes each candidate name once.
 	nsec3 map[nsec3Key]string
+
+	// sigs, if not nil, remembers signature checks across budgets.
+	sigs *SigCache
 }
 
 type nsec3Key struct {
@@ -165,6 +168,15 @@ type nsec3Key struct {
 func NewBudget(l Limits, p Policy) *Budget {
 	l = l.withDefaults()
 	return &Budget{limits: l, policy: p, deadline: time.Now().Add(l.MaxTime)}
+}
+
+// WithSigCache makes b look up and remember successful signature checks in
+// c (nil: none), and returns b. A remembered check still counts against
+// the budget's verifications, so that limits hold the same whatever the
+// memo holds.
+func (b *Budget) WithSigCache(c *SigCache) *Budget {
+	b.sigs = c
+	return b
 }
 
 func (b *Budget) orDefault() *Budget {

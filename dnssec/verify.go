@@ -164,7 +164,7 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 				return bogus(fmt.Errorf("dnssec: verify: %w", err))
 			}
 			tries++
-			if err := verifySignature(k, sig.Algorithm, data, raw); err != nil {
+			if err := b.sigs.verify(k, sig.Algorithm, data, raw); err != nil {
 				b.failures++
 				better(fmt.Errorf("dnssec: verify: %w", err))
 				continue

@@ -156,6 +156,7 @@ type Resolver struct {
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
+	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
 	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
 	// glue keeps the addresses referrals gave for name server names (the
@@ -230,6 +231,7 @@ func New(cfg Config) (*Resolver, error) {
 	// included, so its clock must be the query's own: a wall-clock cap
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
+	r.sigs = dnssec.NewSigCache(dnssec.DefaultSigCacheEntries)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
@@ -335,23 +337,16 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 }
 
 // resolveTop resolves a client question and caches the whole answer, CNAME
-// chain included, under it, so that a repeat is one cache hit. When
-// validating it also caches the answer as clients without DO see it
-// (RFC 4035 §3.2.1), so that their hits copy no DNSSEC records only to
-// drop them.
+// chain included, under it, so that a repeat is one cache hit. The one
+// entry serves clients without DO too: the cache leaves out the DNSSEC
+// records for them (RFC 4035 §3.2.1).
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
 	m, meta, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
 	if err != nil {
 		return result{}, err
 	}
-	r.store(r.fullKey(name, qtype), m, meta)
-	if r.cfg.DNSSEC {
-		plain := new(dns.Msg)
-		*plain = *m
-		plain.Answer = withoutDNSSEC(m.Answer, qtype)
-		plain.Ns = withoutDNSSEC(m.Ns, qtype)
-		r.store(cache.NewKey(name, qtype, dns.ClassINET, false, false), plain, meta)
-	}
+	meta.Partial = false
+	r.storeMsg(r.fullKey(name, qtype), m, meta)
 	return result{m, meta}, nil
 }
 
@@ -361,8 +356,33 @@ func (r *Resolver) fullKey(name string, qtype uint16) cache.Key {
 	return cache.NewKey(name, qtype, dns.ClassINET, r.cfg.DNSSEC, false)
 }
 
-// store caches m, keeping a Bogus answer only briefly.
+// store caches m, a link of a resolution, keeping a Bogus answer only
+// briefly.
+//
+// resolveTop's whole answer replaces a link stored under the same key. A
+// link that ends in an alias it does not resolve (the next link is another
+// lookup) is marked Partial, so that AnswerCached never gives a client the
+// start of a chain as its answer (which it did for a CNAME loop, whose
+// whole answer is never stored).
 func (r *Resolver) store(key cache.Key, m *dns.Msg, meta cache.Meta) {
+	meta.Partial = partial(m, key.Name, key.Type)
+	r.storeMsg(key, m, meta)
+}
+
+// partial reports whether m, an answer for (name, qtype), ends in an
+// alias to another name without data of qtype for it or an error: a link
+// of a chain, not a whole answer. A chain that ends in NODATA inside m
+// counts as partial too; resolveTop stores the whole answer over it.
+func partial(m *dns.Msg, name string, qtype uint16) bool {
+	if m.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	end, data := chainEnd(m.Answer, name, qtype)
+	return !data && !strings.EqualFold(end, name)
+}
+
+// storeMsg caches m as it is, keeping a Bogus answer only briefly.
+func (r *Resolver) storeMsg(key cache.Key, m *dns.Msg, meta cache.Meta) {
 	if dnssec.Status(meta.Security) == dnssec.Bogus {
 		m = clampTTL(m, bogusTTL)
 	}
@@ -398,7 +418,7 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	}
 	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, do && r.cfg.DNSSEC, false)
 	m, meta, ok := r.cache.GetMsg(key, r.now())
-	if !ok || m.Rcode == dns.RcodeServerFailure {
+	if !ok || meta.Partial || m.Rcode == dns.RcodeServerFailure {
 		return nil, false
 	}
 	out, err := r.clientView(q, m, meta)

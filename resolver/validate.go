@@ -20,7 +20,7 @@ import (
 // budget returns the query's validation budget, making it on first use.
 func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
 	if qs.budget == nil {
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, r.cfg.DNSSECPolicy)
+		qs.budget = dnssec.NewBudget(r.dnssecLimits, r.cfg.DNSSECPolicy).WithSigCache(r.sigs)
 	}
 	return qs.budget
 }

@@ -52,7 +52,7 @@ type opsRuntime struct {
 
 // newCache makes the cache cfg asks for.
 func newCache(cfg serveConfig) *cache.Cache {
-	return cache.New(cache.Config{MaxEntries: cfg.CacheSize, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL})
+	return cache.New(cache.Config{MaxBytes: cfg.CacheBytes, MaxEntries: cfg.CacheSize, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL})
 }
 
 // buildPolicy reads the policy's files; nil when cfg has none.
@@ -126,7 +126,7 @@ var reloadKeys = []struct {
 	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, restartNeed},
 	{"version-string", func(c *serveConfig) any { return c.Ops.Version }, restartNeed},
 	{"nsid", func(c *serveConfig) any { return c.Ops.NSID }, restartNeed},
-	{"cache-size", func(c *serveConfig) any { return c.CacheSize }, newCacheNeed},
+	{"cache-size", func(c *serveConfig) any { return [2]int64{int64(c.CacheSize), c.CacheBytes} }, newCacheNeed},
 	{"min-ttl", func(c *serveConfig) any { return c.MinTTL }, newCacheNeed},
 	{"max-ttl", func(c *serveConfig) any { return c.MaxTTL }, newCacheNeed},
 	{"dnssec", func(c *serveConfig) any { return c.DNSSEC }, flushNeed},

@@ -132,6 +132,7 @@ func newServeCmd(e *env) *cobra.Command {
 //
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	setMemoryLimit(cfg.CacheBytes)
 	socks, err := openSockets(ctx, cfg.Listen)
 	if err != nil {
 		return err

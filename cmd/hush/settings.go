@@ -31,8 +31,11 @@ type serveConfig struct {
 	Forward []netip.AddrPort
 	// AllowClient are the client prefixes answered; others are refused.
 	AllowClient []netip.Prefix
-	// CacheSize is the number of cache entries (one entry is one
-	// name, type and class: an RRset or a negative answer).
+	// CacheBytes bounds the cache in bytes (--cache-size with a unit).
+	CacheBytes int64
+	// CacheSize, when above zero, also bounds the cache in entries (one
+	// entry is one name, type and class: an answer or an RRset): a
+	// --cache-size without a unit, as old config files have.
 	CacheSize int
 	// MaxConns and MaxConnsPerClient cap the open connections of each
 	// connection-oriented listener (TCP, DoT, DoH, DoQ), in all and per
@@ -66,11 +69,10 @@ type serveConfig struct {
 	Ops opsConfig
 }
 
-// Defaults for hush serve. defaultCacheSize and defaultTimeout match
-// resolver.DefaultCacheEntries and resolver.DefaultLimits.Timeout.
+// Defaults for hush serve. defaultTimeout matches
+// resolver.DefaultLimits.Timeout; defaultCacheBytes is in memlimit.go.
 const (
 	defaultListen       = "dns://127.0.0.1:53"
-	defaultCacheSize    = 100_000
 	defaultMaxTTL       = 24 * time.Hour
 	defaultTimeout      = 10 * time.Second
 	defaultUpstreamPort = 53
@@ -80,7 +82,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{
 		Listen:            []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
 		AllowClient:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		CacheSize:         defaultCacheSize,
+		CacheBytes:        defaultCacheBytes,
 		MaxConns:          transport.DefaultMaxConns,
 		MaxConnsPerClient: transport.DefaultMaxConnsPerClient,
 		QNameMin:          true,
@@ -145,8 +147,8 @@ func serveSettings() []setting {
 			apply: applyAllowClient,
 		},
 		{
-			name: "cache-size", kind: scalarSetting, typ: "N", def: strconv.Itoa(defaultCacheSize),
-			usage: "cache entries (one per name, type and class: an RRset or a negative answer)",
+			name: "cache-size", kind: scalarSetting, typ: "SIZE", def: "64MiB",
+			usage: "bytes the cache holds at most (64MiB, 512KiB, 1GB); a number without a unit counts entries instead, as before, within the default byte bound",
 			apply: applyCacheSize,
 		},
 		{

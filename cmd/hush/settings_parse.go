@@ -79,9 +79,16 @@ func applyAllowClient(c *serveConfig, key string, r rawValue) (err error) {
 	return err
 }
 
-func applyCacheSize(c *serveConfig, key string, r rawValue) (err error) {
-	c.CacheSize, err = parsePositiveInt(key, r)
-	return err
+func applyCacheSize(c *serveConfig, key string, r rawValue) error {
+	b, n, err := parseCacheSize(r.vals[0])
+	if err != nil {
+		return r.errorf(key, 0, "%v", err)
+	}
+	c.CacheBytes, c.CacheSize = defaultCacheBytes, n
+	if b > 0 {
+		c.CacheBytes = b
+	}
+	return nil
 }
 
 func applyMaxConnections(c *serveConfig, key string, r rawValue) (err error) {
