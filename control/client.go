@@ -53,12 +53,16 @@ func Do(ctx context.Context, path string, words []string) (string, error) {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
-	if _, err := io.WriteString(c, line); err != nil {
-		return "", fmt.Errorf("control: sending request: %w", err)
-	}
+	// A server that refuses the request (busy, not the owner) answers
+	// and closes without reading it, so a failed write may still have an
+	// answer waiting: read it before blaming the write.
+	_, werr := io.WriteString(c, line)
 	r := bufio.NewReader(c)
 	status, err := r.ReadString('\n')
 	if err != nil {
+		if werr != nil {
+			return "", fmt.Errorf("control: sending request: %w", werr)
+		}
 		return "", fmt.Errorf("control: reading answer: %w", err)
 	}
 	status = strings.TrimSuffix(status, "\n")

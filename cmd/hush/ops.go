@@ -370,7 +370,7 @@ func (o *opsRuntime) NTAList(context.Context) ([]control.NTA, error) {
 
 func (o *opsRuntime) CacheStats(context.Context) (control.CacheStats, error) {
 	o.mu.Lock()
-	c, capacity := o.cache, o.cfg.CacheSize
+	c, capacity := o.cache, o.cfg.CacheBytes
 	o.mu.Unlock()
 	t := o.m.Totals()
 	return control.CacheStats{Entries: c.Len(), Bytes: c.Bytes(), Capacity: capacity, Hits: t.CacheHits, Misses: t.CacheMisses}, nil
