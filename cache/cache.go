@@ -124,6 +124,10 @@ type Meta struct {
 	// EDE is the Extended DNS Error (RFC 8914) that goes with the entry,
 	// such as the reason a Bogus answer failed validation; 0 for none.
 	EDE uint16
+	// Unchecked marks data validated while the wall clock was known to
+	// be wrong, without signature times: the resolver serves it without
+	// AD and stops using it once the clock is right.
+	Unchecked bool
 	// Partial marks a message that is one link of a resolution rather
 	// than an answer a client may get: an alias whose target it does not
 	// resolve. The cache stores and returns it; the resolver reads it.

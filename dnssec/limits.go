@@ -120,6 +120,12 @@ type Policy struct {
 	// a day for expired signatures; a small fixed allowance is easier to
 	// reason about and covers the clock drift of a home router.
 	ClockSkew time.Duration
+	// IgnoreTime skips the signature validity windows altogether, for a
+	// caller that knows its wall clock is wrong (a router before NTP has
+	// answered): everything else is checked as usual, and the caller
+	// must not vouch for the result as Secure to anyone. Validated TTLs
+	// are then judged as at each signature's inception.
+	IgnoreTime bool
 }
 
 // DefaultClockSkew is the skew used when Policy.ClockSkew is zero.

@@ -74,6 +74,12 @@ type Config struct {
 	// Nil means Now when Now is set (so that a test drives one clock),
 	// and clock.Boot() otherwise.
 	AgeClock func() time.Time
+	// ClockNotBefore is the earliest time the wall clock can plausibly
+	// show: hush's build time, or later. While Now is before it,
+	// signature validity times are not checked and answers carry no AD
+	// but EDE 5 (see ClockPlausible). Zero means the clock is always
+	// believed.
+	ClockNotBefore time.Time
 
 	// DNSSEC turns validation on (RFC 4033–4035): upstream queries ask
 	// for signatures, every response is validated before it is cached,
@@ -341,10 +347,12 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 // entry serves clients without DO too: the cache leaves out the DNSSEC
 // records for them (RFC 4035 §3.2.1).
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
-	m, meta, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
+	qs := newQState(&r.lim)
+	m, meta, err := r.resolve(ctx, qs, name, qtype)
 	if err != nil {
 		return result{}, err
 	}
+	meta = qs.mark(meta)
 	meta.Partial = false
 	r.storeMsg(r.fullKey(name, qtype), m, meta)
 	return result{m, meta}, nil
@@ -418,7 +426,7 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	}
 	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, do && r.cfg.DNSSEC, false)
 	m, meta, ok := r.cache.GetMsg(key, r.now())
-	if !ok || meta.Partial || m.Rcode == dns.RcodeServerFailure {
+	if !ok || meta.Partial || m.Rcode == dns.RcodeServerFailure || !r.usable(meta) {
 		return nil, false
 	}
 	out, err := r.clientView(q, m, meta)
@@ -459,13 +467,16 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 	}
 	// With CD the client validates for itself and gets no AD from us,
 	// as from Knot Resolver and Unbound.
-	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData) && !q.CheckingDisabled
-	if meta.EDE != 0 {
+	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData) && !q.CheckingDisabled && !meta.Unchecked
+	if ede := uncheckedEDE(meta); ede != nil || meta.EDE != 0 {
 		// Information for the client, such as an unsupported algorithm
 		// that made the answer Insecure; the transport keeps only this
 		// option of the OPT record.
+		if ede == nil {
+			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE}
+		}
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		opt.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: meta.EDE}}
+		opt.Option = []dns.EDNS0{ede}
 		out.Extra = append(append([]dns.RR(nil), m.Extra...), opt)
 	}
 	if !do {

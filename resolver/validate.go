@@ -20,7 +20,12 @@ import (
 // budget returns the query's validation budget, making it on first use.
 func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
 	if qs.budget == nil {
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, r.cfg.DNSSECPolicy).WithSigCache(r.sigs)
+		p := r.cfg.DNSSECPolicy
+		if r.cfg.DNSSEC && !r.ClockPlausible() {
+			p.IgnoreTime = true
+			qs.unchecked = true
+		}
+		qs.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
 	}
 	return qs.budget
 }
@@ -138,9 +143,12 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	if err != nil || status != dnssec.Secure || len(d.nsecs)+len(d.nsec3s) == 0 {
 		return status, code, err
 	}
-	if negative {
+	switch {
+	case qs.unchecked:
+		// Kept for other names only once their times can be checked.
+	case negative:
 		r.rememberNSEC(proofZone, m, r.now())
-	} else {
+	default:
 		r.rememberWildcards(proofZone, m, wildcards, r.now())
 	}
 	return status, code, nil

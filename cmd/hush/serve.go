@@ -226,6 +226,7 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		TrustAnchors:        anchors,
 		NegativeAnchors:     append(slices.Clone(cfg.InsecureDomains), ntas...),
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
+		ClockNotBefore:      clockFloor(),
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache:               c,
 		Designated:          designated,
@@ -338,6 +339,7 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 	if hooks.ready != nil {
 		hooks.ready(true)
 	}
+	notifyReady(stderr)
 	var runErr error
 	select {
 	case <-ctx.Done():
