@@ -86,9 +86,6 @@ func startMetrics(ctx context.Context, u metricsURL, h http.Handler, stderr io.W
 	return s, nil
 }
 
-// addr is the bound address (the port chosen for :0).
-func (s *metricsServer) addr() net.Addr { return s.ln.Addr() }
-
 // stop shuts the listener down, letting scrapes in progress finish until
 // ctx is done.
 func (s *metricsServer) stop(ctx context.Context) error {

@@ -351,3 +351,52 @@ func TestOpsReloadErrors(t *testing.T) {
 		t.Errorf("the old listener after the reload: %v, %v", r, err)
 	}
 }
+
+// TestOpsChaos checks the CHAOS answers and NSID end to end, and that
+// without --identity and --version-string the names are REFUSED.
+func TestOpsChaos(t *testing.T) {
+	up := startFakeUpstream(t, 1)
+	on, off := loopbackAddr(t), loopbackAddr(t)
+	startHushServe(t, []string{"serving dns://" + on}, "--listen", "dns://"+on, "--forward", up.addr, "--dnssec", "off",
+		"--identity", "fra-1", "--version-string", "hush-test", "--nsid", "fra-1")
+	startHushServe(t, []string{"serving dns://" + off}, "--listen", "dns://"+off, "--forward", up.addr, "--dnssec", "off")
+	for _, tc := range []struct {
+		addr, name string
+		rcode      int
+		txt        string
+	}{
+		{on, "id.server.", dns.RcodeSuccess, "fra-1"},
+		{on, "hostname.bind.", dns.RcodeSuccess, "fra-1"},
+		{on, "version.bind.", dns.RcodeSuccess, "hush-test"},
+		{off, "id.server.", dns.RcodeRefused, ""},
+		{off, "version.bind.", dns.RcodeRefused, ""},
+	} {
+		q := new(dns.Msg)
+		q.SetQuestion(tc.name, dns.TypeTXT)
+		q.Question[0].Qclass = dns.ClassCHAOS
+		q.SetEdns0(1232, false)
+		q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+		r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(q, tc.addr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		txt := ""
+		if len(r.Answer) == 1 {
+			txt = r.Answer[0].(*dns.TXT).Txt[0]
+		}
+		nsid := ""
+		for _, o := range r.IsEdns0().Option {
+			if n, ok := o.(*dns.EDNS0_NSID); ok {
+				nsid = n.Nsid
+			}
+		}
+		wantNSID := ""
+		if tc.addr == on {
+			wantNSID = "6672612d31"
+		}
+		if r.Rcode != tc.rcode || txt != tc.txt || nsid != wantNSID {
+			t.Errorf("%s CH TXT: got %s %q NSID %q; want %s %q NSID %q", tc.name, dns.RcodeToString[r.Rcode], txt, nsid,
+				dns.RcodeToString[tc.rcode], tc.txt, wantNSID)
+		}
+	}
+}

@@ -196,6 +196,8 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		QueryTimeout:      cfg.Timeout,
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
+		Chaos:             cfg.Ops.chaos(),
+		NSID:              []byte(cfg.Ops.NSID),
 	}
 	return serveSockets(ctx, socks, tc, tlsConf, hooks, stderr)
 }

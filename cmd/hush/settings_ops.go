@@ -43,6 +43,23 @@ func (o opsConfig) filterConfig() filter.Config {
 	}
 }
 
+// chaos is the transport's CHAOS table: id.server and hostname.bind
+// answer the identity (RFC 4892), version.bind and version.server the
+// version string; nil when neither is set.
+func (o opsConfig) chaos() map[string]string {
+	m := make(map[string]string)
+	if o.Identity != "" {
+		m["id.server."], m["hostname.bind."] = o.Identity, o.Identity
+	}
+	if o.Version != "" {
+		m["version.bind."], m["version.server."] = o.Version, o.Version
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
 // logLevel orders what hush prints to stderr. No level names a query, an
 // answer or a client: debug adds counts and classes, not names.
 type logLevel int
