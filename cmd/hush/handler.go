@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -20,8 +21,9 @@ import (
 // A reload builds a new stage and swaps it in whole; queries already
 // running finish on the stage they started with, so none fails.
 type stage struct {
-	policy *filter.Policy // nil: no policy
-	res    *resolver.Resolver
+	policy  *filter.Policy // nil: no policy
+	res     *resolver.Resolver
+	closers []io.Closer // what res holds open: forwarders' pools
 }
 
 // liveHandler holds the current stage.
@@ -183,6 +185,28 @@ type countingExchanger struct {
 func (c *countingExchanger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
 	start := time.Now()
 	r, err := c.ex.Exchange(ctx, network, server, q)
+	var ne net.Error
+	switch {
+	case err == nil:
+		c.m.UpstreamQuery(time.Since(start))
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		c.m.UpstreamTimeout()
+	default:
+		c.m.UpstreamError()
+	}
+	return r, err
+}
+
+// countingForwarder counts the questions handed to a forwarder as upstream
+// queries, with the same outcomes as countingExchanger.
+type countingForwarder struct {
+	fw resolver.Forwarder
+	m  *metrics.Metrics
+}
+
+func (c *countingForwarder) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	start := time.Now()
+	r, err := c.fw.Exchange(ctx, q)
 	var ne net.Error
 	switch {
 	case err == nil:

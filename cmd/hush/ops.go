@@ -37,7 +37,9 @@ type opsRuntime struct {
 	load func() (serveConfig, error)
 	// newResolver builds a resolver for cfg with extra negative trust
 	// anchors over the cache c.
-	newResolver func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, error)
+	// The closers are the forwarders' connection pools, closed when the
+	// resolver is retired.
+	newResolver func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error)
 
 	// level is cfg.Ops.LogLevel, readable without mu.
 	level atomic.Int32
@@ -68,11 +70,11 @@ func (o *opsRuntime) start(cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	res, err := o.newResolver(cfg, nil, o.cache)
+	res, closers, err := o.newResolver(cfg, nil, o.cache)
 	if err != nil {
 		return err
 	}
-	o.live = newLiveHandler(&stage{policy: policy, res: res})
+	o.live = newLiveHandler(&stage{policy: policy, res: res, closers: closers})
 	if n := policy.Stats(); n.Names > 0 {
 		o.logf(logInfo, "hush: policy: %d names, %d local records, %d lines skipped, %d KiB", n.Names, n.Records, n.Skipped, n.Bytes>>10)
 		releaseBuildMemory(n)
@@ -94,6 +96,29 @@ func releaseBuildMemory(n filter.Stats) {
 func (o *opsRuntime) logf(l logLevel, format string, args ...any) {
 	if int32(l) <= o.level.Load() {
 		fmt.Fprintf(o.stderr, format+"\n", args...)
+	}
+}
+
+// retire closes what the replaced stage s holds open (forwarders'
+// connection pools) once the queries that started on it are done: after
+// the longest a query may take, and a margin.
+func (o *opsRuntime) retire(s *stage, timeout time.Duration) {
+	if s == nil || len(s.closers) == 0 {
+		return
+	}
+	time.AfterFunc(timeout+shutdownGrace, func() { closeAll(s.closers) })
+}
+
+// close closes what the current stage holds open, when hush stops.
+func (o *opsRuntime) close() {
+	if o.live != nil {
+		closeAll(o.live.stage().closers)
+	}
+}
+
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		c.Close()
 	}
 }
 
@@ -135,6 +160,13 @@ var reloadKeys = []struct {
 	{"insecure-domain", func(c *serveConfig) any { return c.InsecureDomains }, flushNeed},
 	{"root-hints", func(c *serveConfig) any { return c.hints }, applied},
 	{"forward", func(c *serveConfig) any { return c.Forward }, applied},
+	{"forward-ca", func(c *serveConfig) any { return c.ForwardCA }, applied},
+	{"forward-zone", func(c *serveConfig) any { return c.ForwardZones }, applied},
+	{"stub-zone", func(c *serveConfig) any { return c.StubZones }, applied},
+	{"forward-policy", func(c *serveConfig) any { return c.ForwardPolicy }, applied},
+	{"private-address", func(c *serveConfig) any { return c.PrivateAddresses }, applied},
+	{"private-domain", func(c *serveConfig) any { return c.PrivateDomains }, applied},
+	{"dns64", func(c *serveConfig) any { return c.DNS64 }, flushNeed},
 	{"allow-upstream", func(c *serveConfig) any { return c.AllowUpstream }, applied},
 	{"upstream-port", func(c *serveConfig) any { return c.UpstreamPort }, applied},
 	{"qname-minimisation", func(c *serveConfig) any { return c.QNameMin }, applied},
@@ -206,11 +238,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := o.newResolver(next, o.ntas, c)
+	res, closers, err := o.newResolver(next, o.ntas, c)
 	if err != nil {
 		return err
 	}
-	o.live.swap(&stage{policy: policy, res: res})
+	o.retire(o.live.swap(&stage{policy: policy, res: res, closers: closers}), o.cfg.Timeout)
 	if flush && !newCacheNeeded {
 		res.FlushAll()
 	}
@@ -343,11 +375,11 @@ func (o *opsRuntime) NTARemove(_ context.Context, name string) error {
 }
 
 func (o *opsRuntime) replaceResolverLocked(ntas []dnssec.NTA) error {
-	res, err := o.newResolver(o.cfg, ntas, o.cache)
+	res, closers, err := o.newResolver(o.cfg, ntas, o.cache)
 	if err != nil {
 		return err
 	}
-	o.live.swap(&stage{policy: o.live.stage().policy, res: res})
+	o.retire(o.live.swap(&stage{policy: o.live.stage().policy, res: res, closers: closers}), o.cfg.Timeout)
 	o.ntas = ntas
 	return nil
 }

@@ -162,10 +162,23 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	m := metrics.New(metrics.Options{Version: version})
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
-		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, error) {
-			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), stderr)
+		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
+			fwdZones, closers, err := forwarding(cfg, stderr)
+			if err != nil {
+				closeAll(closers)
+				return nil, nil, err
+			}
+			for i := range fwdZones {
+				fwdZones[i].Forwarder = &countingForwarder{fw: fwdZones[i].Forwarder, m: m}
+			}
+			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), fwdZones, stderr)
 			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m}
-			return resolver.New(rc)
+			r, err := resolver.New(rc)
+			if err != nil {
+				closeAll(closers)
+				return nil, nil, err
+			}
+			return r, closers, nil
 		},
 	}
 	if ops.load == nil {
@@ -176,6 +189,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if err := ops.start(cfg); err != nil {
 		return err
 	}
+	defer ops.close()
 	if store != nil {
 		store.OnReload(func(leaf *x509.Certificate) {
 			ops.live.stage().res.SetDesignated(designatedResolvers(socks.Bound, leaf))
@@ -204,7 +218,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 
 // resolverConfig is the resolver.Config of cfg, with extra negative trust
 // anchors, over the cache c.
-func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designated []*dns.SVCB, stderr io.Writer) resolver.Config {
+func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designated []*dns.SVCB, fwdZones []resolver.ForwardZone, stderr io.Writer) resolver.Config {
 	hints := cfg.hints
 	if hints == nil {
 		hints = resolver.DefaultRootHints()
@@ -220,7 +234,11 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 	}
 	return resolver.Config{
 		RootHints:           hints,
-		Forwarders:          cfg.Forward,
+		ForwardZones:        fwdZones,
+		StubZones:           cfg.StubZones,
+		PrivateAddresses:    cfg.PrivateAddresses,
+		PrivateDomains:      cfg.PrivateDomains,
+		DNS64Prefix:         cfg.DNS64,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
