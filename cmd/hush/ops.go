@@ -156,6 +156,7 @@ var reloadKeys = []struct {
 	{"max-ttl", func(c *serveConfig) any { return c.MaxTTL }, newCacheNeed},
 	{"dnssec", func(c *serveConfig) any { return c.DNSSEC }, flushNeed},
 	{"trust-anchor", func(c *serveConfig) any { return c.TrustAnchor }, flushNeed},
+	{"trust-anchor-state", func(c *serveConfig) any { return c.TrustAnchorState }, restartNeed},
 	{"dnssec-sha1", func(c *serveConfig) any { return c.NoSHA1 }, flushNeed},
 	{"insecure-domain", func(c *serveConfig) any { return c.InsecureDomains }, flushNeed},
 	{"root-hints", func(c *serveConfig) any { return c.hints }, applied},
@@ -287,6 +288,7 @@ func keepListenerSettings(next, cur *serveConfig) {
 	next.MaxConns, next.MaxConnsPerClient = cur.MaxConns, cur.MaxConnsPerClient
 	next.TLSCert, next.TLSKey, next.tlsCert = cur.TLSCert, cur.TLSKey, cur.tlsCert
 	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket
+	next.TrustAnchorState = cur.TrustAnchorState
 	next.Ops.Identity, next.Ops.Version, next.Ops.NSID = cur.Ops.Identity, cur.Ops.Version, cur.Ops.NSID
 }
 

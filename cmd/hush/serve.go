@@ -133,6 +133,13 @@ func newServeCmd(e *env) *cobra.Command {
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
 	setMemoryLimit(cfg.CacheBytes)
+	// The trust anchor state (RFC 5011) is opened once, at start, from
+	// the start's settings; every resolver a reload builds is attached
+	// to it and starts from the anchors it tracks.
+	floor, taState, err := openTrustAnchorState(cfg, stderr)
+	if err != nil {
+		return err
+	}
 	socks, err := openSockets(ctx, cfg.Listen)
 	if err != nil {
 		return err
@@ -171,13 +178,14 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 			for i := range fwdZones {
 				fwdZones[i].Forwarder = &countingForwarder{fw: fwdZones[i].Forwarder, m: m}
 			}
-			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), fwdZones, stderr)
+			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), fwdZones, trustState{floor, taState}, stderr)
 			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m}
 			r, err := resolver.New(rc)
 			if err != nil {
 				closeAll(closers)
 				return nil, nil, err
 			}
+			taState.attach(r)
 			return r, closers, nil
 		},
 	}
@@ -218,7 +226,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 
 // resolverConfig is the resolver.Config of cfg, with extra negative trust
 // anchors, over the cache c.
-func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designated []*dns.SVCB, fwdZones []resolver.ForwardZone, stderr io.Writer) resolver.Config {
+func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designated []*dns.SVCB, fwdZones []resolver.ForwardZone, ta trustState, stderr io.Writer) resolver.Config {
 	hints := cfg.hints
 	if hints == nil {
 		hints = resolver.DefaultRootHints()
@@ -231,6 +239,9 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		// validate from (an attacker cannot move the user's root hints).
 		anchors = dnssec.NewAnchors()
 		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
+	}
+	if ta.state != nil {
+		anchors = ta.state.anchors()
 	}
 	return resolver.Config{
 		RootHints:           hints,
@@ -246,11 +257,53 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		TrustAnchors:        anchors,
 		NegativeAnchors:     append(slices.Clone(cfg.InsecureDomains), ntas...),
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
-		ClockNotBefore:      clockFloor(),
+		OnAnchorKeys:        ta.state.observer(),
+		ClockNotBefore:      ta.floor,
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache:               c,
 		Designated:          designated,
 	}
+}
+
+// trustState is what every resolver of a run shares about time and the
+// root's trust anchor: the clock's floor and the RFC 5011 state (nil
+// without --trust-anchor-state).
+type trustState struct {
+	floor time.Time
+	state *anchorState
+}
+
+// openTrustAnchorState opens --trust-anchor-state, if set, and returns the
+// clock's floor (raised to the state's last update).
+func openTrustAnchorState(cfg serveConfig, stderr io.Writer) (time.Time, *anchorState, error) {
+	floor := clockFloor()
+	hints := cfg.hints
+	if hints == nil {
+		hints = resolver.DefaultRootHints()
+	}
+	anchors := cfg.anchors
+	if cfg.DNSSEC && anchors == nil && privateRoot(hints) {
+		anchors = dnssec.NewAnchors()
+	}
+	if anchors == nil {
+		anchors = dnssec.RootAnchors()
+	}
+	switch {
+	case !cfg.DNSSEC || cfg.TrustAnchorState == "":
+		return floor, nil, nil
+	case anchors.Lookup(".") == nil:
+		fmt.Fprintln(stderr, "hush: no root trust anchor: --trust-anchor-state has nothing to track")
+		return floor, nil, nil
+	}
+	taState, err := openAnchorState(cfg.TrustAnchorState, anchors, stderr)
+	if err != nil {
+		return floor, nil, err
+	}
+	// A root key set was validated then: the clock cannot be earlier.
+	if lu := taState.tracker.LastUpdate(); lu.After(floor) {
+		floor = lu
+	}
+	return floor, taState, nil
 }
 
 // onHangup makes SIGHUP reload: the certificate files (when there are
