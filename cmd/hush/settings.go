@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/filter"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 )
@@ -67,6 +68,8 @@ type serveConfig struct {
 	// settings were checked.
 	TLSCert, TLSKey string
 	tlsCert         *tls.Certificate
+	// Ops are the settings for operating hush (settings_ops.go).
+	Ops opsConfig
 }
 
 // Defaults for hush serve. defaultTimeout matches
@@ -90,6 +93,7 @@ func defaultServeConfig() serveConfig {
 		Timeout:           defaultTimeout,
 		UpstreamPort:      defaultUpstreamPort,
 		DNSSEC:            true,
+		Ops:               opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
 	}
 }
 
@@ -119,7 +123,7 @@ type setting struct {
 // serveSettings returns the settings table in the order --help lists
 // them and buildServeConfig checks them.
 func serveSettings() []setting {
-	return append(baseSettings(), forwardSettings()...)
+	return append(append(baseSettings(), forwardSettings()...), opsSettings()...)
 }
 
 // baseSettings are the settings but the forwarding ones of forward.go
