@@ -166,7 +166,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		}
 		return leaf
 	}
-	m := metrics.New(metrics.Options{Version: version})
+	m := metrics.New(metrics.Options{Version: version, Listeners: connListeners})
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
@@ -207,6 +207,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	defer stopHUP()
 	hooks := serveHooks{
 		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
+		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
 	if err != nil {
@@ -355,6 +356,9 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 	with := func(t metrics.Transport) transport.Config {
 		c := tc
 		c.Handler = hooks.handler(t)
+		if hooks.events != nil {
+			c.Events = hooks.events(t)
+		}
 		return c
 	}
 	var (
