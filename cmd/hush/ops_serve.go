@@ -20,6 +20,8 @@ type serveHooks struct {
 	handler func(metrics.Transport) transport.Handler
 	events  func(metrics.Transport) transport.Events // nil: not counted
 	ready   func(up bool)
+	// infof prints an info line (nil: always printed).
+	infof func(format string, args ...any)
 }
 
 // connListeners name the hush_connections_open series: one per kind of
