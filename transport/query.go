@@ -99,12 +99,17 @@ func (r *request) limit(p proto) int {
 //
 // The header-only rejections echo the question when it parses but carry no
 // OPT (the additional section is not read). A query that passes goes to the
-// CacheAnswerer, if the handler is one.
+// CacheAnswerer, if the handler is one. Before all that, a plain query
+// over UDP, TCP or DoT goes to the WireAnswerer, if the handler is one,
+// with nothing unpacked (answerWire); q and req are then left untouched.
 //
 // q receives the unpacked query and req what the response needs. For
 // actReply the returned slice is the response, in sc.buf or freshly
 // allocated; it is valid until sc is used again.
 func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, allowed bool) ([]byte, action) {
+	if out, ok := pl.answerWire(sc, raw, p, allowed); ok {
+		return out, actReply
+	}
 	if len(raw) < headerSize {
 		return nil, actDrop
 	}
