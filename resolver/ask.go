@@ -209,7 +209,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		}
 		actx, cancel := context.WithTimeout(ctx, rto)
 		start := time.Now()
-		resp, err := r.ex.Exchange(actx, network, server, q)
+		resp, err := r.guard.exchange(actx, r.ex, network, server, q, r.now())
 		rtt := time.Since(start)
 		cancel()
 		if err != nil {

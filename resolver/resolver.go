@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
@@ -60,6 +61,13 @@ type Config struct {
 	// authority over them. Off by default: such glue is how cache
 	// poisoning works, and without it the names are looked up.
 	OutOfZoneGlue bool
+	// No0x20 turns off the random case of upstream questions (0x20; see
+	// upstreamGuard). On by default; servers that do not preserve case are
+	// found and asked without it anyway.
+	No0x20 bool
+	// NoUpstreamCookies turns off DNS cookies (RFC 7873) toward
+	// authoritative servers. On by default.
+	NoUpstreamCookies bool
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the clock (default time.Now). Tests and scenario players
@@ -143,6 +151,9 @@ type Resolver struct {
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
+	// guard adds 0x20 and cookies to queries toward authorities; nil
+	// when both are off or when forwarding.
+	guard *upstreamGuard
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
@@ -238,6 +249,12 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	if !slices.ContainsFunc(r.rootCut(r.now()).addrs, r.familyOK) {
 		return nil, fmt.Errorf("resolver: root hints have no usable addresses")
+	}
+	if !cfg.No0x20 || !cfg.NoUpstreamCookies {
+		r.guard = &upstreamGuard{random: !cfg.No0x20}
+		if !cfg.NoUpstreamCookies {
+			r.guard.jar = cookie.NewJar(0)
+		}
 	}
 	return r, nil
 }

@@ -408,7 +408,7 @@ func TestCoalescing(t *testing.T) {
 	wg.Wait()
 	count := 0
 	for _, q := range n.Log() {
-		if q.Name == "www.plain.example." {
+		if strings.EqualFold(q.Name, "www.plain.example.") {
 			count++
 		}
 	}
@@ -450,7 +450,7 @@ func TestCoalescedCancel(t *testing.T) {
 
 func slicesContainsName(log []resolvertest.Query, name string) bool {
 	for _, q := range log {
-		if q.Name == name {
+		if strings.EqualFold(q.Name, name) {
 			return true
 		}
 	}
