@@ -312,7 +312,10 @@ func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		}
 		return nil, clientError(ctx, err)
 	}
-	return r.clientView(q, res.msg, res.meta)
+	// The answer did not come from the cache: give it the TTLs the
+	// cache gives it (MaxTTL, RFC 2181 §8), so that the first client
+	// is told what every later one is.
+	return r.clientView(q, r.cache.ClampMsg(qq.Qtype, res.msg, r.now()), res.meta)
 }
 
 // loopView is the SERVFAIL a client gets for a CNAME loop: the chain up
