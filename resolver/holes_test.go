@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -40,6 +41,55 @@ func TestTTLClamp(t *testing.T) {
 				if got := m.Answer[0].Header().Ttl; got > tc.wantMax {
 					t.Errorf("query %d: TTL %d; want at most %d", i, got, tc.wantMax)
 				}
+			}
+		})
+	}
+}
+
+// TestLocalZoneAnswers (issue 13, item 8): the locally served zones of
+// RFC 6303 answer with AA set (§3), and a DS query for such a zone's own
+// name goes to the parent, where the DS lives, instead of getting an
+// unsigned local NODATA that no validator behind hush can trust.
+func TestLocalZoneAnswers(t *testing.T) {
+	n := newNet(t)
+	r := newResolver(t, n)
+	for _, tc := range []struct {
+		name   string
+		qtype  uint16
+		rcode  int
+		upward bool // asked upstream
+	}{
+		{"1.1.168.192.in-addr.arpa.", dns.TypePTR, dns.RcodeNameError, false},
+		{"168.192.in-addr.arpa.", dns.TypeSOA, dns.RcodeSuccess, false},
+		{"168.192.in-addr.arpa.", dns.TypeNS, dns.RcodeSuccess, false},
+		{"x.home.arpa.", dns.TypeA, dns.RcodeNameError, false},
+		{"localhost.", dns.TypeA, dns.RcodeSuccess, false},
+		{"168.192.in-addr.arpa.", dns.TypeDS, -1, true},
+		{"home.arpa.", dns.TypeDS, -1, true},
+	} {
+		t.Run(tc.name+" "+dns.TypeToString[tc.qtype], func(t *testing.T) {
+			before := len(n.Log())
+			m, err := ask(t, r, tc.name, tc.qtype)
+			asked := false
+			for _, q := range n.Log()[before:] {
+				if strings.EqualFold(q.Name, tc.name) && q.Type == tc.qtype {
+					asked = true
+				}
+			}
+			if asked != tc.upward {
+				t.Errorf("asked upstream: %t; want %t", asked, tc.upward)
+			}
+			if tc.upward {
+				if err == nil && len(m.Ns) == 1 && strings.Contains(m.Ns[0].String(), "nobody.invalid.") {
+					t.Errorf("got hush's own NODATA for the DS: %v", m)
+				}
+				return
+			}
+			if err != nil || m.Rcode != tc.rcode {
+				t.Fatalf("got %v, %v; want rcode %s", m, err, dns.RcodeToString[tc.rcode])
+			}
+			if !m.Authoritative {
+				t.Errorf("AA not set on a locally served zone's answer")
 			}
 		})
 	}
