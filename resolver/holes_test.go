@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/resolver"
+	"github.com/hush-dns/hush/resolver/resolvertest"
 	"github.com/miekg/dns"
 )
 
@@ -92,5 +95,40 @@ func TestLocalZoneAnswers(t *testing.T) {
 				t.Errorf("AA not set on a locally served zone's answer")
 			}
 		})
+	}
+}
+
+// TestNTAAggressiveNSEC (issue 13, item 8): a negative trust anchor set
+// below a zone cut, inside a signed zone, makes the names under it
+// Insecure (RFC 7646 §2): no AD, whether the NXDOMAIN came from the
+// zone's servers or was synthesised from cached NSEC records (RFC 8198).
+func TestNTAAggressiveNSEC(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := dnssec.NewAnchors()
+	for _, rr := range n.TrustAnchor() {
+		if err := anchors.Add(rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = anchors
+		c.NegativeAnchors = []dnssec.NTA{{Name: "sub.alg13.sec."}}
+	})
+	// Outside the anchor: validated, and its NSEC records are kept.
+	if m, err := askDO(t, r, "nx.alg13.sec.", dns.TypeA, true, false); err != nil || m.Rcode != dns.RcodeNameError || !m.AuthenticatedData {
+		t.Fatalf("nx.alg13.sec.: got %v (%v); want a validated NXDOMAIN", m, err)
+	}
+	for _, name := range []string{"a.sub.alg13.sec.", "b.sub.alg13.sec.", "sub.alg13.sec."} {
+		m, err := askDO(t, r, name, dns.TypeA, true, false)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m.AuthenticatedData {
+			t.Errorf("%s: AD set under a negative trust anchor:\n%v", name, m)
+		}
 	}
 }

@@ -91,6 +91,12 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	if !r.cfg.DNSSEC {
 		return dnssec.Indeterminate, 0, nil
 	}
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, qname, r.now()) {
+		// RFC 7646 §2: a name at or below a negative trust anchor is
+		// Insecure, also when the anchor is no zone cut and the zone
+		// that answered (whose keys zoneKeys judges) is signed.
+		return dnssec.Insecure, 0, nil
+	}
 	if qtype == dns.TypeRRSIG && kind == kindAnswer && sigsOnly(m.Answer) {
 		// Signatures are not signed: an answer of nothing but them
 		// cannot be validated (Unbound alike), only a denial of them
