@@ -1,6 +1,7 @@
 package resolver_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -130,5 +131,60 @@ func TestNTAAggressiveNSEC(t *testing.T) {
 		if m.AuthenticatedData {
 			t.Errorf("%s: AD set under a negative trust anchor:\n%v", name, m)
 		}
+	}
+}
+
+// TestNegativeSOABailiwick (issue 13, item 8): the SOA of a negative
+// answer must be the answering zone's own (or a zone's between it and
+// the name); a server of example.com. that denies a name with the SOA of
+// another zone is not believed, and the next server is asked.
+func TestNegativeSOABailiwick(t *testing.T) {
+	good := netip.MustParseAddr("198.51.100.20")
+	bad := netip.MustParseAddr("198.51.100.10")
+	for _, tc := range []struct {
+		name    string
+		servers []netip.Addr // the delegation's addresses, in order of glue
+		rcode   int
+		soa     string // the SOA line the bad server sends
+		wantErr bool
+	}{
+		{"NXDOMAIN with a foreign SOA: the other server's answer", []netip.Addr{bad, good}, dns.RcodeNameError, "other.test. 300 IN SOA ns.other.test. h.other.test. 1 2 3 4 300", false},
+		{"NXDOMAIN with a foreign SOA from the only server: no answer", []netip.Addr{bad}, dns.RcodeNameError, "other.test. 300 IN SOA ns.other.test. h.other.test. 1 2 3 4 300", true},
+		{"NODATA with a foreign SOA from the only server: no answer", []netip.Addr{bad}, dns.RcodeSuccess, "other.test. 300 IN SOA ns.other.test. h.other.test. 1 2 3 4 300", true},
+		{"NXDOMAIN with the parent's SOA from the only server: no answer", []netip.Addr{bad}, dns.RcodeNameError, "com. 300 IN SOA ns.com. h.com. 1 2 3 4 300", true},
+		{"NXDOMAIN with its own SOA is believed", []netip.Addr{bad}, dns.RcodeNameError, "example.com. 300 IN SOA ns.example.com. h.example.com. 1 2 3 4 300", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var glue []string
+			for i, a := range tc.servers {
+				glue = append(glue, fmt.Sprintf("ns%d.example.com. 3600 IN A %s", i, a))
+			}
+			s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+				rootAddr: func(q dns.Question) *dns.Msg {
+					lines := []string{"|"}
+					for i := range tc.servers {
+						lines = append(lines, fmt.Sprintf("example.com. 3600 IN NS ns%d.example.com.", i))
+					}
+					return msg(t, false, 0, append(append(lines, "|"), glue...)...)
+				},
+				bad: func(q dns.Question) *dns.Msg {
+					return msg(t, true, tc.rcode, "|", tc.soa)
+				},
+				good: func(q dns.Question) *dns.Msg {
+					return msg(t, true, dns.RcodeNameError, "|", "example.com. 300 IN SOA ns.example.com. h.example.com. 1 2 3 4 300")
+				},
+			}}
+			r, _ := scriptedResolver(t, s, nil)
+			m, err := ask(t, r, "nx.example.com.", dns.TypeA)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("got %v; want no answer: the only server's denial names another zone", m)
+				}
+				return
+			}
+			if err != nil || m.Rcode != dns.RcodeNameError || len(m.Ns) == 0 || !strings.HasPrefix(m.Ns[0].String(), "example.com.") {
+				t.Fatalf("got %v, %v; want NXDOMAIN with example.com.'s SOA", m, err)
+			}
+		})
 	}
 }
