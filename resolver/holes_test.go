@@ -188,3 +188,43 @@ func TestNegativeSOABailiwick(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustAnchorByName (issue 13, item 8): a name at or below a
+// configured trust anchor is never Insecure without a validated proof,
+// even when the walk never sees the anchored zone's cut (one server for
+// parent and child, no minimisation): a forged unsigned answer from the
+// unsigned parent's servers is Bogus, not Insecure.
+func TestTrustAnchorByName(t *testing.T) {
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			if q.Qtype == dns.TypeA && q.Name == "www.child.example." {
+				return msg(t, true, 0, "www.child.example. 300 IN A 192.0.2.66")
+			}
+			return msg(t, true, 0, "|", ". 300 IN SOA ns. host. 1 2 3 4 300")
+		},
+	}}
+	ds, err := dns.NewRR("child.example. 3600 IN DS 12345 13 2 " + strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := dnssec.NewAnchors()
+	if err := anchors.Add(ds); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := scriptedResolver(t, s, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = anchors
+	})
+	m, err := askDO(t, r, "www.child.example.", dns.TypeA, true, false)
+	if err == nil {
+		t.Fatalf("got %v; want SERVFAIL: an unsigned answer under a trust anchor is Bogus", m)
+	}
+	// Outside the anchor the same server's unsigned answers stand.
+	if _, err := askDO(t, r, "child.example.", dns.TypeSOA, true, false); err == nil {
+		// child.example. itself is under the anchor too: also Bogus.
+		t.Errorf("an unsigned denial at the anchor's own name was accepted")
+	}
+	if m, err := askDO(t, r, "other.example.", dns.TypeA, true, false); err != nil || m.AuthenticatedData {
+		t.Errorf("other.example.: got %v, %v; want an Insecure answer", m, err)
+	}
+}
