@@ -228,3 +228,38 @@ func TestTrustAnchorByName(t *testing.T) {
 		t.Errorf("other.example.: got %v, %v; want an Insecure answer", m, err)
 	}
 }
+
+// TestParentDelegationFallback (issue 13, item 8): when a zone's own NS
+// set names servers that cannot be resolved while the parent's
+// delegation works, every query falls back to the parent's delegation,
+// not only the first one in each hold-down period.
+func TestParentDelegationFallback(t *testing.T) {
+	child := netip.MustParseAddr("198.51.100.10")
+	s := &scripted{servers: map[netip.Addr]func(dns.Question) *dns.Msg{
+		rootAddr: func(q dns.Question) *dns.Msg {
+			if dns.IsSubDomain("example.com.", q.Name) {
+				return msg(t, false, 0, "|", "example.com. 3600 IN NS ns1.example.com.", "|", "ns1.example.com. 3600 IN A 198.51.100.10")
+			}
+			// broken.test. does not exist: the child's NS name is dead.
+			return msg(t, true, dns.RcodeNameError, "|", ". 300 IN SOA ns. host. 1 2 3 4 300")
+		},
+		child: func(q dns.Question) *dns.Msg {
+			// The child's own NS set names a server nobody can find.
+			if q.Qtype == dns.TypeNS {
+				return msg(t, true, 0, "example.com. 3600 IN NS ns.broken.test.")
+			}
+			return msg(t, true, 0, q.Name+" 300 IN A 192.0.2.10")
+		},
+	}}
+	r, _ := scriptedResolver(t, s, nil)
+	// A client asks for the zone's NS set: the child's answer, of higher
+	// rank than the referral, replaces the parent's in the cache.
+	if _, err := ask(t, r, "example.com.", dns.TypeNS); err != nil {
+		t.Fatalf("example.com. NS: %v", err)
+	}
+	for _, name := range []string{"a.example.com.", "b.example.com.", "c.example.com.", "d.example.com."} {
+		if m, err := ask(t, r, name, dns.TypeA); err != nil || !answerHas(m, "192.0.2.10") {
+			t.Errorf("%s: got %v, %v; want the answer through the parent's delegation", name, m, err)
+		}
+	}
+}

@@ -182,6 +182,9 @@ type walk struct {
 	// steps counts the minimised queries sent below the cut.
 	sendLabels, steps int
 	referrals         int
+	// parentSide says the walk fell back on a parent's delegation
+	// already (once per walk is enough: it is the same for every try).
+	parentSide bool
 	// bogus is the last answer that failed validation, kept while other
 	// servers of the zone are asked instead.
 	bogus *result
@@ -232,6 +235,17 @@ func (w *walk) onError(ctx context.Context, err error, minimised bool) (result, 
 		w.r.noteRelax(w.cut.zone, w.relax)
 		clear(w.cut.tried)
 		return result{}, false, nil
+	}
+	if retryable && w.cached && w.cut.zone != "." && !w.parentSide {
+		// The servers the cache knows for the zone (the child's own
+		// NS set, which replaced the parent's delegation there) fail:
+		// fall back on the parent's delegation, as remembered, for
+		// this query and every other one, without asking the parent.
+		if alt := w.r.parentSideCut(w.cut); alt != nil {
+			w.parentSide = true
+			w.setCut(alt, true)
+			return result{}, false, nil
+		}
 	}
 	if retryable && w.cached && w.cut.zone != "." && w.r.reaskParent(w.cut.zone) {
 		// None of the servers the cache knows for the zone

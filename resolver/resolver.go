@@ -163,6 +163,10 @@ type Resolver struct {
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
 	glue *cache.Sharded[string, glueEntry]
+	// delegs keeps, per zone, the NS names of the parent's delegation
+	// (the parent's side), which the child's own NS set replaces in the
+	// cache: the fallback when the child's set is unusable.
+	delegs *cache.Sharded[string, delegEntry]
 	// reasked notes, per zone, until when the parent is not asked again
 	// for the delegation (see reaskParent).
 	reasked *cache.Sharded[string, time.Time]
@@ -227,6 +231,7 @@ func New(cfg Config) (*Resolver, error) {
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
+	r.delegs = cache.NewSharded[string, delegEntry](4096, 0, nil)
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
 	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
