@@ -57,11 +57,13 @@ func TestMinimisedQueryZoneCuts(t *testing.T) {
 		{"empty without AA", func(t *testing.T) *dns.Msg {
 			return msg(t, false, 0)
 		}, "192.0.2.1", "198.51.100.10"},
-		{"empty with RA, without AA: a lame recursive server, then asked in full", func(t *testing.T) *dns.Msg {
+		{"empty with RA, without AA: a lame recursive server, never asked in full", func(t *testing.T) *dns.Msg {
+			// com is a TLD: it never gets the full name, whatever its
+			// servers do with minimised questions (issue 13).
 			m := msg(t, false, 0)
 			m.RecursionAvailable = true
 			return m
-		}, "192.0.2.1", "198.51.100.10"},
+		}, "", ""},
 		{"apex NS with AA", func(t *testing.T) *dns.Msg {
 			return msg(t, true, 0, childNS...)
 		}, "192.0.2.2", "198.51.100.20"},
