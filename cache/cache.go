@@ -3,6 +3,7 @@ package cache
 import (
 	"hash/maphash"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/miekg/dns"
@@ -11,8 +12,12 @@ import (
 // Defaults a zero Config field takes. They follow Unbound's cache-max-ttl
 // (86400), cache-max-negative-ttl (3600) and RFC 2308 §7.1, which allows
 // caching a server failure for at most five minutes.
+//
+// DefaultMaxBytes bounds what the cached data holds, not the process: with
+// it, hush's whole heap stays well under 256 MiB (see cmd/hush's
+// memory limit).
 const (
-	DefaultMaxEntries     = 100_000
+	DefaultMaxBytes       = 64 << 20
 	DefaultMaxTTL         = 24 * time.Hour
 	DefaultMaxNegativeTTL = time.Hour
 	DefaultServfailTTL    = 5 * time.Second
@@ -21,9 +26,14 @@ const (
 // Config configures a Cache. Zero fields take the defaults above. TTLs are
 // counted in whole seconds, as on the wire: fractions are dropped.
 type Config struct {
-	// MaxEntries bounds the cache in entries, not bytes: a client answer
-	// (one message, however many records it holds) and an RRset each
-	// count as one entry, and both kinds share this one bound.
+	// MaxBytes bounds the cache in bytes: the sum over its entries of
+	// what each holds (its packed records, its key and a fixed estimate
+	// of the bookkeeping around it, EntryOverhead). Client answers and
+	// RRsets share this one bound. Zero means DefaultMaxBytes.
+	MaxBytes int64
+	// MaxEntries, when above zero, also bounds the number of entries: a
+	// client answer (one message, however many records it holds) and an
+	// RRset each count as one. Zero means no bound but MaxBytes.
 	MaxEntries int
 	// MinTTL raises the TTL of positive answers and RRsets that is lower
 	// (Unbound's cache-min-ttl). It does not apply to negative answers:
@@ -41,9 +51,21 @@ type Config struct {
 	// negative value caches no SERVFAIL.
 	ServfailTTL time.Duration
 	// Shards is the number of shards (see NewSharded); zero picks 16 ×
-	// GOMAXPROCS.
+	// GOMAXPROCS. It is lowered so that each shard holds at least
+	// minShardBytes, enough for several of the largest DNS messages.
 	Shards int
 }
+
+// EntryOverhead is the fixed part of an entry's size in bytes, added to
+// what its slices and key name hold: the entry struct, its element of the
+// LRU list and its slot in the LRU's map, as Go lays them out on 64-bit
+// platforms, rounded up.
+const EntryOverhead = 256
+
+// minShardBytes is the least a shard of the cache holds: four messages of
+// the largest size, so that a few large answers do not empty a shard of
+// everything else. Smaller caches get fewer shards.
+const minShardBytes = 4 << 16
 
 // Rank is the trust placed in cached data according to where it came from,
 // after RFC 2181 §5.4.1. Ranks grow with trust. Data of a rank never
@@ -102,17 +124,25 @@ type Meta struct {
 	// EDE is the Extended DNS Error (RFC 8914) that goes with the entry,
 	// such as the reason a Bogus answer failed validation; 0 for none.
 	EDE uint16
+	// Unchecked marks data validated while the wall clock was known to
+	// be wrong, without signature times: the resolver serves it without
+	// AD and stops using it once the clock is right.
+	Unchecked bool
+	// Partial marks a message that is one link of a resolution rather
+	// than an answer a client may get: an alias whose target it does not
+	// resolve. The cache stores and returns it; the resolver reads it.
+	Partial bool
 }
 
 // Cache is hush's DNS cache: client answers, stored packed so that a hit is
 // a byte copy (SetMsg, GetMsg, AppendMsg), and RRsets with trust ranks for
 // the iterator's delegations, glue and name server addresses (SetRRset,
-// GetRRset).
+// GetRRset), packed too.
 //
-// Both kinds of entry live in one Sharded LRU bounded by
-// Config.MaxEntries, counted in entries: one message and one RRset each
-// count as one, whatever their size. Expired entries are dropped when
-// found; otherwise they stay until the LRU evicts them.
+// Both kinds of entry live in one Sharded LRU bounded in bytes by
+// Config.MaxBytes (and in entries by Config.MaxEntries, if set): each
+// entry counts as the bytes it holds (see Bytes). Expired entries are
+// dropped when found; otherwise they stay until the LRU evicts them.
 //
 // A Cache is safe for concurrent use. Every method takes the current time
 // as now, so that tests can drive time; the resolver passes time.Now().
@@ -131,14 +161,22 @@ type entry struct {
 	ttl    uint32 // seconds from stored until expiry; > 0
 	meta   Meta
 
-	// A message: packed with ID 0, TTLs already capped to ttl. ttlOffs
-	// lists the offset of every TTL field to decrement on read.
+	// A message: packed with ID 0, TTLs already capped to ttl, as a
+	// client that set DO gets it. ttlOffs lists the offset of every TTL
+	// field to decrement on read. plain says how to derive the message a
+	// client without DO gets; nil when it is the same.
+	//
+	// An RRset (with its covering RRSIGs): packed as the answer section
+	// of a message with no question, compressed; TTLs are set on read.
 	wire     []byte
 	ttlOffs  []uint16
+	plain    *plainView
 	servfail bool
+}
 
-	// An RRset (with its covering RRSIGs), every TTL set to ttl.
-	rrs []dns.RR
+// size is what e holds in bytes, as Config.MaxBytes counts it.
+func (e *entry) size(k key) int64 {
+	return EntryOverhead + int64(len(k.name)+cap(e.wire)+2*cap(e.ttlOffs)) + e.plain.size()
 }
 
 // remaining returns the entry's TTL left at now, and false if the entry has
@@ -157,9 +195,14 @@ func (e *entry) remaining(now time.Time) (elapsed, left uint32, ok bool) {
 
 // New returns an empty Cache configured by cfg.
 func New(cfg Config) *Cache {
-	if cfg.MaxEntries <= 0 {
-		cfg.MaxEntries = DefaultMaxEntries
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
+	shards := cfg.Shards
+	if shards <= 0 {
+		shards = 16 * runtime.GOMAXPROCS(0)
+	}
+	shards = int(max(1, min(int64(shards), cfg.MaxBytes/minShardBytes)))
 	if cfg.MaxTTL == 0 {
 		cfg.MaxTTL = DefaultMaxTTL
 	}
@@ -176,7 +219,9 @@ func New(cfg Config) *Cache {
 		maxNegTTL:   seconds(cfg.MaxNegativeTTL),
 		servfailTTL: seconds(cfg.ServfailTTL),
 	}
-	c.store = NewSharded[key, *entry](cfg.MaxEntries, cfg.Shards, func(k key) uint64 { return k.hash(seed) })
+	c.store = NewWeighted(cfg.MaxBytes, cfg.MaxEntries, shards,
+		func(k key) uint64 { return k.hash(seed) },
+		func(k key, e *entry) int64 { return e.size(k) })
 	return c
 }
 
@@ -233,6 +278,10 @@ func (t ttls) clamp(floor, ceil uint32) uint32 {
 // Len returns the number of cached entries, messages and RRsets together,
 // expired ones that were not yet dropped included.
 func (c *Cache) Len() int { return c.store.Len() }
+
+// Bytes returns what the cached entries hold in bytes, as Config.MaxBytes
+// counts it; never more than MaxBytes.
+func (c *Cache) Bytes() int64 { return c.store.Weight() }
 
 // Purge drops every entry.
 func (c *Cache) Purge() { c.store.Purge() }

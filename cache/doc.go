@@ -7,7 +7,9 @@
 // Client answers are kept packed, with the offset of every TTL noted when
 // they are stored, so that a hit is served by copying bytes and patching the
 // ID and the TTLs (AppendMsg), with no allocation and no dns.Msg in between.
-// Answers and RRsets share one LRU and one bound, counted in entries.
+// Each answer is kept once, as a client with DO gets it; the view of a
+// client without DO is cut out of it at hit time. Answers and RRsets (also
+// packed) share one LRU and one bound, counted in bytes.
 //
 // It is the leaf of the import graph: it knows nothing of the network, of
 // DNSSEC validation or of logging.

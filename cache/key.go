@@ -9,10 +9,11 @@ import (
 
 // Key identifies a cached answer to a client question.
 //
-// DO and CD are part of the key because they change the answer: with DO the
-// answer carries RRSIGs and NSEC(3) records, with CD it may hold data that
-// failed validation (RFC 4035 §3.2.2), which must never reach a client that
-// did not set CD.
+// DO and CD change the answer: with DO the answer carries RRSIGs and
+// NSEC(3) records, with CD it may hold data that failed validation (RFC 4035
+// §3.2.2), which must never reach a client that did not set CD. CD is part
+// of the key; DO is not, since one entry serves both (see SetMsg), but it
+// picks which view of the entry a lookup gets.
 type Key struct {
 	// Name is the question name as a lowercased, fully qualified domain
 	// name in presentation format, as NewKey makes it. The cache lowercases
@@ -77,8 +78,7 @@ const (
 
 // Flag bits of key.flags.
 const (
-	flagDO uint8 = 1 << iota
-	flagCD
+	flagCD uint8 = 1 << iota
 )
 
 // key is the internal key of the Sharded: a Key plus its kind, packed small
@@ -93,9 +93,6 @@ type key struct {
 
 func msgKey(k Key) key {
 	var f uint8
-	if k.DO {
-		f |= flagDO
-	}
 	if k.CD {
 		f |= flagCD
 	}

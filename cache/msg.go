@@ -9,6 +9,12 @@ import (
 
 // SetMsg caches m as the answer to the client question k, as of now.
 //
+// m is the answer as a client that set DO gets it; one entry serves both
+// kinds of client, whatever k.DO says: a lookup with DO clear gets it
+// without the DNSSEC records such a client did not ask for (RFC 4035
+// §3.2.1: RRSIG, NSEC and NSEC3 records of the answer and authority
+// sections, unless the question is of that type).
+//
 // It stores a packed copy: the caller may reuse or modify m afterwards. It
 // caches nothing, and says nothing, when m
 //   - is truncated (TC): the full answer must come over TCP, and a cached
@@ -16,7 +22,8 @@ import (
 //   - is not a QUERY, or its question is not k's (name compared
 //     case-insensitively, type, class);
 //   - has an RCODE other than NOERROR, NXDOMAIN or SERVFAIL;
-//   - would get a TTL of zero (see below).
+//   - would get a TTL of zero (see below);
+//   - is larger than a shard of the cache holds (see Config.Shards).
 //
 // The TTL of the entry is:
 //   - for a positive answer, the lowest TTL of the answer and authority
@@ -50,24 +57,9 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 	if ttl == 0 {
 		return
 	}
-
-	// A shallow copy is enough: Pack writes only into its own buffer as
-	// long as the RCODE fits the header, which every RCODE accepted here
-	// does.
-	mm := *m
-	mm.Id = 0
-	mm.Compress = true
-	wire, err := mm.Pack()
+	wire, offs, err := packMsg(m, ttl, floor)
 	if err != nil {
 		return
-	}
-	offs, err := ttlOffsets(make([]uint16, 0, len(m.Answer)+len(m.Ns)+len(m.Extra)), wire)
-	if err != nil {
-		return
-	}
-	for _, off := range offs {
-		t := min(max(wireTTL(binary.BigEndian.Uint32(wire[off:])), floor), ttl)
-		binary.BigEndian.PutUint32(wire[off:], t)
 	}
 	e := &entry{
 		stored:   now,
@@ -77,6 +69,19 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		ttlOffs:  offs,
 		servfail: m.Rcode == dns.RcodeServerFailure,
 	}
+	plain, ok := planPlain(wire, q.Qtype)
+	if !ok {
+		// Rare: pack the plain message on its own.
+		pm := *m
+		pm.Answer = withoutDNSSEC(m.Answer, q.Qtype)
+		pm.Ns = withoutDNSSEC(m.Ns, q.Qtype)
+		pw, poffs, err := packMsg(&pm, ttl, floor)
+		if err != nil {
+			return
+		}
+		plain = &plainView{wire: pw, ttlOffs: poffs}
+	}
+	e.plain = plain
 	if !e.servfail {
 		c.store.Add(ik, e)
 		return
@@ -85,6 +90,35 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		_, _, live := old.remaining(now)
 		return old.servfail || !live
 	})
+}
+
+// packMsg packs m with ID 0 and compression, its records' TTLs raised to
+// floor and lowered to ttl (the OPT record aside), into a slice of its own
+// size, and returns it with the offsets of those TTL fields.
+func packMsg(m *dns.Msg, ttl, floor uint32) ([]byte, []uint16, error) {
+	// A shallow copy is enough: Pack writes only into its own buffer as
+	// long as the RCODE fits the header, which every RCODE accepted by
+	// SetMsg does.
+	mm := *m
+	mm.Id = 0
+	mm.Compress = true
+	packed, err := mm.Pack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Pack's buffer is sized by an estimate: keep no slack, since the
+	// cache is bounded by what its entries hold.
+	wire := make([]byte, len(packed))
+	copy(wire, packed)
+	offs, err := ttlOffsets(make([]uint16, 0, len(m.Answer)+len(m.Ns)+len(m.Extra)), wire)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, off := range offs {
+		t := min(max(wireTTL(binary.BigEndian.Uint32(wire[off:])), floor), ttl)
+		binary.BigEndian.PutUint32(wire[off:], t)
+	}
+	return wire, offs, nil
 }
 
 // msgTTL returns the TTL SetMsg gives m, zero if m is not to be cached, and
@@ -160,8 +194,10 @@ func (c *Cache) lookupMsg(k Key, now time.Time) (*entry, uint32, bool) {
 
 // GetMsg returns the answer cached for k, as a new message the caller owns
 // and may modify, with its ID zero and every record's TTL lowered by the
-// time since it was stored (never below zero). The question has the case it
-// had when stored, not k's. An expired entry is a miss, and is dropped.
+// time since it was stored (never below zero). With k.DO clear it is the
+// answer without the DNSSEC records (see SetMsg). The question has the
+// case it had when stored, not k's. An expired entry is a miss, and is
+// dropped.
 //
 // GetMsg unpacks the stored wire form: it allocates the message and its
 // records. The hot path should use AppendMsg.
@@ -171,7 +207,7 @@ func (c *Cache) GetMsg(k Key, now time.Time) (*dns.Msg, Meta, bool) {
 		return nil, Meta{}, false
 	}
 	m := new(dns.Msg)
-	if err := m.Unpack(e.appendTo(make([]byte, 0, len(e.wire)), 0, elapsed)); err != nil {
+	if err := m.Unpack(e.appendTo(make([]byte, 0, len(e.wire)), 0, elapsed, k.DO)); err != nil {
 		// Cannot happen: the wire form came from Pack. Treat it as a
 		// miss rather than serve something broken.
 		c.drop(msgKey(k), e)
@@ -182,7 +218,8 @@ func (c *Cache) GetMsg(k Key, now time.Time) (*dns.Msg, Meta, bool) {
 
 // AppendMsg appends to dst the answer cached for k in wire form, with its ID
 // set to id and every record's TTL lowered by the time since it was stored,
-// and returns the extended slice. On a miss it returns dst unchanged and
+// and returns the extended slice. With k.DO clear it is the answer without
+// the DNSSEC records (see SetMsg). On a miss it returns dst unchanged and
 // false; an expired entry is a miss, and is dropped.
 //
 // It allocates nothing when dst has room for the message. It does not
@@ -195,25 +232,19 @@ func (c *Cache) AppendMsg(dst []byte, k Key, id uint16, now time.Time) ([]byte, 
 	if !ok {
 		return dst, Meta{}, false
 	}
-	return e.appendTo(dst, id, elapsed), e.meta, true
+	return e.appendTo(dst, id, elapsed, k.DO), e.meta, true
 }
 
-// appendTo appends e's message with ID id and its TTLs lowered by elapsed
-// seconds.
-func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32) []byte {
+// appendTo appends e's message, as a client with DO or without it gets it,
+// with ID id and its TTLs lowered by elapsed seconds.
+func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32, do bool) []byte {
 	base := len(dst)
-	dst = append(dst, e.wire...)
-	b := dst[base:]
-	binary.BigEndian.PutUint16(b, id)
-	for _, off := range e.ttlOffs {
-		t := binary.BigEndian.Uint32(e.wire[off:])
-		if t > elapsed {
-			t -= elapsed
-		} else {
-			t = 0
-		}
-		binary.BigEndian.PutUint32(b[off:], t)
+	if do || e.plain == nil {
+		dst = appendLowered(dst, e.wire, e.ttlOffs, elapsed)
+	} else {
+		dst = e.plain.appendPlain(dst, e.wire, e.ttlOffs, elapsed)
 	}
+	binary.BigEndian.PutUint16(dst[base:], id)
 	return dst
 }
 

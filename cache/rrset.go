@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/miekg/dns"
@@ -19,8 +20,9 @@ import (
 //
 // The TTL is the lowest of the records' (RFC 2181 §5.2, and no longer than
 // a signature stays valid), clamped to [MinTTL, MaxTTL]; every stored
-// record gets it. SetRRset stores copies: the caller may modify rrs
-// afterwards.
+// record gets it. SetRRset stores the records packed: the caller may modify
+// rrs afterwards. It caches nothing when they do not pack, or are larger
+// than a shard of the cache holds.
 //
 // An unexpired RRset is replaced only by one of equal or higher meta.Rank
 // (RFC 2181 §5.4.1); otherwise the new one is dropped.
@@ -56,12 +58,17 @@ func (c *Cache) SetRRset(rrs []dns.RR, meta Meta, now time.Time) {
 	if ttl == 0 {
 		return
 	}
-	cp := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		cp[i] = dns.Copy(rr)
-		cp[i].Header().Ttl = ttl
+	// Packed as the answer section of a message with no question,
+	// compressed, which GetRRset unpacks record by record: a third of
+	// what the records take as Go values, and exactly what the cache
+	// counts. Pack reads the records and writes only its own buffer.
+	packed, err := (&dns.Msg{Compress: true, Answer: rrs}).Pack()
+	if err != nil {
+		return
 	}
-	e := &entry{stored: now, ttl: ttl, meta: meta, rrs: cp}
+	wire := make([]byte, len(packed))
+	copy(wire, packed)
+	e := &entry{stored: now, ttl: ttl, meta: meta, wire: wire}
 	c.store.AddIf(rrsetKey(owner, h.Rrtype, h.Class), e, func(old *entry) bool {
 		_, _, live := old.remaining(now)
 		return !live || meta.Rank >= old.meta.Rank
@@ -86,10 +93,18 @@ func (c *Cache) GetRRset(name string, qtype, qclass uint16, now time.Time) ([]dn
 		c.drop(k, e)
 		return nil, Meta{}, false
 	}
-	out := make([]dns.RR, len(e.rrs))
-	for i, rr := range e.rrs {
-		out[i] = dns.Copy(rr)
-		out[i].Header().Ttl = left
+	out := make([]dns.RR, binary.BigEndian.Uint16(e.wire[6:]))
+	off := headerLen
+	for i := range out {
+		rr, next, err := dns.UnpackRR(e.wire, off)
+		if err != nil {
+			// Cannot happen: the wire form came from Pack. Treat it
+			// as a miss rather than return something broken.
+			c.drop(k, e)
+			return nil, Meta{}, false
+		}
+		rr.Header().Ttl = left
+		out[i], off = rr, next
 	}
 	return out, e.meta, true
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -23,8 +24,11 @@ const maxShards = 4096
 // least recently used entry overall. The total number of entries never
 // exceeds the capacity given to NewSharded.
 //
+// A Sharded made by NewWeighted is bounded by the sum of its values'
+// weights instead (bytes, for Cache), each shard holding an equal part.
+//
 // A Sharded is safe for concurrent use. Its zero value is not usable; call
-// NewSharded.
+// NewSharded or NewWeighted.
 type Sharded[K comparable, V any] struct {
 	shards []shard[K, V]
 	mask   uint64
@@ -34,11 +38,17 @@ type Sharded[K comparable, V any] struct {
 // shard is one lock and its LRU. The padding keeps two shards' mutexes out
 // of one cache line, so that a hot shard does not slow its neighbours.
 type shard[K comparable, V any] struct {
-	// mu guards lru. It is a plain Mutex, not an RWMutex: Get moves the
-	// entry to the front of the recency list, so every access writes.
+	// mu guards lru and used. It is a plain Mutex, not an RWMutex: Get
+	// moves the entry to the front of the recency list, so every access
+	// writes.
 	mu  sync.Mutex
 	lru *simplelru.LRU[K, V]
-	_   [48]byte
+	// weigh is nil for a shard bounded in entries only. Otherwise used is
+	// the sum of weigh over the entries (kept by the LRU's eviction
+	// callback, which every removal goes through) and limit its bound.
+	weigh       func(K, V) int64
+	used, limit int64
+	_           [24]byte
 }
 
 // NewSharded returns a Sharded holding at most capacity entries (at least
@@ -76,15 +86,91 @@ func NewSharded[K comparable, V any](capacity, shards int, hash func(K) uint64) 
 		if i < extra {
 			size++
 		}
-		// NewLRU fails only for size <= 0, which the arithmetic above
-		// rules out.
-		lru, err := simplelru.NewLRU[K, V](size, nil)
-		if err != nil {
-			panic("cache: " + err.Error())
-		}
-		s.shards[i].lru = lru
+		s.shards[i].lru = newLRU[K, V](size, nil)
 	}
 	return s
+}
+
+// NewWeighted returns a Sharded bounded by weight rather than by count: the
+// sum of weight(k, v) over its entries never exceeds capacity (at least 1),
+// split equally between the shards. When maxEntries is above zero the
+// number of entries is bounded too, split likewise.
+//
+// When a shard is over its part, the least recently used entries of that
+// shard are evicted until it fits. A value heavier than a shard's part is
+// not stored at all (and the key loses any value it had), so the bound
+// holds whatever the values weigh. weight must return the same for the
+// same key and value every time, and run quickly: it is called with the
+// shard locked. Values must therefore not change in ways that change their
+// weight once stored.
+//
+// shards is rounded as for NewSharded, then lowered until each shard's part
+// of capacity (and of maxEntries, if set) is at least 1; callers that store
+// heavy values pick fewer shards, so that a shard's part exceeds the
+// heaviest value they mean to keep.
+func NewWeighted[K comparable, V any](capacity int64, maxEntries, shards int, hash func(K) uint64, weight func(K, V) int64) *Sharded[K, V] {
+	capacity = max(capacity, 1)
+	entries := maxEntries
+	if entries <= 0 {
+		entries = math.MaxInt
+	}
+	bound := int(min(capacity, int64(entries), math.MaxInt32))
+	s := NewSharded[K, V](bound, shards, hash)
+	n := int64(len(s.shards))
+	per, extra := capacity/n, capacity%n
+	eper, eextra := entries/int(n), entries%int(n)
+	if maxEntries <= 0 {
+		eper, eextra = math.MaxInt, 0
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.weigh = weight
+		sh.limit = per
+		if int64(i) < extra {
+			sh.limit++
+		}
+		size := eper
+		if i < eextra {
+			size++
+		}
+		sh.lru = newLRU(size, func(k K, v V) { sh.used -= sh.weigh(k, v) })
+	}
+	return s
+}
+
+// newLRU makes one shard's LRU. NewLRU fails only for size <= 0, which the
+// callers' arithmetic rules out.
+func newLRU[K comparable, V any](size int, onEvict simplelru.EvictCallback[K, V]) *simplelru.LRU[K, V] {
+	lru, err := simplelru.NewLRU[K, V](size, onEvict)
+	if err != nil {
+		panic("cache: " + err.Error())
+	}
+	return lru
+}
+
+// addLocked stores v for k and evicts what no longer fits. It reports
+// whether v was stored (always, unless it weighs more than the shard holds)
+// and whether another entry was evicted. The caller holds sh.mu.
+func (sh *shard[K, V]) addLocked(k K, v V) (stored, evicted bool) {
+	if sh.weigh == nil {
+		return true, sh.lru.Add(k, v)
+	}
+	// Removing first runs the eviction callback for the old value, so
+	// that used never counts a replaced value.
+	sh.lru.Remove(k)
+	w := sh.weigh(k, v)
+	if w > sh.limit {
+		return false, false
+	}
+	sh.used += w
+	evicted = sh.lru.Add(k, v)
+	for sh.used > sh.limit {
+		// The value just added is the most recent and fits alone, so
+		// this stops before reaching it.
+		sh.lru.RemoveOldest()
+		evicted = true
+	}
+	return true, evicted
 }
 
 func (s *Sharded[K, V]) shard(k K) *shard[K, V] {
@@ -111,19 +197,21 @@ func (s *Sharded[K, V]) Peek(k K) (V, bool) {
 }
 
 // Add stores v for k, replacing any value k had, and marks it most recently
-// used. It reports whether another entry was evicted to make room.
+// used. It reports whether another entry was evicted to make room. In a
+// Sharded made by NewWeighted, a value heavier than a shard's part is not
+// stored, and k loses any value it had.
 func (s *Sharded[K, V]) Add(k K, v V) (evicted bool) {
 	sh := s.shard(k)
 	sh.mu.Lock()
-	evicted = sh.lru.Add(k, v)
+	_, evicted = sh.addLocked(k, v)
 	sh.mu.Unlock()
 	return evicted
 }
 
 // AddIf stores v for k unless k already holds a value old for which
-// replace(old) is false. The check and the store are atomic: no other
-// operation on k runs between them. It reports whether v was stored and
-// whether another entry was evicted to make room.
+// replace(old) is false (or, as for Add, v is too heavy). The check and the
+// store are atomic: no other operation on k runs between them. It reports
+// whether v was stored and whether another entry was evicted to make room.
 //
 // replace runs with the shard locked: it must be quick and must not call
 // back into s.
@@ -134,7 +222,7 @@ func (s *Sharded[K, V]) AddIf(k K, v V, replace func(old V) bool) (added, evicte
 	if old, ok := sh.lru.Peek(k); ok && !replace(old) {
 		return false, false
 	}
-	return true, sh.lru.Add(k, v)
+	return sh.addLocked(k, v)
 }
 
 // Remove deletes k, if present.
@@ -174,6 +262,20 @@ func (s *Sharded[K, V]) Len() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// Weight returns the sum of the entries' weights for a Sharded made by
+// NewWeighted (0 for one made by NewSharded). Like Len it locks one shard at
+// a time; it never exceeds the capacity.
+func (s *Sharded[K, V]) Weight() int64 {
+	var w int64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		w += sh.used
+		sh.mu.Unlock()
+	}
+	return w
 }
 
 // Purge deletes every entry. It locks one shard at a time: entries added

@@ -182,3 +182,97 @@ func TestShardedConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestWeightedBound(t *testing.T) {
+	tests := []struct {
+		capacity   int64
+		maxEntries int
+		shards     int
+	}{
+		{1000, 0, 1},
+		{1000, 0, 8},
+		{1000, 20, 4},
+		{64, 0, 16},
+		{1, 0, 4},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("cap%d/entries%d/shards%d", tt.capacity, tt.maxEntries, tt.shards), func(t *testing.T) {
+			// Weight is the value: every operation's effect on the sum
+			// is known.
+			s := NewWeighted[uint64, int64](tt.capacity, tt.maxEntries, tt.shards, mix64, func(_ uint64, v int64) int64 { return v })
+			for i := range uint64(2000) {
+				v := int64(mix64(i)%50) + 1
+				switch i % 7 {
+				case 5:
+					s.Remove(i / 2)
+				case 6:
+					s.RemoveIf(i/3, func(v int64) bool { return v%2 == 0 })
+				default:
+					s.Add(i%300, v)
+				}
+				if got := s.Weight(); got > tt.capacity {
+					t.Fatalf("after op %d Weight() = %d, want <= %d", i, got, tt.capacity)
+				}
+				if tt.maxEntries > 0 && s.Len() > tt.maxEntries {
+					t.Fatalf("after op %d Len() = %d, want <= %d", i, s.Len(), tt.maxEntries)
+				}
+			}
+			var sum int64
+			for k := range uint64(300) {
+				if v, ok := s.Peek(k); ok {
+					sum += v
+				}
+			}
+			if got := s.Weight(); got != sum {
+				t.Errorf("Weight() = %d, want %d (the sum of the values present)", got, sum)
+			}
+			s.Purge()
+			if got := s.Weight(); got != 0 || s.Len() != 0 {
+				t.Errorf("after Purge Weight() = %d, Len() = %d; want 0, 0", got, s.Len())
+			}
+		})
+	}
+}
+
+func TestWeightedTooHeavy(t *testing.T) {
+	s := NewWeighted[string, int64](100, 0, 1, nil, func(_ string, v int64) int64 { return v })
+	s.Add("a", 10)
+	s.Add("b", 20)
+	if evicted := s.Add("a", 101); evicted {
+		t.Errorf("Add(too heavy) evicted = true, want false")
+	}
+	if _, ok := s.Peek("a"); ok {
+		t.Errorf("a kept its old value after a too heavy Add, want it gone")
+	}
+	if added, _ := s.AddIf("c", 500, func(int64) bool { return true }); added {
+		t.Errorf("AddIf(too heavy) added = true, want false")
+	}
+	if got := s.Weight(); got != 20 {
+		t.Errorf("Weight() = %d, want 20", got)
+	}
+	// A value of exactly the capacity fits, alone.
+	if evicted := s.Add("d", 100); !evicted {
+		t.Errorf("Add(capacity) evicted = false, want true")
+	}
+	if got, n := s.Weight(), s.Len(); got != 100 || n != 1 {
+		t.Errorf("Weight(), Len() = %d, %d; want 100, 1", got, n)
+	}
+}
+
+func TestWeightedLRUOrder(t *testing.T) {
+	s := NewWeighted[string, int64](10, 0, 1, nil, func(_ string, v int64) int64 { return v })
+	s.Add("a", 4)
+	s.Add("b", 4)
+	s.Get("a")
+	s.Add("c", 4) // evicts b, the least recently used
+	if _, ok := s.Peek("b"); ok {
+		t.Errorf("b survived, want it evicted as least recently used")
+	}
+	s.Add("c", 6) // replacing c makes room for nothing else: a (4) + c (6) = 10 fit
+	if _, ok := s.Peek("a"); !ok {
+		t.Errorf("a evicted by replacing c, want it kept")
+	}
+	if got := s.Weight(); got != 10 {
+		t.Errorf("Weight() = %d, want 10", got)
+	}
+}

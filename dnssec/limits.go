@@ -120,6 +120,12 @@ type Policy struct {
 	// a day for expired signatures; a small fixed allowance is easier to
 	// reason about and covers the clock drift of a home router.
 	ClockSkew time.Duration
+	// IgnoreTime skips the signature validity windows altogether, for a
+	// caller that knows its wall clock is wrong (a router before NTP has
+	// answered): everything else is checked as usual, and the caller
+	// must not vouch for the result as Secure to anyone. Validated TTLs
+	// are then judged as at each signature's inception.
+	IgnoreTime bool
 }
 
 // DefaultClockSkew is the skew used when Policy.ClockSkew is zero.
@@ -151,6 +157,9 @@ type Budget struct {
 	// nsec3 memoises hashes so that a proof that looks at many NSEC3
 	// records hashes each candidate name once.
 	nsec3 map[nsec3Key]string
+
+	// sigs, if not nil, remembers signature checks across budgets.
+	sigs *SigCache
 }
 
 type nsec3Key struct {
@@ -165,6 +174,15 @@ type nsec3Key struct {
 func NewBudget(l Limits, p Policy) *Budget {
 	l = l.withDefaults()
 	return &Budget{limits: l, policy: p, deadline: time.Now().Add(l.MaxTime)}
+}
+
+// WithSigCache makes b look up and remember successful signature checks in
+// c (nil: none), and returns b. A remembered check still counts against
+// the budget's verifications, so that limits hold the same whatever the
+// memo holds.
+func (b *Budget) WithSigCache(c *SigCache) *Budget {
+	b.sigs = c
+	return b
 }
 
 func (b *Budget) orDefault() *Budget {

@@ -269,9 +269,10 @@ func NSEC3NameError(qname, zone string, nsec3s []*dns.NSEC3, b *Budget) Result {
 // by an Opt-Out NSEC3 (Insecure: an unsigned delegation, RFC 5155 §8.6);
 // or a wildcard NODATA: a closest-encloser proof and an NSEC3 matching the
 // wildcard without qtype and CNAME (Insecure when the next closer's NSEC3
-// has Opt-Out, with or without that wildcard record). For qtype DS a
-// matching NSEC3 with NS but neither DS nor SOA proves an insecure delegation securely (RFC 5155 §8.9 uses the same
-// test for referrals; the caller then treats the child as Insecure).
+// has Opt-Out, with or without that wildcard record). For qtype DS, a
+// matching NSEC3 with NS but neither DS nor SOA proves securely that the
+// delegation is insecure (RFC 5155 §8.9 uses the same test for referrals;
+// the caller then treats the child as Insecure).
 func NSEC3NoData(qname string, qtype uint16, zone string, nsec3s []*dns.NSEC3, b *Budget) Result {
 	const what = "nsec3 nodata"
 	u, zone, b, r := prepNSEC3(what, zone, nsec3s, b)

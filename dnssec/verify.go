@@ -133,11 +133,11 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 			better(fmt.Errorf("dnssec: verify: rrsig expires before inception: %w", ErrBogus))
 			continue
 		}
-		if d := int64(int32(sig.Inception - nowSer)); d > skew {
+		if d := int64(int32(sig.Inception - nowSer)); d > skew && !b.policy.IgnoreTime {
 			better(fmt.Errorf("dnssec: verify: %w", ErrSignatureNotYetValid))
 			continue
 		}
-		if d := int64(int32(nowSer - sig.Expiration)); d > skew {
+		if d := int64(int32(nowSer - sig.Expiration)); d > skew && !b.policy.IgnoreTime {
 			better(fmt.Errorf("dnssec: verify: %w", ErrSignatureExpired))
 			continue
 		}
@@ -164,7 +164,7 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 				return bogus(fmt.Errorf("dnssec: verify: %w", err))
 			}
 			tries++
-			if err := verifySignature(k, sig.Algorithm, data, raw); err != nil {
+			if err := b.sigs.verify(k, sig.Algorithm, data, raw); err != nil {
 				b.failures++
 				better(fmt.Errorf("dnssec: verify: %w", err))
 				continue
@@ -176,7 +176,11 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 					wildcard = "*."
 				}
 			}
-			return Result{Status: Secure, Wildcard: wildcard, TTL: ValidatedTTL(rrset, sig, now)}
+			at := now
+			if b.policy.IgnoreTime {
+				at = time.Unix(int64(sig.Inception), 0)
+			}
+			return Result{Status: Secure, Wildcard: wildcard, TTL: ValidatedTTL(rrset, sig, at)}
 		}
 	}
 	if !sawSig {

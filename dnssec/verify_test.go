@@ -376,3 +376,39 @@ func collidingKeys(t testing.TB, tag uint16, n int) []*dns.DNSKEY {
 	}
 	return keys
 }
+
+// TestVerifyRRsetIgnoreTime: with a clock known to be wrong the validity
+// window is not checked, but everything else is.
+func TestVerifyRRsetIgnoreTime(t *testing.T) {
+	k := newKey(t, "example.", dns.ED25519, 256)
+	other := newKey(t, "example.", dns.ED25519, 256)
+	rrset := mustRRs(t, "www.example. 300 IN A 192.0.2.1")
+	good := k.sign(t, rrset)
+	forged := dns.Copy(good).(*dns.RRSIG)
+	forged.Signature = other.sign(t, rrset).Signature
+	boot := time.Unix(0, 0) // a router's clock before NTP
+	tests := []struct {
+		name   string
+		sig    *dns.RRSIG
+		now    time.Time
+		ignore bool
+		want   Status
+	}{
+		{"clock in 1970, times checked", good, boot, false, Bogus},
+		{"clock in 1970, times ignored", good, boot, true, Secure},
+		{"long expired, times ignored", good, testExpiration.AddDate(1, 0, 0), true, Secure},
+		{"forged, times ignored", forged, boot, true, Bogus},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBudget(Limits{}, Policy{IgnoreTime: tt.ignore})
+			got := VerifyRRset(rrset, []*dns.RRSIG{tt.sig}, []*dns.DNSKEY{k.key}, "example.", tt.now, b)
+			if got.Status != tt.want {
+				t.Fatalf("got %v (%v), want %v", got.Status, got.Err, tt.want)
+			}
+			if got.Status == Secure && (got.TTL == 0 || got.TTL > 300) {
+				t.Errorf("TTL %d, want 1..300", got.TTL)
+			}
+		})
+	}
+}

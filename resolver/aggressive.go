@@ -67,6 +67,7 @@ func newNSECStore() *cache.Sharded[string, *zoneNSEC] {
 // rememberNSEC keeps the validated NSEC RRsets of a Secure denial from
 // zone, with the SOA of the response.
 func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
+	skew := now.Sub(r.wall())
 	var soa []dns.RR
 	var ttl uint32 = maxNegativeSeconds
 	for _, rr := range m.Ns {
@@ -97,14 +98,14 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		if n3, ok := rr.(*dns.NSEC3); ok && n3.Flags&1 == 0 && dns.IsSubDomain(zone, n3.Hdr.Name) {
 			sigs := sigsAsRR(m.Ns, n3.Hdr.Name, dns.TypeNSEC3)
 			z.addNSEC3Locked(nsec3Entry{nsec3: n3, sigs: sigs,
-				expires: capBySigs(now.Add(time.Duration(min(ttl, n3.Hdr.Ttl))*time.Second), sigs)}, now)
+				expires: capBySigs(now.Add(time.Duration(min(ttl, n3.Hdr.Ttl))*time.Second), skew, sigs)}, now)
 		}
 		n, ok := rr.(*dns.NSEC)
 		if !ok || !dns.IsSubDomain(zone, n.Hdr.Name) {
 			continue
 		}
 		sigs := sigsAsRR(m.Ns, n.Hdr.Name, dns.TypeNSEC)
-		e := nsecEntry{nsec: n, sigs: sigs, expires: capBySigs(now.Add(time.Duration(min(ttl, n.Hdr.Ttl))*time.Second), sigs)}
+		e := nsecEntry{nsec: n, sigs: sigs, expires: capBySigs(now.Add(time.Duration(min(ttl, n.Hdr.Ttl))*time.Second), skew, sigs)}
 		i, found := slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
 			return dnssec.CanonicalCompare(e.nsec.Hdr.Name, name)
 		})
@@ -139,11 +140,13 @@ func (z *zoneNSEC) addNSEC3Locked(e nsec3Entry, now time.Time) {
 }
 
 // capBySigs returns t, or the earliest signature expiration if sooner: a
-// proof is no longer valid once its signatures have expired.
-func capBySigs(t time.Time, sigs []dns.RR) time.Time {
+// proof is no longer valid once its signatures have expired. t is on the
+// age clock, expirations on the wall clock; skew is the age clock's time
+// minus the wall clock's.
+func capBySigs(t time.Time, skew time.Duration, sigs []dns.RR) time.Time {
 	for _, rr := range sigs {
 		if s, ok := rr.(*dns.RRSIG); ok {
-			if exp := time.Unix(int64(s.Expiration), 0); exp.Before(t) {
+			if exp := time.Unix(int64(s.Expiration), 0).Add(skew); exp.Before(t) {
 				t = exp
 			}
 		}
@@ -345,10 +348,12 @@ type wildcardAnswer struct {
 // rememberWildcards keeps in zone's store, for later questions (RFC 8198
 // §5.3), what a Secure wildcard answer showed: the NSEC or NSEC3 records
 // of zone that proved the expansion, and the wildcard's RRsets under the
-// wildcard's own name, with their signatures (which sign that name). A wildcard signed by any zone but the one whose records prove
-// the expansion is not kept: the proof says nothing about its names.
+// wildcard's own name, with their signatures (which sign that name). A
+// wildcard signed by any zone but the one whose records prove the
+// expansion is not kept: the proof says nothing about its names.
 func (r *Resolver) rememberWildcards(zone string, m *dns.Msg, ws []wildcardAnswer, now time.Time) {
 	r.rememberNSEC(zone, m, now)
+	skew := now.Sub(r.wall())
 	zone = dns.CanonicalName(zone)
 	z, ok := r.nsec.Get(zone)
 	if !ok {
@@ -375,7 +380,7 @@ func (r *Resolver) rememberWildcards(zone string, m *dns.Msg, ws []wildcardAnswe
 		if len(e.rrs) == 0 || len(e.rrs) > maxWildRRs || ttl == 0 || !signedBy(e.rrs, zone) {
 			continue
 		}
-		e.expires = capBySigs(now.Add(time.Duration(min(ttl, maxWildSeconds))*time.Second), e.rrs)
+		e.expires = capBySigs(now.Add(time.Duration(min(ttl, maxWildSeconds))*time.Second), skew, e.rrs)
 		z.addWild(e, now)
 	}
 }

@@ -47,6 +47,7 @@ func (r *Resolver) resolve(ctx context.Context, qs *qstate, qname string, qtype 
 			meta.EDE = m.EDE
 		}
 		meta.Security = cache.Security(status)
+		meta.Unchecked = meta.Unchecked || m.Unchecked
 		// A DNAME that applies again further down the chain is the same
 		// RRset: it appears once (RFC 2181 §5).
 		for _, rr := range res.Answer {

@@ -21,7 +21,7 @@ func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.M
 	out := new(dns.Msg)
 	out.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 	if qtype != dns.TypeCNAME {
-		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && r.usableAlias(meta) {
+		if rrs, meta, ok := r.cache.GetRRset(name, dns.TypeCNAME, dns.ClassINET, now); ok && r.usableAlias(meta) && r.usable(meta) {
 			out.Answer = rrs
 			return out, meta, true
 		}
@@ -31,7 +31,7 @@ func (r *Resolver) cachedAlias(name string, qtype uint16, now time.Time) (*dns.M
 	}
 	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
 		rrs, meta, ok := r.cache.GetRRset(anc, dns.TypeDNAME, dns.ClassINET, now)
-		if !ok || !r.usableAlias(meta) {
+		if !ok || !r.usableAlias(meta) || !r.usable(meta) {
 			continue
 		}
 		for _, rr := range rrs {
@@ -65,7 +65,7 @@ func (r *Resolver) cachedSecure(name string, qtype uint16, now time.Time) (*dns.
 		return nil, cache.Meta{}, false
 	}
 	rrs, meta, ok := r.cache.GetRRset(name, qtype, dns.ClassINET, now)
-	if !ok || meta.Rank != cache.RankValidated || dnssec.Status(meta.Security) != dnssec.Secure || fromWildcard(rrs) {
+	if !ok || !r.usable(meta) || meta.Rank != cache.RankValidated || dnssec.Status(meta.Security) != dnssec.Secure || fromWildcard(rrs) {
 		// A wildcard's expansion needs its denial proof beside it,
 		// which the RRset cache does not keep.
 		return nil, cache.Meta{}, false
@@ -123,12 +123,12 @@ func denialRecords(rrs []dns.RR) []dns.RR {
 // validation on, only aliases validated Secure or proven Insecure, since
 // an alias answers every type at its name (a DNAME every name below) and
 // an Indeterminate answer was not checked at all.
-func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status) {
+func (r *Resolver) keepAnswerRRsets(resp *dns.Msg, status dnssec.Status, unchecked bool) {
 	if status == dnssec.Bogus {
 		return
 	}
 	aliases := !r.cfg.DNSSEC || status == dnssec.Secure || status == dnssec.Insecure
-	meta := cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(status)}
+	meta := cache.Meta{Rank: cache.RankAnswer, Security: cache.Security(status), Unchecked: unchecked}
 	switch {
 	case status == dnssec.Secure:
 		meta.Rank = cache.RankValidated

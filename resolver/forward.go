@@ -33,7 +33,7 @@ func (r *Resolver) forward(ctx context.Context, qs *qstate, name string, qtype u
 		if err != nil {
 			return result{}, err
 		}
-		r.keepAnswerRRsets(resp, status)
+		r.keepAnswerRRsets(resp, status, qs.unchecked)
 		return result{m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code}}, nil
 	}
 }

@@ -22,6 +22,10 @@ type qstate struct {
 	active map[qkey]bool // lookups on the current call stack
 	lim    *Limits
 	budget *dnssec.Budget // validation work; made on first use
+	// unchecked: the query validated without signature times (the wall
+	// clock was implausible when its budget was made) or used data so
+	// validated. Everything it caches is marked so (cache.Meta.Unchecked).
+	unchecked bool
 	// bogusRetries counts servers asked again after a Bogus answer.
 	bogusRetries int
 }
@@ -41,11 +45,11 @@ func newQState(lim *Limits) *qstate {
 func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, cache.Meta, error) {
 	now := r.now()
 	key := r.fullKey(name, qtype)
-	if m, meta, ok := r.cache.GetMsg(key, now); ok {
+	if m, meta, ok := r.cache.GetMsg(key, now); ok && r.usable(meta) {
 		if m.Rcode == dns.RcodeServerFailure {
 			return nil, meta, &Error{EDE: EDECachedError, Err: fmt.Errorf("%w: cached failure", ErrNoReachable)}
 		}
-		return m, meta, nil
+		return m, qs.mark(meta), nil
 	}
 	k := qkey{key.Name, qtype}
 	if qs.active[k] {
@@ -55,18 +59,20 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	defer delete(qs.active, k)
 
 	if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
+		meta = qs.mark(meta)
 		r.store(key, m, meta)
 		return m, meta, nil
 	}
 	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
+		meta = qs.mark(meta)
 		r.store(key, m, meta)
 		return m, meta, nil
 	}
 	if m, meta, ok := r.cachedSecure(name, qtype, now); ok {
-		return m, meta, nil
+		return m, qs.mark(meta), nil
 	}
 	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
-		return m, meta, nil
+		return m, qs.mark(meta), nil
 	}
 	res, err := r.iterate(ctx, qs, name, qtype)
 	if err != nil {
@@ -82,6 +88,7 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		}
 		return nil, cache.Meta{}, err
 	}
+	res.meta = qs.mark(res.meta)
 	r.store(key, res.msg, res.meta)
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
@@ -115,7 +122,7 @@ func (r *Resolver) belowNXDomain(name string, qtype uint16, now time.Time) (*dns
 	}
 	for anc := parent(dns.CanonicalName(name)); anc != "."; anc = parent(anc) {
 		m, meta, ok := r.cache.GetMsg(r.fullKey(anc, nxName), now)
-		if !ok || m.Rcode != dns.RcodeNameError || dnssec.Status(meta.Security) != dnssec.Secure {
+		if !ok || !r.usable(meta) || m.Rcode != dns.RcodeNameError || dnssec.Status(meta.Security) != dnssec.Secure {
 			continue
 		}
 		out := new(dns.Msg)
@@ -376,6 +383,6 @@ func (w *walk) onAnswer(ctx context.Context, resp *dns.Msg, kind respKind, serve
 		w.cut.tried[server] = true
 		return result{}, false, nil
 	}
-	w.r.keepAnswerRRsets(resp, status)
+	w.r.keepAnswerRRsets(resp, status, w.qs.unchecked)
 	return res, true, nil
 }

@@ -29,6 +29,13 @@ const (
 type keyEntry struct {
 	ks      dnssec.KeySet
 	expires time.Time
+	// unchecked: judged without signature times (see qstate.unchecked).
+	unchecked bool
+}
+
+// live reports whether e may be used at now (age clock).
+func (r *Resolver) live(e keyEntry, now time.Time) bool {
+	return now.Before(e.expires) && (!e.unchecked || !r.ClockPlausible())
 }
 
 // zoneKeys returns the validated DNSKEYs of zone, or why there are none:
@@ -47,11 +54,14 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	zone = dns.CanonicalName(zone)
 	now := r.now()
 	cached, hit := r.keys.Get(zone)
-	hit = hit && now.Before(cached.expires)
+	hit = hit && r.live(cached, now)
+	if hit && cached.unchecked {
+		qs.unchecked = true
+	}
 	if hit && keys == nil {
 		return cached.ks, nil
 	}
-	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, now) || r.anchors.Closest(zone) == nil {
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || r.anchors.Closest(zone) == nil {
 		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
 	}
 	trust := r.anchors.Lookup(zone)
@@ -62,16 +72,16 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 		}
 		switch dnssec.Status(meta.Security) {
 		case dnssec.Bogus:
-			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+			return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
 		case dnssec.Secure:
 		default:
 			if ds.Rcode == dns.RcodeNameError {
 				// Even under opt-out, a zone's apex exists.
-				return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 					Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), nil
 			}
-			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+			return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
 		}
 		var set []dns.RR
 		for _, rr := range ds.Answer {
@@ -86,10 +96,10 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 			// or exists without being a cut, is no zone, and a signature
 			// that claims it as signer is bogus.
 			if !provesDelegation(ds, zone, r.budget(qs)) {
-				return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 					Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), nil
 			}
-			return r.keepKeys(zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+			return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
 		}
 		trust = dnssec.DSAnchor(zone, set)
 	}
@@ -99,12 +109,13 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 			return dnssec.KeySet{}, err
 		}
 		// The lookup judged the keys already when it had to fetch them.
-		if e, ok := r.keys.Get(zone); ok && now.Before(e.expires) {
+		if e, ok := r.keys.Get(zone); ok && r.live(e, now) {
+			qs.unchecked = qs.unchecked || e.unchecked
 			return e.ks, nil
 		}
 		keys = m
 	}
-	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, now, r.budget(qs))
+	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, r.wall(), r.budget(qs))
 	if err := budgetError(ks.Err); err != nil {
 		return dnssec.KeySet{}, err // says nothing about the zone: not kept
 	}
@@ -113,10 +124,10 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 		// undo keys already proven: the answer is Bogus, the zone not.
 		return ks, nil
 	}
-	return r.keepKeys(zone, ks, now), nil
+	return r.keepKeys(qs, zone, ks, now), nil
 }
 
-func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec.KeySet {
+func (r *Resolver) keepKeys(qs *qstate, zone string, ks dnssec.KeySet, now time.Time) dnssec.KeySet {
 	ttl := time.Duration(ks.TTL) * time.Second
 	switch {
 	case ks.Status == dnssec.Bogus:
@@ -124,7 +135,7 @@ func (r *Resolver) keepKeys(zone string, ks dnssec.KeySet, now time.Time) dnssec
 	case ks.Status == dnssec.Insecure || ttl <= 0:
 		ttl = 5 * time.Minute
 	}
-	r.keys.Add(zone, keyEntry{ks: ks, expires: now.Add(min(ttl, maxKeyTTL))})
+	r.keys.Add(zone, keyEntry{ks: ks, expires: now.Add(min(ttl, maxKeyTTL)), unchecked: qs.unchecked})
 	return ks
 }
 
@@ -146,7 +157,7 @@ func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool 
 	}
 	if qtype != dns.TypeDNSKEY {
 		e, ok := r.keys.Peek(dns.CanonicalName(zone))
-		if ok && e.ks.Status == dnssec.Bogus && r.now().Before(e.expires) {
+		if ok && e.ks.Status == dnssec.Bogus && r.live(e, r.now()) {
 			return false
 		}
 	} else {
@@ -169,10 +180,10 @@ func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg
 	if r.anchors.Lookup(child) != nil {
 		return // the anchor, not the parent, vouches for the child
 	}
-	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && now.Before(e.expires) {
+	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && r.live(e, now) {
 		return
 	}
-	if _, _, ok := r.cache.GetMsg(key, now); ok {
+	if _, meta, ok := r.cache.GetMsg(key, now); ok && r.usable(meta) {
 		return
 	}
 	m := new(dns.Msg)
@@ -212,13 +223,13 @@ func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg
 	switch {
 	case err != nil || status == dnssec.Bogus || status == dnssec.Indeterminate:
 	case kind == kindAnswer:
-		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code})
+		r.store(key, m, cache.Meta{Rank: cache.RankAnswerNonAuth, Security: cache.Security(status), EDE: code, Unchecked: qs.unchecked})
 	case status == dnssec.Insecure || provesDelegation(m, child, r.budget(qs)):
 		// A denial without the SOA a DS query's answer has would be
 		// cached a few seconds at most (RFC 2308 §5); what it proves,
 		// that the child is unsigned, is kept instead, as zoneKeys
 		// would conclude.
-		r.keepKeys(dns.CanonicalName(child), dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
+		r.keepKeys(qs, dns.CanonicalName(child), dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/clock"
 	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
@@ -70,9 +71,23 @@ type Config struct {
 	NoUpstreamCookies bool
 	// Limits bound the work of one client query.
 	Limits Limits
-	// Now is the clock (default time.Now). Tests and scenario players
-	// replace it.
+	// Now is the wall clock (default time.Now): signature validity
+	// windows and calendar expiries of negative trust anchors are judged
+	// by it. Tests and scenario players replace it.
 	Now func() time.Time
+	// AgeClock is the clock ages and timeouts count by: cache and
+	// negative-cache TTLs, validated keys and NSEC records, server
+	// hold-downs and statistics. It must count time the machine spent
+	// suspended, or a laptop wakes with answers that outlived their TTL.
+	// Nil means Now when Now is set (so that a test drives one clock),
+	// and clock.Boot() otherwise.
+	AgeClock func() time.Time
+	// ClockNotBefore is the earliest time the wall clock can plausibly
+	// show: hush's build time, or later. While Now is before it,
+	// signature validity times are not checked and answers carry no AD
+	// but EDE 5 (see ClockPlausible). Zero means the clock is always
+	// believed.
+	ClockNotBefore time.Time
 
 	// DNSSEC turns validation on (RFC 4033–4035): upstream queries ask
 	// for signatures, every response is validated before it is cached,
@@ -145,7 +160,8 @@ type Resolver struct {
 	cache     *cache.Cache
 	servers   *servers
 	port      uint16
-	now       func() time.Time
+	now       func() time.Time // the age clock (Config.AgeClock)
+	wall      func() time.Time // the wall clock (Config.Now)
 	exflights flights[exKey, *dns.Msg]
 	qflights  flights[cache.Key, result]
 
@@ -157,6 +173,7 @@ type Resolver struct {
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
+	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
 	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
 	// glue keeps the addresses referrals gave for name server names (the
@@ -201,7 +218,7 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.NoIPv4 && cfg.NoIPv6 {
 		return nil, fmt.Errorf("resolver: both IPv4 and IPv6 upstream turned off")
 	}
-	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.Now}
+	r := &Resolver{cfg: cfg, ex: cfg.Exchanger, cache: cfg.Cache, port: cfg.UpstreamPort, now: cfg.AgeClock, wall: cfg.Now}
 	if r.ex == nil {
 		r.ex = &NetExchanger{}
 	}
@@ -211,8 +228,15 @@ func New(cfg Config) (*Resolver, error) {
 	if r.port == 0 {
 		r.port = 53
 	}
-	if r.now == nil {
-		r.now = time.Now
+	switch {
+	case r.now != nil:
+	case r.wall != nil:
+		r.now = r.wall
+	default:
+		r.now = clock.Boot()
+	}
+	if r.wall == nil {
+		r.wall = time.Now
 	}
 	r.lim = cfg.Limits.withDefaults()
 	r.servers = newServers()
@@ -228,6 +252,7 @@ func New(cfg Config) (*Resolver, error) {
 	// included, so its clock must be the query's own: a wall-clock cap
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
+	r.sigs = dnssec.NewSigCache(dnssec.DefaultSigCacheEntries)
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
@@ -343,23 +368,18 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 }
 
 // resolveTop resolves a client question and caches the whole answer, CNAME
-// chain included, under it, so that a repeat is one cache hit. When
-// validating it also caches the answer as clients without DO see it
-// (RFC 4035 §3.2.1), so that their hits copy no DNSSEC records only to
-// drop them.
+// chain included, under it, so that a repeat is one cache hit. The one
+// entry serves clients without DO too: the cache leaves out the DNSSEC
+// records for them (RFC 4035 §3.2.1).
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
-	m, meta, err := r.resolve(ctx, newQState(&r.lim), name, qtype)
+	qs := newQState(&r.lim)
+	m, meta, err := r.resolve(ctx, qs, name, qtype)
 	if err != nil {
 		return result{}, err
 	}
-	r.store(r.fullKey(name, qtype), m, meta)
-	if r.cfg.DNSSEC {
-		plain := new(dns.Msg)
-		*plain = *m
-		plain.Answer = withoutDNSSEC(m.Answer, qtype)
-		plain.Ns = withoutDNSSEC(m.Ns, qtype)
-		r.store(cache.NewKey(name, qtype, dns.ClassINET, false, false), plain, meta)
-	}
+	meta = qs.mark(meta)
+	meta.Partial = false
+	r.storeMsg(r.fullKey(name, qtype), m, meta)
 	return result{m, meta}, nil
 }
 
@@ -369,8 +389,33 @@ func (r *Resolver) fullKey(name string, qtype uint16) cache.Key {
 	return cache.NewKey(name, qtype, dns.ClassINET, r.cfg.DNSSEC, false)
 }
 
-// store caches m, keeping a Bogus answer only briefly.
+// store caches m, a link of a resolution, keeping a Bogus answer only
+// briefly.
+//
+// resolveTop's whole answer replaces a link stored under the same key. A
+// link that ends in an alias it does not resolve (the next link is another
+// lookup) is marked Partial, so that AnswerCached never gives a client the
+// start of a chain as its answer (which it did for a CNAME loop, whose
+// whole answer is never stored).
 func (r *Resolver) store(key cache.Key, m *dns.Msg, meta cache.Meta) {
+	meta.Partial = partial(m, key.Name, key.Type)
+	r.storeMsg(key, m, meta)
+}
+
+// partial reports whether m, an answer for (name, qtype), ends in an
+// alias to another name without data of qtype for it or an error: a link
+// of a chain, not a whole answer. A chain that ends in NODATA inside m
+// counts as partial too; resolveTop stores the whole answer over it.
+func partial(m *dns.Msg, name string, qtype uint16) bool {
+	if m.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	end, data := chainEnd(m.Answer, name, qtype)
+	return !data && !strings.EqualFold(end, name)
+}
+
+// storeMsg caches m as it is, keeping a Bogus answer only briefly.
+func (r *Resolver) storeMsg(key cache.Key, m *dns.Msg, meta cache.Meta) {
 	if dnssec.Status(meta.Security) == dnssec.Bogus {
 		m = clampTTL(m, bogusTTL)
 	}
@@ -406,7 +451,7 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	}
 	key := cache.NewKey(qq.Name, qq.Qtype, qq.Qclass, do && r.cfg.DNSSEC, false)
 	m, meta, ok := r.cache.GetMsg(key, r.now())
-	if !ok || m.Rcode == dns.RcodeServerFailure {
+	if !ok || meta.Partial || m.Rcode == dns.RcodeServerFailure || !r.usable(meta) {
 		return nil, false
 	}
 	out, err := r.clientView(q, m, meta)
@@ -447,13 +492,16 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 	}
 	// With CD the client validates for itself and gets no AD from us,
 	// as from Knot Resolver and Unbound.
-	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData) && !q.CheckingDisabled
-	if meta.EDE != 0 {
+	out.AuthenticatedData = status == dnssec.Secure && (do || q.AuthenticatedData) && !q.CheckingDisabled && !meta.Unchecked
+	if ede := uncheckedEDE(meta); ede != nil || meta.EDE != 0 {
 		// Information for the client, such as an unsupported algorithm
 		// that made the answer Insecure; the transport keeps only this
 		// option of the OPT record.
+		if ede == nil {
+			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE}
+		}
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		opt.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: meta.EDE}}
+		opt.Option = []dns.EDNS0{ede}
 		out.Extra = append(append([]dns.RR(nil), m.Extra...), opt)
 	}
 	if !do {

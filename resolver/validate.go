@@ -20,7 +20,12 @@ import (
 // budget returns the query's validation budget, making it on first use.
 func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
 	if qs.budget == nil {
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, r.cfg.DNSSECPolicy)
+		p := r.cfg.DNSSECPolicy
+		if r.cfg.DNSSEC && !r.ClockPlausible() {
+			p.IgnoreTime = true
+			qs.unchecked = true
+		}
+		qs.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
 	}
 	return qs.budget
 }
@@ -137,7 +142,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	case dnssec.Bogus:
 		return dnssec.Bogus, ede(ks.Err, dnssecEDE(dnssec.ErrDNSKEYMissing)), nil
 	}
-	v := &verifier{r: r, qs: qs, zone: zone, ks: ks, now: r.now(), b: r.budget(qs)}
+	v := &verifier{r: r, qs: qs, zone: zone, ks: ks, now: r.wall(), b: r.budget(qs)}
 	wildcards, status, code, err := v.answer(ctx, m.Answer)
 	if err != nil || status != dnssec.Secure {
 		return status, code, err
@@ -166,10 +171,13 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	if err != nil || status != dnssec.Secure || len(d.nsecs)+len(d.nsec3s) == 0 {
 		return status, code, err
 	}
-	if negative {
-		r.rememberNSEC(proofZone, m, v.now)
-	} else {
-		r.rememberWildcards(proofZone, m, wildcards, v.now)
+	switch {
+	case qs.unchecked:
+		// Kept for other names only once their times can be checked.
+	case negative:
+		r.rememberNSEC(proofZone, m, r.now())
+	default:
+		r.rememberWildcards(proofZone, m, wildcards, r.now())
 	}
 	return status, code, nil
 }
@@ -189,7 +197,7 @@ type verifier struct {
 	qs   *qstate
 	zone string
 	ks   dnssec.KeySet
-	now  time.Time
+	now  time.Time // wall clock: signature validity
 	b    *dnssec.Budget
 }
 

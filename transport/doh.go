@@ -8,9 +8,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/netip"
-	"runtime/debug"
-	"strconv"
 	"sync"
 	"time"
 
@@ -76,7 +73,7 @@ type DoHOptions struct {
 	// MaxConnsPerClient caps the open connections of one client (an IPv4
 	// address or an IPv6 /64), HTTP/1.1, HTTP/2 and HTTP/3 together
 	// (default Config.MaxConnsPerClient; a browser needs one or two).
-	// Config.MaxTCPConns caps them all.
+	// Config.MaxConns caps them all.
 	MaxConnsPerClient int
 
 	// AltSvcMaxAge is the ma parameter of the Alt-Svc header that
@@ -124,24 +121,24 @@ type DoHOptions struct {
 // answer; one that needs the handler waits for the handshake to complete
 // and is answered 425 Too Early (RFC 8470) if the connection ends first.
 //
-// A connection beyond Config.MaxTCPConns or DoHOptions.MaxConnsPerClient
+// A connection beyond Config.MaxConns or DoHOptions.MaxConnsPerClient
 // is closed at once: a TCP connection before its TLS handshake (the client
 // sees the connection closed), a QUIC one with H3_EXCESSIVE_LOAD once its
 // handshake completes. A QUIC connection counts against these caps only
 // from then on, because its address may be forged before: until then it
 // counts among the QUIC handshakes under way, of which there may be at
-// most MaxTCPConns (more are refused), and from MaxTCPConns/8 of them on
-// new clients must first prove their address with a Retry (RFC 9000
-// §8.1.2), which costs them a round trip and stops forged Initials from
-// adding to them; handshakes of clients a Retry proved count per client
-// (see quicHandshakes, shared with DoQServer). So forged UDP packets cannot take the slots TCP clients
-// need. HTTP/2 and HTTP/3 connections take at most
-// Config.MaxTCPInFlight concurrent streams. Timeouts: the TLS handshake
-// and a request's header within Config.TLSHandshakeTimeout; its body
-// within Config.TCPIdleTimeout more; the response within
-// Config.QueryTimeout plus TCPIdleTimeout; idle connections are closed
-// after TCPIdleTimeout. HTTP/3 has no timeout for a request's header
-// (quic-go offers no hook before the handler): the stream and connection
+// most MaxConns (more are refused), and from MaxConns/8 of them on new
+// clients must first prove their address with a Retry (RFC 9000 §8.1.2),
+// which costs them a round trip and stops forged Initials from adding to
+// them; handshakes of clients a Retry proved count per client (see
+// quicHandshakes, shared with DoQServer). So forged UDP packets cannot
+// take the slots TCP clients need. HTTP/2 and HTTP/3 connections take at
+// most Config.MaxInFlightPerConn concurrent streams. Timeouts: the TLS
+// handshake and a request's header within Config.TLSHandshakeTimeout; its
+// body within Config.IdleTimeout more; the response within
+// Config.QueryTimeout plus IdleTimeout; idle connections are closed after
+// IdleTimeout. HTTP/3 has no timeout for a request's header (quic-go
+// offers no hook before the handler): the stream and connection
 // caps bound what a slow client holds.
 //
 // The handler's context is cancelled when the client goes away. Nothing
@@ -149,7 +146,12 @@ type DoHOptions struct {
 // removed, and TLS handshake failures (scanners, wrong certificates) and
 // broken HTTP/2 prefaces are dropped as TLSServer drops failed handshakes.
 type DoHServer struct {
-	cfg      Config
+	cfg  Config
+	pipe *pipeline
+	// life's listeners are the quic-go transports of ServeQUIC; its work
+	// is the requests in flight. net/http and http3 track the
+	// connections.
+	life     *lifecycle
 	path     string
 	altSvcMA time.Duration
 	limit    *connLimiter
@@ -164,25 +166,20 @@ type DoHServer struct {
 	tlsQUIC *tls.Config // ALPN h3
 	quicCfg *quic.Config
 
-	// base is cancelled when a Shutdown runs out of time, which cancels
-	// the handlers' contexts.
-	base       context.Context
-	cancelBase context.CancelFunc
-
 	work sync.Pool // *dohWork
 
 	altSvc struct {
 		sync.RWMutex
 		v []string // nil until ServeQUIC runs
 	}
-
-	mu         sync.Mutex
-	closed     bool                         // mu guards
-	stopping   chan struct{}                // closed when closed is set
-	inflight   int                          // mu guards: ServeHTTP calls running
-	drained    chan struct{}                // closed when closed && inflight == 0
-	transports map[*quic.Transport]struct{} // mu guards
 }
+
+// dohTransport is a quic-go transport of DoHServer.ServeQUIC, as Shutdown
+// sees it: http3.Server stops its listener, Shutdown closes it last.
+type dohTransport struct{ *quic.Transport }
+
+func (t dohTransport) stop()  {}
+func (t dohTransport) close() { _ = t.Close() }
 
 // dohWork is what one request needs, pooled: the response scratch, the
 // query message (replaced when a handler takes it) and the buffer the
@@ -200,12 +197,11 @@ type dohWork struct {
 // included. It does not listen: call Serve and ServeQUIC.
 func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer {
 	s := &DoHServer{
-		cfg:        cfg.withDefaults(),
-		path:       opts.Path,
-		altSvcMA:   opts.AltSvcMaxAge,
-		drained:    make(chan struct{}),
-		stopping:   make(chan struct{}),
-		transports: make(map[*quic.Transport]struct{}),
+		cfg:      cfg.withDefaults(),
+		pipe:     newPipeline(cfg),
+		life:     newLifecycle(),
+		path:     opts.Path,
+		altSvcMA: opts.AltSvcMaxAge,
 	}
 	if s.path == "" {
 		s.path = DefaultDoHPath
@@ -217,9 +213,8 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	if perClient <= 0 {
 		perClient = s.cfg.MaxConnsPerClient
 	}
-	s.limit = newConnLimiter(s.cfg.MaxTCPConns, perClient)
-	s.handshakes = newQUICHandshakes(s.cfg.MaxTCPConns, perClient)
-	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.limit = newConnLimiter(s.cfg.MaxConns, perClient)
+	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, perClient)
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
 	}
@@ -238,13 +233,13 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		Handler:           s,
 		Protocols:         &protos,
 		ReadHeaderTimeout: c.TLSHandshakeTimeout,
-		ReadTimeout:       c.TLSHandshakeTimeout + c.TCPIdleTimeout,
-		WriteTimeout:      c.QueryTimeout + c.TCPIdleTimeout,
-		IdleTimeout:       c.TCPIdleTimeout,
+		ReadTimeout:       c.TLSHandshakeTimeout + c.IdleTimeout,
+		WriteTimeout:      c.QueryTimeout + c.IdleTimeout,
+		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    dohMaxHeaderBytes,
 		ErrorLog:          log.New(&httpErrorLog{report: c.ErrorLog}, "", 0),
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: c.MaxTCPInFlight,
+			MaxConcurrentStreams: c.MaxInFlightPerConn,
 			// Queries and answers fit one frame; a bigger
 			// window only lets a client park more data here.
 			MaxReceiveBufferPerStream:     tcpMaxSize + 1,
@@ -254,8 +249,8 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	s.quicCfg = &quic.Config{
 		// quic-go gives up on a handshake after twice this.
 		HandshakeIdleTimeout:  max(c.TLSHandshakeTimeout/2, time.Millisecond),
-		MaxIdleTimeout:        c.TCPIdleTimeout,
-		MaxIncomingStreams:    int64(c.MaxTCPInFlight),
+		MaxIdleTimeout:        c.IdleTimeout,
+		MaxIncomingStreams:    int64(c.MaxInFlightPerConn),
 		MaxIncomingUniStreams: dohMaxUniStreams,
 		// Replaying a DNS query reveals nothing the first copy did
 		// not, and hush answers it the same way (RFC 8484 §7 leaves
@@ -266,7 +261,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	s.h3 = &http3.Server{
 		Handler:        s,
 		MaxHeaderBytes: dohMaxHeaderBytes,
-		IdleTimeout:    c.TCPIdleTimeout,
+		IdleTimeout:    c.IdleTimeout,
 		// ServeHTTP needs the connection to wait for its handshake.
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
 			return context.WithValue(ctx, dohQUICConnKey{}, c)
@@ -305,19 +300,12 @@ func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
 		ConnContext:         s.handshakes.connContext,
 		VerifySourceAddress: s.handshakes.verifySourceAddress,
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.life.addListener(dohTransport{tr}, false) {
 		return ErrServerClosed
 	}
-	s.transports[tr] = struct{}{}
-	s.mu.Unlock()
 	ln, err := tr.ListenEarly(s.tlsQUIC, s.quicCfg)
 	if err != nil {
-		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
+		if s.life.closing.Load() {
 			// Shutdown closed tr under us.
 			return ErrServerClosed
 		}
@@ -370,27 +358,13 @@ func (s *DoHServer) check() error {
 // request was answered (clients that ignore GOAWAY, handshakes that never
 // finish) are closed then, or when ctx ends if that is sooner.
 func (s *DoHServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.stopping)
-		if s.inflight == 0 {
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
-
+	s.life.begin()
 	h12 := make(chan error, 1)
 	go func() { h12 <- s.h12.Shutdown(ctx) }()
 	h3 := make(chan error, 1)
 	go func() { h3 <- s.h3.Shutdown(ctx) }()
 
-	var err error
-	select {
-	case <-s.drained:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	err := s.life.wait(ctx)
 	if e := <-h12; e != nil {
 		// Out of time: Shutdown leaves active connections open.
 		_ = s.h12.Close()
@@ -408,220 +382,6 @@ func (s *DoHServer) Shutdown(ctx context.Context) error {
 	// h3.Shutdown closes what is left by itself only when ctx ends.
 	_ = s.h3.Close()
 	<-h3
-	s.cancelBase()
-	s.mu.Lock()
-	trs := s.transports
-	s.transports = nil
-	s.mu.Unlock()
-	for tr := range trs {
-		_ = tr.Close()
-	}
+	s.life.end(false)
 	return err
-}
-
-// enter and leave count the requests in flight, for Shutdown.
-func (s *DoHServer) enter() {
-	s.mu.Lock()
-	s.inflight++
-	s.mu.Unlock()
-}
-
-func (s *DoHServer) leave() {
-	s.mu.Lock()
-	s.inflight--
-	if s.closed && s.inflight == 0 {
-		select {
-		case <-s.drained:
-		default:
-			close(s.drained)
-		}
-	}
-	s.mu.Unlock()
-}
-
-// ServeHTTP answers one DoH request; see DoHServer for the rules.
-func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.enter()
-	defer s.leave()
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			// net/http would log the value, which may quote the
-			// request; only the stack goes out, and the stream is
-			// aborted without a log line.
-			s.cfg.report(fmt.Errorf("transport: doh handler panicked:\n%s", debug.Stack()))
-			panic(http.ErrAbortHandler)
-		}
-	}()
-	h := w.Header()
-	if r.ProtoMajor < 3 {
-		s.altSvc.RLock()
-		if s.altSvc.v != nil {
-			h["Alt-Svc"] = s.altSvc.v
-		}
-		s.altSvc.RUnlock()
-	} else if d, ok := w.(interface {
-		SetReadDeadline(time.Time) error
-		SetWriteDeadline(time.Time) error
-	}); ok {
-		// net/http's timeouts do not reach HTTP/3: the same budget.
-		now := time.Now()
-		_ = d.SetReadDeadline(now.Add(s.cfg.TCPIdleTimeout))
-		_ = d.SetWriteDeadline(now.Add(s.cfg.QueryTimeout + s.cfg.TCPIdleTimeout))
-	}
-	if r.URL.Path != s.path {
-		httpFail(w, http.StatusNotFound, false, "not found")
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		h["Allow"] = hdrAllow
-		httpFail(w, http.StatusMethodNotAllowed, false, "method not allowed: use GET or POST")
-		return
-	}
-	var (
-		wk          *dohWork
-		dr          dohRequest
-		status      int
-		msg         string
-		contentType = r.Header.Get("Content-Type")
-	)
-	if r.Method == http.MethodPost {
-		// The body may be slow to come: the pooled buffers are
-		// taken once it is here, and it is read into one that grows
-		// with it.
-		dr, status, msg = decodeRequest(w, r.Method, r.URL.RawQuery, contentType, r.ContentLength, r.Body, nil)
-		wk = s.work.Get().(*dohWork)
-	} else {
-		wk = s.work.Get().(*dohWork)
-		dr, status, msg = decodeRequest(w, r.Method, r.URL.RawQuery, contentType, r.ContentLength, r.Body, wk.buf)
-	}
-	defer s.work.Put(wk)
-	if status != 0 {
-		httpFail(w, status, dr.json, msg)
-		return
-	}
-	out, status := s.resolve(r.Context(), wk, dr.raw, s.cfg.allowed(remoteAddr(r)), dohHandshakeOf(r))
-	switch status {
-	case 0:
-	case http.StatusTooEarly:
-		httpFail(w, status, dr.json, "handshake not complete")
-		return
-	default:
-		httpFail(w, http.StatusBadRequest, dr.json, "not a DNS query")
-		return
-	}
-	if dr.json {
-		writeJSON(w, out)
-		return
-	}
-	h["Content-Type"] = hdrDNSMessage
-	h["Content-Length"] = []string{strconv.Itoa(len(out))}
-	h["Cache-Control"] = []string{cacheControl(out)}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out)
-}
-
-// resolve runs the shared pipeline on raw. The result is in wk.sc's
-// buffer, valid until wk is used again. Status 400 means no answer is due
-// (not a query); 425 (Too Early, RFC 8470) that the query needed the
-// handler, came in 0-RTT and the handshake did not complete before ctx
-// ended or Shutdown started.
-//
-// proven is nil when the client's address is proven (TCP), else closed
-// when it is (QUIC's HandshakeComplete). Until then the address may be
-// forged: a client outside Config.AllowClients could send 0-RTT data in
-// the name of an allowed one. Answers that need no resolution (the cache
-// fast path, REFUSED) go to the claimed address at once, as DoQ sends
-// them: a forger cannot read them. A query that reaches the handler waits
-// for the proof, so that nobody makes hush resolve in another's name.
-func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowed bool, proven <-chan struct{}) ([]byte, int) {
-	var req request
-	out, act := s.cfg.prepare(wk.sc, raw, wk.q, &req, protoHTTPS, allowed)
-	switch act {
-	case actDrop:
-		return nil, http.StatusBadRequest
-	case actHandle:
-		if proven != nil {
-			select {
-			case <-proven:
-			case <-ctx.Done():
-				return nil, http.StatusTooEarly
-			case <-s.stopping:
-				// Shutdown waits for the requests in flight:
-				// not for a handshake that may never end.
-				return nil, http.StatusTooEarly
-			}
-		}
-		// The handler may keep q.
-		q := wk.q
-		wk.q = new(dns.Msg)
-		qctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-		stop := context.AfterFunc(s.base, cancel)
-		out = s.cfg.finish(qctx, wk.sc, q, &req, protoHTTPS)
-		stop()
-		cancel()
-	}
-	return out, 0
-}
-
-// dohQUICConnKey is the context key of an HTTP/3 request's QUIC connection.
-type dohQUICConnKey struct{}
-
-// dohHandshakeOf is nil for a request over TCP, whose address TCP's
-// handshake proved; for HTTP/3, its connection's HandshakeComplete.
-// A request over HTTP/3 without its connection, which cannot happen, is
-// never proven.
-func dohHandshakeOf(r *http.Request) <-chan struct{} {
-	if r.ProtoMajor < 3 {
-		return nil
-	}
-	if c, ok := r.Context().Value(dohQUICConnKey{}).(*quic.Conn); ok {
-		return c.HandshakeComplete()
-	}
-	return make(chan struct{})
-}
-
-// remoteAddr is the client's address as the connection gives it (net/http
-// and quic-go's http3 fill RemoteAddr from the socket, never from a
-// header).
-func remoteAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr()
-}
-
-// addrPortOf is addrOf with the port.
-func addrPortOf(a net.Addr) netip.AddrPort {
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		return a.AddrPort()
-	case *net.TCPAddr:
-		return a.AddrPort()
-	case nil:
-		return netip.AddrPort{}
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
-}
-
-// httpFail writes an HTTP error: {"error": msg} for the JSON form, the
-// text otherwise. msg never quotes the request.
-func httpFail(w http.ResponseWriter, status int, json bool, msg string) {
-	h := w.Header()
-	h["Cache-Control"] = hdrNoStore
-	var body []byte
-	if json {
-		h["Content-Type"] = hdrJSON
-		body = jsonError(msg)
-	} else {
-		h["Content-Type"] = hdrTextPlain
-		body = []byte(msg + "\n")
-	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -14,7 +14,7 @@ import (
 // over HTTP/2 and HTTP/3: on one connection (one request at a time) and
 // on many (one connection per parallel goroutine), handshakes excluded.
 func BenchmarkDoHCacheHit(b *testing.B) {
-	ts := startDoH(b, Config{Handler: newCacheHandler(b), MaxTCPConns: 10000}, DoHOptions{MaxConnsPerClient: 10000})
+	ts := startDoH(b, Config{Handler: newCacheHandler(b), MaxConns: 10000}, DoHOptions{MaxConnsPerClient: 10000})
 	raw := pack(b, query("www.example.com.", dns.TypeA, true, 1232, true))
 	loop := func(c *http.Client, next func() bool) error {
 		buf := make([]byte, 1500)

@@ -48,8 +48,8 @@ func (c *limitConn) Close() error {
 // accepted before its handshake completes (so that 0-RTT requests can be
 // read), when its client address may still be forged: it takes a slot of
 // limit, which TCP shares, only once the handshake has proved the
-// address, and until then counts in the server's dohHandshakes, which is
-// keyed by nobody. A connection over the caps is closed with
+// address, and until then counts in the server's quicHandshakes, which
+// is keyed by nobody. A connection over the caps is closed with
 // H3_EXCESSIVE_LOAD; the others are counted until their context ends.
 type quicLimitListener struct {
 	ln    *quic.EarlyListener

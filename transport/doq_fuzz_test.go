@@ -42,7 +42,7 @@ func FuzzDoQStream(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	cfg := Config{Handler: cachedHandler{newCacheHandler(f), testHandler(f)}, QueryTimeout: time.Millisecond}.withDefaults()
+	cfg := newPipeline(Config{Handler: cachedHandler{newCacheHandler(f), testHandler(f)}})
 	sc := newScratch()
 	reused := new(dns.Msg) // as the server's pool reuses one across streams
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -94,7 +94,7 @@ func FuzzDoQStream(f *testing.F) {
 			return
 		}
 		if act == actHandle {
-			ctx, cancel := context.WithTimeout(context.Background(), cfg.QueryTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 			out = cfg.finish(ctx, sc, q, &req, protoQUIC)
 			cancel()
 		}
@@ -138,7 +138,7 @@ func TestReadDoQQueryErrors(t *testing.T) {
 // edns-tcp-keepalive option must not make the next query, rejected from
 // its header alone, a protocol error.
 func TestDoQPrepareReusedMsg(t *testing.T) {
-	cfg := Config{Handler: testHandler(t)}.withDefaults()
+	cfg := newPipeline(Config{Handler: testHandler(t)})
 	sc := newScratch()
 	q := new(dns.Msg)
 	var req request

@@ -37,7 +37,7 @@ func optionOf(r *dns.Msg, code uint16) dns.EDNS0 {
 
 // respondWire runs raw through the request path over p and returns the
 // response without its frame, unpacked and as sent.
-func respondWire(t *testing.T, cfg *Config, raw []byte, p proto, allowed bool) (*dns.Msg, []byte) {
+func respondWire(t *testing.T, cfg *pipeline, raw []byte, p proto, allowed bool) (*dns.Msg, []byte) {
 	t.Helper()
 	out, ok := cfg.respond(context.Background(), newScratch(), raw, p, allowed)
 	if !ok {
@@ -57,7 +57,7 @@ func respondWire(t *testing.T, cfg *Config, raw []byte, p proto, allowed bool) (
 }
 
 func TestPadding(t *testing.T) {
-	cfg := Config{Handler: testHandler(t)}.withDefaults()
+	cfg := newPipeline(Config{Handler: testHandler(t)})
 	tests := []struct {
 		name    string
 		q       *dns.Msg
@@ -81,7 +81,7 @@ func TestPadding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, wire := respondWire(t, &cfg, pack(t, tt.q), tt.p, !tt.denied)
+			r, wire := respondWire(t, cfg, pack(t, tt.q), tt.p, !tt.denied)
 			pad := optionOf(r, dns.EDNS0PADDING)
 			if got := pad != nil; got != tt.wantPad {
 				t.Fatalf("got padding option %v, want %v", got, tt.wantPad)
@@ -114,14 +114,14 @@ func TestPaddingNearLimit(t *testing.T) {
 	}
 	// records returns TXT records that make the unpadded response exactly
 	// size octets long, given that one full record makes it base+279*1.
-	serve := func(answer []dns.RR) Config {
-		return Config{Handler: HandlerFunc(func(context.Context, *dns.Msg) (*dns.Msg, error) {
+	serve := func(answer []dns.RR) *pipeline {
+		return newPipeline(Config{Handler: HandlerFunc(func(context.Context, *dns.Msg) (*dns.Msg, error) {
 			return &dns.Msg{Answer: answer}, nil
-		})}.withDefaults()
+		})})
 	}
 	unpadded := func(answer []dns.RR) int {
 		cfg := serve(answer)
-		_, wire := respondWire(t, &cfg, pack(t, withOptions("example.com.")), protoTLS, true)
+		_, wire := respondWire(t, cfg, pack(t, withOptions("example.com.")), protoTLS, true)
 		return len(wire)
 	}
 	records := func(size int) []dns.RR {
@@ -154,7 +154,7 @@ func TestPaddingNearLimit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			answer := records(tt.size)
 			cfg := serve(answer)
-			r, wire := respondWire(t, &cfg, pack(t, withOptions("example.com.", padOpt())), protoTLS, true)
+			r, wire := respondWire(t, cfg, pack(t, withOptions("example.com.", padOpt())), protoTLS, true)
 			if r.Truncated || len(r.Answer) != len(answer) {
 				t.Fatalf("got TC=%v, %d answers; want false, %d", r.Truncated, len(r.Answer), len(answer))
 			}
@@ -180,7 +180,7 @@ func TestKeepaliveUnits(t *testing.T) {
 		{0, 1},
 		{99 * time.Millisecond, 1},
 		{100 * time.Millisecond, 1},
-		{DefaultTCPIdleTimeout, 100},
+		{DefaultIdleTimeout, 100},
 		{2500 * time.Millisecond, 25},
 		{24 * time.Hour, 0xFFFF},
 	}
@@ -192,7 +192,7 @@ func TestKeepaliveUnits(t *testing.T) {
 }
 
 func TestKeepalive(t *testing.T) {
-	cfg := Config{Handler: testHandler(t), TCPIdleTimeout: 2500 * time.Millisecond}.withDefaults()
+	cfg := newPipeline(Config{Handler: testHandler(t), IdleTimeout: 2500 * time.Millisecond})
 	tests := []struct {
 		name     string
 		q        *dns.Msg
@@ -207,7 +207,7 @@ func TestKeepalive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := respondWire(t, &cfg, pack(t, tt.q), tt.p, true)
+			r, _ := respondWire(t, cfg, pack(t, tt.q), tt.p, true)
 			if r.Rcode == dns.RcodeFormatError {
 				t.Fatalf("got FORMERR, want an answer")
 			}
@@ -242,7 +242,7 @@ func readRawFrame(t *testing.T, c net.Conn) []byte {
 // listeners on loopback.
 func TestEDNSOptionsOverSockets(t *testing.T) {
 	checkLeaks(t)
-	cfg := Config{Handler: testHandler(t), TCPIdleTimeout: 3 * time.Second}
+	cfg := Config{Handler: testHandler(t), IdleTimeout: 3 * time.Second}
 	tlsAddr, cc, _ := startTLS(t, cfg)
 	tcpAddr, _ := startTCP(t, cfg)
 	udpAddr, _ := startUDP(t, cfg)
@@ -296,7 +296,7 @@ func BenchmarkRespondEDNSOptions(b *testing.B) {
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := Config{Handler: newCacheHandler(b)}.withDefaults()
+			cfg := newPipeline(Config{Handler: newCacheHandler(b)})
 			raw := pack(b, bc.q)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

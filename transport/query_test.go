@@ -15,7 +15,7 @@ import (
 
 // respondMsg runs raw through the request path and unpacks the response;
 // nil means the query was dropped. For TCP it checks and strips the frame.
-func respondMsg(t *testing.T, ctx context.Context, cfg *Config, raw []byte, p proto, allowed bool) (*dns.Msg, []byte) {
+func respondMsg(t *testing.T, ctx context.Context, cfg *pipeline, raw []byte, p proto, allowed bool) (*dns.Msg, []byte) {
 	t.Helper()
 	out, ok := cfg.respond(ctx, newScratch(), raw, p, allowed)
 	if !ok {
@@ -54,7 +54,7 @@ func withFlags(raw []byte, set, clear uint16) []byte {
 }
 
 func TestRespond(t *testing.T) {
-	cfg := Config{Handler: testHandler(t)}.withDefaults()
+	cfg := newPipeline(Config{Handler: testHandler(t)})
 
 	q := func(name string, qtype uint16, edns bool, size uint16, do bool) []byte {
 		return pack(t, query(name, qtype, edns, size, do))
@@ -233,7 +233,7 @@ func TestRespond(t *testing.T) {
 				ctx, cancel = tt.ctx()
 			}
 			defer cancel()
-			r, wire := respondMsg(t, ctx, &cfg, tt.raw, tt.p, !tt.denied)
+			r, wire := respondMsg(t, ctx, cfg, tt.raw, tt.p, !tt.denied)
 			if tt.drop {
 				if r != nil {
 					t.Fatalf("got response %v, want drop", r)
@@ -294,28 +294,28 @@ func wantAD(ad bool) func(t *testing.T, r *dns.Msg, wire []byte) {
 }
 
 func TestAllowed(t *testing.T) {
-	def := Config{}.withDefaults()
-	ten := Config{AllowClients: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:192.0.2.0/120")}}.withDefaults()
+	def := newPipeline(Config{})
+	ten := newPipeline(Config{AllowClients: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:192.0.2.0/120")}})
 	tests := []struct {
-		cfg  *Config
+		cfg  *pipeline
 		addr string
 		want bool
 	}{
-		{&def, "127.0.0.1", true},
-		{&def, "127.53.1.2", true},
-		{&def, "::1", true},
-		{&def, "::ffff:127.0.0.1", true},
-		{&def, "10.0.0.1", false},
-		{&def, "::2", false},
-		{&ten, "10.1.2.3", true},
-		{&ten, "::ffff:10.1.2.3", true},
-		{&ten, "192.0.2.7", true},
-		{&ten, "127.0.0.1", false},
-		{&ten, "fe80::1%eth0", false},
+		{def, "127.0.0.1", true},
+		{def, "127.53.1.2", true},
+		{def, "::1", true},
+		{def, "::ffff:127.0.0.1", true},
+		{def, "10.0.0.1", false},
+		{def, "::2", false},
+		{ten, "10.1.2.3", true},
+		{ten, "::ffff:10.1.2.3", true},
+		{ten, "192.0.2.7", true},
+		{ten, "127.0.0.1", false},
+		{ten, "fe80::1%eth0", false},
 	}
 	for _, tt := range tests {
 		if got := tt.cfg.allowed(netip.MustParseAddr(tt.addr)); got != tt.want {
-			t.Errorf("allowed(%s) with %v: got %v, want %v", tt.addr, tt.cfg.AllowClients, got, tt.want)
+			t.Errorf("allowed(%s) with %v: got %v, want %v", tt.addr, tt.cfg.acl, got, tt.want)
 		}
 	}
 	if def.allowed(netip.Addr{}) {
@@ -356,17 +356,17 @@ func newCacheHandler(t testing.TB) *cacheHandler {
 
 func TestClientIdentifyingOptionsRemoved(t *testing.T) {
 	var seen []dns.EDNS0
-	cfg := Config{Handler: HandlerFunc(func(_ context.Context, q *dns.Msg) (*dns.Msg, error) {
+	cfg := newPipeline(Config{Handler: HandlerFunc(func(_ context.Context, q *dns.Msg) (*dns.Msg, error) {
 		seen = q.IsEdns0().Option
 		return new(dns.Msg), nil
-	})}.withDefaults()
+	})})
 	m := query("example.com.", dns.TypeA, true, 1232, true)
 	m.IsEdns0().Option = []dns.EDNS0{
 		&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.IPv4(192, 0, 2, 0).To4()},
 		&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"},
 		&dns.EDNS0_NSID{Code: dns.EDNS0NSID},
 	}
-	if r, _ := respondMsg(t, context.Background(), &cfg, pack(t, m), protoUDP, true); r == nil || r.Rcode != dns.RcodeSuccess {
+	if r, _ := respondMsg(t, context.Background(), cfg, pack(t, m), protoUDP, true); r == nil || r.Rcode != dns.RcodeSuccess {
 		t.Fatalf("got %v, want NOERROR", r)
 	}
 	if len(seen) != 1 || seen[0].Option() != dns.EDNS0NSID {
@@ -377,16 +377,16 @@ func TestClientIdentifyingOptionsRemoved(t *testing.T) {
 func TestCacheAnswererFastPath(t *testing.T) {
 	h := newCacheHandler(t)
 	h.served = make(chan string, 10)
-	cfg := Config{Handler: h}.withDefaults()
+	cfg := newPipeline(Config{Handler: h})
 	ctx := context.Background()
-	r, _ := respondMsg(t, ctx, &cfg, pack(t, query("WWW.example.com.", dns.TypeA, true, 1232, false)), protoUDP, true)
+	r, _ := respondMsg(t, ctx, cfg, pack(t, query("WWW.example.com.", dns.TypeA, true, 1232, false)), protoUDP, true)
 	if r == nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 || r.Question[0].Name != "WWW.example.com." {
 		t.Fatalf("hit: got %v, want NOERROR with 2 answers and the question as asked", r)
 	}
 	if len(h.served) != 0 {
 		t.Errorf("hit: ServeDNS called %d times, want 0", len(h.served))
 	}
-	r, _ = respondMsg(t, ctx, &cfg, pack(t, query("miss.example.", dns.TypeA, true, 1232, false)), protoUDP, true)
+	r, _ = respondMsg(t, ctx, cfg, pack(t, query("miss.example.", dns.TypeA, true, 1232, false)), protoUDP, true)
 	if r == nil || r.Rcode != dns.RcodeNameError || len(h.served) != 1 {
 		t.Fatalf("miss: got %v and %d ServeDNS calls, want NXDOMAIN and 1", r, len(h.served))
 	}
@@ -395,7 +395,7 @@ func TestCacheAnswererFastPath(t *testing.T) {
 // TestCacheHitAllocs pins what a hit costs the reader: one allocation, the
 // question name's string, which the *dns.Msg-based CacheAnswerer needs.
 func TestCacheHitAllocs(t *testing.T) {
-	cfg := Config{Handler: newCacheHandler(t)}.withDefaults()
+	cfg := newPipeline(Config{Handler: newCacheHandler(t)})
 	raw := pack(t, query("www.example.com.", dns.TypeA, true, 1232, false))
 	sc := newScratch()
 	q := new(dns.Msg)
@@ -425,7 +425,7 @@ func BenchmarkRespond(b *testing.B) {
 	// The reader's own path: prepare with one query message reused across
 	// hits, as UDPServer and TCPServer do.
 	b.Run("hit-reader", func(b *testing.B) {
-		cfg := Config{Handler: newCacheHandler(b)}.withDefaults()
+		cfg := newPipeline(Config{Handler: newCacheHandler(b)})
 		raw := pack(b, query("www.example.com.", dns.TypeA, true, 1232, true))
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -440,7 +440,7 @@ func BenchmarkRespond(b *testing.B) {
 	})
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := Config{Handler: bc.h}.withDefaults()
+			cfg := newPipeline(Config{Handler: bc.h})
 			raw := pack(b, bc.q)
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -466,9 +466,9 @@ func (panicky) ServeDNS(_ context.Context, q *dns.Msg) (*dns.Msg, error) {
 
 func TestPanicsReportedWithoutQueryName(t *testing.T) {
 	var reports []string
-	cfg := Config{Handler: panicky{}, ErrorLog: func(err error) { reports = append(reports, err.Error()) }}.withDefaults()
+	cfg := newPipeline(Config{Handler: panicky{}, ErrorLog: func(err error) { reports = append(reports, err.Error()) }})
 	raw := pack(t, query("secret.example.", dns.TypeA, false, 0, false))
-	r, _ := respondMsg(t, context.Background(), &cfg, raw, protoUDP, true)
+	r, _ := respondMsg(t, context.Background(), cfg, raw, protoUDP, true)
 	if r == nil || r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("got %v, want SERVFAIL", r)
 	}

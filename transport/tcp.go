@@ -21,47 +21,45 @@ import (
 // concurrently and answered as each finishes, in any order.
 //
 // A connection is closed when it has had nothing in flight and sent nothing
-// for Config.TCPIdleTimeout, when a message is not complete within
-// TCPIdleTimeout of its first byte, when a length prefix is below 12 (no
+// for Config.IdleTimeout, when a message is not complete within
+// IdleTimeout of its first byte, when a length prefix is below 12 (no
 // room for a header), when a response cannot be written within
-// TCPIdleTimeout, or when Config.MaxTCPConns connections (or
+// IdleTimeout, or when Config.MaxConns connections (or
 // Config.MaxConnsPerClient from the same client) are already open: then at
 // once, before reading or any TLS.
 // Responses are never truncated unless they exceed 65535 bytes, and never
 // padded. A query with the edns-tcp-keepalive option (RFC 7828) gets it
-// back with TCPIdleTimeout, in units of 100 ms.
+// back with IdleTimeout, in units of 100 ms.
 type TCPServer struct {
-	cfg Config
+	cfg  Config
+	pipe *pipeline
+	life *lifecycle // listeners: the listeners; work: the connections
 
 	// tlsConfig, when set, makes every connection a TLS server
 	// connection (see TLSServer); its handshake runs on the
 	// connection's goroutine, never on the accept loop.
 	tlsConfig *tls.Config
 
-	// base is the parent of every connection's context; see UDPServer.
-	base       context.Context
-	cancelBase context.CancelFunc
-
-	closed  atomic.Bool  // set once Shutdown starts
-	limit   *connLimiter // open connections: MaxTCPConns, MaxConnsPerClient
-	wg      sync.WaitGroup
-	scratch sync.Pool // *scratch
-
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{} // mu guards
-	conns     map[*tcpConn]struct{}     // mu guards
+	limit   *connLimiter // open connections: MaxConns, MaxConnsPerClient
+	scratch sync.Pool    // *scratch
 }
+
+// tcpListener is a listener given to TCPServer.Serve, as Shutdown sees it:
+// closed when Shutdown starts.
+type tcpListener struct{ net.Listener }
+
+func (l tcpListener) stop()  { _ = l.Close() }
+func (l tcpListener) close() {}
 
 // NewTCPServer returns a server for cfg, with defaults filled in. It does
 // not listen: call Serve.
 func NewTCPServer(cfg Config) *TCPServer {
 	s := &TCPServer{
-		cfg:       cfg.withDefaults(),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*tcpConn]struct{}),
+		cfg:  cfg.withDefaults(),
+		pipe: newPipeline(cfg),
+		life: newLifecycle(),
 	}
-	s.limit = newConnLimiter(s.cfg.MaxTCPConns, s.cfg.MaxConnsPerClient)
-	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
 	s.scratch.New = func() any { return newScratch() }
 	return s
 }
@@ -74,90 +72,64 @@ func (s *TCPServer) Serve(l net.Listener) error {
 	if s.cfg.Handler == nil {
 		return errNoHandler
 	}
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
+	if !s.life.addListener(tcpListener{l}, false) {
 		return ErrServerClosed
 	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-
 	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if s.closed.Load() {
+			if s.life.closing.Load() {
 				return ErrServerClosed
 			}
 			if errors.Is(err, net.ErrClosed) {
-				s.mu.Lock()
-				delete(s.listeners, l)
-				s.mu.Unlock()
+				s.life.removeListener(tcpListener{l})
 				return fmt.Errorf("transport: tcp accept: %w", err)
 			}
-			s.cfg.logSocketError("transport: tcp accept", err)
+			s.pipe.logSocketError("transport: tcp accept", err)
 			backoff = nextBackoff(backoff)
 			time.Sleep(backoff)
 			continue
 		}
 		backoff = 0
-		client := addrOf(c.RemoteAddr())
-		if !s.limit.acquire(client) {
-			_ = c.Close()
-			continue
-		}
-		allowed := s.cfg.allowed(client)
-		if s.tlsConfig != nil {
-			c = tls.Server(c, s.tlsConfig)
-		}
-		tc := s.newConn(c, allowed)
-		s.mu.Lock()
-		if s.closed.Load() {
-			s.mu.Unlock()
-			s.limit.release(client)
-			_ = c.Close()
+		if !s.accept(c) {
 			return ErrServerClosed
 		}
-		s.conns[tc] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			tc.serve()
-			s.mu.Lock()
-			delete(s.conns, tc)
-			s.mu.Unlock()
-			s.limit.release(client)
-		}()
 	}
+}
+
+// accept starts serving one accepted connection, or closes it at once
+// when it is over a cap. It reports false when Shutdown has started.
+func (s *TCPServer) accept(c net.Conn) bool {
+	client := addrOf(c.RemoteAddr())
+	if !s.limit.acquire(client) {
+		_ = c.Close()
+		return true
+	}
+	allowed := s.pipe.allowed(client)
+	if s.tlsConfig != nil {
+		c = tls.Server(c, s.tlsConfig)
+	}
+	tc := s.newConn(c, allowed)
+	if !s.life.addConn(tc) {
+		s.limit.release(client)
+		_ = c.Close()
+		return false
+	}
+	go func() {
+		defer s.life.leave()
+		tc.serve()
+		s.life.removeConn(tc)
+		s.limit.release(client)
+	}()
+	return true
 }
 
 // Shutdown closes the listeners, stops reading from every connection,
 // waits for the queries in flight to be answered, closes the connections
 // and returns nil. If ctx ends first, it cancels the handlers' contexts,
 // closes the connections and returns ctx's error without waiting further.
-func (s *TCPServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed.Store(true)
-	for l := range s.listeners {
-		_ = l.Close()
-	}
-	for tc := range s.conns {
-		tc.stopReading()
-	}
-	s.mu.Unlock()
-
-	err := waitCtx(ctx, &s.wg)
-	s.cancelBase()
-	if err != nil {
-		s.mu.Lock()
-		for tc := range s.conns {
-			_ = tc.c.Close()
-		}
-		s.mu.Unlock()
-	}
-	return err
-}
+func (s *TCPServer) Shutdown(ctx context.Context) error { return s.life.shutdown(ctx) }
 
 // tcpConn is one client connection. Its reader goroutine (serve) reads
 // messages and runs the checks and the fast path inline; each query for the
@@ -177,11 +149,11 @@ type tcpConn struct {
 	running  atomic.Int32  // handler goroutines not yet done writing
 	handlers sync.WaitGroup
 
-	// dmu orders the reader's deadline changes against stopReading, so
+	// dmu orders the reader's deadline changes against stop, so
 	// that a Shutdown's deadline in the past is never overwritten.
 	dmu      sync.Mutex
 	stopping bool          // dmu guards
-	stop     chan struct{} // closed by stopReading
+	stopped  chan struct{} // closed by stop
 
 	wmu sync.Mutex // serialises writes of whole framed responses
 }
@@ -192,13 +164,13 @@ func (s *TCPServer) newConn(c net.Conn, allowed bool) *tcpConn {
 		c:       c,
 		allowed: allowed,
 		proto:   protoTCP,
-		sem:     make(chan struct{}, s.cfg.MaxTCPInFlight),
-		stop:    make(chan struct{}),
+		sem:     make(chan struct{}, s.cfg.MaxInFlightPerConn),
+		stopped: make(chan struct{}),
 	}
 	if _, ok := c.(*tls.Conn); ok {
 		tc.proto = protoTLS
 	}
-	tc.ctx, tc.cancel = context.WithCancel(s.base)
+	tc.ctx, tc.cancel = context.WithCancel(s.life.base)
 	return tc
 }
 
@@ -206,7 +178,7 @@ func (s *TCPServer) newConn(c net.Conn, allowed bool) *tcpConn {
 // closes the connection or Shutdown stops it; then it waits for the queries
 // in flight to be answered and closes the connection.
 func (tc *tcpConn) serve() {
-	defer tc.close()
+	defer tc.end()
 	if !tc.handshake() {
 		return
 	}
@@ -214,11 +186,11 @@ func (tc *tcpConn) serve() {
 	var buf []byte
 	q := new(dns.Msg) // reused until a handler goroutine takes it
 	for {
-		// Take a slot before reading: with MaxTCPInFlight queries in
+		// Take a slot before reading: with MaxInFlightPerConn queries in
 		// flight we stop reading and TCP flow control does the rest.
 		select {
 		case tc.sem <- struct{}{}:
-		case <-tc.stop:
+		case <-tc.stopped:
 			return
 		case <-tc.ctx.Done():
 			return
@@ -236,7 +208,7 @@ func (tc *tcpConn) serve() {
 
 // readMsg reads one framed message into *buf.
 func (tc *tcpConn) readMsg(hdr *[2]byte, buf *[]byte) ([]byte, bool) {
-	idle := tc.s.cfg.TCPIdleTimeout
+	idle := tc.s.cfg.IdleTimeout
 	if !tc.setReadDeadline(time.Now().Add(idle)) {
 		return nil, false
 	}
@@ -278,10 +250,9 @@ func (tc *tcpConn) readMsg(hdr *[2]byte, buf *[]byte) ([]byte, bool) {
 // handler goroutine and reports that it took q. It owns one slot of sem,
 // which it or the goroutine gives back.
 func (tc *tcpConn) dispatch(raw []byte, q *dns.Msg) bool {
-	cfg := &tc.s.cfg
 	var req request
 	sc := tc.s.scratch.Get().(*scratch)
-	out, act := cfg.prepare(sc, raw, q, &req, tc.proto, tc.allowed)
+	out, act := tc.s.pipe.prepare(sc, raw, q, &req, tc.proto, tc.allowed)
 	if act == actReply {
 		tc.write(out)
 	}
@@ -300,7 +271,7 @@ func (tc *tcpConn) handle(q *dns.Msg, req request) {
 	defer tc.handlers.Done()
 	ctx, cancel := context.WithTimeout(tc.ctx, tc.s.cfg.QueryTimeout)
 	sc := tc.s.scratch.Get().(*scratch)
-	out := tc.s.cfg.finish(ctx, sc, q, &req, tc.proto)
+	out := tc.s.pipe.finish(ctx, sc, q, &req, tc.proto)
 	cancel()
 	tc.write(out)
 	tc.s.scratch.Put(sc)
@@ -321,7 +292,7 @@ func (tc *tcpConn) write(out []byte) {
 	if tc.ctx.Err() != nil {
 		return
 	}
-	_ = tc.c.SetWriteDeadline(time.Now().Add(tc.s.cfg.TCPIdleTimeout))
+	_ = tc.c.SetWriteDeadline(time.Now().Add(tc.s.cfg.IdleTimeout))
 	if _, err := tc.c.Write(out); err != nil {
 		tc.cancel()
 		_ = tc.c.Close()
@@ -356,21 +327,25 @@ func (tc *tcpConn) setReadDeadline(t time.Time) bool {
 	return true
 }
 
-// stopReading makes the reader stop after the message it is reading, if
-// any; queries in flight are still answered.
-func (tc *tcpConn) stopReading() {
+// stop makes the reader stop after the message it is reading, if any;
+// queries in flight are still answered.
+func (tc *tcpConn) stop() {
 	tc.dmu.Lock()
 	defer tc.dmu.Unlock()
 	if tc.stopping {
 		return
 	}
 	tc.stopping = true
-	close(tc.stop)
+	close(tc.stopped)
 	_ = tc.c.SetReadDeadline(aLongTimeAgo())
 }
 
-func (tc *tcpConn) close() {
+// end waits for the connection's queries to be answered, then closes it.
+func (tc *tcpConn) end() {
 	tc.handlers.Wait()
 	tc.cancel()
 	_ = tc.c.Close()
 }
+
+// close closes the connection at once, for a Shutdown out of time.
+func (tc *tcpConn) close() { _ = tc.c.Close() }

@@ -52,7 +52,7 @@ func TestTCPPipelining(t *testing.T) {
 			h := &orderHandler{entered: make(chan string, 2), release: make(chan struct{})}
 			var once sync.Once
 			release := func() { once.Do(func() { close(h.release) }) }
-			addr, _ := startTCP(t, Config{Handler: h, MaxTCPInFlight: tt.inFlight})
+			addr, _ := startTCP(t, Config{Handler: h, MaxInFlightPerConn: tt.inFlight})
 			t.Cleanup(release) // runs before the server's Shutdown
 			c := dialRaw(t, "tcp", addr)
 			for i, name := range []string{"first.example.", "second.example."} {
@@ -98,7 +98,7 @@ func TestTCPClosesConnection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkLeaks(t)
-			addr, _ := startTCP(t, Config{Handler: testHandler(t), TCPIdleTimeout: 1})
+			addr, _ := startTCP(t, Config{Handler: testHandler(t), IdleTimeout: 1})
 			c := dialRaw(t, "tcp", addr)
 			if tt.send != nil {
 				if _, err := c.Write(tt.send); err != nil {
@@ -150,8 +150,8 @@ func TestTCPConnectionCap(t *testing.T) {
 		// a slot while the first holds its one.
 		other bool
 	}{
-		{"server cap", Config{MaxTCPConns: 1}, false},
-		{"per-client cap", Config{MaxTCPConns: 100, MaxConnsPerClient: 1}, true},
+		{"server cap", Config{MaxConns: 1}, false},
+		{"per-client cap", Config{MaxConns: 100, MaxConnsPerClient: 1}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +220,7 @@ func FuzzTCPFraming(f *testing.F) {
 	f.Add(frame(pack(f, query("big.example.", dns.TypeA, false, 0, false))))
 	f.Add(frame(make([]byte, 12)))
 
-	s := NewTCPServer(Config{Handler: testHandler(f), MaxTCPInFlight: 2, QueryTimeout: 50 * time.Millisecond})
+	s := NewTCPServer(Config{Handler: testHandler(f), MaxInFlightPerConn: 2, QueryTimeout: 50 * time.Millisecond})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		server, client := net.Pipe()
 		done := make(chan struct{})

@@ -19,7 +19,7 @@ const ALPNDoT = "dot"
 // and the same Config. The handshake must end within
 // Config.TLSHandshakeTimeout of the accept; it runs on the connection's
 // own goroutine, so a slow client delays nobody else, and it counts
-// against Config.MaxTCPConns like any connection.
+// against Config.MaxConns like any connection.
 //
 // Unlike TCPServer, it pads responses (RFC 7830) to a multiple of 468
 // octets (RFC 8467 §4.1) when the query carries the Padding option.

@@ -227,7 +227,7 @@ func TestTLSPipelining(t *testing.T) {
 // but not DNS, are disconnected and leave the server serving.
 func TestTLSBadClients(t *testing.T) {
 	checkLeaks(t)
-	addr, cc, s := startTLS(t, Config{Handler: testHandler(t), TLSHandshakeTimeout: 50 * time.Millisecond, MaxTCPConns: 1})
+	addr, cc, s := startTLS(t, Config{Handler: testHandler(t), TLSHandshakeTimeout: 50 * time.Millisecond, MaxConns: 1})
 	tests := []struct {
 		name string
 		do   func(t *testing.T) net.Conn
@@ -322,7 +322,7 @@ func BenchmarkStreamCacheHit(b *testing.B) {
 		if err != nil {
 			b.Fatalf("Listen: %v", err)
 		}
-		cfg := Config{Handler: newCacheHandler(b), MaxTCPConns: 10000, MaxConnsPerClient: 10000}
+		cfg := Config{Handler: newCacheHandler(b), MaxConns: 10000, MaxConnsPerClient: 10000}
 		var s interface {
 			Serve(net.Listener) error
 			Shutdown(context.Context) error

@@ -84,33 +84,29 @@ func tuneUDP(c net.PacketConn) {
 // responses are truncated to whole RRsets with TC set, so the client
 // retries over TCP.
 type UDPServer struct {
-	cfg Config
+	cfg  Config
+	pipe *pipeline
+	life *lifecycle // listeners: the sockets; work: readers and handlers
 
-	// base is the parent of every handler context. It lives as long as
-	// the server, which is why it is kept here (the rule against contexts
-	// in structs is about request scope); Shutdown cancels it when its
-	// own ctx runs out.
-	base       context.Context
-	cancelBase context.CancelFunc
-
-	closed   atomic.Bool  // set once Shutdown starts; readers check it
-	inflight atomic.Int64 // handler goroutines running
-	readers  sync.WaitGroup
-	handlers sync.WaitGroup
-	scratch  sync.Pool // *scratch for handler goroutines
-
-	mu    sync.Mutex
-	conns map[net.PacketConn]struct{} // mu guards; sockets being served
+	inflight atomic.Int64 // handler goroutines running, for MaxUDPInFlight
+	scratch  sync.Pool    // *scratch for handler goroutines
 }
+
+// udpSocket is a socket given to UDPServer.Serve, as Shutdown sees it.
+type udpSocket struct{ net.PacketConn }
+
+// stop unblocks the reader; it sees closing and returns.
+func (u udpSocket) stop()  { _ = u.SetReadDeadline(aLongTimeAgo()) }
+func (u udpSocket) close() { _ = u.Close() }
 
 // NewUDPServer returns a server for cfg, with defaults filled in. It does
 // not open a socket: call Serve.
 func NewUDPServer(cfg Config) *UDPServer {
 	s := &UDPServer{
-		cfg:   cfg.withDefaults(),
-		conns: make(map[net.PacketConn]struct{}),
+		cfg:  cfg.withDefaults(),
+		pipe: newPipeline(cfg),
+		life: newLifecycle(),
 	}
-	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.scratch.New = func() any { return newScratch() }
 	return s
 }
@@ -125,15 +121,10 @@ func (s *UDPServer) Serve(conn net.PacketConn) error {
 	if s.cfg.Handler == nil {
 		return errNoHandler
 	}
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
+	if !s.life.addListener(udpSocket{conn}, true) {
 		return ErrServerClosed
 	}
-	s.conns[conn] = struct{}{}
-	s.readers.Add(1)
-	s.mu.Unlock()
-	defer s.readers.Done()
+	defer s.life.leave()
 	return s.read(conn)
 }
 
@@ -158,13 +149,13 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 			n, naddr, err = conn.ReadFrom(buf)
 		}
 		if err != nil {
-			if s.closed.Load() {
+			if s.life.closing.Load() {
 				return ErrServerClosed
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return fmt.Errorf("transport: udp read: %w", err)
 			}
-			s.cfg.logSocketError("transport: udp read", err)
+			s.pipe.logSocketError("transport: udp read", err)
 			backoff = nextBackoff(backoff)
 			time.Sleep(backoff)
 			continue
@@ -177,7 +168,7 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 			client = addrOf(naddr)
 		}
 		var req request
-		out, act := s.cfg.prepare(sc, buf[:n], q, &req, protoUDP, s.cfg.allowed(client))
+		out, act := s.pipe.prepare(sc, buf[:n], q, &req, protoUDP, s.pipe.allowed(client))
 		switch act {
 		case actReply:
 			s.write(conn, uc, out, ap, naddr)
@@ -186,7 +177,7 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 				s.inflight.Add(-1)
 				continue
 			}
-			s.handlers.Add(1)
+			s.life.enter()
 			go s.handle(conn, uc, q, req, ap, naddr)
 			q = new(dns.Msg) // q now belongs to the handler
 		}
@@ -195,10 +186,10 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 
 // handle runs one query through the handler and sends the answer.
 func (s *UDPServer) handle(conn net.PacketConn, uc *net.UDPConn, q *dns.Msg, req request, ap netip.AddrPort, naddr net.Addr) {
-	defer s.handlers.Done()
-	ctx, cancel := context.WithTimeout(s.base, s.cfg.QueryTimeout)
+	defer s.life.leave()
+	ctx, cancel := context.WithTimeout(s.life.base, s.cfg.QueryTimeout)
 	sc := s.scratch.Get().(*scratch)
-	out := s.cfg.finish(ctx, sc, q, &req, protoUDP)
+	out := s.pipe.finish(ctx, sc, q, &req, protoUDP)
 	cancel()
 	// The slot is free once the answer is built; a client that has its
 	// answer may rely on that.
@@ -217,8 +208,8 @@ func (s *UDPServer) write(conn net.PacketConn, uc *net.UDPConn, out []byte, ap n
 	} else {
 		_, err = conn.WriteTo(out, naddr)
 	}
-	if err != nil && !s.closed.Load() {
-		s.cfg.logSocketError("transport: udp write", err)
+	if err != nil && !s.life.closing.Load() {
+		s.pipe.logSocketError("transport: udp write", err)
 	}
 }
 
@@ -227,58 +218,4 @@ func (s *UDPServer) write(conn net.PacketConn, uc *net.UDPConn, out []byte, ap n
 // first, it cancels the handlers' contexts, closes the sockets and returns
 // ctx's error without waiting further; answers still being built are then
 // lost. A query that arrives after Shutdown starts is not read.
-func (s *UDPServer) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed.Store(true)
-	conns := make([]net.PacketConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-		// Unblock the reader; it sees closed and returns.
-		_ = c.SetReadDeadline(aLongTimeAgo())
-	}
-	s.mu.Unlock()
-
-	err := waitCtx(ctx, &s.readers)
-	if err == nil {
-		err = waitCtx(ctx, &s.handlers)
-	}
-	if err != nil {
-		s.cancelBase()
-	}
-	for _, c := range conns {
-		_ = c.Close()
-	}
-	if err == nil {
-		s.cancelBase()
-	}
-	return err
-}
-
-// aLongTimeAgo is a deadline in the past, which makes blocked reads return
-// at once.
-func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
-
-// waitCtx waits for wg or ctx, whichever is first.
-func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("transport: shutdown: %w", ctx.Err())
-	}
-}
-
-// nextBackoff paces retries after socket errors that do not close the
-// socket (ENOBUFS, EMFILE), so that a persistent error does not spin.
-func nextBackoff(d time.Duration) time.Duration {
-	const lo, hi = 5 * time.Millisecond, time.Second
-	if d == 0 {
-		return lo
-	}
-	return min(2*d, hi)
-}
+func (s *UDPServer) Shutdown(ctx context.Context) error { return s.life.shutdown(ctx) }

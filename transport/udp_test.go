@@ -438,7 +438,7 @@ func TestServeAfterShutdown(t *testing.T) {
 
 func TestErrorLogHasNoAddress(t *testing.T) {
 	var got []error
-	cfg := Config{ErrorLog: func(err error) { got = append(got, err) }}
+	cfg := newPipeline(Config{ErrorLog: func(err error) { got = append(got, err) }})
 	op := &net.OpError{Op: "write", Net: "udp", Addr: &net.UDPAddr{IP: net.IPv4(192, 0, 2, 55), Port: 5353}, Err: errors.New("no buffer space")}
 	cfg.logSocketError("transport: udp write", op)
 	if len(got) != 1 {

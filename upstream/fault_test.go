@@ -221,7 +221,7 @@ func TestIdleCloseAndResume(t *testing.T) {
 	c := newCert(t)
 	z := &zone{}
 	cfg := tconfig(z)
-	cfg.TCPIdleTimeout = 500 * time.Millisecond
+	cfg.IdleTimeout = 500 * time.Millisecond
 	announced := startDoT(t, cfg, c)
 	silent := rawDoT(t, c, func(conn net.Conn, _ int) {
 		if q, err := readQ(conn); err == nil {
@@ -257,6 +257,7 @@ func TestIdleCloseAndResume(t *testing.T) {
 // ticket keys rejects the 0-RTT the client tries with its old ticket; the
 // query is sent again at 1-RTT on the same connection.
 func TestDoQZeroRTTRejected(t *testing.T) {
+	skipUnderRace(t)
 	c := newCert(t)
 	z := &zone{}
 	addr, srv := startDoQ(t, tconfig(z), c, nil)

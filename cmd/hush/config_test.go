@@ -183,7 +183,7 @@ func TestSettingDefaults(t *testing.T) {
 				vals = strings.Split(s.def, ",")
 			}
 			got := defaultServeConfig()
-			if err := s.apply(&got, rawValue{vals: vals}); err != nil {
+			if err := s.apply(&got, s.name, rawValue{vals: vals}); err != nil {
 				t.Fatalf("apply(%q) = %v", s.def, err)
 			}
 			if want := defaultServeConfig(); !reflect.DeepEqual(got, want) {

@@ -76,8 +76,8 @@ func TestIntegrationDNSSEC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts NSD processes")
 	}
-	signzone := lookTool(t, "ldns-signzone")
-	lookTool(t, "nsd")
+	signzone := requireTool(t, "ldns-signzone")
+	requireTool(t, "nsd")
 	now := time.Now()
 	n, err := resolvertest.Signed(resolvertest.Options{Now: now})
 	if err != nil {
@@ -254,18 +254,4 @@ func port53FreeFor(n *resolvertest.Network) bool {
 		ln.Close()
 	}
 	return true
-}
-
-// lookTool returns the path of an external program, skipping the test
-// when it is missing unless HUSH_INTEGRATION is "require".
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatalf("%s not installed and HUSH_INTEGRATION=require", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return bin
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -131,11 +130,8 @@ func TestIntegrationNSD(t *testing.T) {
 	}
 
 	// A real client: dig, over UDP and TCP.
-	dig, err := exec.LookPath("dig")
-	if err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatalf("dig not installed and HUSH_INTEGRATION=require")
-		}
+	dig, ok := findTool(t, "dig")
+	if !ok {
 		return
 	}
 	host, p, _ := net.SplitHostPort(hush)
@@ -198,51 +194,19 @@ func askServer(t *testing.T, label, server, name string, qtype uint16, do bool) 
 	return nil
 }
 
-// freePort returns a loopback port free for UDP and TCP at this moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
 // startHush runs `hush serve` in-process, as the command line would, with
 // extra flags after the common ones, and returns its address once it
 // answers.
 func startHush(t *testing.T, hints string, upstreamPort uint16, extra ...string) string {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var stderr bytes.Buffer
-	go func() {
-		args := append([]string{"serve",
-			"--listen", "dns://" + addr,
-			"--root-hints", hints,
-			"--allow-upstream", "127.0.0.0/8",
-			"--upstream-port", strconv.Itoa(int(upstreamPort)),
-		}, extra...)
-		done <- run(ctx, args, &bytes.Buffer{}, &stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("hush serve exited %d: %s", code, stderr.String())
-		}
-	})
-	waitAnswers(t, addr, done)
+	addr := loopbackAddr(t)
+	args := append([]string{
+		"--listen", "dns://" + addr,
+		"--root-hints", hints,
+		"--allow-upstream", "127.0.0.0/8",
+		"--upstream-port", strconv.Itoa(int(upstreamPort)),
+	}, extra...)
+	startHushServe(t, []string{"hush: serving dns://" + addr + " "}, args...)
 	return addr
 }
 
@@ -273,11 +237,8 @@ func waitAnswers(t *testing.T, addr string, exited <-chan int) {
 // written next to it).
 func startUnbound(t *testing.T, dir, hints, anchor string) string {
 	t.Helper()
-	bin, err := exec.LookPath("unbound")
-	if err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatalf("unbound not installed and HUSH_INTEGRATION=require")
-		}
+	bin, ok := findTool(t, "unbound")
+	if !ok {
 		t.Log("unbound not installed: no comparison")
 		return ""
 	}

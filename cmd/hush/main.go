@@ -25,10 +25,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at link time (-ldflags "-X main.version=...", see the
-// Makefile). It is the one package-level variable: the linker can set
-// nothing else.
-var version = "dev"
+// version and buildTime are set at link time (-ldflags "-X
+// main.version=... -X main.buildTime=...", see the Makefile). They are the
+// only package-level variables: the linker can set nothing else.
+var (
+	version   = "dev"
+	buildTime = "" // RFC 3339; see clockFloor
+)
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))

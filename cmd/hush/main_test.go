@@ -73,7 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		{"listen host name", []string{"serve", "--listen", "dns://localhost:53"}, `hush: --listen "dns://localhost:53": host "localhost" is not an IP address`},
 		{"listen second bad", []string{"serve", "--listen", "dns://127.0.0.1:5300", "--listen", "127.0.0.1:53"}, `hush: --listen "127.0.0.1:53": missing scheme (want dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT, quic://HOST:PORT)`},
 		{"cache size zero", []string{"serve", "--cache-size", "0"}, `hush: --cache-size "0": must be greater than 0`},
-		{"cache size text", []string{"serve", "--cache-size", "lots"}, `hush: --cache-size "lots": not an integer`},
+		{"cache size text", []string{"serve", "--cache-size", "lots"}, `hush: --cache-size "lots": want a size with a unit (64MiB, 512KiB, 1GB) or a number of entries`},
 		{"bad bool", []string{"serve", "--qname-minimisation=maybe"}, `hush: --qname-minimisation "maybe": want true or false`},
 		{"bad duration", []string{"serve", "--min-ttl", "5 minutes"}, `hush: --min-ttl "5 minutes": not a duration (want e.g. 30s, 5m, 1h or seconds)`},
 		{"negative duration", []string{"serve", "--max-ttl", "-1s"}, `hush: --max-ttl "-1s": must not be negative`},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 )
@@ -54,7 +52,9 @@ type queryResult struct {
 
 // queryExchanger sends one query to one server and returns its reply.
 // There is one implementation per --server scheme (newQueryExchanger
-// picks it); DoT, DoH and DoQ add theirs next to dnsExchanger.
+// picks it), each in its file: query_dns.go, query_tls.go, query_https.go
+// and query_quic.go. They share exchangeConn (dns:// and tls://),
+// unpackReply and noResponse, so that every client reports alike.
 type queryExchanger interface {
 	exchange(ctx context.Context, q *dns.Msg) (*queryResult, error)
 }
@@ -73,158 +73,58 @@ func newQueryExchanger(o queryOptions) (queryExchanger, error) {
 	return nil, usageErrorf("--server %q: no client for scheme %q yet", o.server, o.server.Scheme)
 }
 
-// dnsExchanger speaks plain DNS: UDP, then TCP when the reply is
-// truncated, or TCP only. It does not retry a lost UDP query: --timeout
-// bounds the whole exchange.
-type dnsExchanger struct {
-	ep       endpoint
-	forceTCP bool
-}
-
-// tlsExchanger speaks DNS over TLS (RFC 7858) on one new connection. It
-// verifies the server's certificate against the system's roots and the
-// server's host name or IP address, unless --insecure or --pin say
-// otherwise; it does not reuse sessions across runs.
-type tlsExchanger struct {
-	ep   endpoint
-	conf *tls.Config
-}
-
-func newTLSExchanger(o queryOptions) *tlsExchanger {
-	return &tlsExchanger{ep: o.server, conf: clientTLSConfig(o, transport.ALPNDoT)}
-}
-
-// clientTLSConfig is the TLS configuration of the tls:// and quic://
-// clients: the server's certificate checked against the system's roots
-// and its name, unless --insecure or --pin say otherwise.
-func clientTLSConfig(o queryOptions, alpn string) *tls.Config {
-	conf := &tls.Config{
-		ServerName: o.server.Host,
-		NextProtos: []string{alpn},
-		MinVersion: tls.VersionTLS12,
-	}
-	switch {
-	case o.pin != "":
-		// The pin is the whole check: the chain and the name do not
-		// matter (RFC 7858 §4.2, out-of-band key-pinned privacy profile).
-		conf.InsecureSkipVerify = true
-		pin := o.pin
-		conf.VerifyConnection = func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("no certificate")
-			}
-			if got := spkiPin(cs.PeerCertificates[0]); got != pin {
-				return fmt.Errorf("certificate pin %s does not match --pin", got)
-			}
-			return nil
-		}
-	case o.insecure:
-		conf.InsecureSkipVerify = true
-	}
-	return conf
-}
-
-func (x *tlsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult, error) {
-	addr := net.JoinHostPort(x.ep.Host, strconv.Itoa(int(x.ep.Port)))
-	d := &tls.Dialer{Config: x.conf}
-	start := time.Now()
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, noResponse(x.ep, "TLS", err)
-	}
-	defer nc.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(dl)
-	}
-	tc := nc.(*tls.Conn)
-	proto := strings.ReplaceAll(tls.VersionName(tc.ConnectionState().Version), " ", "")
-	co := &dns.Conn{Conn: tc}
+// exchangeConn is the exchange of the clients that speak DNS messages on
+// a dns.Conn (UDP, TCP, TLS): it sends q and reads the reply whose ID
+// matches. With skipOtherIDs (UDP) it skips datagrams with another ID
+// (late replies to other queries, spoofing attempts), as dig does; on a
+// stream a wrong ID is an error. start is when the exchange began,
+// connecting included.
+func exchangeConn(co *dns.Conn, ep endpoint, proto string, q *dns.Msg, skipOtherIDs bool, start time.Time) (*queryResult, error) {
 	if err := co.WriteMsg(q); err != nil {
-		return nil, noResponse(x.ep, proto, err)
-	}
-	var h dns.Header
-	raw, err := co.ReadMsgHeader(&h)
-	if err != nil {
-		return nil, noResponse(x.ep, proto, err)
-	}
-	if h.Id != q.Id {
-		return nil, fmt.Errorf("query: reply from %s has ID %d, want %d", x.ep, h.Id, q.Id)
-	}
-	m := new(dns.Msg)
-	if err := m.Unpack(raw); err != nil {
-		return nil, fmt.Errorf("query: malformed reply from %s: %w", x.ep, err)
-	}
-	return &queryResult{
-		msg:    m,
-		size:   len(raw),
-		rtt:    time.Since(start),
-		server: digServer(tc.RemoteAddr(), x.ep.Host),
-		proto:  proto,
-	}, nil
-}
-
-func (x *dnsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult, error) {
-	if x.forceTCP {
-		return x.once(ctx, "tcp", q)
-	}
-	res, err := x.once(ctx, "udp", q)
-	if err != nil || !res.msg.Truncated {
-		return res, err
-	}
-	res, err = x.once(ctx, "tcp", q)
-	if err != nil {
-		return nil, fmt.Errorf("retry over TCP after a truncated reply: %w", err)
-	}
-	res.retriedTCP = true
-	return res, nil
-}
-
-// once sends q over network and reads the reply whose ID matches. Over
-// UDP it skips datagrams with another ID (late replies to other queries,
-// spoofing attempts), as dig does; over TCP a wrong ID is an error.
-func (x *dnsExchanger) once(ctx context.Context, network string, q *dns.Msg) (*queryResult, error) {
-	proto := strings.ToUpper(network)
-	addr := net.JoinHostPort(x.ep.Host, strconv.Itoa(int(x.ep.Port)))
-	c := &dns.Client{Net: network}
-	start := time.Now()
-	co, err := c.DialContext(ctx, addr)
-	if err != nil {
-		return nil, noResponse(x.ep, proto, err)
-	}
-	defer co.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		co.SetDeadline(dl)
-	}
-	// Read buffer, not the size we advertise: a server that sends more
-	// than asked for is shown, not cut off.
-	co.UDPSize = dns.MaxMsgSize
-	if err := co.WriteMsg(q); err != nil {
-		return nil, noResponse(x.ep, proto, err)
+		return nil, noResponse(ep, proto, err)
 	}
 	for {
 		var h dns.Header
 		raw, err := co.ReadMsgHeader(&h)
 		if err != nil {
-			return nil, noResponse(x.ep, proto, err)
+			return nil, noResponse(ep, proto, err)
 		}
 		if h.Id != q.Id {
-			if network == "udp" {
+			if skipOtherIDs {
 				continue
 			}
-			return nil, fmt.Errorf("query: reply from %s has ID %d, want %d", x.ep, h.Id, q.Id)
+			return nil, wrongID(ep, h.Id, q.Id)
 		}
-		m := new(dns.Msg)
-		if err := m.Unpack(raw); err != nil {
-			return nil, fmt.Errorf("query: malformed reply from %s: %w", x.ep, err)
+		m, err := unpackReply(ep, raw, q.Id)
+		if err != nil {
+			return nil, err
 		}
 		return &queryResult{
 			msg:    m,
 			size:   len(raw),
 			rtt:    time.Since(start),
-			server: digServer(co.RemoteAddr(), x.ep.Host),
+			server: digServer(co.RemoteAddr(), ep.Host),
 			proto:  proto,
 		}, nil
 	}
+}
+
+// unpackReply is the check every client makes of the reply it read: a
+// well-formed DNS message carrying the ID it sent (0 over DoQ and DoH).
+func unpackReply(ep endpoint, raw []byte, id uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	if err := m.Unpack(raw); err != nil {
+		return nil, fmt.Errorf("query: malformed reply from %s: %w", ep, err)
+	}
+	if m.Id != id {
+		return nil, wrongID(ep, m.Id, id)
+	}
+	return m, nil
+}
+
+// wrongID is the error for a reply to another query.
+func wrongID(ep endpoint, got, want uint16) error {
+	return fmt.Errorf("query: reply from %s has ID %d, want %d", ep, got, want)
 }
 
 // noResponse is the exit-status-1 error: nothing usable came back.

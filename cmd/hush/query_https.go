@@ -142,12 +142,9 @@ func (x *httpsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult
 	if len(body) > dns.MaxMsgSize {
 		return nil, fmt.Errorf("query: reply from %s is larger than a DNS message", x.ep)
 	}
-	m := new(dns.Msg)
-	if err := m.Unpack(body); err != nil {
-		return nil, fmt.Errorf("query: malformed reply from %s: %w", x.ep, err)
-	}
-	if m.Id != q.Id {
-		return nil, fmt.Errorf("query: reply from %s has ID %d, want %d", x.ep, m.Id, q.Id)
+	m, err := unpackReply(x.ep, body, q.Id)
+	if err != nil {
+		return nil, err
 	}
 	proto := "HTTPS, " + httpVersion(resp)
 	if resp.TLS != nil {

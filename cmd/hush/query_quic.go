@@ -68,12 +68,9 @@ func (x *quicExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult,
 		return nil, fmt.Errorf("query: malformed reply from %s: %w", x.ep, errNotOneMessage)
 	}
 	raw := all[2:]
-	m := new(dns.Msg)
-	if err := m.Unpack(raw); err != nil {
-		return nil, fmt.Errorf("query: malformed reply from %s: %w", x.ep, err)
-	}
-	if m.Id != 0 {
-		return nil, fmt.Errorf("query: reply from %s has ID %d, want 0", x.ep, m.Id)
+	m, err := unpackReply(x.ep, raw, 0)
+	if err != nil {
+		return nil, err
 	}
 	return &queryResult{
 		msg:    m,

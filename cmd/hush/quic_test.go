@@ -17,48 +17,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// startHushServe runs hush serve in-process with args and returns its
-// stderr once it has printed every line in want.
-func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	stderr := &lockedBuffer{}
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("hush serve exited %d: %s", code, stderr.String())
-		}
-	})
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		select {
-		case code := <-done:
-			t.Fatalf("hush serve exited %d before serving: %s", code, stderr.String())
-		default:
-		}
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(stderr.String(), w) {
-				missing = w
-			}
-		}
-		if missing == "" {
-			return stderr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hush serve never said %q: %s", missing, stderr.String())
-		}
-		// Polling, not synchronisation: the log lines are the only signal.
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func loopbackAddr(t *testing.T) string {
-	t.Helper()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-}
-
 // TestServeQUICEndToEnd resolves through hush serve, from the simulated
 // internet on real loopback sockets, over dns:// and quic:// (and tls://,
 // sharing the certificate), and checks that DNS over QUIC answers exactly
@@ -201,10 +159,7 @@ func TestQueryQUICErrors(t *testing.T) {
 // client: kdig +quic, which Knot DNS has from version 3.3 (Debian
 // bookworm packages 3.2, without it). It skips unless kdig has +quic.
 func TestKdigQUIC(t *testing.T) {
-	kdig, err := exec.LookPath("kdig")
-	if err != nil {
-		t.Skip("kdig not installed (Debian: knot-dnsutils)")
-	}
+	kdig := requireTool(t, "kdig")
 	if out, _ := exec.Command(kdig, "-h").CombinedOutput(); !bytes.Contains(out, []byte("+quic")) {
 		if os.Getenv("HUSH_INTEGRATION") == "require" {
 			t.Log("kdig has no +quic (Knot DNS before 3.3): no independent DoQ client to test with")

@@ -2,38 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// lockedBuffer is a bytes.Buffer that a running server may write to while
-// the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // mu guards
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var pinLine = regexp.MustCompile(`(?m)^hush: self-signed certificate, SPKI pin (sha256/[A-Za-z0-9+/]{43}=)$`)
 
@@ -45,36 +22,9 @@ func startHushTLS(t *testing.T, extra ...string) (string, *lockedBuffer) {
 	t.Helper()
 	hints := writeFile(t, t.TempDir(), "root.hints",
 		". 3600000 IN NS a.root.test.\na.root.test. 3600000 IN A 127.53.255.254\n")
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	stderr := &lockedBuffer{}
-	go func() {
-		args := append([]string{"serve", "--listen", "tls://" + addr, "--root-hints", hints, "--dnssec", "off"}, extra...)
-		done <- run(ctx, args, &bytes.Buffer{}, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("hush serve exited %d: %s", code, stderr.String())
-		}
-	})
-	want := "hush: serving tls://" + addr
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		select {
-		case code := <-done:
-			t.Fatalf("hush serve exited %d before serving: %s", code, stderr.String())
-		default:
-		}
-		if strings.Contains(stderr.String(), want) {
-			return addr, stderr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hush serve never said %q: %s", want, stderr.String())
-		}
-		// Polling, not synchronisation: the log line is the only signal.
-		time.Sleep(10 * time.Millisecond)
-	}
+	addr := loopbackAddr(t)
+	args := append([]string{"--listen", "tls://" + addr, "--root-hints", hints, "--dnssec", "off"}, extra...)
+	return addr, startHushServe(t, []string{"hush: serving tls://" + addr}, args...)
 }
 
 // queryHush runs hush query in-process.
@@ -188,13 +138,7 @@ func TestTLSSettingErrors(t *testing.T) {
 // TestKdigTLS is the interoperability test with a real DoT client: Knot's
 // kdig, pinning the self-signed certificate hush printed.
 func TestKdigTLS(t *testing.T) {
-	kdig, err := exec.LookPath("kdig")
-	if err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatal("kdig not installed and HUSH_INTEGRATION=require")
-		}
-		t.Skip("kdig not installed (Debian: knot-dnsutils)")
-	}
+	kdig := requireTool(t, "kdig")
 	addr, stderr := startHushTLS(t)
 	m := pinLine.FindStringSubmatch(stderr.String())
 	if m == nil {
@@ -235,13 +179,7 @@ func TestKdigTLS(t *testing.T) {
 // TestDigTLS asks hush over DNS over TLS with BIND's dig (+tls: encryption
 // without certificate checks; dig 9.18 cannot pin).
 func TestDigTLS(t *testing.T) {
-	dig, err := exec.LookPath("dig")
-	if err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatal("dig not installed and HUSH_INTEGRATION=require")
-		}
-		t.Skip("dig not installed (Debian: bind9-dnsutils)")
-	}
+	dig := requireTool(t, "dig")
 	addr, _ := startHushTLS(t)
 	host, port, _ := net.SplitHostPort(addr)
 	out, err := exec.Command(dig, "@"+host, "-p", port, "+tls", "+time=5", "+tries=1", "localhost.", "A").CombinedOutput()

@@ -132,9 +132,9 @@ func TestFiveTransports(t *testing.T) {
 	dnsHost, dnsPort, _ := net.SplitHostPort(dnsAddr)
 	doh := "https://127.0.0.1:" + dohPort + "/dns-query"
 
-	dig := lookTool(t, "dig")
-	kdig := lookTool(t, "kdig")
-	curl := lookTool(t, "curl")
+	dig := requireTool(t, "dig")
+	kdig := requireTool(t, "kdig")
+	curl := requireTool(t, "curl")
 
 	questions := []struct{ name, qtype string }{
 		{"www.alg13.sec.", "A"},         // Secure

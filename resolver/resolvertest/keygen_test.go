@@ -1,7 +1,6 @@
 package resolvertest
 
 import (
-	"crypto"
 	"crypto/dsa" //nolint:staticcheck // for the algorithm 3 zone
 	"crypto/rand"
 	"encoding/base64"
@@ -57,7 +56,7 @@ func TestGenerateKeys(t *testing.T) {
 			if err != nil {
 				t.Fatalf("generate %s: %v", name, err)
 			}
-			private = k.PrivateKeyString(priv.(crypto.PrivateKey))
+			private = k.PrivateKeyString(priv)
 		}
 		if err := os.WriteFile(filepath.Join("keys", name+".key"), []byte(k.String()+"\n"), 0o644); err != nil {
 			t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 
 	"github.com/miekg/dns"
 )
@@ -322,12 +321,12 @@ func (n *Network) ResetLog() {
 // any destination outside 127.0.0.0/8. Make one with Network.Exchanger.
 type CheckedExchanger struct {
 	n *Network
-	t testing.TB
+	t TB
 }
 
 // Exchanger returns n's Exchange wrapped to call t.Errorf on every
 // destination outside 127.0.0.0/8 (the query is refused either way).
-func (n *Network) Exchanger(t testing.TB) *CheckedExchanger {
+func (n *Network) Exchanger(t TB) *CheckedExchanger {
 	return &CheckedExchanger{n: n, t: t}
 }
 
@@ -338,4 +337,17 @@ func (c *CheckedExchanger) Exchange(ctx context.Context, network string, server 
 		c.t.Errorf("resolvertest: query sent to %s, outside 127.0.0.0/8", server)
 	}
 	return c.n.Exchange(ctx, network, server, q)
+}
+
+// TB is the part of testing.TB the network's helpers use: *testing.T and
+// *testing.B satisfy it. Taking it instead of testing.TB keeps package
+// testing out of binaries that link the network (hush demo does).
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	TempDir() string
+	Cleanup(f func())
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/miekg/dns"
@@ -21,14 +20,9 @@ import (
 // answers for its zones, and stops them when the test ends. It skips the
 // test when nsd is not installed, unless the environment variable
 // HUSH_INTEGRATION is "require" (as CI sets it), where that is a failure.
-func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
+func (n *Network) StartNSD(t TB, port uint16) uint16 {
 	t.Helper()
-	if _, err := exec.LookPath("nsd"); err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatalf("nsd not installed and HUSH_INTEGRATION=require")
-		}
-		t.Skip("nsd not installed")
-	}
+	requireNSD(t)
 	dir := t.TempDir()
 	if err := n.WriteZoneFiles(dir); err != nil {
 		t.Fatal(err)
@@ -40,15 +34,9 @@ func (n *Network) StartNSD(t testing.TB, port uint16) uint16 {
 // by ZoneFileName (zones signed by another tool, say), instead of the
 // network's own; NSD's configuration, pid and log files go into dir too.
 // Port 0 picks one free on every address.
-func (n *Network) StartNSDFromDir(t testing.TB, port uint16, dir string) uint16 {
+func (n *Network) StartNSDFromDir(t TB, port uint16, dir string) uint16 {
 	t.Helper()
-	bin, err := exec.LookPath("nsd")
-	if err != nil {
-		if os.Getenv("HUSH_INTEGRATION") == "require" {
-			t.Fatalf("nsd not installed and HUSH_INTEGRATION=require")
-		}
-		t.Skip("nsd not installed")
-	}
+	bin := requireNSD(t)
 	if port == 0 {
 		srv, err := n.Serve(context.Background(), 0)
 		if err != nil {
@@ -123,4 +111,19 @@ func (n *Network) StartNSDFromDir(t testing.TB, port uint16, dir string) uint16 
 		}
 	}
 	return port
+}
+
+// requireNSD returns the path of nsd. When it is not installed it skips the
+// test, unless the environment variable HUSH_INTEGRATION is "require" (as
+// CI sets it), where a skip would hide a failure and it fails instead.
+func requireNSD(t TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("nsd")
+	if err != nil {
+		if os.Getenv("HUSH_INTEGRATION") == "require" {
+			t.Fatalf("nsd not installed and HUSH_INTEGRATION=require")
+		}
+		t.Skip("nsd not installed")
+	}
+	return bin
 }

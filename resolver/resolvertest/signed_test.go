@@ -315,10 +315,7 @@ func checkNSECChain(t *testing.T, z *zone) {
 			t.Fatalf("%s: got %d NSEC, want 1", name, len(nsec))
 		}
 		rec := nsec[0].(*dns.NSEC)
-		var types []uint16
-		for _, ty := range z.nodes[name].order {
-			types = append(types, ty)
-		}
+		types := slices.Clone(z.nodes[name].order)
 		slices.Sort(types)
 		if got := rec.TypeBitMap; !slices.Equal(got, types) {
 			t.Errorf("%s: bitmap %v, want %v", name, got, types)

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+func TestParseCacheSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		bytes   int64
+		entries int
+		err     error
+	}{
+		{in: "64MiB", bytes: 64 << 20},
+		{in: "512KiB", bytes: 512 << 10},
+		{in: "1GiB", bytes: 1 << 30},
+		{in: "16m", bytes: 16 << 20},
+		{in: "16 MiB", bytes: 16 << 20},
+		{in: "1.5MiB", bytes: 3 << 19},
+		{in: "1GB", bytes: 1e9},
+		{in: "500kb", bytes: 500e3},
+		{in: "4096B", bytes: 4096},
+		{in: "100000", entries: 100_000},
+		{in: "0", err: errSizeZero},
+		{in: "-1", err: errSizeZero},
+		{in: "0MiB", err: errSizeZero},
+		{in: "2TiB", err: errNotSize},
+		{in: "2048GiB", err: errSizeLarge},
+		{in: "lots", err: errNotSize},
+		{in: "MiB", err: errNotSize},
+		{in: "12 parsecs", err: errNotSize},
+		{in: "1e3MiB", err: errNotSize},
+	}
+	for _, tt := range tests {
+		b, n, err := parseCacheSize(tt.in)
+		if b != tt.bytes || n != tt.entries || err != tt.err {
+			t.Errorf("parseCacheSize(%q) = %d, %d, %v; want %d, %d, %v", tt.in, b, n, err, tt.bytes, tt.entries, tt.err)
+		}
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	orig := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
+
+	t.Setenv("GOMEMLIMIT", "")
+	setMemoryLimit(16 << 20)
+	if got, want := debug.SetMemoryLimit(-1), memoryLimit(16<<20); got != want {
+		t.Errorf("limit = %d, want %d", got, want)
+	}
+	// GOMEMLIMIT set by the user wins.
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	setMemoryLimit(16 << 20)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("limit = %d with GOMEMLIMIT set, want it untouched", got)
+	}
+	// The defaults keep the process far under 256 MiB.
+	if got := memoryLimit(defaultCacheBytes); got > 128<<20 {
+		t.Errorf("memoryLimit(default) = %d MiB, want at most 128", got>>20)
+	}
+}

@@ -1,0 +1,396 @@
+package metrics
+
+import (
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Namespace prefixes every hush metric name.
+const Namespace = "hush"
+
+// Transport is the protocol a query arrived over; its label values are
+// the listen URL schemes.
+type Transport uint8
+
+// The transports, in the order of their label values.
+const (
+	UDP Transport = iota
+	TCP
+	TLS
+	HTTPS
+	QUIC
+	numTransports
+)
+
+var transportNames = [numTransports]string{"udp", "tcp", "tls", "https", "quic"}
+
+// String returns the label value of t.
+func (t Transport) String() string {
+	if t < numTransports {
+		return transportNames[t]
+	}
+	return "other"
+}
+
+// DNSSECStatus is the security status of an answer (RFC 4035 §4.3), as
+// the resolver judged it. The zero value is Insecure, which is also what
+// an answer is when validation is off.
+type DNSSECStatus uint8
+
+// The statuses, in the order of their label values.
+const (
+	Insecure DNSSECStatus = iota
+	Secure
+	Bogus
+	Indeterminate
+	numStatuses
+)
+
+var statusNames = [numStatuses]string{"insecure", "secure", "bogus", "indeterminate"}
+
+// PolicyAction is what the filtering policy did with a query.
+type PolicyAction uint8
+
+// The policy actions, in the order of their label values.
+const (
+	// Blocked: a blocklist or RPZ answered NXDOMAIN, NODATA or a null
+	// address.
+	Blocked PolicyAction = iota
+	// LocalData: local data, a hosts file or RPZ local data answered.
+	LocalData
+	numActions
+)
+
+var actionNames = [numActions]string{"blocked", "local_data"}
+
+// qtypes is the fixed set of query types counted by name; everything
+// else is counted as "other", so a client cannot make a label value.
+var qtypes = []uint16{
+	dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeMX, dns.TypeNS,
+	dns.TypePTR, dns.TypeSOA, dns.TypeSRV, dns.TypeTXT, dns.TypeHTTPS,
+	dns.TypeSVCB, dns.TypeDS, dns.TypeDNSKEY, dns.TypeCAA, dns.TypeNAPTR,
+	dns.TypeANY,
+}
+
+// qtypeIndex maps a query type to its slot in Metrics.qtypes; the slot
+// after the named types is "other".
+func qtypeIndex(t uint16) int {
+	for i, q := range qtypes {
+		if q == t {
+			return i
+		}
+	}
+	return len(qtypes)
+}
+
+// maxRcode is the highest rcode counted by name (NOTZONE, RFC 2136); the
+// extended rcodes (BADVERS and up) are "other".
+const maxRcode = dns.RcodeNotZone
+
+// maxEDE is the highest Extended DNS Error code counted by number
+// (RFC 8914 and the IANA registry as of 2024 end at 30); anything above is
+// "other".
+const maxEDE = 30
+
+// Listener is the connection gauge of one listener. Its methods do
+// nothing on a nil Listener.
+type Listener struct{ open prometheus.Gauge }
+
+// Opened counts a connection accepted.
+func (l *Listener) Opened() {
+	if l != nil {
+		l.open.Inc()
+	}
+}
+
+// Closed counts a connection closed.
+func (l *Listener) Closed() {
+	if l != nil {
+		l.open.Dec()
+	}
+}
+
+// Sources are the callbacks the registry reads at each scrape for values
+// that live elsewhere. Nil callbacks leave their metric out.
+type Sources struct {
+	// CacheEntries and CacheBytes give the size of the cache.
+	CacheEntries func() float64
+	CacheBytes   func() float64
+}
+
+// Options configure New.
+type Options struct {
+	// Version is the hush version reported by hush_build_info.
+	Version string
+	// Listeners are the names of the listeners whose open connections
+	// are counted (hush_connections_open{listener=...}). The operator
+	// chooses them through the configuration; they are never derived
+	// from a client.
+	Listeners []string
+	Sources
+}
+
+// Metrics holds hush's metrics and the registry that exposes them. All
+// methods are safe for concurrent use and do nothing on a nil *Metrics,
+// so that a hush without a metrics listener pays one nil check.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	queries     [numTransports]prometheus.Counter
+	qtypes      []prometheus.Counter // len(qtypes)+1, the last is "other"
+	rcodes      [maxRcode + 2]prometheus.Counter
+	dnssec      [numStatuses]prometheus.Counter
+	ede         [maxEDE + 2]prometheus.Counter
+	policy      [numActions]prometheus.Counter
+	duration    prometheus.Histogram
+	cacheHits   prometheus.Counter
+	cacheMisses prometheus.Counter
+	stale       prometheus.Counter
+	rateLimited prometheus.Counter
+	upQueries   prometheus.Counter
+	upTimeouts  prometheus.Counter
+	upRTT       prometheus.Histogram
+	reloadsOK   prometheus.Counter
+	reloadsBad  prometheus.Counter
+	listeners   map[string]*Listener
+}
+
+func name(n string) string { return prometheus.BuildFQName(Namespace, "", n) }
+
+// New builds the metrics and registers them, with the Go runtime and
+// process collectors, in a registry of their own (never the global one).
+func New(opts Options) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), listeners: make(map[string]*Listener)}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: name("build_info"),
+		Help: "Always 1; the labels give the hush version and the Go version it was built with.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(opts.Version, runtime.Version()).Set(1)
+	m.reg.MustRegister(build)
+
+	queries := m.counterVec("queries_total", "Queries received, by transport.", "transport")
+	for i := range m.queries {
+		m.queries[i] = queries.WithLabelValues(transportNames[i])
+	}
+	byType := m.counterVec("queries_by_qtype_total", "Queries received, by query type (a fixed set; the rest are other).", "qtype")
+	for _, t := range qtypes {
+		m.qtypes = append(m.qtypes, byType.WithLabelValues(dns.TypeToString[t]))
+	}
+	m.qtypes = append(m.qtypes, byType.WithLabelValues("other"))
+	rcodes := m.counterVec("answers_total", "Answers sent, by response code.", "rcode")
+	for i := 0; i <= maxRcode; i++ {
+		m.rcodes[i] = rcodes.WithLabelValues(rcodeLabel(i))
+	}
+	m.rcodes[maxRcode+1] = rcodes.WithLabelValues("other")
+	dnssecs := m.counterVec("answers_dnssec_total", "Answers sent, by DNSSEC status.", "status")
+	for i := range m.dnssec {
+		m.dnssec[i] = dnssecs.WithLabelValues(statusNames[i])
+	}
+	ede := m.counterVec("answers_ede_total", "Extended DNS Errors (RFC 8914) sent, by INFO-CODE.", "code")
+	for i := 0; i <= maxEDE; i++ {
+		m.ede[i] = ede.WithLabelValues(strconv.Itoa(i))
+	}
+	m.ede[maxEDE+1] = ede.WithLabelValues("other")
+	policy := m.counterVec("policy_answers_total", "Answers made by the filtering policy instead of resolution, by action.", "action")
+	for i := range m.policy {
+		m.policy[i] = policy.WithLabelValues(actionNames[i])
+	}
+	m.duration = m.histogram("request_duration_seconds", "Time from a query's arrival to its answer.",
+		[]float64{.0005, .001, .005, .01, .05, .1, .25, .5, 1, 2, 5})
+	m.cacheHits = m.counter("cache_hits_total", "Queries answered from the cache.")
+	m.cacheMisses = m.counter("cache_misses_total", "Queries the cache could not answer.")
+	m.stale = m.counter("answers_stale_total", "Answers served from expired cache entries (RFC 8767).")
+	m.rateLimited = m.counter("rate_limited_total", "Queries refused or dropped by a rate or connection limit (how many, not whose).")
+	m.upQueries = m.counter("upstream_queries_total", "Queries sent to authoritative servers or forwarders.")
+	m.upTimeouts = m.counter("upstream_timeouts_total", "Upstream queries that got no answer in time.")
+	m.upRTT = m.histogram("upstream_rtt_seconds", "Round-trip time of answered upstream queries.",
+		[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 1.5})
+	reloads := m.counterVec("reloads_total", "Configuration reloads, by result.", "result")
+	m.reloadsOK = reloads.WithLabelValues("ok")
+	m.reloadsBad = reloads.WithLabelValues("failed")
+
+	conns := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: name("connections_open"),
+		Help: "Open client connections, by listener.",
+	}, []string{"listener"})
+	m.reg.MustRegister(conns)
+	for _, l := range opts.Listeners {
+		m.listeners[l] = &Listener{open: conns.WithLabelValues(l)}
+	}
+	if f := opts.CacheEntries; f != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: name("cache_entries"), Help: "Entries in the cache.",
+		}, f))
+	}
+	if f := opts.CacheBytes; f != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: name("cache_size_bytes"), Help: "Estimated bytes held by the cache.",
+		}, f))
+	}
+	return m
+}
+
+func rcodeLabel(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return lower(s)
+	}
+	return "other"
+}
+
+// lower lowercases ASCII (rcode names are ASCII) without strings.ToLower's
+// Unicode tables.
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func (m *Metrics) counter(n, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name(n), Help: help})
+	m.reg.MustRegister(c)
+	return c
+}
+
+func (m *Metrics) counterVec(n, help, label string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name(n), Help: help}, []string{label})
+	m.reg.MustRegister(c)
+	return c
+}
+
+func (m *Metrics) histogram(n, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name(n), Help: help, Buckets: buckets})
+	m.reg.MustRegister(h)
+	return h
+}
+
+// Registry returns the registry the metrics are registered in, for the
+// HTTP handler and for tests.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Listener returns the connection gauge of the listener registered under
+// name in Options.Listeners, or nil (whose methods do nothing) for any
+// other name: a name never becomes a new label value after New.
+func (m *Metrics) Listener(name string) *Listener {
+	if m == nil {
+		return nil
+	}
+	return m.listeners[name]
+}
+
+// Query counts a query received over t with query type qtype.
+func (m *Metrics) Query(t Transport, qtype uint16) {
+	if m == nil {
+		return
+	}
+	if t < numTransports {
+		m.queries[t].Inc()
+	}
+	m.qtypes[qtypeIndex(qtype)].Inc()
+}
+
+// Answer counts an answer with rcode rc (the full, extended rcode), its
+// DNSSEC status and Extended DNS Error (ede < 0 for none), sent d after
+// the query arrived.
+func (m *Metrics) Answer(rc int, status DNSSECStatus, ede int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if rc < 0 || rc > maxRcode {
+		rc = maxRcode + 1
+	}
+	m.rcodes[rc].Inc()
+	if status < numStatuses {
+		m.dnssec[status].Inc()
+	}
+	if ede >= 0 {
+		if ede > maxEDE {
+			ede = maxEDE + 1
+		}
+		m.ede[ede].Inc()
+	}
+	m.duration.Observe(d.Seconds())
+}
+
+// CacheHit counts a query answered from the cache.
+func (m *Metrics) CacheHit() {
+	if m != nil {
+		m.cacheHits.Inc()
+	}
+}
+
+// CacheMiss counts a query the cache could not answer.
+func (m *Metrics) CacheMiss() {
+	if m != nil {
+		m.cacheMisses.Inc()
+	}
+}
+
+// Stale counts an answer served from an expired cache entry.
+func (m *Metrics) Stale() {
+	if m != nil {
+		m.stale.Inc()
+	}
+}
+
+// RateLimited counts a query refused or dropped by a limit.
+func (m *Metrics) RateLimited() {
+	if m != nil {
+		m.rateLimited.Inc()
+	}
+}
+
+// Policy counts an answer made by the filtering policy.
+func (m *Metrics) Policy(a PolicyAction) {
+	if m != nil && a < numActions {
+		m.policy[a].Inc()
+	}
+}
+
+// UpstreamQuery counts an upstream query that was answered after rtt.
+func (m *Metrics) UpstreamQuery(rtt time.Duration) {
+	if m != nil {
+		m.upQueries.Inc()
+		m.upRTT.Observe(rtt.Seconds())
+	}
+}
+
+// UpstreamTimeout counts an upstream query that got no answer in time.
+// It counts as an upstream query too.
+func (m *Metrics) UpstreamTimeout() {
+	if m != nil {
+		m.upQueries.Inc()
+		m.upTimeouts.Inc()
+	}
+}
+
+// UpstreamError counts an upstream query that failed otherwise (refused
+// connection, unreachable network).
+func (m *Metrics) UpstreamError() {
+	if m != nil {
+		m.upQueries.Inc()
+	}
+}
+
+// Reload counts a configuration reload, successful or not.
+func (m *Metrics) Reload(ok bool) {
+	switch {
+	case m == nil:
+	case ok:
+		m.reloadsOK.Inc()
+	default:
+		m.reloadsBad.Inc()
+	}
+}

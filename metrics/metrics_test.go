@@ -1,0 +1,267 @@
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func newTest() *Metrics {
+	return New(Options{
+		Version:   "test",
+		Listeners: []string{"dns-main", "tls-main"},
+		Sources: Sources{
+			CacheEntries: func() float64 { return 42 },
+			CacheBytes:   func() float64 { return 4096 },
+		},
+	})
+}
+
+// record exercises every recording method, with values both inside and
+// outside the fixed label sets.
+func record(m *Metrics) {
+	m.Query(UDP, dns.TypeA)
+	m.Query(TLS, dns.TypeAAAA)
+	m.Query(Transport(200), 65000)
+	m.Answer(dns.RcodeSuccess, Secure, -1, 3*time.Millisecond)
+	m.Answer(dns.RcodeServerFailure, Bogus, int(dns.ExtendedErrorCodeDNSBogus), time.Second)
+	m.Answer(4000, DNSSECStatus(77), 9999, 0)
+	m.CacheHit()
+	m.CacheMiss()
+	m.Stale()
+	m.RateLimited()
+	m.Policy(Blocked)
+	m.Policy(PolicyAction(99))
+	m.UpstreamQuery(20 * time.Millisecond)
+	m.UpstreamTimeout()
+	m.UpstreamError()
+	m.Reload(true)
+	m.Reload(false)
+	m.Listener("dns-main").Opened()
+	m.Listener("tls-main").Opened()
+	m.Listener("tls-main").Closed()
+	m.Listener("never-registered").Opened()
+}
+
+func TestCounts(t *testing.T) {
+	m := newTest()
+	record(m)
+	for _, tc := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"queries udp", testutil.ToFloat64(m.queries[UDP]), 1},
+		{"queries tls", testutil.ToFloat64(m.queries[TLS]), 1},
+		{"qtype A", testutil.ToFloat64(m.qtypes[qtypeIndex(dns.TypeA)]), 1},
+		{"qtype other", testutil.ToFloat64(m.qtypes[len(qtypes)]), 1},
+		{"rcode noerror", testutil.ToFloat64(m.rcodes[dns.RcodeSuccess]), 1},
+		{"rcode other", testutil.ToFloat64(m.rcodes[maxRcode+1]), 1},
+		{"secure", testutil.ToFloat64(m.dnssec[Secure]), 1},
+		{"ede 6", testutil.ToFloat64(m.ede[6]), 1},
+		{"ede other", testutil.ToFloat64(m.ede[maxEDE+1]), 1},
+		{"blocked", testutil.ToFloat64(m.policy[Blocked]), 1},
+		{"upstream queries", testutil.ToFloat64(m.upQueries), 3},
+		{"upstream timeouts", testutil.ToFloat64(m.upTimeouts), 1},
+		{"reloads failed", testutil.ToFloat64(m.reloadsBad), 1},
+		{"dns-main open", testutil.ToFloat64(m.listeners["dns-main"].open), 1},
+		{"tls-main open", testutil.ToFloat64(m.listeners["tls-main"].open), 0},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %v; want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestNilMetricsRecordsNothing(t *testing.T) {
+	var m *Metrics
+	record(m) // must not panic
+}
+
+func TestRecordingAllocatesNothing(t *testing.T) {
+	m := newTest()
+	l := m.Listener("dns-main")
+	allocs := testing.AllocsPerRun(1000, func() {
+		m.Query(UDP, dns.TypeAAAA)
+		m.Answer(dns.RcodeNameError, Insecure, 15, time.Millisecond)
+		m.CacheHit()
+		m.UpstreamQuery(time.Millisecond)
+		m.Policy(Blocked)
+		l.Opened()
+		l.Closed()
+	})
+	if allocs != 0 {
+		t.Errorf("recording: got %v allocations per run; want 0", allocs)
+	}
+}
+
+// TestLabelValuesAreFixed gathers every metric after recording values
+// outside the fixed sets and checks that each hush label value belongs to
+// the set the package documents: nothing a client sends can become one.
+func TestLabelValuesAreFixed(t *testing.T) {
+	m := newTest()
+	record(m)
+	allowed := map[string]map[string]bool{
+		"transport": set(transportNames[:]...),
+		"qtype":     set("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "HTTPS", "SVCB", "DS", "DNSKEY", "CAA", "NAPTR", "ANY", "other"),
+		"rcode":     set("noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "yxdomain", "yxrrset", "nxrrset", "notauth", "notzone", "other"),
+		"status":    set(statusNames[:]...),
+		"action":    set(actionNames[:]...),
+		"listener":  set("dns-main", "tls-main"),
+		"result":    set("ok", "failed"),
+		"version":   set("test"),
+		"code":      set("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "other"),
+	}
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if !strings.HasPrefix(f.GetName(), Namespace+"_") {
+			continue // the Go and process collectors' own
+		}
+		for _, metric := range f.GetMetric() {
+			for _, lp := range metric.GetLabel() {
+				if lp.GetName() == "goversion" {
+					continue
+				}
+				vals, ok := allowed[lp.GetName()]
+				if !ok {
+					t.Errorf("%s: label %q is not in the documented set", f.GetName(), lp.GetName())
+					continue
+				}
+				if !vals[lp.GetValue()] {
+					t.Errorf("%s{%s=%q}: value not in the fixed set", f.GetName(), lp.GetName(), lp.GetValue())
+				}
+			}
+		}
+	}
+}
+
+func set(vs ...string) map[string]bool {
+	m := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		m[v] = true
+	}
+	return m
+}
+
+func scrape(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	body, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(body)
+}
+
+// TestPromtool runs promtool check metrics (Debian package prometheus)
+// on the exposition: names, suffixes, units and help texts as Prometheus
+// expects them.
+func TestPromtool(t *testing.T) {
+	promtool := RequireTool(t, "promtool")
+	m := newTest()
+	record(m)
+	h, err := Handler(m, "/metrics", NewHealth(func(context.Context) error { return nil }, time.Minute, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := scrape(t, h, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: got %d; want 200", code)
+	}
+	for _, want := range []string{`hush_queries_total{transport="udp"} 1`, "hush_cache_entries 42", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+	CheckExposition(t, promtool, body)
+}
+
+// RequireTool returns the path of a command the test needs. It skips the
+// test when the command is missing, unless HUSH_INTEGRATION=require (as in
+// CI), where a missing tool is a failure.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("HUSH_INTEGRATION") == "require" {
+			t.Fatalf("%s not found and HUSH_INTEGRATION=require: %v", name, err)
+		}
+		t.Skipf("%s not found: %v", name, err)
+	}
+	return p
+}
+
+// CheckExposition fails t when promtool check metrics finds a problem in
+// the text exposition body.
+func CheckExposition(t testing.TB, promtool, body string) {
+	t.Helper()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out.String())
+	}
+}
+
+func TestHandler(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	probeErr := error(nil)
+	h := NewHealth(func(context.Context) error { return probeErr }, 30*time.Second, func() time.Time { return now })
+	handler, err := Handler(newTest(), "/stats", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	steps := []struct {
+		name     string
+		do       func()
+		path     string
+		wantCode int
+		wantBody string
+	}{
+		{"metrics path", func() {}, "/stats", 200, "hush_build_info"},
+		{"other path", func() {}, "/metrics", 404, ""},
+		{"listeners down", func() {}, HealthPath, 503, "listeners are not up"},
+		{"no probe yet", func() { h.SetListenersUp(true) }, HealthPath, 503, "no probe answered"},
+		{"probe answered", func() { _ = h.Probe(ctx) }, HealthPath, 200, "ok"},
+		{"still recent", func() { now = now.Add(30 * time.Second) }, HealthPath, 200, "ok"},
+		{"too old", func() { now = now.Add(time.Second) }, HealthPath, 503, "no probe answered"},
+		{"answered again", func() { _ = h.Probe(ctx) }, HealthPath, 200, "ok"},
+		{"probe failed", func() { probeErr = errors.New("timeout"); _ = h.Probe(ctx) }, HealthPath, 503, "no probe answered"},
+		{"listener lost", func() { probeErr = nil; _ = h.Probe(ctx); h.SetListenersUp(false) }, HealthPath, 503, "listeners are not up"},
+	}
+	for _, s := range steps {
+		s.do()
+		code, body := scrape(t, handler, s.path)
+		if code != s.wantCode || !strings.Contains(body, s.wantBody) {
+			t.Errorf("%s: GET %s: got %d %q; want %d containing %q", s.name, s.path, code, body, s.wantCode, s.wantBody)
+		}
+	}
+
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/stats", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: got %d; want 405", rec.Code)
+	}
+}
+
+func TestHandlerPath(t *testing.T) {
+	for _, p := range []string{"", "metrics", HealthPath} {
+		if _, err := Handler(newTest(), p, nil); err == nil {
+			t.Errorf("Handler(%q): got no error", p)
+		}
+	}
+}
