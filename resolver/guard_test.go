@@ -186,11 +186,20 @@ func TestRestoreCase(t *testing.T) {
 	for _, rr := range m.Answer {
 		got = append(got, rr.Header().Name)
 	}
-	want := []string{"example.com.", "ns1.example.com.", "other.net.", "xExAmPle.CoM."}
+	want := []string{"example.com.", "ns1.example.com.", "other.net.", "xExAmPle.com."} // "CoM." may be a pointer into the question
 	if m.Question[0].Name != "example.com." || strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("after restoreCase: question %q, owners %v; want example.com., %v", m.Question[0].Name, got, want)
 	}
-	if ns := m.Answer[0].(*dns.NS).Ns; ns != "ns1.ExAmPle.CoM." {
-		t.Errorf("record data changed to %q", ns)
+	if ns := m.Answer[0].(*dns.NS).Ns; ns != "ns1.example.com." {
+		t.Errorf("NS data %q; want ns1.example.com.", ns)
+	}
+	// A suffix of the question, as compression makes it.
+	mx, _ := dns.NewRR("x. 300 IN MX 10 mail.PlAiN.ExAmPle.")
+	m2 := new(dns.Msg)
+	m2.SetQuestion("wWw.PlAiN.ExAmPle.", dns.TypeMX)
+	m2.Answer = []dns.RR{mx}
+	restoreCase(m2, "wWw.PlAiN.ExAmPle.", "www.plain.example.")
+	if got := mx.(*dns.MX).Mx; got != "mail.plain.example." {
+		t.Errorf("MX data %q; want mail.plain.example.", got)
 	}
 }

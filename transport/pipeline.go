@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"runtime/debug"
 
+	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -27,6 +29,9 @@ type pipeline struct {
 	// DoT: Config.IdleTimeout in units of 100 ms.
 	keepalive uint16
 	errorLog  func(error)
+	// cookies and limit guard the UDP listeners (guard.go).
+	cookies *cookie.Keeper
+	limit   *ratelimit.Clients
 }
 
 // newPipeline returns the pipeline of c, with c's defaults filled in.
@@ -37,6 +42,8 @@ func newPipeline(c Config) *pipeline {
 		acl:       c.AllowClients,
 		keepalive: keepaliveUnits(c.IdleTimeout),
 		errorLog:  c.ErrorLog,
+		cookies:   c.Cookies,
+		limit:     c.RateLimit,
 	}
 	pl.cache, _ = c.Handler.(CacheAnswerer)
 	return pl
