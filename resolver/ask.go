@@ -33,6 +33,9 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
 				continue
 			}
+			if zl := r.cfg.ZoneRateLimit; zl != nil && !zl.Allow(cut.zone, r.now()) {
+				return nil, a, &Error{EDE: EDEOther, Err: fmt.Errorf("%w for %s", ErrRateLimited, zoneLabel(cut.zone))}
+			}
 			resp, err := r.exchange(ctx, qs, a, name, qtype)
 			if err != nil {
 				if errors.Is(err, ErrBudget) || ctx.Err() != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/hush-dns/hush/clock"
 	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -69,6 +70,11 @@ type Config struct {
 	// NoUpstreamCookies turns off DNS cookies (RFC 7873) toward
 	// authoritative servers. On by default.
 	NoUpstreamCookies bool
+	// ZoneRateLimit, when set, bounds the queries sent toward each zone's
+	// servers (Unbound's ratelimit), so that a flood of random names
+	// under one zone cannot make hush flood its servers; the excess
+	// fails with SERVFAIL and EDE 0 "upstream rate limit". Nil: no limit.
+	ZoneRateLimit *ratelimit.Zones
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the wall clock (default time.Now): signature validity

@@ -145,7 +145,14 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	stopHUP := onHangup(ctx, store, stderr)
 	defer stopHUP()
+	guards, err := newGuards(cfg)
+	if err != nil {
+		return err
+	}
 	r, err := resolver.New(resolver.Config{
+		No0x20:              !cfg.DNS0x20,
+		NoUpstreamCookies:   !cfg.UpstreamCookies,
+		ZoneRateLimit:       guards.zones,
 		RootHints:           hints,
 		Forwarders:          cfg.Forward,
 		AllowUpstream:       cfg.AllowUpstream,
@@ -179,6 +186,8 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		QueryTimeout:      cfg.Timeout,
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
+		Cookies:           guards.cookies,
+		RateLimit:         guards.clients,
 	}
 	return serveSockets(ctx, socks, tc, tlsConf, stderr)
 }
