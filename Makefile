@@ -12,7 +12,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 
-.PHONY: build run test vulncheck bench fuzz conformance conformance-update clean
+.PHONY: build run test vulncheck bench fuzz conformance conformance-update clean cross size-check install
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hush ./cmd/hush
@@ -66,6 +66,57 @@ conformance:
 # lenient run (reasons already written in failing.txt are kept).
 conformance-update:
 	HUSH_CONFORMANCE_UPDATE=1 $(GO) test -count=1 -run '^TestConformance$$' ./resolver/
+
+# Router and server builds: static (no cgo), stripped (-s -w), without
+# build paths (-trimpath), version stamped. Each entry is
+# NAME:GOARCH:GOARM-or-GOMIPS; MIPS routers rarely have an FPU, so the
+# MIPS builds use soft float. Sizes are printed; `make size-check` holds
+# them to the budgets in packaging/size-check.sh.
+# CROSS_GCFLAGS=all=-l (no inlining) makes them about 9% smaller and
+# slower; it is not the default.
+CROSS_TARGETS ?= mipsle:mipsle:softfloat mips:mips:softfloat armv7:arm:7 armv6:arm:6 arm64:arm64: amd64:amd64:
+CROSS_LDFLAGS := -s -w $(LDFLAGS)
+CROSS_GCFLAGS ?=
+
+cross:
+	@mkdir -p bin/cross
+	@set -e; for t in $(CROSS_TARGETS); do \
+		name=$${t%%:*}; rest=$${t#*:}; arch=$${rest%%:*}; variant=$${rest#*:}; \
+		out=bin/cross/hush-linux-$$name; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$( [ $$arch = arm ] && echo $$variant ) \
+			GOMIPS=$$( case $$arch in mips*) echo $$variant;; esac ) \
+			$(GO) build -trimpath -gcflags "$(CROSS_GCFLAGS)" -ldflags "$(CROSS_LDFLAGS)" -o $$out ./cmd/hush; \
+		printf '%-24s %10d bytes\n' $$out $$(wc -c <$$out); \
+	done
+
+size-check: cross
+	packaging/size-check.sh bin/cross
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd
+# unit (its ExecStart pointed at the installed binary), the
+# systemd-resolved drop-in and the commented example config (also as
+# SYSCONFDIR/hush/hush.yaml, the file the unit reads, unless that exists).
+# It builds bin/hush only when there is none, so `make build` as yourself
+# then `sudo make install` works without Go in root's PATH.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+
+install:
+	@[ -x bin/hush ] || $(MAKE) build
+	install -D -m 0755 bin/hush $(DESTDIR)$(BINDIR)/hush
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/hush|$(BINDIR)/hush|' \
+		-e 's|/etc/hush/hush.yaml|$(SYSCONFDIR)/hush/hush.yaml|' \
+		packaging/systemd/hush.service >$(DESTDIR)$(UNITDIR)/hush.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hush.service
+	install -D -m 0644 packaging/systemd/resolved-hush.conf $(DESTDIR)$(DATADIR)/hush/resolved-hush.conf
+	install -D -m 0644 packaging/hush.example.yaml $(DESTDIR)$(DATADIR)/hush/hush.example.yaml
+	[ -e $(DESTDIR)$(SYSCONFDIR)/hush/hush.yaml ] || \
+		install -D -m 0644 packaging/hush.example.yaml $(DESTDIR)$(SYSCONFDIR)/hush/hush.yaml
 
 clean:
 	rm -rf bin

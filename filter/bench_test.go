@@ -15,7 +15,7 @@ func genList(n int) string {
 	var sb strings.Builder
 	sb.Grow(n * 40)
 	for i := range n {
-		fmt.Fprintf(&sb, "0.0.0.0 t%x.ads%d.example%d.com\n", i*2654435761%(1<<32), i%97, i%13)
+		fmt.Fprintf(&sb, "0.0.0.0 t%x.ads%d.example%d.com\n", uint64(i)*2654435761%(1<<32), i%97, i%13)
 	}
 	return sb.String()
 }

@@ -161,7 +161,7 @@ func (t *table) insert(name []byte) (int, error) {
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
 		if s == 0 {
-			if len(t.arena)+len(name) > 1<<32-1 {
+			if uint64(len(t.arena))+uint64(len(name)) > 1<<32-1 {
 				return 0, errTooMany
 			}
 			t.entries = append(t.entries, entry{off: uint32(len(t.arena)), n: uint8(len(name))})
@@ -180,7 +180,7 @@ func (t *table) insert(name []byte) (int, error) {
 
 // rehash rebuilds the slots with n of them (a power of two).
 func (t *table) rehash(n int) error {
-	if n > 1<<32 {
+	if uint64(n) > 1<<32 {
 		return errTooMany
 	}
 	t.slots = make([]uint64, n)

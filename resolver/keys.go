@@ -76,7 +76,7 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
 		case dnssec.Secure:
 		default:
-			if ds.Rcode == dns.RcodeNameError {
+			if ds.Rcode == dns.RcodeNameError && !r.private(zone) {
 				// Even under opt-out, a zone's apex exists.
 				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 					Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), nil
@@ -95,6 +95,11 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 			// must show NS without SOA at it. A name that does not exist,
 			// or exists without being a cut, is no zone, and a signature
 			// that claims it as signer is bogus.
+			if !provesDelegation(ds, zone, r.budget(qs)) && r.private(zone) {
+				// The operator's own zone, which the public tree does
+				// not delegate: unsigned, not Bogus (fwdzones.go).
+				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+			}
 			if !provesDelegation(ds, zone, r.budget(qs)) {
 				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 					Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), nil

@@ -39,6 +39,26 @@ type Config struct {
 	// Answers are validated as any others when DNSSEC is on: the keys
 	// and DS records go through the forwarders too.
 	Forwarders []netip.AddrPort
+	// ForwardZones send the names at and under each zone to a Forwarder
+	// (any protocol; see Forwarder). A ForwardZone for "." forwards
+	// everything no longer match claims, and makes RootHints optional.
+	// StubZones iterate their names from the servers given. For a name,
+	// the longest matching forward or stub zone wins; without one, the
+	// name is iterated from the root (or goes to Forwarders).
+	ForwardZones []ForwardZone
+	StubZones    []StubZone
+	// PrivateAddresses turns on DNS rebinding protection: A and AAAA
+	// records in these prefixes (PrivateRanges is the usual set) are
+	// removed from answers for names outside PrivateDomains and the
+	// forward and stub zones, and the answer says so with EDE 15.
+	PrivateAddresses []netip.Prefix
+	// PrivateDomains (canonical, fully qualified) may hold private
+	// addresses.
+	PrivateDomains []string
+	// DNS64Prefix, a /96 (DNS64WellKnown is the usual one), turns on
+	// DNS64 (RFC 6147): AAAA answers synthesised from A records for
+	// names without AAAA records. The zero Prefix leaves it off.
+	DNS64Prefix netip.Prefix
 	// Exchanger sends upstream queries. Nil means a NetExchanger.
 	Exchanger Exchanger
 	// Cache holds answers and delegations. Nil means a cache of
@@ -176,6 +196,8 @@ type Resolver struct {
 	// guard adds 0x20 and cookies to queries toward authorities; nil
 	// when both are off or when forwarding.
 	guard *upstreamGuard
+	// routes are the forward and stub zones (fwdzones.go).
+	routes zoneRoutes
 
 	anchors      *dnssec.Anchors
 	dnssecLimits dnssec.Limits
@@ -218,7 +240,8 @@ type result struct {
 
 // New returns a Resolver for cfg.
 func New(cfg Config) (*Resolver, error) {
-	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 {
+	rootForwarded := slices.ContainsFunc(cfg.ForwardZones, func(f ForwardZone) bool { return dns.CanonicalName(dns.Fqdn(f.Zone)) == "." })
+	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 && !rootForwarded {
 		return nil, fmt.Errorf("resolver: no root hints")
 	}
 	if cfg.NoIPv4 && cfg.NoIPv6 {
@@ -266,6 +289,26 @@ func New(cfg Config) (*Resolver, error) {
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
 	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
+	if err := r.setRoutes(cfg); err != nil {
+		return nil, err
+	}
+	if p := cfg.DNS64Prefix; p.IsValid() && (p.Bits() != 96 || !p.Addr().Is6() || p.Addr().Is4In6()) {
+		return nil, fmt.Errorf("resolver: DNS64 prefix %s: want an IPv6 /96", p)
+	}
+	r.cfg.PrivateDomains = make([]string, len(cfg.PrivateDomains))
+	for i, d := range cfg.PrivateDomains {
+		z, err := canonicalZone(d)
+		if err != nil {
+			return nil, fmt.Errorf("resolver: private domain: %w", err)
+		}
+		r.cfg.PrivateDomains[i] = z
+	}
+	if len(cfg.Forwarders) > 0 && rootForwarded {
+		return nil, fmt.Errorf("resolver: both Forwarders and a forward zone for the root")
+	}
+	if rootForwarded {
+		return r, nil
+	}
 	if len(cfg.Forwarders) > 0 {
 		r.fwdPorts = make(map[netip.Addr]uint16)
 		for _, f := range cfg.Forwarders {
@@ -321,6 +364,15 @@ func (l Limits) withDefaults() Limits {
 // question; the response carries rcode, answer and authority sections, and
 // RA. Failures come back as *Error, which carries the Extended DNS Error.
 func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	m, err := r.serveDNS(ctx, q)
+	if err == nil && r.cfg.DNS64Prefix.IsValid() {
+		m = r.dns64(ctx, q, m)
+	}
+	return m, err
+}
+
+// serveDNS is ServeDNS without DNS64.
+func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	if len(q.Question) != 1 {
 		return nil, &Error{EDE: EDEOther, Err: errors.New("resolver: want exactly one question")}
 	}
@@ -384,6 +436,7 @@ func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (r
 		return result{}, err
 	}
 	meta = qs.mark(meta)
+	m = r.rebindFilter(m, &meta)
 	meta.Partial = false
 	r.storeMsg(r.fullKey(name, qtype), m, meta)
 	return result{m, meta}, nil
@@ -461,7 +514,8 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 		return nil, false
 	}
 	out, err := r.clientView(q, m, meta)
-	if err != nil {
+	if err != nil || r.needs64(q, out) {
+		// A DNS64 synthesis needs the A records: ServeDNS does it.
 		return nil, false
 	}
 	return out, true

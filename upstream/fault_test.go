@@ -351,3 +351,66 @@ func TestDoHMalformedAndStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusingUpstream: an upstream that answers REFUSED is passed over
+// for the next one and held down.
+func TestRefusingUpstream(t *testing.T) {
+	c := newCert(t)
+	bad, good := &zone{}, &zone{}
+	bad.refuse.Store(true)
+	refusing := startDoT(t, tconfig(bad), c)
+	working := startDoT(t, tconfig(good), c)
+	p, err := NewPool([]Upstream{
+		mustUp(t, "tls://"+refusing.String()+"?pin="+c.pin, Options{}),
+		mustUp(t, "tls://"+working.String()+"?pin="+c.pin, Options{}),
+	}, Strict, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r, err := ask(t, p, "www.test")
+		if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("query %d: got %v, %v; want the working upstream's answer", i, r, err)
+		}
+	}
+	if n := bad.queries.Load(); n != 1 {
+		t.Errorf("the refusing upstream was asked %d times, want once (then held down)", n)
+	}
+}
+
+// TestDoHServerClosedConnection: the server drops its connections
+// without a GOAWAY between two queries; the second query still gets an
+// answer, on a new connection (net/http's own detection or the one
+// retry of a query that failed on a reused connection).
+func TestDoHServerClosedConnection(t *testing.T) {
+	c := newCert(t)
+	z := &zone{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, 512)
+		n, _ := r.Body.Read(body)
+		q := new(dns.Msg)
+		if err := q.Unpack(body[:n]); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		m, _ := z.ServeDNS(r.Context(), q)
+		wire, _ := m.Pack()
+		w.Header().Set("Content-Type", dnsMessage)
+		w.Write(wire)
+	})
+	s := httptest.NewUnstartedServer(h)
+	s.EnableHTTP2 = true
+	s.TLS = serverTLS(c)
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	u := mustUp(t, "https://"+s.Listener.Addr().String()+"/dns-query?pin="+c.pin, Options{})
+	for i := range 3 {
+		if _, err := ask(t, u, "www.test"); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		s.CloseClientConnections()
+	}
+	if d := u.(StatsReporter).Stats().Dials; d != 3 {
+		t.Errorf("dials: got %d, want 3", d)
+	}
+}

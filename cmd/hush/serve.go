@@ -149,12 +149,23 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	fwdZones, closers, err := forwarding(cfg, stderr)
+	for _, c := range closers {
+		defer c.Close()
+	}
+	if err != nil {
+		return err
+	}
 	r, err := resolver.New(resolver.Config{
 		No0x20:              !cfg.DNS0x20,
 		NoUpstreamCookies:   !cfg.UpstreamCookies,
 		ZoneRateLimit:       guards.zones,
 		RootHints:           hints,
-		Forwarders:          cfg.Forward,
+		ForwardZones:        fwdZones,
+		StubZones:           cfg.StubZones,
+		PrivateAddresses:    cfg.PrivateAddresses,
+		PrivateDomains:      cfg.PrivateDomains,
+		DNS64Prefix:         cfg.DNS64,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
@@ -291,6 +302,7 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
 		}
 	}
+	notifyReady(stderr)
 	var runErr error
 	select {
 	case <-ctx.Done():

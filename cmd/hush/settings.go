@@ -26,9 +26,9 @@ type serveConfig struct {
 	// AllowUpstream are prefixes hush may send queries to although they
 	// are loopback, private, link-local or unspecified.
 	AllowUpstream []netip.Prefix
-	// Forward are recursive resolvers to forward every question to
-	// instead of iterating from the root.
-	Forward []netip.AddrPort
+	// forwardConfig holds --forward and the other forwarding settings
+	// (forward.go).
+	forwardConfig
 	// AllowClient are the client prefixes answered; others are refused.
 	AllowClient []netip.Prefix
 	// CacheBytes bounds the cache in bytes (--cache-size with a unit).
@@ -165,6 +165,12 @@ type setting struct {
 // serveSettings returns the settings table in the order --help lists
 // them and buildServeConfig checks them.
 func serveSettings() []setting {
+	return append(baseSettings(), forwardSettings()...)
+}
+
+// baseSettings are the settings but the forwarding ones of forward.go
+// (--forward itself aside, listed here where it always was).
+func baseSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
@@ -182,8 +188,8 @@ func serveSettings() []setting {
 			apply: applyAllowUpstream,
 		},
 		{
-			name: "forward", kind: listSetting, typ: "ADDR[:PORT]", def: "",
-			usage: "recursive resolver to send every question to instead of iterating from the root, repeatable (port 53 unless given; answers are still validated)",
+			name: "forward", kind: listSetting, typ: "URL", def: "",
+			usage: forwardUsage,
 			apply: applyForward,
 		},
 		{
@@ -344,6 +350,9 @@ func buildServeConfig(settings []setting, file, flags map[string]rawValue) (serv
 		return serveConfig{}, r.errorf(key, 0, "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
 	}
 	if err := checkTLSFiles(&cfg, used); err != nil {
+		return serveConfig{}, err
+	}
+	if err := checkForwarding(&cfg); err != nil {
 		return serveConfig{}, err
 	}
 	return cfg, nil
