@@ -123,6 +123,26 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		anchors = dnssec.NewAnchors()
 		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
 	}
+	floor := clockFloor()
+	var taState *anchorState
+	if anchors == nil {
+		anchors = dnssec.RootAnchors()
+	}
+	switch {
+	case !cfg.DNSSEC || cfg.TrustAnchorState == "":
+	case anchors.Lookup(".") == nil:
+		fmt.Fprintln(stderr, "hush: no root trust anchor: --trust-anchor-state has nothing to track")
+	default:
+		var err error
+		if taState, err = openAnchorState(cfg.TrustAnchorState, anchors, stderr); err != nil {
+			return err
+		}
+		anchors = taState.anchors()
+		// A root key set was validated then: the clock cannot be earlier.
+		if lu := taState.tracker.LastUpdate(); lu.After(floor) {
+			floor = lu
+		}
+	}
 	socks, err := openSockets(ctx, cfg.Listen)
 	if err != nil {
 		return err
@@ -173,7 +193,8 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		TrustAnchors:        anchors,
 		NegativeAnchors:     cfg.InsecureDomains,
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
-		ClockNotBefore:      clockFloor(),
+		OnAnchorKeys:        taState.observer(),
+		ClockNotBefore:      floor,
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache: cache.New(cache.Config{
 			MaxBytes:   cfg.CacheBytes,
@@ -186,6 +207,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	taState.attach(r)
 	if store != nil {
 		store.OnReload(func(leaf *x509.Certificate) {
 			r.SetDesignated(designatedResolvers(socks.Bound, leaf))

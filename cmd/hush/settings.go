@@ -55,6 +55,9 @@ type serveConfig struct {
 	// the built-in root anchors. anchors holds what it parsed to.
 	TrustAnchor string
 	anchors     *dnssec.Anchors
+	// TrustAnchorState is the file of the root anchor's RFC 5011 state;
+	// empty means the anchors stay as configured.
+	TrustAnchorState string
 	// NoSHA1 treats the SHA-1 DNSSEC algorithms and digests as unsupported.
 	NoSHA1 bool
 	// InsecureDomains are negative trust anchors.
@@ -276,6 +279,11 @@ func baseSettings() []setting {
 			name: "trust-anchor", kind: scalarSetting, typ: "FILE", def: "built-in",
 			usage: "zone file of DS or DNSKEY records to validate from, replacing the built-in root KSKs (key tags 20326 and 38696)",
 			apply: applyTrustAnchor,
+		},
+		{
+			name: "trust-anchor-state", kind: scalarSetting, typ: "FILE", def: "",
+			usage: "file where hush keeps the root anchor's RFC 5011 state, so that it follows root KSK rollovers (written atomically; its directory must be writable); unset: the root anchor never changes",
+			apply: applyTrustAnchorState,
 		},
 		{
 			name: "dnssec-sha1", kind: boolSetting, typ: "bool", def: "true",
