@@ -178,7 +178,7 @@ func (r *Resolver) synthesise(name string, qtype uint16, now time.Time, b *dnsse
 		// DS records, and their denial, live in the parent zone.
 		start = parent(name)
 	}
-	if dnssec.UnderNTA(r.cfg.NegativeAnchors, name, now) {
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, name, r.wall()) {
 		// RFC 7646 §2: nothing at or below a negative trust anchor is
 		// Secure, and everything synthesised here would be; the NSEC
 		// records of a signed zone above an anchor that is no zone cut

@@ -98,7 +98,7 @@ func (r *Resolver) anchoredZone(zone, qname string, qtype uint16) string {
 	if qtype == dns.TypeDS && name != "." {
 		name = parent(dns.CanonicalName(name))
 	}
-	a := r.anchors.Closest(name)
+	a := r.anchors.Load().Closest(name)
 	if a == nil || !dns.IsSubDomain(zone, a.Zone) || strings.EqualFold(a.Zone, zone) {
 		return zone
 	}
@@ -117,7 +117,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	if !r.cfg.DNSSEC {
 		return dnssec.Indeterminate, 0, nil
 	}
-	if dnssec.UnderNTA(r.cfg.NegativeAnchors, qname, r.now()) {
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, qname, r.wall()) {
 		// RFC 7646 §2: a name at or below a negative trust anchor is
 		// Insecure, also when the anchor is no zone cut and the zone
 		// that answered (whose keys zoneKeys judges) is signed.
