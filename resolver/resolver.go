@@ -577,7 +577,7 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 		// that made the answer Insecure; the transport keeps only this
 		// option of the OPT record.
 		if ede == nil {
-			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE}
+			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE, ExtraText: metaEDEText(meta.EDE)}
 		}
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		opt.Option = []dns.EDNS0{ede}

@@ -120,6 +120,20 @@ type Config struct {
 	// errors carry no client address and no query name. It may be called
 	// often and from many goroutines; it must not block.
 	ErrorLog func(error)
+
+	// Chaos answers CHAOS-class TXT questions for the names it holds
+	// (lower case, fully qualified: "id.server.", "hostname.bind.",
+	// "version.bind.", "version.server.") with its text, authoritatively
+	// and with TTL 0, as operators of anycast services use them to see
+	// which instance answered (RFC 4892). Every other CHAOS question, and
+	// all of them when Chaos is empty, is REFUSED: they only help
+	// fingerprinting.
+	Chaos map[string]string
+
+	// NSID is the Name Server Identifier (RFC 5001) put in the OPT record
+	// of responses to queries that carry the NSID option; empty sends
+	// none.
+	NSID []byte
 }
 
 // loopback is the ACL an empty AllowClients stands for.

@@ -80,6 +80,7 @@ type request struct {
 	sendCookie bool
 	cookie     [40]byte
 	respCookie [cookie.ResponseLen]byte
+	nsid        bool         // ...with the NSID option (RFC 5001)
 }
 
 // limit is the largest response the client can take over p.
@@ -152,6 +153,11 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 		}
 	}
 	if rcode, ede := refusal(req.question, opt, nopt, allowed); rcode != dns.RcodeSuccess {
+		if rcode == dns.RcodeRefused && allowed && req.question.Qclass == dns.ClassCHAOS {
+			if out, ok := pl.answerChaos(sc, req, p); ok {
+				return out, actReply
+			}
+		}
 		return pl.reply(sc, req, p, rcode, ede), actReply
 	}
 	if pl.cache != nil {
@@ -218,6 +224,8 @@ func readEDNS(q *dns.Msg, req *request, p proto) (*dns.OPT, int) {
 		case dns.EDNS0TCPKEEPALIVE:
 			// RFC 7828 §3.3: ignored over UDP, never echoed there.
 			req.keepalive = p.keepalive()
+		case dns.EDNS0NSID:
+			req.nsid = true
 		}
 	}
 	return opt, nopt

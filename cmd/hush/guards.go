@@ -8,13 +8,12 @@ import (
 	"github.com/hush-dns/hush/ratelimit"
 )
 
-// guards are the flood defences built from the settings: server cookies
-// and the per-client rate limit for the UDP listeners, the per-zone rate
-// limit for the resolver. A nil member is off.
+// guards are the flood defences of the UDP listeners built from the
+// settings: server cookies and the per-client rate limit. A nil member is
+// off.
 type guards struct {
 	cookies *cookie.Keeper
 	clients *ratelimit.Clients
-	zones   *ratelimit.Zones
 }
 
 // newGuards builds cfg's guards. Without --cookie-secret the server
@@ -38,12 +37,19 @@ func newGuards(cfg serveConfig) (guards, error) {
 		}
 		g.clients = c
 	}
-	if qps := effectiveRate(cfg.ZoneRateLimit, cfg.AllowClient, defaultPublicZoneRateLimit); qps > 0 {
-		z, err := ratelimit.NewZones(ratelimit.ZoneConfig{QPS: qps})
-		if err != nil {
-			return guards{}, fmt.Errorf("zone-rate-limit: %w", err)
-		}
-		g.zones = z
-	}
 	return g, nil
+}
+
+// zoneLimiter is the resolver's per-zone rate limit of cfg, nil when off.
+// parseRate bounds the rate, so NewZones cannot fail on it.
+func zoneLimiter(cfg serveConfig) *ratelimit.Zones {
+	qps := effectiveRate(cfg.ZoneRateLimit, cfg.AllowClient, defaultPublicZoneRateLimit)
+	if qps <= 0 {
+		return nil
+	}
+	z, err := ratelimit.NewZones(ratelimit.ZoneConfig{QPS: qps})
+	if err != nil {
+		return nil
+	}
+	return z
 }

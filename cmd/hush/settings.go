@@ -8,6 +8,7 @@ import (
 
 	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/filter"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 )
@@ -83,6 +84,8 @@ type serveConfig struct {
 	// UpstreamCookies and DNS0x20 are the resolver's defences toward
 	// authorities (client cookies, random question case).
 	UpstreamCookies, DNS0x20 bool
+	// Ops are the settings for operating hush (settings_ops.go).
+	Ops opsConfig
 }
 
 // autoRate marks a rate limit left to its default, which depends on
@@ -139,6 +142,7 @@ func defaultServeConfig() serveConfig {
 		ZoneRateLimit:     autoRate,
 		UpstreamCookies:   true,
 		DNS0x20:           true,
+		Ops:               opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
 	}
 }
 
@@ -168,7 +172,7 @@ type setting struct {
 // serveSettings returns the settings table in the order --help lists
 // them and buildServeConfig checks them.
 func serveSettings() []setting {
-	return append(baseSettings(), forwardSettings()...)
+	return append(append(baseSettings(), forwardSettings()...), opsSettings()...)
 }
 
 // baseSettings are the settings but the forwarding ones of forward.go
