@@ -80,7 +80,7 @@ type request struct {
 	sendCookie bool
 	cookie     [40]byte
 	respCookie [cookie.ResponseLen]byte
-	nsid        bool         // ...with the NSID option (RFC 5001)
+	nsid       bool // ...with the NSID option (RFC 5001)
 }
 
 // limit is the largest response the client can take over p.
