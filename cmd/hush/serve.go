@@ -215,6 +215,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return err
 	}
 	defer stopOps()
+	defer watchNetwork(ctx, ops.live.stage, stderr)()
 	guards, err := newGuards(cfg)
 	if err != nil {
 		return err
