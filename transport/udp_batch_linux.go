@@ -86,7 +86,8 @@ func (s *UDPServer) readBatches(conn net.PacketConn, uc *net.UDPConn) error {
 			}
 			ap := ua.AddrPort()
 			var req request
-			res, act := s.pipe.prepare(scs[i], m.Buffers[0][:m.N], q, &req, protoUDP, s.pipe.allowed(ap.Addr()))
+			client := ap.Addr()
+			res, act := s.pipe.prepareFrom(scs[i], m.Buffers[0][:m.N], q, &req, protoUDP, client, s.pipe.allowed(client))
 			switch act {
 			case actReply:
 				if res != nil {
