@@ -27,7 +27,7 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 	labels := dns.SplitDomainName(name)
 	for i := len(labels) - 1; i >= 0; i-- {
 		z := strings.Join(labels[i:], ".") + "."
-		if dnssec.UnderNTA(r.cfg.NegativeAnchors, z, r.wall()) || r.anchors.Closest(z) == nil {
+		if dnssec.UnderNTA(r.cfg.NegativeAnchors, z, r.wall()) || r.anchors.Load().Closest(z) == nil {
 			return true, nil
 		}
 		if e, ok := r.keys.Get(z); ok && r.live(e, now) {
@@ -39,7 +39,7 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 				continue
 			}
 		}
-		if r.anchors.Lookup(z) != nil {
+		if r.anchors.Load().Lookup(z) != nil {
 			continue
 		}
 		ds, meta, err := r.lookup(ctx, qs, z, dns.TypeDS)

@@ -61,10 +61,12 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	if hit && keys == nil {
 		return cached.ks, nil
 	}
-	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || r.anchors.Closest(zone) == nil {
+	anchors := r.anchors.Load()
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || anchors.Closest(zone) == nil {
 		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
 	}
-	trust := r.anchors.Lookup(zone)
+	trust := anchors.Lookup(zone)
+	fromAnchor := trust != nil
 	if trust == nil {
 		ds, meta, err := r.lookup(ctx, qs, zone, dns.TypeDS)
 		if err != nil {
@@ -124,6 +126,12 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	if err := budgetError(ks.Err); err != nil {
 		return dnssec.KeySet{}, err // says nothing about the zone: not kept
 	}
+	if fromAnchor && ks.Status == dnssec.Secure && !qs.unchecked && r.cfg.OnAnchorKeys != nil {
+		// RFC 5011: a key set validated from the anchor is what moves
+		// the anchor's tracked keys on; never one whose signature
+		// times went unchecked, which a replay could have supplied.
+		r.cfg.OnAnchorKeys(zone, keys.Answer, r.wall())
+	}
 	if ks.Status == dnssec.Bogus && hit && cached.ks.Status != dnssec.Bogus {
 		// One bad copy (a forger's, or a broken server's) does not
 		// undo keys already proven: the answer is Bogus, the zone not.
@@ -182,7 +190,7 @@ func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool 
 func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, zone, child string) {
 	key := r.fullKey(child, dns.TypeDS)
 	now := r.now()
-	if r.anchors.Lookup(child) != nil {
+	if r.anchors.Load().Lookup(child) != nil {
 		return // the anchor, not the parent, vouches for the child
 	}
 	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && r.live(e, now) {

@@ -108,7 +108,15 @@ type Config struct {
 	DNSSEC bool
 	// TrustAnchors are the keys validation starts from; nil means the
 	// root's (dnssec.RootAnchors). Names no anchor covers are Insecure.
+	// SetTrustAnchors replaces them.
 	TrustAnchors *dnssec.Anchors
+	// OnAnchorKeys, when set, is called with the DNSKEY answer (keys and
+	// RRSIGs) of a zone that has a trust anchor each time the resolver
+	// has validated it from that anchor with signature times checked, for
+	// RFC 5011 tracking (dnssec.Tracker). It runs on the query's
+	// goroutine and must be quick; it must not call back into the
+	// resolver but may call SetTrustAnchors.
+	OnAnchorKeys func(zone string, answer []dns.RR, now time.Time)
 	// NegativeAnchors (RFC 7646) are domains treated as Insecure.
 	NegativeAnchors []dnssec.NTA
 	// DNSSECLimits bound validation work (KeyTrap and friends); zero
@@ -182,7 +190,7 @@ type Resolver struct {
 	// routes are the forward and stub zones (fwdzones.go).
 	routes zoneRoutes
 
-	anchors      *dnssec.Anchors
+	anchors      atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
 	dnssecLimits dnssec.Limits
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
@@ -200,6 +208,16 @@ type Resolver struct {
 	// designated holds the DDR records (Config.Designated, or what
 	// SetDesignated put there since).
 	designated atomic.Pointer[[]*dns.SVCB]
+}
+
+// SetTrustAnchors replaces the trust anchors (Config.TrustAnchors) for
+// the queries that start validating a zone from now on; keys already
+// validated stay until their TTL ends. Safe for concurrent use.
+func (r *Resolver) SetTrustAnchors(a *dnssec.Anchors) {
+	if a == nil {
+		a = dnssec.NewAnchors()
+	}
+	r.anchors.Store(a)
 }
 
 // SetDesignated replaces the DDR records (see Config.Designated), for
@@ -248,9 +266,10 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	r.lim = cfg.Limits.withDefaults()
 	r.servers = newServers()
-	r.anchors = cfg.TrustAnchors
-	if r.anchors == nil {
-		r.anchors = dnssec.RootAnchors()
+	if cfg.TrustAnchors == nil {
+		r.anchors.Store(dnssec.RootAnchors())
+	} else {
+		r.anchors.Store(cfg.TrustAnchors)
 	}
 	r.dnssecLimits = cfg.DNSSECLimits
 	if r.dnssecLimits == (dnssec.Limits{}) {
@@ -527,7 +546,7 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 		// that made the answer Insecure; the transport keeps only this
 		// option of the OPT record.
 		if ede == nil {
-			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE}
+			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE, ExtraText: metaEDEText(meta.EDE)}
 		}
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		opt.Option = []dns.EDNS0{ede}

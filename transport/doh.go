@@ -223,7 +223,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	}
 	c := &s.cfg
 	// A new connection's first request comes after its handshake.
-	s.limit = newConnSlots(c.MaxConns, perClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout)
+	s.limit = newConnSlots(c.MaxConns, perClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout).withEvents(c.Events)
 	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, perClient)
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}

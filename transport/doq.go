@@ -133,7 +133,7 @@ func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
 	}
 	// Admitted once its handshake is complete, a connection's first
 	// stream is one idle timeout away.
-	s.limit = newConnSlots(s.cfg.MaxConns, s.cfg.MaxConnsPerClient, s.cfg.IdleTimeout, s.cfg.IdleTimeout)
+	s.limit = newConnSlots(s.cfg.MaxConns, s.cfg.MaxConnsPerClient, s.cfg.IdleTimeout, s.cfg.IdleTimeout).withEvents(s.cfg.Events)
 	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
 	c := &s.cfg
 	s.quicConf = &quic.Config{

@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// connLimiter counts open connections, in total and per client, for the
-// connection-oriented servers (TCP, DoT, DoH, DoQ). A client is an IPv4
-// address or an IPv6 /64, the block one host or home usually has. One
-// mutex guards the counts: it is taken twice per connection, never per
-// query.
+// connLimiter counts things in total and per client, and refuses more
+// than its caps: quicHandshakes counts the QUIC handshakes of proven
+// addresses with it (the connections themselves have connSlots). A client
+// is an IPv4 address or an IPv6 /64, the block one host or home usually
+// has. One mutex guards the counts: it is taken twice per connection,
+// never per query.
 type connLimiter struct {
 	max, perClient int
 

@@ -61,6 +61,7 @@ const (
 // the least recently active, at O(log n) per connection and per look.
 type connSlots struct {
 	max, perClient int
+	ev             Events // nil: nobody counts
 	// idle and fresh are the unshrunk timeouts: the idle timeout of a
 	// connection that asked something, and the time a new one has to
 	// ask its first question (handshake included).
@@ -132,6 +133,7 @@ func (t *connSlots) acquire(a netip.Addr, evict func()) (*slot, bool) {
 	n := 0
 	t.mu.Lock()
 	if t.byClient[k] >= t.perClient {
+		t.limitedLocked()
 		t.mu.Unlock()
 		return nil, false
 	}
@@ -139,6 +141,7 @@ func (t *connSlots) acquire(a netip.Addr, evict func()) (*slot, bool) {
 	if t.total >= t.max {
 		v := t.oldestIdleLocked(now)
 		if v == nil {
+			t.limitedLocked()
 			t.mu.Unlock()
 			t.closeAll(victims[:n])
 			return nil, false
@@ -152,9 +155,26 @@ func (t *connSlots) acquire(a netip.Addr, evict func()) (*slot, bool) {
 	t.total++
 	t.byClient[k]++
 	t.newQ.push(s, now)
+	if t.ev != nil {
+		t.ev.ConnOpened()
+	}
 	t.mu.Unlock()
 	t.closeAll(victims[:n])
 	return s, true
+}
+
+func (t *connSlots) limitedLocked() {
+	if t.ev != nil {
+		t.ev.Limited()
+	}
+}
+
+// withEvents has t report to ev (which may be nil) and returns t: a
+// connection that gets a slot is opened, one that gives it back or is
+// closed to make room is closed, one refused is limited.
+func (t *connSlots) withEvents(ev Events) *connSlots {
+	t.ev = ev
+	return t
 }
 
 func (t *connSlots) closeAll(vs []*slot) {
@@ -256,6 +276,9 @@ func (t *connSlots) dropLocked(s *slot) {
 	s.q.remove(s)
 	s.q = nil
 	t.total--
+	if t.ev != nil {
+		t.ev.ConnClosed()
+	}
 	if n := t.byClient[s.client] - 1; n > 0 {
 		t.byClient[s.client] = n
 	} else {

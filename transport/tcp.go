@@ -62,7 +62,7 @@ func NewTCPServer(cfg Config) *TCPServer {
 		pipe: newPipeline(cfg),
 		life: newLifecycle(),
 	}
-	s.limit = newConnSlots(s.cfg.MaxConns, s.cfg.MaxConnsPerClient, s.cfg.IdleTimeout, s.cfg.IdleTimeout)
+	s.limit = newConnSlots(s.cfg.MaxConns, s.cfg.MaxConnsPerClient, s.cfg.IdleTimeout, s.cfg.IdleTimeout).withEvents(s.cfg.Events)
 	s.scratch.New = func() any { return newScratch() }
 	return s
 }

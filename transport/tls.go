@@ -46,7 +46,7 @@ func NewTLSServer(cfg Config, tlsConfig *tls.Config) *TLSServer {
 	s.tlsConfig = tc
 	// A new connection's first question comes after its handshake.
 	c := &s.cfg
-	s.limit = newConnSlots(c.MaxConns, c.MaxConnsPerClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout)
+	s.limit = newConnSlots(c.MaxConns, c.MaxConnsPerClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout).withEvents(c.Events)
 	return &TLSServer{tcp: s}
 }
 

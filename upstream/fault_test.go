@@ -414,3 +414,51 @@ func TestDoHServerClosedConnection(t *testing.T) {
 		t.Errorf("dials: got %d, want 3", d)
 	}
 }
+
+// TestDoHAltSvc: a DoH server that offers h3 with Alt-Svc on its own
+// address gets the next queries over HTTP/3.
+func TestDoHAltSvc(t *testing.T) {
+	c := newCert(t)
+	z := &zone{}
+	addr := startDoH(t, tconfig(z), c, true)
+	u := mustUp(t, "https://"+addr.String()+"/dns-query?pin="+c.pin, Options{})
+	if _, err := ask(t, u, "www.test"); err != nil {
+		t.Fatal(err)
+	}
+	d := u.(*doh)
+	d.h3mu.Lock()
+	h3 := d.h3url
+	d.h3mu.Unlock()
+	if h3 == "" {
+		t.Fatal("no HTTP/3 after a response with Alt-Svc h3")
+	}
+	if _, err := ask(t, u, "www2.test"); err != nil {
+		t.Fatalf("over HTTP/3: %v", err)
+	}
+	if st := d.Stats(); st.Dials != 2 {
+		t.Errorf("dials: got %d, want 2 (one TCP, one QUIC)", st.Dials)
+	}
+}
+
+func TestAltSvcParse(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.1")
+	tests := []struct {
+		v    string
+		port uint16
+		ok   bool
+	}{
+		{`h3=":443"; ma=86400`, 443, true},
+		{`h2=":443", h3=":8443"`, 8443, true},
+		{`h3="192.0.2.1:853"`, 853, true},
+		{`h3="dns.example:443"`, 0, false},
+		{`h3="192.0.2.2:443"`, 0, false},
+		{`clear`, 0, false},
+		{`h3-29=":443"`, 0, false},
+	}
+	for _, tt := range tests {
+		port, ok := altSvcH3(tt.v, a)
+		if port != tt.port || ok != tt.ok {
+			t.Errorf("altSvcH3(%q) = %d, %v; want %d, %v", tt.v, port, ok, tt.port, tt.ok)
+		}
+	}
+}

@@ -272,7 +272,8 @@ func (p *Pool) failed(m *member, err error) {
 	// sinks in the order.
 	m.srtt = min(max(m.srtt, defaultRTT)*2, 10*time.Second)
 	m.mu.Unlock()
-	if first && p.opts.Logf != nil {
+	// A refused certificate is said once by the upstream itself.
+	if first && p.opts.Logf != nil && !errors.Is(err, ErrCertificate) {
 		p.opts.Logf("upstream %s: held down: %v", m.u, err)
 	}
 }

@@ -195,7 +195,7 @@ func forwardSettings() []setting {
 		},
 		{
 			name: "private-address", kind: listSetting, typ: "CIDR", def: "",
-			usage: "DNS rebinding protection: remove A and AAAA records in this prefix from answers for names outside --private-domain and the forward and stub zones (EDE 15 says so), repeatable; private is RFC 1918, 100.64.0.0/10, loopback, link-local and ULA. Off unless given; a router wants --private-address private",
+			usage: "DNS rebinding protection: remove A and AAAA records in this prefix from answers for names outside --private-domain and the forward and stub zones (EDE 15 says so), repeatable; private is RFC 1918, 100.64.0.0/10, loopback, link-local, 0.0.0.0/8 and ULA. Off unless given; a router wants --private-address private",
 			apply: func(c *serveConfig, key string, r rawValue) error {
 				c.PrivateAddresses = nil
 				for i, v := range r.vals {

@@ -107,6 +107,7 @@ var toolPackages = map[string]string{
 	"kdig":          "knot-dnsutils",
 	"ldns-signzone": "ldnsutils",
 	"nsd":           "nsd",
+	"promtool":      "prometheus",
 	"unbound":       "unbound",
 }
 

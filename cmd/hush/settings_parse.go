@@ -138,6 +138,11 @@ func applyTrustAnchor(c *serveConfig, key string, r rawValue) error {
 	return nil
 }
 
+func applyTrustAnchorState(c *serveConfig, key string, r rawValue) error {
+	c.TrustAnchorState = r.path(r.vals[0])
+	return nil
+}
+
 func applyDNSSECSHA1(c *serveConfig, key string, r rawValue) error {
 	b, err := parseBool(key, r)
 	if err != nil {
