@@ -15,8 +15,15 @@ import (
 // RuntimeDirectory=hush, OpenWRT's /var/run).
 const DefaultSocket = "/run/hush/control.sock"
 
-// ErrRemote wraps the errors hush reported for a request.
-var ErrRemote = errors.New("hush")
+// ErrRemote is matched (errors.Is) by the errors hush reported for a
+// request, as opposed to failing to reach it.
+var ErrRemote = errors.New("error reported by hush")
+
+// remoteError is hush's one-line reason, shown as it is.
+type remoteError struct{ reason string }
+
+func (e *remoteError) Error() string        { return e.reason }
+func (e *remoteError) Is(target error) bool { return target == ErrRemote }
 
 // Do sends one request (a verb and its arguments, as words) to the
 // control socket at path and returns the output. An error reported by
@@ -46,17 +53,21 @@ func Do(ctx context.Context, path string, words []string) (string, error) {
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
-	if _, err := io.WriteString(c, line); err != nil {
-		return "", fmt.Errorf("control: sending request: %w", err)
-	}
+	// A server that refuses the request (busy, not the owner) answers
+	// and closes without reading it, so a failed write may still have an
+	// answer waiting: read it before blaming the write.
+	_, werr := io.WriteString(c, line)
 	r := bufio.NewReader(c)
 	status, err := r.ReadString('\n')
 	if err != nil {
+		if werr != nil {
+			return "", fmt.Errorf("control: sending request: %w", werr)
+		}
 		return "", fmt.Errorf("control: reading answer: %w", err)
 	}
 	status = strings.TrimSuffix(status, "\n")
 	if reason, ok := strings.CutPrefix(status, "error: "); ok {
-		return "", fmt.Errorf("%w: %s", ErrRemote, reason)
+		return "", &remoteError{reason: reason}
 	}
 	if status != "ok" {
 		return "", fmt.Errorf("control: unexpected answer %q", status)

@@ -110,7 +110,7 @@ func TestVerbs(t *testing.T) {
 		{"nta add broken.example soon", "", "", "want a duration"},
 		{"nta remove broken.example", "", "ntaremove broken.example.", ""},
 		{"nta list", "broken.example. until 2030-01-02T03:04:05Z\n", "ntalist", ""},
-		{"cache stats", "entries: 12\nbytes: 3456\ncapacity: 100000\nhits: 60\nmisses: 40\n", "cachestats", ""},
+		{"cache stats", "entries: 12\nbytes: 3456\ncapacity-bytes: 100000\nhits: 60\nmisses: 40\n", "cachestats", ""},
 		{"dump_cache", "", "", "verbs are"},
 		{"cache dump", "", "", "verbs are"},
 		{"flush", "", "", "verbs are"},

@@ -54,7 +54,7 @@ type Status struct {
 type CacheStats struct {
 	Entries  int
 	Bytes    int64
-	Capacity int
+	Capacity int64 // bytes
 	Hits     uint64
 	Misses   uint64
 }
@@ -200,7 +200,7 @@ func run(ctx context.Context, b Backend, r request) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&sb, "entries: %d\nbytes: %d\ncapacity: %d\nhits: %d\nmisses: %d\n",
+		fmt.Fprintf(&sb, "entries: %d\nbytes: %d\ncapacity-bytes: %d\nhits: %d\nmisses: %d\n",
 			cs.Entries, cs.Bytes, cs.Capacity, cs.Hits, cs.Misses)
 	case "flush":
 		return "", b.Flush(ctx, r.name)
@@ -231,4 +231,11 @@ func run(ctx context.Context, b Backend, r request) (string, error) {
 		return "", usage("unknown verb %q", r.verb)
 	}
 	return sb.String(), nil
+}
+
+// Validate checks a request's words as the server would, so that a client
+// can report a mistyped verb without connecting.
+func Validate(words []string) error {
+	_, err := parse(words, time.Now())
+	return err
 }

@@ -87,6 +87,19 @@ func (a *Anchors) Add(rr dns.RR) error {
 	return nil
 }
 
+// With returns a copy of a in which an replaces the anchor of its zone
+// (nil a: a set of an alone). a is not changed.
+func (a *Anchors) With(an *Anchor) *Anchors {
+	out := NewAnchors()
+	if a != nil {
+		for z, e := range a.byZone {
+			out.byZone[z] = e
+		}
+	}
+	out.byZone[dns.CanonicalName(an.Zone)] = an
+	return out
+}
+
 // Len reports how many zones have anchors.
 func (a *Anchors) Len() int {
 	if a == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every hush metric name.
@@ -393,4 +394,44 @@ func (m *Metrics) Reload(ok bool) {
 	default:
 		m.reloadsBad.Inc()
 	}
+}
+
+// Totals are the aggregate counts hush ctl status shows.
+type Totals struct {
+	Queries          uint64
+	CacheHits        uint64
+	CacheMisses      uint64
+	Servfail         uint64
+	Blocked          uint64
+	LocalData        uint64
+	UpstreamQueries  uint64
+	UpstreamTimeouts uint64
+}
+
+// Totals reads the counters behind Totals. It is for the control channel,
+// not the query path.
+func (m *Metrics) Totals() Totals {
+	if m == nil {
+		return Totals{}
+	}
+	var t Totals
+	for i := range m.queries {
+		t.Queries += value(m.queries[i])
+	}
+	t.CacheHits = value(m.cacheHits)
+	t.CacheMisses = value(m.cacheMisses)
+	t.Servfail = value(m.rcodes[dns.RcodeServerFailure])
+	t.Blocked = value(m.policy[Blocked])
+	t.LocalData = value(m.policy[LocalData])
+	t.UpstreamQueries = value(m.upQueries)
+	t.UpstreamTimeouts = value(m.upTimeouts)
+	return t
+}
+
+func value(c prometheus.Counter) uint64 {
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		return 0
+	}
+	return uint64(d.GetCounter().GetValue())
 }

@@ -265,3 +265,17 @@ func TestHandlerPath(t *testing.T) {
 		}
 	}
 }
+
+func TestTotals(t *testing.T) {
+	m := newTest()
+	record(m)
+	got := m.Totals()
+	want := Totals{Queries: 2, CacheHits: 1, CacheMisses: 1, Servfail: 1, Blocked: 1, UpstreamQueries: 3, UpstreamTimeouts: 1}
+	if got != want {
+		t.Errorf("Totals: got %+v; want %+v", got, want)
+	}
+	var nilM *Metrics
+	if got := nilM.Totals(); got != (Totals{}) {
+		t.Errorf("nil Totals: got %+v", got)
+	}
+}

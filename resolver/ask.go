@@ -27,7 +27,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 			if cut.tried[a] || !r.familyOK(a) {
 				continue
 			}
-			if r.fwdPorts == nil && !upstreamAllowed(a, r.cfg.AllowUpstream) {
+			if r.fwdPorts == nil && !r.operatorNamed(a) && !upstreamAllowed(a, r.cfg.AllowUpstream) {
 				cut.tried[a] = true
 				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
 				continue
@@ -184,7 +184,10 @@ type exKey struct {
 
 func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr, name string, qtype uint16) (*dns.Msg, error) {
 	server := netip.AddrPortFrom(addr, r.port)
+	_, isFwd := r.fwdPorts[addr]
 	if p, ok := r.fwdPorts[addr]; ok {
+		server = netip.AddrPortFrom(addr, p)
+	} else if p, ok := r.routes.ports[addr]; ok {
 		server = netip.AddrPortFrom(addr, p)
 	}
 	edns := !r.servers.noEDNS(addr, r.now())
@@ -199,7 +202,7 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 		// A forwarder recurses for us; an authoritative server must not
 		// be asked to.
-		q.RecursionDesired = r.fwdPorts != nil
+		q.RecursionDesired = isFwd
 		if edns {
 			q.SetEdns0(ednsSize, r.cfg.DNSSEC)
 		}

@@ -89,6 +89,7 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 		return nil, cache.Meta{}, err
 	}
 	res.meta = qs.mark(res.meta)
+	res.msg = r.rebindFilter(res.msg, &res.meta)
 	r.store(key, res.msg, res.meta)
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
@@ -138,8 +139,12 @@ func (r *Resolver) belowNXDomain(name string, qtype uint16, now time.Time) (*dns
 // minimisation (RFC 9156) unless configured off. It forwards the whole
 // question instead when forwarders are configured.
 func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
-	if r.fwdPorts != nil {
+	zone, how := r.route(name, qtype)
+	switch how {
+	case routeLegacy:
 		return r.forward(ctx, qs, name, qtype)
+	case routeForward:
+		return r.forwardTo(ctx, qs, r.routes.fwd[zone], name, qtype)
 	}
 	w := &walk{r: r, qs: qs, name: name, qtype: qtype, labels: dns.CountLabel(name),
 		minimise: !r.cfg.NoQNameMinimisation}

@@ -61,10 +61,12 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	if hit && keys == nil {
 		return cached.ks, nil
 	}
-	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || r.anchors.Closest(zone) == nil {
+	anchors := r.anchors.Load()
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || anchors.Closest(zone) == nil {
 		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
 	}
-	trust := r.anchors.Lookup(zone)
+	trust := anchors.Lookup(zone)
+	fromAnchor := trust != nil
 	if trust == nil {
 		ds, meta, err := r.lookup(ctx, qs, zone, dns.TypeDS)
 		if err != nil {
@@ -76,7 +78,7 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
 		case dnssec.Secure:
 		default:
-			if ds.Rcode == dns.RcodeNameError {
+			if ds.Rcode == dns.RcodeNameError && !r.private(zone) {
 				// Even under opt-out, a zone's apex exists.
 				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 					Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), nil
@@ -95,6 +97,11 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 			// must show NS without SOA at it. A name that does not exist,
 			// or exists without being a cut, is no zone, and a signature
 			// that claims it as signer is bogus.
+			if !provesDelegation(ds, zone, r.budget(qs)) && r.private(zone) {
+				// The operator's own zone, which the public tree does
+				// not delegate: unsigned, not Bogus (fwdzones.go).
+				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
+			}
 			if !provesDelegation(ds, zone, r.budget(qs)) {
 				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
 					Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), nil
@@ -118,6 +125,12 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	ks := dnssec.VerifyDNSKEYs(keys.Answer, trust, r.wall(), r.budget(qs))
 	if err := budgetError(ks.Err); err != nil {
 		return dnssec.KeySet{}, err // says nothing about the zone: not kept
+	}
+	if fromAnchor && ks.Status == dnssec.Secure && !qs.unchecked && r.cfg.OnAnchorKeys != nil {
+		// RFC 5011: a key set validated from the anchor is what moves
+		// the anchor's tracked keys on; never one whose signature
+		// times went unchecked, which a replay could have supplied.
+		r.cfg.OnAnchorKeys(zone, keys.Answer, r.wall())
 	}
 	if ks.Status == dnssec.Bogus && hit && cached.ks.Status != dnssec.Bogus {
 		// One bad copy (a forger's, or a broken server's) does not
@@ -177,7 +190,7 @@ func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool 
 func (r *Resolver) noteReferralDS(ctx context.Context, qs *qstate, resp *dns.Msg, zone, child string) {
 	key := r.fullKey(child, dns.TypeDS)
 	now := r.now()
-	if r.anchors.Lookup(child) != nil {
+	if r.anchors.Load().Lookup(child) != nil {
 		return // the anchor, not the parent, vouches for the child
 	}
 	if e, ok := r.keys.Get(dns.CanonicalName(child)); ok && r.live(e, now) {

@@ -37,6 +37,26 @@ type Config struct {
 	// Answers are validated as any others when DNSSEC is on: the keys
 	// and DS records go through the forwarders too.
 	Forwarders []netip.AddrPort
+	// ForwardZones send the names at and under each zone to a Forwarder
+	// (any protocol; see Forwarder). A ForwardZone for "." forwards
+	// everything no longer match claims, and makes RootHints optional.
+	// StubZones iterate their names from the servers given. For a name,
+	// the longest matching forward or stub zone wins; without one, the
+	// name is iterated from the root (or goes to Forwarders).
+	ForwardZones []ForwardZone
+	StubZones    []StubZone
+	// PrivateAddresses turns on DNS rebinding protection: A and AAAA
+	// records in these prefixes (PrivateRanges is the usual set) are
+	// removed from answers for names outside PrivateDomains and the
+	// forward and stub zones, and the answer says so with EDE 15.
+	PrivateAddresses []netip.Prefix
+	// PrivateDomains (canonical, fully qualified) may hold private
+	// addresses.
+	PrivateDomains []string
+	// DNS64Prefix, a /96 (DNS64WellKnown is the usual one), turns on
+	// DNS64 (RFC 6147): AAAA answers synthesised from A records for
+	// names without AAAA records. The zero Prefix leaves it off.
+	DNS64Prefix netip.Prefix
 	// Exchanger sends upstream queries. Nil means a NetExchanger.
 	Exchanger Exchanger
 	// Cache holds answers and delegations. Nil means a cache of
@@ -88,7 +108,15 @@ type Config struct {
 	DNSSEC bool
 	// TrustAnchors are the keys validation starts from; nil means the
 	// root's (dnssec.RootAnchors). Names no anchor covers are Insecure.
+	// SetTrustAnchors replaces them.
 	TrustAnchors *dnssec.Anchors
+	// OnAnchorKeys, when set, is called with the DNSKEY answer (keys and
+	// RRSIGs) of a zone that has a trust anchor each time the resolver
+	// has validated it from that anchor with signature times checked, for
+	// RFC 5011 tracking (dnssec.Tracker). It runs on the query's
+	// goroutine and must be quick; it must not call back into the
+	// resolver but may call SetTrustAnchors.
+	OnAnchorKeys func(zone string, answer []dns.RR, now time.Time)
 	// NegativeAnchors (RFC 7646) are domains treated as Insecure.
 	NegativeAnchors []dnssec.NTA
 	// DNSSECLimits bound validation work (KeyTrap and friends); zero
@@ -159,8 +187,10 @@ type Resolver struct {
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
+	// routes are the forward and stub zones (fwdzones.go).
+	routes zoneRoutes
 
-	anchors      *dnssec.Anchors
+	anchors      atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
 	dnssecLimits dnssec.Limits
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
@@ -180,6 +210,16 @@ type Resolver struct {
 	designated atomic.Pointer[[]*dns.SVCB]
 }
 
+// SetTrustAnchors replaces the trust anchors (Config.TrustAnchors) for
+// the queries that start validating a zone from now on; keys already
+// validated stay until their TTL ends. Safe for concurrent use.
+func (r *Resolver) SetTrustAnchors(a *dnssec.Anchors) {
+	if a == nil {
+		a = dnssec.NewAnchors()
+	}
+	r.anchors.Store(a)
+}
+
 // SetDesignated replaces the DDR records (see Config.Designated), for
 // instance after a certificate with other names was loaded. Safe for
 // concurrent use with queries.
@@ -197,7 +237,8 @@ type result struct {
 
 // New returns a Resolver for cfg.
 func New(cfg Config) (*Resolver, error) {
-	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 {
+	rootForwarded := slices.ContainsFunc(cfg.ForwardZones, func(f ForwardZone) bool { return dns.CanonicalName(dns.Fqdn(f.Zone)) == "." })
+	if len(cfg.RootHints) == 0 && len(cfg.Forwarders) == 0 && !rootForwarded {
 		return nil, fmt.Errorf("resolver: no root hints")
 	}
 	if cfg.NoIPv4 && cfg.NoIPv6 {
@@ -225,9 +266,10 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	r.lim = cfg.Limits.withDefaults()
 	r.servers = newServers()
-	r.anchors = cfg.TrustAnchors
-	if r.anchors == nil {
-		r.anchors = dnssec.RootAnchors()
+	if cfg.TrustAnchors == nil {
+		r.anchors.Store(dnssec.RootAnchors())
+	} else {
+		r.anchors.Store(cfg.TrustAnchors)
 	}
 	r.dnssecLimits = cfg.DNSSECLimits
 	if r.dnssecLimits == (dnssec.Limits{}) {
@@ -244,6 +286,26 @@ func New(cfg Config) (*Resolver, error) {
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
 	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
+	if err := r.setRoutes(cfg); err != nil {
+		return nil, err
+	}
+	if p := cfg.DNS64Prefix; p.IsValid() && (p.Bits() != 96 || !p.Addr().Is6() || p.Addr().Is4In6()) {
+		return nil, fmt.Errorf("resolver: DNS64 prefix %s: want an IPv6 /96", p)
+	}
+	r.cfg.PrivateDomains = make([]string, len(cfg.PrivateDomains))
+	for i, d := range cfg.PrivateDomains {
+		z, err := canonicalZone(d)
+		if err != nil {
+			return nil, fmt.Errorf("resolver: private domain: %w", err)
+		}
+		r.cfg.PrivateDomains[i] = z
+	}
+	if len(cfg.Forwarders) > 0 && rootForwarded {
+		return nil, fmt.Errorf("resolver: both Forwarders and a forward zone for the root")
+	}
+	if rootForwarded {
+		return r, nil
+	}
 	if len(cfg.Forwarders) > 0 {
 		r.fwdPorts = make(map[netip.Addr]uint16)
 		for _, f := range cfg.Forwarders {
@@ -293,6 +355,14 @@ func (l Limits) withDefaults() Limits {
 // question; the response carries rcode, answer and authority sections, and
 // RA. Failures come back as *Error, which carries the Extended DNS Error.
 func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	if r.cfg.DNS64Prefix.IsValid() {
+		return r.serve64(ctx, q)
+	}
+	return r.serveDNS(ctx, q)
+}
+
+// serveDNS is ServeDNS without DNS64.
+func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	if len(q.Question) != 1 {
 		return nil, &Error{EDE: EDEOther, Err: errors.New("resolver: want exactly one question")}
 	}
@@ -353,6 +423,7 @@ func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (r
 		return result{}, err
 	}
 	meta = qs.mark(meta)
+	m = r.rebindFilter(m, &meta)
 	meta.Partial = false
 	r.storeMsg(r.fullKey(name, qtype), m, meta)
 	return result{m, meta}, nil
@@ -430,7 +501,13 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 		return nil, false
 	}
 	out, err := r.clientView(q, m, meta)
-	if err != nil {
+	if err != nil || r.needs64(q, out) {
+		// A DNS64 synthesis needs the A records: ServeDNS does it.
+		return nil, false
+	}
+	if _, ok := r.ptr64(qq); ok && !validatingClient(q) {
+		// Answered from in-addr.arpa by ServeDNS, not from the cache
+		// of the ip6.arpa name.
 		return nil, false
 	}
 	return out, true
@@ -473,7 +550,7 @@ func (r *Resolver) clientView(q, m *dns.Msg, meta cache.Meta) (*dns.Msg, error) 
 		// that made the answer Insecure; the transport keeps only this
 		// option of the OPT record.
 		if ede == nil {
-			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE}
+			ede = &dns.EDNS0_EDE{InfoCode: meta.EDE, ExtraText: metaEDEText(meta.EDE)}
 		}
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		opt.Option = []dns.EDNS0{ede}

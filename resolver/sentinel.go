@@ -74,7 +74,7 @@ func sentinelKeyTag(s string) (uint16, bool) {
 // rootAnchorTag reports whether tag is the key tag of one of the root's
 // trust anchors.
 func (r *Resolver) rootAnchorTag(tag uint16) bool {
-	a := r.anchors.Lookup(".")
+	a := r.anchors.Load().Lookup(".")
 	if a == nil {
 		return false
 	}

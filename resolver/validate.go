@@ -195,6 +195,17 @@ func (v *verifier) verify(ctx context.Context, set []dns.RR, sigs []*dns.RRSIG) 
 	if owner := set[0].Header().Name; !dns.IsSubDomain(v.zone, signer) || !dns.IsSubDomain(signer, owner) {
 		return dnssec.Result{Status: dnssec.Bogus, Err: fmt.Errorf("%w: signer outside the zone", dnssec.ErrBogus)}, nil
 	}
+	if len(sigs) == 0 && v.r.forwarded(set[0].Header().Name) {
+		// Through a forwarder an unsigned RRset is fine if its zone is
+		// proven unsigned (fwdsecure.go), Bogus otherwise.
+		ins, err := v.r.provenInsecure(ctx, v.qs, set[0].Header().Name)
+		if err != nil {
+			return dnssec.Result{}, err
+		}
+		if ins {
+			return dnssec.Result{Status: dnssec.Insecure}, nil
+		}
+	}
 	keys, kr, err := v.keysFor(ctx, signer)
 	if err != nil {
 		return dnssec.Result{}, err

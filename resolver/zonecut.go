@@ -233,6 +233,11 @@ func (r *Resolver) findCut(name string, qtype uint16) *zoneCut {
 func (r *Resolver) cutAtOrAbove(z string) *zoneCut {
 	now := r.now()
 	for {
+		if _, ok := r.routes.stub[z]; ok {
+			// The operator's servers for the zone, whatever the public
+			// tree delegates it to.
+			return r.stubCut(z)
+		}
 		if ns, _, ok := r.cache.GetRRset(z, dns.TypeNS, dns.ClassINET, now); ok {
 			cut := r.cutFromNS(z, ns, now)
 			if len(cut.addrs) > 0 || hasOutOfZoneNS(cut) {

@@ -2,11 +2,13 @@ package transport
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -27,6 +29,10 @@ type pipeline struct {
 	// DoT: Config.IdleTimeout in units of 100 ms.
 	keepalive uint16
 	errorLog  func(error)
+	// chaos is Config.Chaos; nsid is Config.NSID in the hex form
+	// dns.EDNS0_NSID carries, made once so that no response allocates it.
+	chaos map[string]string
+	nsid  string
 }
 
 // newPipeline returns the pipeline of c, with c's defaults filled in.
@@ -37,6 +43,10 @@ func newPipeline(c Config) *pipeline {
 		acl:       c.AllowClients,
 		keepalive: keepaliveUnits(c.IdleTimeout),
 		errorLog:  c.ErrorLog,
+		chaos:     c.Chaos,
+	}
+	if len(c.NSID) > 0 {
+		pl.nsid = hex.EncodeToString(c.NSID)
 	}
 	pl.cache, _ = c.Handler.(CacheAnswerer)
 	return pl
@@ -178,6 +188,36 @@ func (pl *pipeline) fail(sc *scratch, req *request, p proto, herr error) []byte 
 		return minimal(req, p, dns.RcodeServerFailure)
 	}
 	return out
+}
+
+// answerChaos answers a CHAOS question from Config.Chaos: TXT (or ANY) gets the
+// text, another type no records; false for a name Chaos does not hold.
+func (pl *pipeline) answerChaos(sc *scratch, req *request, p proto) ([]byte, bool) {
+	qn := req.question
+	text, ok := pl.chaosText(qn.Name)
+	if !ok {
+		return nil, false
+	}
+	r := response{aa: true}
+	if qn.Qtype == dns.TypeTXT || qn.Qtype == dns.TypeANY {
+		r.answer = []dns.RR{&dns.TXT{
+			Hdr: dns.RR_Header{Name: qn.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+			Txt: []string{text},
+		}}
+	}
+	out, err := pl.build(sc, req, p, &r)
+	if err != nil {
+		return minimal(req, p, dns.RcodeServerFailure), true
+	}
+	return out, true
+}
+
+func (pl *pipeline) chaosText(name string) (string, bool) {
+	if len(pl.chaos) == 0 {
+		return "", false
+	}
+	text, ok := pl.chaos[strings.ToLower(name)]
+	return text, ok
 }
 
 // report hands a handler bug to ErrorLog, if any.

@@ -70,6 +70,7 @@ type request struct {
 	udpSize     uint16       // ...advertising this payload size
 	pad         bool         // ...with a Padding option, over an encrypted proto
 	keepalive   bool         // ...with edns-tcp-keepalive, over TCP or DoT
+	nsid        bool         // ...with the NSID option (RFC 5001)
 }
 
 // limit is the largest response the client can take over p.
@@ -130,6 +131,11 @@ func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p
 	}
 	req.question, req.hasQuestion = q.Question[0], true
 	if rcode, ede := refusal(req.question, opt, nopt, allowed); rcode != dns.RcodeSuccess {
+		if rcode == dns.RcodeRefused && allowed && req.question.Qclass == dns.ClassCHAOS {
+			if out, ok := pl.answerChaos(sc, req, p); ok {
+				return out, actReply
+			}
+		}
 		return pl.reply(sc, req, p, rcode, ede), actReply
 	}
 	if pl.cache != nil {
@@ -193,6 +199,8 @@ func readEDNS(q *dns.Msg, req *request, p proto) (*dns.OPT, int) {
 		case dns.EDNS0TCPKEEPALIVE:
 			// RFC 7828 §3.3: ignored over UDP, never echoed there.
 			req.keepalive = p.keepalive()
+		case dns.EDNS0NSID:
+			req.nsid = true
 		}
 	}
 	return opt, nopt

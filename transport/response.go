@@ -41,6 +41,7 @@ type scratch struct {
 	opt     dns.OPT
 	ede     dns.EDNS0_EDE
 	keep    dns.EDNS0_TCP_KEEPALIVE
+	nsid    dns.EDNS0_NSID
 	padding dns.EDNS0_PADDING
 	zeros   [padBlock]byte // padding octets: never written
 	buf     []byte         // pack buffer; for TCP the first 2 bytes are the length
@@ -82,7 +83,7 @@ func (pl *pipeline) build(sc *scratch, req *request, p proto, r *response) ([]by
 	if r.rcode < 0 || r.rcode > 0xFFF || (r.rcode > 0xF && !req.edns) {
 		return nil, fmt.Errorf("transport: rcode %d cannot be sent", r.rcode)
 	}
-	m := sc.compose(req, r, pl.keepalive)
+	m := sc.compose(req, r, pl.keepalive, pl.nsid)
 	limit := req.limit(p)
 	nan, nns := len(m.Answer), len(m.Ns)
 	m.Truncate(limit)
@@ -99,8 +100,9 @@ func (pl *pipeline) build(sc *scratch, req *request, p proto, r *response) ([]by
 // compose fills sc.msg with the response: the header from req and r, the
 // question as the client wrote it, r's sections and, for a client with
 // EDNS, our own OPT record with r's EDEs and, when the client sent
-// edns-tcp-keepalive over TCP or DoT, keepalive (in units of 100 ms).
-func (sc *scratch) compose(req *request, r *response, keepalive uint16) *dns.Msg {
+// edns-tcp-keepalive over TCP or DoT, keepalive (in units of 100 ms), and
+// when it sent the NSID option and hush has one, nsid (hex, RFC 5001).
+func (sc *scratch) compose(req *request, r *response, keepalive uint16, nsid string) *dns.Msg {
 	m := &sc.msg
 	*m = dns.Msg{}
 	m.Id = req.id
@@ -125,6 +127,10 @@ func (sc *scratch) compose(req *request, r *response, keepalive uint16) *dns.Msg
 		if req.keepalive {
 			sc.keep = dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: keepalive}
 			sc.opt.Option = append(sc.opt.Option, &sc.keep)
+		}
+		if req.nsid && nsid != "" {
+			sc.nsid = dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: nsid}
+			sc.opt.Option = append(sc.opt.Option, &sc.nsid)
 		}
 		sc.opt.SetDo(req.do)
 		sc.extra = append(sc.extra, &sc.opt)

@@ -66,6 +66,9 @@ func newDoH(s Spec, opts Options) *doh {
 		DialContext:         d.DialContext,
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 1,
+		// One connection: HTTP/2 multiplexes, and a burst of first
+		// queries must not dial one connection each.
+		MaxConnsPerHost:     1,
 		IdleConnTimeout:     opts.idle(),
 		TLSHandshakeTimeout: 5 * time.Second,
 		// A reply is at most 64 KiB; headers are small.

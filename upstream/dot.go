@@ -321,10 +321,13 @@ func (c *dotConn) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		return res.r, res.err
 	case <-ctx.Done():
 		c.forget(id)
-		// Nothing at all came back since the query went out: the
-		// connection is likely dead (a route change leaves such
-		// connections behind). Do not leave it to the next query.
-		if c.lastRead.Load() < sent.UnixNano() {
+		// Nothing at all came back in the second or more since the
+		// query went out: the connection is likely dead (a route change
+		// leaves such connections behind). Do not leave it to the next
+		// query. A caller that merely gave up early (a parallel query
+		// answered elsewhere) says nothing about the connection.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && time.Since(sent) >= time.Second &&
+			c.lastRead.Load() < sent.UnixNano() {
 			c.fail(fmt.Errorf("%w: no reply before the deadline", ErrConnLost))
 		}
 		return nil, ctx.Err()

@@ -351,3 +351,114 @@ func TestDoHMalformedAndStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusingUpstream: an upstream that answers REFUSED is passed over
+// for the next one and held down.
+func TestRefusingUpstream(t *testing.T) {
+	c := newCert(t)
+	bad, good := &zone{}, &zone{}
+	bad.refuse.Store(true)
+	refusing := startDoT(t, tconfig(bad), c)
+	working := startDoT(t, tconfig(good), c)
+	p, err := NewPool([]Upstream{
+		mustUp(t, "tls://"+refusing.String()+"?pin="+c.pin, Options{}),
+		mustUp(t, "tls://"+working.String()+"?pin="+c.pin, Options{}),
+	}, Strict, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r, err := ask(t, p, "www.test")
+		if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("query %d: got %v, %v; want the working upstream's answer", i, r, err)
+		}
+	}
+	if n := bad.queries.Load(); n != 1 {
+		t.Errorf("the refusing upstream was asked %d times, want once (then held down)", n)
+	}
+}
+
+// TestDoHServerClosedConnection: the server drops its connections
+// without a GOAWAY between two queries; the second query still gets an
+// answer, on a new connection (net/http's own detection or the one
+// retry of a query that failed on a reused connection).
+func TestDoHServerClosedConnection(t *testing.T) {
+	c := newCert(t)
+	z := &zone{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, 512)
+		n, _ := r.Body.Read(body)
+		q := new(dns.Msg)
+		if err := q.Unpack(body[:n]); err != nil {
+			http.Error(w, "bad", http.StatusBadRequest)
+			return
+		}
+		m, _ := z.ServeDNS(r.Context(), q)
+		wire, _ := m.Pack()
+		w.Header().Set("Content-Type", dnsMessage)
+		w.Write(wire)
+	})
+	s := httptest.NewUnstartedServer(h)
+	s.EnableHTTP2 = true
+	s.TLS = serverTLS(c)
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	u := mustUp(t, "https://"+s.Listener.Addr().String()+"/dns-query?pin="+c.pin, Options{})
+	for i := range 3 {
+		if _, err := ask(t, u, "www.test"); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		s.CloseClientConnections()
+	}
+	if d := u.(StatsReporter).Stats().Dials; d != 3 {
+		t.Errorf("dials: got %d, want 3", d)
+	}
+}
+
+// TestDoHAltSvc: a DoH server that offers h3 with Alt-Svc on its own
+// address gets the next queries over HTTP/3.
+func TestDoHAltSvc(t *testing.T) {
+	c := newCert(t)
+	z := &zone{}
+	addr := startDoH(t, tconfig(z), c, true)
+	u := mustUp(t, "https://"+addr.String()+"/dns-query?pin="+c.pin, Options{})
+	if _, err := ask(t, u, "www.test"); err != nil {
+		t.Fatal(err)
+	}
+	d := u.(*doh)
+	d.h3mu.Lock()
+	h3 := d.h3url
+	d.h3mu.Unlock()
+	if h3 == "" {
+		t.Fatal("no HTTP/3 after a response with Alt-Svc h3")
+	}
+	if _, err := ask(t, u, "www2.test"); err != nil {
+		t.Fatalf("over HTTP/3: %v", err)
+	}
+	if st := d.Stats(); st.Dials != 2 {
+		t.Errorf("dials: got %d, want 2 (one TCP, one QUIC)", st.Dials)
+	}
+}
+
+func TestAltSvcParse(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.1")
+	tests := []struct {
+		v    string
+		port uint16
+		ok   bool
+	}{
+		{`h3=":443"; ma=86400`, 443, true},
+		{`h2=":443", h3=":8443"`, 8443, true},
+		{`h3="192.0.2.1:853"`, 853, true},
+		{`h3="dns.example:443"`, 0, false},
+		{`h3="192.0.2.2:443"`, 0, false},
+		{`clear`, 0, false},
+		{`h3-29=":443"`, 0, false},
+	}
+	for _, tt := range tests {
+		port, ok := altSvcH3(tt.v, a)
+		if port != tt.port || ok != tt.ok {
+			t.Errorf("altSvcH3(%q) = %d, %v; want %d, %v", tt.v, port, ok, tt.port, tt.ok)
+		}
+	}
+}

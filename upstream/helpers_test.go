@@ -125,7 +125,7 @@ func serverTLS(c testCert) *tls.Config {
 }
 
 // startDoT serves DNS over TLS on loopback and returns its address.
-func startDoT(t *testing.T, cfg transport.Config, c testCert) netip.AddrPort {
+func startDoT(t testing.TB, cfg transport.Config, c testCert) netip.AddrPort {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -139,7 +139,7 @@ func startDoT(t *testing.T, cfg transport.Config, c testCert) netip.AddrPort {
 
 // startDoH serves DNS over HTTPS (HTTP/1.1 and 2 on TCP, HTTP/3 on UDP,
 // same port number) and returns the TCP address.
-func startDoH(t *testing.T, cfg transport.Config, c testCert, h3 bool) netip.AddrPort {
+func startDoH(t testing.TB, cfg transport.Config, c testCert, h3 bool) netip.AddrPort {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -160,7 +160,7 @@ func startDoH(t *testing.T, cfg transport.Config, c testCert, h3 bool) netip.Add
 }
 
 // startDoQ serves DNS over QUIC on pc (a new loopback socket when nil).
-func startDoQ(t *testing.T, cfg transport.Config, c testCert, pc net.PacketConn) (netip.AddrPort, *transport.DoQServer) {
+func startDoQ(t testing.TB, cfg transport.Config, c testCert, pc net.PacketConn) (netip.AddrPort, *transport.DoQServer) {
 	t.Helper()
 	if pc == nil {
 		var err error
@@ -175,7 +175,7 @@ func startDoQ(t *testing.T, cfg transport.Config, c testCert, pc net.PacketConn)
 }
 
 // startDNS serves plain DNS on UDP and TCP on one port.
-func startDNS(t *testing.T, cfg transport.Config) netip.AddrPort {
+func startDNS(t testing.TB, cfg transport.Config) netip.AddrPort {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

@@ -193,3 +193,33 @@ func TestPoolBounded(t *testing.T) {
 		t.Errorf("upstream saw %d queries at once, want 2", n)
 	}
 }
+
+// TestPoolCertificateSaidOnce: a pool over an upstream whose certificate
+// is refused logs one line, the upstream's, however many queries come.
+func TestPoolCertificateSaidOnce(t *testing.T) {
+	c, other := newCert(t), newCert(t)
+	addr := startDoT(t, tconfig(&zone{}), c)
+	var log logBuf
+	opts := Options{Logf: log.logf}
+	s, err := Parse("tls://" + addr.String() + "?pin=" + other.pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := New(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPool([]Upstream{u}, Fastest, 0, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 3 {
+		if _, err := ask(t, p, "secret.test"); err == nil {
+			t.Fatal("got an answer, want the certificate refused")
+		}
+	}
+	if lines := log.get(); len(lines) != 1 || !strings.Contains(lines[0], "certificate refused") || strings.Contains(lines[0], "secret") {
+		t.Errorf("log: got %q, want one certificate line", lines)
+	}
+}

@@ -251,12 +251,9 @@ func prepare(q *dns.Msg, id uint16, keepalive, pad bool) ([]byte, error) {
 			m.Extra = append(m.Extra, rr)
 		}
 		if pad {
-			wire, err := m.Pack()
-			if err != nil {
-				return nil, fmt.Errorf("pack: %w", err)
-			}
-			// 4 octets of option header.
-			n := len(wire) + 4
+			// Len is the packed length without packing; 4 octets of
+			// option header come on top.
+			n := m.Len() + 4
 			o.Option = append(o.Option, &dns.EDNS0_PADDING{Padding: make([]byte, (paddingBlock-n%paddingBlock)%paddingBlock)})
 		}
 	}

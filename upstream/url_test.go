@@ -109,3 +109,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestPadding: queries over encrypted transports are padded to a
+// multiple of 128 octets (RFC 8467 §4.1).
+func TestPadding(t *testing.T) {
+	for _, name := range []string{"a.", "www.example.com.", strings.Repeat("x", 63) + "." + strings.Repeat("y", 63) + "."} {
+		q := query(name, 1)
+		wire, err := prepare(q, 7, true, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(wire)%paddingBlock != 0 {
+			t.Errorf("%s: %d octets, want a multiple of %d", name, len(wire), paddingBlock)
+		}
+	}
+}

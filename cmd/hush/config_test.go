@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/hush-dns/hush/upstream"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -41,7 +42,10 @@ func TestConfigFile(t *testing.T) {
 	}
 	full.RootHints, full.hints = hints, hintRRs
 	full.AllowUpstream = []netip.Prefix{netip.MustParsePrefix("127.53.0.0/16")}
-	full.Forward = []netip.AddrPort{netip.MustParseAddrPort("192.168.1.1:53"), netip.MustParseAddrPort("[::1]:5353")}
+	full.Forward = []upstream.Spec{
+		{Scheme: "dns", Addr: netip.MustParseAddrPort("192.168.1.1:53")},
+		{Scheme: "dns", Addr: netip.MustParseAddrPort("[::1]:5353")},
+	}
 	full.AllowClient = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}
 	full.CacheSize = 5000
 	full.QNameMin = false

@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
 	defer socks.Close()
 	port := netip.MustParseAddrPort(socks.TCP[0].Addr().String()).Port()
 	printDemo(stdout, len(n.Zones()), port)
-	return serveSockets(ctx, socks, transport.Config{Handler: r}, nil, stderr)
+	return serveSockets(ctx, socks, transport.Config{}, nil, serveHooks{handler: resolverOnly(r)}, stderr)
 }
 
 func printDemo(w io.Writer, zones int, port uint16) {

@@ -103,9 +103,11 @@ func freePort(t *testing.T) int {
 var toolPackages = map[string]string{
 	"curl":          "curl",
 	"dig":           "bind9-dnsutils",
+	"dnsmasq":       "dnsmasq-base",
 	"kdig":          "knot-dnsutils",
 	"ldns-signzone": "ldnsutils",
 	"nsd":           "nsd",
+	"promtool":      "prometheus",
 	"unbound":       "unbound",
 }
 

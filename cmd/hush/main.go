@@ -6,7 +6,8 @@
 //	hush serve    run the resolver (see hush serve --help)
 //	hush query    ask a DNS server one question and print the reply like dig
 //	hush demo     run a resolver against a simulated internet, offline
-//	hush version  print the version
+//	hush version  print the version (also hush --version)
+//	hush ctl      control a running hush serve through its control socket
 //
 // Exit status: 0 on success, 1 when the work itself failed (no response,
 // a socket that cannot be opened), 2 for a bad flag, argument, config key
@@ -143,7 +144,11 @@ func newRootCmd(e *env, args []string) *cobra.Command {
 		newQueryCmd(e),
 		newDemoCmd(e),
 		newVersionCmd(e),
+		newCtlCmd(e),
 	)
+	// hush --version prints what hush version does.
+	root.Version = e.version
+	root.SetVersionTemplate(versionText(e.version))
 	return root
 }
 
@@ -170,10 +175,14 @@ func newVersionCmd(e *env) *cobra.Command {
 		Short: "Print the hush version and the Go version it was built with",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintf(e.stdout, "hush %s\n%s %s/%s\n", e.version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := io.WriteString(e.stdout, versionText(e.version))
 			return err
 		},
 	}
+}
+
+func versionText(v string) string {
+	return fmt.Sprintf("hush %s\n%s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 func newDemoCmd(e *env) *cobra.Command {

@@ -32,6 +32,9 @@ func runHush(t *testing.T, args ...string) runResult {
 		stderr:  &errOut,
 		version: "v1.2.3-test",
 		serve: func(_ context.Context, cfg serveConfig, _, _ io.Writer) error {
+			// The reload source (the config file's path and a function)
+			// is the reload tests' business, not the settings'.
+			cfg.Ops.file, cfg.Ops.load = "", nil
 			res.cfg, res.served = cfg, true
 			return nil
 		},
@@ -115,10 +118,12 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	res := runHush(t, "version")
 	want := "hush v1.2.3-test\n" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
-	if res.code != exitOK || res.stdout != want || res.stderr != "" {
-		t.Errorf("hush version = %d, %q, %q; want 0, %q, \"\"", res.code, res.stdout, res.stderr, want)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		res := runHush(t, args...)
+		if res.code != exitOK || res.stdout != want || res.stderr != "" {
+			t.Errorf("hush %v = %d, %q, %q; want 0, %q, \"\"", args, res.code, res.stdout, res.stderr, want)
+		}
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/metrics"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
@@ -84,6 +87,26 @@ func newServeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("config") {
+				cfg.Ops.file = configPath
+				if abs, err := filepath.Abs(configPath); err == nil {
+					cfg.Ops.file = abs
+				}
+			}
+			// A reload reads the file again and applies the same flags
+			// over it: the command line keeps its precedence.
+			cfg.Ops.load = func() (serveConfig, error) {
+				var file map[string]rawValue
+				if cfg.Ops.file != "" {
+					var err error
+					if file, err = loadConfigFile(cfg.Ops.file, settings); err != nil {
+						return serveConfig{}, err
+					}
+				}
+				next, err := buildServeConfig(settings, file, flags)
+				next.Ops.file, next.Ops.load = cfg.Ops.file, cfg.Ops.load
+				return next, err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return e.serve(ctx, cfg, e.stdout, e.stderr)
@@ -110,18 +133,12 @@ func newServeCmd(e *env) *cobra.Command {
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
 	setMemoryLimit(cfg.CacheBytes)
-	hints := cfg.hints
-	if hints == nil {
-		hints = resolver.DefaultRootHints()
-	}
-	anchors := cfg.anchors
-	if cfg.DNSSEC && anchors == nil && privateRoot(hints) {
-		// The built-in keys are the internet root's; a root on loopback or
-		// private addresses is a lab's or a private network's own, which
-		// they cannot validate. Without its anchor there is nothing to
-		// validate from (an attacker cannot move the user's root hints).
-		anchors = dnssec.NewAnchors()
-		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
+	// The trust anchor state (RFC 5011) is opened once, at start, from
+	// the start's settings; every resolver a reload builds is attached
+	// to it and starts from the anchors it tracks.
+	floor, taState, err := openTrustAnchorState(cfg, stderr)
+	if err != nil {
+		return err
 	}
 	socks, err := openSockets(ctx, cfg.Listen)
 	if err != nil {
@@ -143,52 +160,161 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 			leaf = tlsConf.Certificates[0].Leaf
 		}
 	}
-	stopHUP := onHangup(ctx, store, stderr)
+	currentLeaf := func() *x509.Certificate {
+		if store != nil {
+			return store.current().Leaf
+		}
+		return leaf
+	}
+	m := metrics.New(metrics.Options{Version: version, Listeners: connListeners})
+	ops := &opsRuntime{
+		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
+		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
+			fwdZones, closers, err := forwarding(cfg, stderr)
+			if err != nil {
+				closeAll(closers)
+				return nil, nil, err
+			}
+			for i := range fwdZones {
+				fwdZones[i].Forwarder = &countingForwarder{fw: fwdZones[i].Forwarder, m: m}
+			}
+			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), fwdZones, trustState{floor, taState}, stderr)
+			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m}
+			r, err := resolver.New(rc)
+			if err != nil {
+				closeAll(closers)
+				return nil, nil, err
+			}
+			taState.attach(r)
+			return r, closers, nil
+		},
+	}
+	if ops.load == nil {
+		// hush serve built without its command (tests): a reload
+		// re-applies the same settings and re-reads their files.
+		ops.load = func() (serveConfig, error) { return cfg, nil }
+	}
+	if err := ops.start(cfg); err != nil {
+		return err
+	}
+	defer ops.close()
+	if store != nil {
+		store.OnReload(func(leaf *x509.Certificate) {
+			ops.live.stage().res.SetDesignated(designatedResolvers(socks.Bound, leaf))
+		})
+	}
+	stopHUP := onHangup(ctx, store, func() { _ = ops.Reload(ctx) })
 	defer stopHUP()
-	r, err := resolver.New(resolver.Config{
+	hooks := serveHooks{
+		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
+		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
+		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
+	}
+	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
+	defer watchNetwork(ctx, ops.live.stage, stderr)()
+	tc := transport.Config{
+		AllowClients:      cfg.AllowClient,
+		QueryTimeout:      cfg.Timeout,
+		MaxConns:          cfg.MaxConns,
+		MaxConnsPerClient: cfg.MaxConnsPerClient,
+		Chaos:             cfg.Ops.chaos(),
+		NSID:              []byte(cfg.Ops.NSID),
+	}
+	return serveSockets(ctx, socks, tc, tlsConf, hooks, stderr)
+}
+
+// resolverConfig is the resolver.Config of cfg, with extra negative trust
+// anchors, over the cache c.
+func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designated []*dns.SVCB, fwdZones []resolver.ForwardZone, ta trustState, stderr io.Writer) resolver.Config {
+	hints := cfg.hints
+	if hints == nil {
+		hints = resolver.DefaultRootHints()
+	}
+	anchors := cfg.anchors
+	if cfg.DNSSEC && anchors == nil && privateRoot(hints) {
+		// The built-in keys are the internet root's; a root on loopback or
+		// private addresses is a lab's or a private network's own, which
+		// they cannot validate. Without its anchor there is nothing to
+		// validate from (an attacker cannot move the user's root hints).
+		anchors = dnssec.NewAnchors()
+		fmt.Fprintln(stderr, "hush: the root hints name only private or loopback servers and no --trust-anchor was given: answers are not validated")
+	}
+	if ta.state != nil {
+		anchors = ta.state.anchors()
+	}
+	return resolver.Config{
 		RootHints:           hints,
-		Forwarders:          cfg.Forward,
+		ForwardZones:        fwdZones,
+		StubZones:           cfg.StubZones,
+		PrivateAddresses:    cfg.PrivateAddresses,
+		PrivateDomains:      cfg.PrivateDomains,
+		DNS64Prefix:         cfg.DNS64,
 		AllowUpstream:       cfg.AllowUpstream,
 		UpstreamPort:        cfg.UpstreamPort,
 		NoQNameMinimisation: !cfg.QNameMin,
 		DNSSEC:              cfg.DNSSEC,
 		TrustAnchors:        anchors,
-		NegativeAnchors:     cfg.InsecureDomains,
+		NegativeAnchors:     append(slices.Clone(cfg.InsecureDomains), ntas...),
 		DNSSECPolicy:        dnssec.Policy{DisableSHA1: cfg.NoSHA1},
-		ClockNotBefore:      clockFloor(),
+		OnAnchorKeys:        ta.state.observer(),
+		ClockNotBefore:      ta.floor,
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
-		Cache: cache.New(cache.Config{
-			MaxBytes:   cfg.CacheBytes,
-			MaxEntries: cfg.CacheSize,
-			MinTTL:     cfg.MinTTL,
-			MaxTTL:     cfg.MaxTTL,
-		}),
-		Designated: designatedResolvers(socks.Bound, leaf),
-	})
-	if err != nil {
-		return err
+		Cache:               c,
+		Designated:          designated,
 	}
-	if store != nil {
-		store.OnReload(func(leaf *x509.Certificate) {
-			r.SetDesignated(designatedResolvers(socks.Bound, leaf))
-		})
-	}
-	tc := transport.Config{
-		Handler:           r,
-		AllowClients:      cfg.AllowClient,
-		QueryTimeout:      cfg.Timeout,
-		MaxConns:          cfg.MaxConns,
-		MaxConnsPerClient: cfg.MaxConnsPerClient,
-	}
-	return serveSockets(ctx, socks, tc, tlsConf, stderr)
 }
 
-// onHangup makes SIGHUP reload the certificate files, the reload that
-// service managers (systemctl reload, OpenWRT's procd) ask for. Without
-// certificate files there is nothing to reload, and SIGHUP, whose default
-// action would end the process, is only acknowledged. The returned
-// function stops listening for it.
-func onHangup(ctx context.Context, store *certStore, stderr io.Writer) (stop func()) {
+// trustState is what every resolver of a run shares about time and the
+// root's trust anchor: the clock's floor and the RFC 5011 state (nil
+// without --trust-anchor-state).
+type trustState struct {
+	floor time.Time
+	state *anchorState
+}
+
+// openTrustAnchorState opens --trust-anchor-state, if set, and returns the
+// clock's floor (raised to the state's last update).
+func openTrustAnchorState(cfg serveConfig, stderr io.Writer) (time.Time, *anchorState, error) {
+	floor := clockFloor()
+	hints := cfg.hints
+	if hints == nil {
+		hints = resolver.DefaultRootHints()
+	}
+	anchors := cfg.anchors
+	if cfg.DNSSEC && anchors == nil && privateRoot(hints) {
+		anchors = dnssec.NewAnchors()
+	}
+	if anchors == nil {
+		anchors = dnssec.RootAnchors()
+	}
+	switch {
+	case !cfg.DNSSEC || cfg.TrustAnchorState == "":
+		return floor, nil, nil
+	case anchors.Lookup(".") == nil:
+		fmt.Fprintln(stderr, "hush: no root trust anchor: --trust-anchor-state has nothing to track")
+		return floor, nil, nil
+	}
+	taState, err := openAnchorState(cfg.TrustAnchorState, anchors, stderr)
+	if err != nil {
+		return floor, nil, err
+	}
+	// A root key set was validated then: the clock cannot be earlier.
+	if lu := taState.tracker.LastUpdate(); lu.After(floor) {
+		floor = lu
+	}
+	return floor, taState, nil
+}
+
+// onHangup makes SIGHUP reload: the certificate files (when there are
+// some) and the configuration, the reload that service managers
+// (systemctl reload, OpenWRT's procd) ask for. SIGHUP's default action
+// would end the process; here it never does. The returned function stops
+// listening for it.
+func onHangup(ctx context.Context, store *certStore, reload func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	quit := make(chan struct{})
@@ -202,11 +328,10 @@ func onHangup(ctx context.Context, store *certStore, stderr io.Writer) (stop fun
 			case <-quit:
 				return
 			case <-hup:
-				if store == nil {
-					fmt.Fprintln(stderr, "hush: SIGHUP: no certificate files to reload")
-					continue
+				if store != nil {
+					store.Reload()
 				}
-				store.Reload()
+				reload()
 			}
 		}
 	}()
@@ -229,7 +354,19 @@ type shutdowner interface {
 // them down, letting in-flight queries finish. tlsConf is the certificate
 // configuration of the tls://, https:// and quic:// listeners (nil when
 // there are none); each server clones it and adds its own ALPN.
-func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, stderr io.Writer) error {
+func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, hooks serveHooks, stderr io.Writer) error {
+	infof := hooks.infof
+	if infof == nil {
+		infof = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	}
+	with := func(t metrics.Transport) transport.Config {
+		c := tc
+		c.Handler = hooks.handler(t)
+		if hooks.events != nil {
+			c.Events = hooks.events(t)
+		}
+		return c
+	}
 	var (
 		servers []shutdowner
 		wg      sync.WaitGroup
@@ -249,44 +386,50 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		}()
 	}
 	for i, group := range socks.UDP {
-		u := transport.NewUDPServer(tc)
-		t := transport.NewTCPServer(tc)
+		u := transport.NewUDPServer(with(metrics.UDP))
+		t := transport.NewTCPServer(with(metrics.TCP))
 		servers = append(servers, u, t)
 		for _, pc := range group {
 			run(func() error { return u.Serve(pc) })
 		}
 		ln := socks.TCP[i]
 		run(func() error { return t.Serve(ln) })
-		fmt.Fprintf(stderr, "hush: serving dns://%s (UDP and TCP)\n", ln.Addr())
+		infof("hush: serving dns://%s (UDP and TCP)", ln.Addr())
 	}
 	if len(socks.TLS) > 0 {
-		t := transport.NewTLSServer(tc, tlsConf)
+		t := transport.NewTLSServer(with(metrics.TLS), tlsConf)
 		servers = append(servers, t)
 		for _, ln := range socks.TLS {
 			run(func() error { return t.Serve(ln) })
-			fmt.Fprintf(stderr, "hush: serving tls://%s (DNS over TLS)\n", ln.Addr())
+			infof("hush: serving tls://%s (DNS over TLS)", ln.Addr())
 		}
 	}
 	for _, hs := range socks.HTTPS {
-		d := transport.NewDoHServer(tc, tlsConf, transport.DoHOptions{Path: hs.URL.Path})
+		d := transport.NewDoHServer(with(metrics.HTTPS), tlsConf, transport.DoHOptions{Path: hs.URL.Path})
 		servers = append(servers, d)
 		run(func() error { return d.Serve(hs.TCP) })
 		run(func() error { return d.ServeQUIC(hs.UDP) })
-		fmt.Fprintf(stderr, "hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)\n", hs.URL)
+		infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", hs.URL)
 	}
 	if len(socks.QUIC) > 0 {
-		q := transport.NewDoQServer(tc, tlsConf)
+		q := transport.NewDoQServer(with(metrics.QUIC), tlsConf)
 		servers = append(servers, q)
 		for _, pc := range socks.QUIC {
 			run(func() error { return q.Serve(pc) })
-			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
+			infof("hush: serving quic://%s (DNS over QUIC)", pc.LocalAddr())
 		}
+	}
+	if hooks.ready != nil {
+		hooks.ready(true)
 	}
 	notifyReady(stderr)
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
+	}
+	if hooks.ready != nil {
+		hooks.ready(false)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

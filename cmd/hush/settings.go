@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/filter"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 )
@@ -25,9 +26,9 @@ type serveConfig struct {
 	// AllowUpstream are prefixes hush may send queries to although they
 	// are loopback, private, link-local or unspecified.
 	AllowUpstream []netip.Prefix
-	// Forward are recursive resolvers to forward every question to
-	// instead of iterating from the root.
-	Forward []netip.AddrPort
+	// forwardConfig holds --forward and the other forwarding settings
+	// (forward.go).
+	forwardConfig
 	// AllowClient are the client prefixes answered; others are refused.
 	AllowClient []netip.Prefix
 	// CacheBytes bounds the cache in bytes (--cache-size with a unit).
@@ -54,6 +55,9 @@ type serveConfig struct {
 	// the built-in root anchors. anchors holds what it parsed to.
 	TrustAnchor string
 	anchors     *dnssec.Anchors
+	// TrustAnchorState is the file of the root anchor's RFC 5011 state;
+	// empty means the anchors stay as configured.
+	TrustAnchorState string
 	// NoSHA1 treats the SHA-1 DNSSEC algorithms and digests as unsupported.
 	NoSHA1 bool
 	// InsecureDomains are negative trust anchors.
@@ -64,6 +68,8 @@ type serveConfig struct {
 	// settings were checked.
 	TLSCert, TLSKey string
 	tlsCert         *tls.Certificate
+	// Ops are the settings for operating hush (settings_ops.go).
+	Ops opsConfig
 }
 
 // Defaults for hush serve. defaultTimeout matches
@@ -87,6 +93,7 @@ func defaultServeConfig() serveConfig {
 		Timeout:           defaultTimeout,
 		UpstreamPort:      defaultUpstreamPort,
 		DNSSEC:            true,
+		Ops:               opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
 	}
 }
 
@@ -116,6 +123,12 @@ type setting struct {
 // serveSettings returns the settings table in the order --help lists
 // them and buildServeConfig checks them.
 func serveSettings() []setting {
+	return append(append(baseSettings(), forwardSettings()...), opsSettings()...)
+}
+
+// baseSettings are the settings but the forwarding ones of forward.go
+// (--forward itself aside, listed here where it always was).
+func baseSettings() []setting {
 	return []setting{
 		{
 			name: "listen", kind: listSetting, typ: "URL", def: defaultListen,
@@ -133,8 +146,8 @@ func serveSettings() []setting {
 			apply: applyAllowUpstream,
 		},
 		{
-			name: "forward", kind: listSetting, typ: "ADDR[:PORT]", def: "",
-			usage: "recursive resolver to send every question to instead of iterating from the root, repeatable (port 53 unless given; answers are still validated)",
+			name: "forward", kind: listSetting, typ: "URL", def: "",
+			usage: forwardUsage,
 			apply: applyForward,
 		},
 		{
@@ -191,6 +204,11 @@ func serveSettings() []setting {
 			name: "trust-anchor", kind: scalarSetting, typ: "FILE", def: "built-in",
 			usage: "zone file of DS or DNSKEY records to validate from, replacing the built-in root KSKs (key tags 20326 and 38696)",
 			apply: applyTrustAnchor,
+		},
+		{
+			name: "trust-anchor-state", kind: scalarSetting, typ: "FILE", def: "",
+			usage: "file where hush keeps the root anchor's RFC 5011 state, so that it follows root KSK rollovers (written atomically; its directory must be writable); unset: the root anchor never changes",
+			apply: applyTrustAnchorState,
 		},
 		{
 			name: "dnssec-sha1", kind: boolSetting, typ: "bool", def: "true",
@@ -265,6 +283,9 @@ func buildServeConfig(settings []setting, file, flags map[string]rawValue) (serv
 		return serveConfig{}, r.errorf(key, 0, "min-ttl (%v) is greater than max-ttl (%v)", cfg.MinTTL, cfg.MaxTTL)
 	}
 	if err := checkTLSFiles(&cfg, used); err != nil {
+		return serveConfig{}, err
+	}
+	if err := checkForwarding(&cfg); err != nil {
 		return serveConfig{}, err
 	}
 	return cfg, nil

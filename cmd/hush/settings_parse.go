@@ -52,28 +52,6 @@ func applyAllowUpstream(c *serveConfig, key string, r rawValue) (err error) {
 	return err
 }
 
-func applyForward(c *serveConfig, key string, r rawValue) error {
-	c.Forward = nil
-	for i, v := range r.vals {
-		if v == "" {
-			continue
-		}
-		ap, err := netip.ParseAddrPort(v)
-		if err != nil {
-			a, err2 := netip.ParseAddr(v)
-			if err2 != nil {
-				return r.errorf(key, i, "want an IP address, optionally with :port ([v6]:port)")
-			}
-			ap = netip.AddrPortFrom(a, 53)
-		}
-		if ap.Port() == 0 {
-			return r.errorf(key, i, "port 0")
-		}
-		c.Forward = append(c.Forward, ap)
-	}
-	return nil
-}
-
 func applyAllowClient(c *serveConfig, key string, r rawValue) (err error) {
 	c.AllowClient, err = parsePrefixes(key, r)
 	return err
@@ -157,6 +135,11 @@ func applyTrustAnchor(c *serveConfig, key string, r rawValue) error {
 		return r.errorf(key, 0, "no DS or DNSKEY records")
 	}
 	c.TrustAnchor, c.anchors = p, a
+	return nil
+}
+
+func applyTrustAnchorState(c *serveConfig, key string, r rawValue) error {
+	c.TrustAnchorState = r.path(r.vals[0])
 	return nil
 }
 

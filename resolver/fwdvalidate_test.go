@@ -1,0 +1,287 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/resolver"
+	"github.com/hush-dns/hush/resolver/resolvertest"
+	"github.com/miekg/dns"
+)
+
+// resolverForwarder is a validating recursive resolver (hush's own,
+// iterating the simulated internet) answering as an upstream would: the
+// Exchanger of a forwarding resolver whose one forwarder is addr.
+type resolverForwarder struct {
+	addr  netip.AddrPort
+	inner *resolver.Resolver
+}
+
+func (f *resolverForwarder) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	if server != f.addr {
+		return nil, errors.New("not the forwarder")
+	}
+	r, err := f.inner.ServeDNS(ctx, q.Copy())
+	if err != nil {
+		r = new(dns.Msg)
+		r.SetRcode(q, dns.RcodeServerFailure)
+		var re *resolver.Error
+		if errors.As(err, &re) && re.EDE != 0 {
+			r.SetEdns0(1232, true)
+			r.IsEdns0().Option = append(r.IsEdns0().Option, &dns.EDNS0_EDE{InfoCode: re.EDE})
+		}
+	}
+	r.Id, r.Response, r.RecursionAvailable = q.Id, true, true
+	r.Question = q.Question
+	return r, nil
+}
+
+func signedAnchors(t *testing.T, n *resolvertest.Network) *dnssec.Anchors {
+	anchors := dnssec.NewAnchors()
+	for _, rr := range n.TrustAnchor() {
+		if err := anchors.Add(rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return anchors
+}
+
+// TestForwardedValidation plays the signed internet's table through a
+// validating forwarder: a forwarding hush validates on its own and comes
+// to the same verdicts, Insecure zones included.
+func TestForwardedValidation(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	fwd := netip.MustParseAddrPort("127.0.0.99:53")
+	outer, err := resolver.New(resolver.Config{
+		Forwarders:   []netip.AddrPort{fwd},
+		Exchanger:    &resolverForwarder{addr: fwd, inner: inner},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range resolvertest.SignedExpectations() {
+		t.Run(e.Name+"/"+dns.TypeToString[e.Type], func(t *testing.T) {
+			m, err := askDO(t, outer, e.Name, e.Type, true, false)
+			if e.Security == resolvertest.Bogus {
+				var re *resolver.Error
+				if !errors.As(err, &re) {
+					t.Fatalf("got %v (%v), want Bogus: SERVFAIL with EDE %d (%s)", m, err, e.EDE, e.Why)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want %v", err, e.Security)
+			}
+			if m.Rcode != e.Rcode {
+				t.Errorf("rcode %d, want %d", m.Rcode, e.Rcode)
+			}
+			if ad := e.Security == resolvertest.Secure; m.AuthenticatedData != ad {
+				t.Errorf("AD %v, want %v (%s)", m.AuthenticatedData, ad, e.Why)
+			}
+		})
+	}
+}
+
+// forwarderFunc adapts a function to resolver.Forwarder.
+type forwarderFunc func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
+
+func (f forwarderFunc) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) { return f(ctx, q) }
+
+// viaResolver is a Forwarder that is a validating resolver; strip takes
+// every RRSIG out of its replies, as a broken middlebox would.
+func viaResolver(inner *resolver.Resolver, strip bool) resolver.Forwarder {
+	rf := &resolverForwarder{inner: inner}
+	return forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r, err := rf.Exchange(ctx, "udp", rf.addr, q)
+		if err == nil && strip {
+			for _, sec := range []*[]dns.RR{&r.Answer, &r.Ns} {
+				kept := (*sec)[:0]
+				for _, rr := range *sec {
+					if rr.Header().Rrtype != dns.TypeRRSIG {
+						kept = append(kept, rr)
+					}
+				}
+				*sec = kept
+			}
+		}
+		return r, err
+	})
+}
+
+func edeOf(err error) uint16 {
+	var re *resolver.Error
+	if errors.As(err, &re) {
+		return re.EDE
+	}
+	return 0
+}
+
+// TestForwardZoneValidation: forwarding everything to a validating
+// upstream through a Forwarder (as --forward tls://... does) gives the
+// signed internet's verdicts; a Bogus zone's SERVFAIL keeps the EDE the
+// upstream gave; an upstream that strips signatures makes signed answers
+// Bogus (EDE 10), not Insecure.
+func TestForwardZoneValidation(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	newOuter := func(strip bool) *resolver.Resolver {
+		r, err := resolver.New(resolver.Config{
+			ForwardZones: []resolver.ForwardZone{{Zone: ".", Forwarder: viaResolver(inner, strip)}},
+			DNSSEC:       true,
+			TrustAnchors: signedAnchors(t, n),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	outer := newOuter(false)
+	for _, e := range resolvertest.SignedExpectations() {
+		t.Run(e.Name+"/"+dns.TypeToString[e.Type], func(t *testing.T) {
+			m, err := askDO(t, outer, e.Name, e.Type, true, false)
+			if e.Security == resolvertest.Bogus {
+				_, want := askDO(t, inner, e.Name, e.Type, true, false)
+				if got := edeOf(err); got == 0 || got != edeOf(want) {
+					t.Fatalf("got %v (%v), want SERVFAIL with the upstream's EDE %d", m, err, edeOf(want))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want %v", err, e.Security)
+			}
+			if ad := e.Security == resolvertest.Secure; m.Rcode != e.Rcode || m.AuthenticatedData != ad {
+				t.Errorf("rcode %d AD %v, want %d %v (%s)", m.Rcode, m.AuthenticatedData, e.Rcode, ad, e.Why)
+			}
+		})
+	}
+	stripped := newOuter(true)
+	for _, name := range []string{"www.alg13.sec.", "www.nsec3.sec.", "www.signed.optout."} {
+		m, err := askDO(t, stripped, name, dns.TypeA, true, false)
+		if got := edeOf(err); got != 10 && got != 9 {
+			t.Errorf("%s through a stripping forwarder: got %v, %v; want Bogus, EDE 10 (or 9)", name, m, err)
+		}
+	}
+	// Without the signed denial of its DS, an unsigned zone cannot be
+	// told from a stripped one either: Bogus too.
+	if _, err := askDO(t, stripped, "www.insecure.sec.", dns.TypeA, true, false); edeOf(err) == 0 {
+		t.Errorf("www.insecure.sec. through a stripping forwarder: got %v, want Bogus", err)
+	}
+}
+
+// rdLog wraps an Exchanger and records the RD bit of each query by server.
+type rdLog struct {
+	resolver.Exchanger
+	mu sync.Mutex
+	rd map[netip.AddrPort][]bool
+}
+
+func (l *rdLog) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+	l.mu.Lock()
+	l.rd[server] = append(l.rd[server], q.RecursionDesired)
+	l.mu.Unlock()
+	return l.Exchanger.Exchange(ctx, network, server, q)
+}
+
+// TestZoneRoutes: the longest forward or stub zone wins; a stub zone is
+// iterated from its own servers with RD clear; a private forward zone
+// the signed root proves absent is Insecure, not Bogus.
+func TestZoneRoutes(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	var lanAsked []string
+	lan := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		lanAsked = append(lanAsked, q.Question[0].Name)
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 192.168.1.10")
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	log := &rdLog{Exchanger: n.Exchanger(t), rd: map[netip.AddrPort][]bool{}}
+	stubServer := netip.MustParseAddrPort("127.53.110.3:53") // alg13.sec.'s server
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{
+			{Zone: ".", Forwarder: viaResolver(inner, false)},
+			{Zone: "lan.", Forwarder: lan},
+			{Zone: "router.alg8.sec.", Forwarder: lan},
+		},
+		StubZones:    []resolver.StubZone{{Zone: "alg13.sec.", Servers: []netip.AddrPort{stubServer}}},
+		Exchanger:    log,
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		ad   bool
+		want string
+	}{
+		{"printer.lan.", false, "192.168.1.10"},       // private: the root proves lan. absent
+		{"www.alg13.sec.", true, "192.0.2.1"},         // stub zone, validated
+		{"www.alg8.sec.", true, ""},                   // forwarded to the validating upstream
+		{"x.router.alg8.sec.", false, "192.168.1.10"}, // longest match; unsigned in a signed zone
+	}
+	for _, tt := range tests {
+		m, err := askDO(t, r, tt.name, dns.TypeA, true, false)
+		if tt.name == "x.router.alg8.sec." {
+			// The public tree proves router.alg8.sec. is no delegation
+			// yet the operator routes it: a private zone, Insecure.
+			if err != nil || m.AuthenticatedData {
+				t.Errorf("%s: got %v, %v; want an Insecure answer", tt.name, m, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if m.AuthenticatedData != tt.ad || tt.want != "" && !answerHas(m, tt.want) {
+			t.Errorf("%s: got AD %v %v, want AD %v and %s", tt.name, m.AuthenticatedData, m.Answer, tt.ad, tt.want)
+		}
+	}
+	if len(lanAsked) != 2 {
+		t.Errorf("the lan forwarder was asked %q, want printer.lan. and x.router.alg8.sec.", lanAsked)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.rd[stubServer]) == 0 {
+		t.Errorf("the stub server was never asked")
+	}
+	for s, rds := range log.rd {
+		for _, rd := range rds {
+			if rd {
+				t.Errorf("query to %s with RD set", s)
+			}
+		}
+	}
+}
