@@ -355,11 +355,10 @@ func (l Limits) withDefaults() Limits {
 // question; the response carries rcode, answer and authority sections, and
 // RA. Failures come back as *Error, which carries the Extended DNS Error.
 func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
-	m, err := r.serveDNS(ctx, q)
-	if err == nil && r.cfg.DNS64Prefix.IsValid() {
-		m = r.dns64(ctx, q, m)
+	if r.cfg.DNS64Prefix.IsValid() {
+		return r.serve64(ctx, q)
 	}
-	return m, err
+	return r.serveDNS(ctx, q)
 }
 
 // serveDNS is ServeDNS without DNS64.
@@ -504,6 +503,11 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	out, err := r.clientView(q, m, meta)
 	if err != nil || r.needs64(q, out) {
 		// A DNS64 synthesis needs the A records: ServeDNS does it.
+		return nil, false
+	}
+	if _, ok := r.ptr64(qq); ok && !validatingClient(q) {
+		// Answered from in-addr.arpa by ServeDNS, not from the cache
+		// of the ip6.arpa name.
 		return nil, false
 	}
 	return out, true

@@ -107,6 +107,13 @@ type Config struct {
 	// fingerprinting.
 	Chaos map[string]string
 
+	// Events, if set, is told of connections opened and closed and of
+	// what a limit turned away, to count them. It learns nothing about
+	// who: no address and no query crosses it. It is called from many
+	// goroutines, under the connection limiter's lock: it must be quick
+	// and must not block.
+	Events Events
+
 	// NSID is the Name Server Identifier (RFC 5001) put in the OPT record
 	// of responses to queries that carry the NSID option; empty sends
 	// none.
@@ -114,6 +121,18 @@ type Config struct {
 }
 
 // loopback is the ACL an empty AllowClients stands for.
+// Events counts what happens at a server, never to whom.
+type Events interface {
+	// ConnOpened and ConnClosed bracket a client connection that got a
+	// slot (TCP, DoT, DoH on HTTP/1.1, HTTP/2 or HTTP/3, DoQ).
+	ConnOpened()
+	ConnClosed()
+	// Limited counts a connection closed at once because it was over
+	// MaxConns or MaxConnsPerClient, or a UDP query dropped because
+	// MaxUDPInFlight handlers were running.
+	Limited()
+}
+
 func loopback() []netip.Prefix {
 	return []netip.Prefix{
 		netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, 0, 0}), 8),

@@ -213,7 +213,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	if perClient <= 0 {
 		perClient = s.cfg.MaxConnsPerClient
 	}
-	s.limit = newConnLimiter(s.cfg.MaxConns, perClient)
+	s.limit = newConnLimiter(s.cfg.MaxConns, perClient).withEvents(s.cfg.Events)
 	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, perClient)
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}

@@ -128,7 +128,7 @@ func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
 		life:      newLifecycle(),
 		tlsConfig: tc,
 	}
-	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
+	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient).withEvents(s.cfg.Events)
 	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
 	c := &s.cfg
 	s.quicConf = &quic.Config{

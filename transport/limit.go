@@ -12,6 +12,7 @@ import (
 // query.
 type connLimiter struct {
 	max, perClient int
+	ev             Events // nil: nobody counts
 
 	mu       sync.Mutex
 	total    int                  // mu guards
@@ -38,10 +39,16 @@ func (l *connLimiter) acquire(a netip.Addr) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.total >= l.max || l.byClient[k] >= l.perClient {
+		if l.ev != nil {
+			l.ev.Limited()
+		}
 		return false
 	}
 	l.total++
 	l.byClient[k]++
+	if l.ev != nil {
+		l.ev.ConnOpened()
+	}
 	return true
 }
 
@@ -50,11 +57,20 @@ func (l *connLimiter) release(a netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
+	if l.ev != nil {
+		l.ev.ConnClosed()
+	}
 	if n := l.byClient[k] - 1; n > 0 {
 		l.byClient[k] = n
 	} else {
 		delete(l.byClient, k)
 	}
+}
+
+// withEvents has l report to ev (which may be nil) and returns l.
+func (l *connLimiter) withEvents(ev Events) *connLimiter {
+	l.ev = ev
+	return l
 }
 
 // open reports the connections counted, for tests.

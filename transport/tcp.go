@@ -59,7 +59,7 @@ func NewTCPServer(cfg Config) *TCPServer {
 		pipe: newPipeline(cfg),
 		life: newLifecycle(),
 	}
-	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
+	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient).withEvents(s.cfg.Events)
 	s.scratch.New = func() any { return newScratch() }
 	return s
 }

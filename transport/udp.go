@@ -175,6 +175,9 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 		case actHandle:
 			if s.inflight.Add(1) > int64(s.cfg.MaxUDPInFlight) {
 				s.inflight.Add(-1)
+				if s.cfg.Events != nil {
+					s.cfg.Events.Limited()
+				}
 				continue
 			}
 			s.life.enter()

@@ -18,8 +18,27 @@ import (
 // handler of each kind of listener, and whether the listeners are up.
 type serveHooks struct {
 	handler func(metrics.Transport) transport.Handler
+	events  func(metrics.Transport) transport.Events // nil: not counted
 	ready   func(up bool)
+	// infof prints an info line (nil: always printed).
+	infof func(format string, args ...any)
 }
+
+// connListeners name the hush_connections_open series: one per kind of
+// connection-oriented listener (all the tls:// listeners share one
+// server, and so on). UDP has no connections.
+var connListeners = []string{"tcp", "tls", "https", "quic"}
+
+// listenerEvents counts one server's connections and what its limits
+// turned away.
+type listenerEvents struct {
+	l *metrics.Listener // nil for UDP
+	m *metrics.Metrics
+}
+
+func (e *listenerEvents) ConnOpened() { e.l.Opened() }
+func (e *listenerEvents) ConnClosed() { e.l.Closed() }
+func (e *listenerEvents) Limited()    { e.m.RateLimited() }
 
 // Health check timing: a probe every healthInterval, and the instance is
 // healthy while the last one answered and is at most healthMaxAge old.

@@ -286,7 +286,7 @@ func TestOpsEndToEnd(t *testing.T) {
 	if strings.Contains(body, "hush_upstream_queries_total 0\n") {
 		t.Errorf("no upstream query counted")
 	}
-	for _, want := range []string{`hush_queries_total{transport="udp"}`, `hush_policy_answers_total{action="blocked"} 2`, `hush_reloads_total{result="failed"} 1`} {
+	for _, want := range []string{`hush_queries_total{transport="udp"}`, `hush_policy_answers_total{action="blocked"} 2`, `hush_reloads_total{result="failed"} 1`, `hush_connections_open{listener="tcp"}`, "hush_rate_limited_total"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("exposition lacks %q", want)
 		}

@@ -166,7 +166,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		}
 		return leaf
 	}
-	m := metrics.New(metrics.Options{Version: version})
+	m := metrics.New(metrics.Options{Version: version, Listeners: connListeners})
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
@@ -207,12 +207,15 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	defer stopHUP()
 	hooks := serveHooks{
 		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
+		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
+		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
 	if err != nil {
 		return err
 	}
 	defer stopOps()
+	defer watchNetwork(ctx, ops.live.stage, stderr)()
 	tc := transport.Config{
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
@@ -352,9 +355,16 @@ type shutdowner interface {
 // configuration of the tls://, https:// and quic:// listeners (nil when
 // there are none); each server clones it and adds its own ALPN.
 func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, hooks serveHooks, stderr io.Writer) error {
+	infof := hooks.infof
+	if infof == nil {
+		infof = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	}
 	with := func(t metrics.Transport) transport.Config {
 		c := tc
 		c.Handler = hooks.handler(t)
+		if hooks.events != nil {
+			c.Events = hooks.events(t)
+		}
 		return c
 	}
 	var (
@@ -384,14 +394,14 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		}
 		ln := socks.TCP[i]
 		run(func() error { return t.Serve(ln) })
-		fmt.Fprintf(stderr, "hush: serving dns://%s (UDP and TCP)\n", ln.Addr())
+		infof("hush: serving dns://%s (UDP and TCP)", ln.Addr())
 	}
 	if len(socks.TLS) > 0 {
 		t := transport.NewTLSServer(with(metrics.TLS), tlsConf)
 		servers = append(servers, t)
 		for _, ln := range socks.TLS {
 			run(func() error { return t.Serve(ln) })
-			fmt.Fprintf(stderr, "hush: serving tls://%s (DNS over TLS)\n", ln.Addr())
+			infof("hush: serving tls://%s (DNS over TLS)", ln.Addr())
 		}
 	}
 	for _, hs := range socks.HTTPS {
@@ -399,14 +409,14 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		servers = append(servers, d)
 		run(func() error { return d.Serve(hs.TCP) })
 		run(func() error { return d.ServeQUIC(hs.UDP) })
-		fmt.Fprintf(stderr, "hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)\n", hs.URL)
+		infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", hs.URL)
 	}
 	if len(socks.QUIC) > 0 {
 		q := transport.NewDoQServer(with(metrics.QUIC), tlsConf)
 		servers = append(servers, q)
 		for _, pc := range socks.QUIC {
 			run(func() error { return q.Serve(pc) })
-			fmt.Fprintf(stderr, "hush: serving quic://%s (DNS over QUIC)\n", pc.LocalAddr())
+			infof("hush: serving quic://%s (DNS over QUIC)", pc.LocalAddr())
 		}
 	}
 	if hooks.ready != nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,5 +60,31 @@ func TestOpsSettings(t *testing.T) {
 		if res.code != exitOK || !res.served || !tc.check(res.cfg.Ops) {
 			t.Errorf("%v = %d, %q, %+v", tc.args, res.code, res.stderr, res.cfg.Ops)
 		}
+	}
+}
+
+// TestLogLevelQuietsInfo checks that --log-level warn leaves out the
+// info lines (serving ..., control socket ...) and keeps hush serving.
+func TestLogLevelQuietsInfo(t *testing.T) {
+	up := startFakeUpstream(t, 1)
+	listen := loopbackAddr(t)
+	socket := filepath.Join(t.TempDir(), "ctl.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	stderr := &lockedBuffer{}
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "dns://" + listen, "--forward", up.addr, "--dnssec", "off",
+			"--control-socket", socket, "--log-level", "warn"}, &bytes.Buffer{}, stderr)
+	}()
+	waitFor(t, func() bool {
+		code, _, _ := hushCtl(t, socket, "status")
+		return code == 0
+	}, "hush ctl status answering")
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("hush serve exited %d: %s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "serving") || strings.Contains(stderr.String(), "control socket") {
+		t.Errorf("info lines at --log-level warn: %q", stderr.String())
 	}
 }
