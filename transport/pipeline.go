@@ -23,8 +23,9 @@ import (
 type pipeline struct {
 	handler Handler
 	// cache is handler as a CacheAnswerer, if it is one, so that the hot
-	// path does not repeat the type assertion.
+	// path does not repeat the type assertion; wire, as a WireAnswerer.
 	cache CacheAnswerer
+	wire  WireAnswerer
 	// acl is Config.AllowClients, normalised by withDefaults.
 	acl []netip.Prefix
 	// keepalive is the edns-tcp-keepalive timeout sent back over TCP and
@@ -56,6 +57,7 @@ func newPipeline(c Config) *pipeline {
 		pl.nsid = hex.EncodeToString(c.NSID)
 	}
 	pl.cache, _ = c.Handler.(CacheAnswerer)
+	pl.wire, _ = c.Handler.(WireAnswerer)
 	return pl
 }
 
