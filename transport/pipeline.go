@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -21,14 +23,18 @@ import (
 type pipeline struct {
 	handler Handler
 	// cache is handler as a CacheAnswerer, if it is one, so that the hot
-	// path does not repeat the type assertion.
+	// path does not repeat the type assertion; wire, as a WireAnswerer.
 	cache CacheAnswerer
+	wire  WireAnswerer
 	// acl is Config.AllowClients, normalised by withDefaults.
 	acl []netip.Prefix
 	// keepalive is the edns-tcp-keepalive timeout sent back over TCP and
 	// DoT: Config.IdleTimeout in units of 100 ms.
 	keepalive uint16
 	errorLog  func(error)
+	// cookies and limit guard the UDP listeners (guard.go).
+	cookies *cookie.Keeper
+	limit   *ratelimit.Clients
 	// chaos is Config.Chaos; nsid is Config.NSID in the hex form
 	// dns.EDNS0_NSID carries, made once so that no response allocates it.
 	chaos map[string]string
@@ -43,12 +49,15 @@ func newPipeline(c Config) *pipeline {
 		acl:       c.AllowClients,
 		keepalive: keepaliveUnits(c.IdleTimeout),
 		errorLog:  c.ErrorLog,
+		cookies:   c.Cookies,
+		limit:     c.RateLimit,
 		chaos:     c.Chaos,
 	}
 	if len(c.NSID) > 0 {
 		pl.nsid = hex.EncodeToString(c.NSID)
 	}
 	pl.cache, _ = c.Handler.(CacheAnswerer)
+	pl.wire, _ = c.Handler.(WireAnswerer)
 	return pl
 }
 
