@@ -247,3 +247,52 @@ func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32, do bool) []byte 
 	binary.BigEndian.PutUint16(dst[base:], id)
 	return dst
 }
+
+// ClampMsg returns m with every record's TTL as SetMsg would store it:
+// clamped to the entry's TTL (MaxTTL, MaxNegativeTTL, signature validity)
+// and, for positive answers, raised to MinTTL. For a message SetMsg would
+// not cache it applies at least RFC 2181 §8 (a TTL with the top bit set
+// is zero) and MaxTTL. It is for answers that reach a client without
+// passing through the cache, so that the first answer says what every
+// later one will. It returns m itself when no TTL changes, else a
+// shallow copy whose changed records are copies: m and its records may
+// be shared and are not modified. The OPT record is left alone.
+func (c *Cache) ClampMsg(qtype uint16, m *dns.Msg, now time.Time) *dns.Msg {
+	if m == nil {
+		return nil
+	}
+	ttl, floor := c.msgTTL(qtype, m, now)
+	if ttl == 0 {
+		ttl, floor = c.maxTTL, 0
+	}
+	want := func(rr dns.RR) uint32 {
+		return min(max(wireTTL(rr.Header().Ttl), floor), ttl)
+	}
+	changed := false
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype != dns.TypeOPT && rr.Header().Ttl != want(rr) {
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return m
+	}
+	out := *m
+	clamp := func(sec []dns.RR) []dns.RR {
+		res := make([]dns.RR, len(sec))
+		for i, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT || rr.Header().Ttl == want(rr) {
+				res[i] = rr
+				continue
+			}
+			cp := dns.Copy(rr)
+			cp.Header().Ttl = want(rr)
+			res[i] = cp
+		}
+		return res
+	}
+	out.Answer, out.Ns, out.Extra = clamp(m.Answer), clamp(m.Ns), clamp(m.Extra)
+	return &out
+}

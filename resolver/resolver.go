@@ -19,7 +19,9 @@ import (
 
 	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/clock"
+	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -81,6 +83,18 @@ type Config struct {
 	// authority over them. Off by default: such glue is how cache
 	// poisoning works, and without it the names are looked up.
 	OutOfZoneGlue bool
+	// No0x20 turns off the random case of upstream questions (0x20; see
+	// upstreamGuard). On by default; servers that do not preserve case are
+	// found and asked without it anyway.
+	No0x20 bool
+	// NoUpstreamCookies turns off DNS cookies (RFC 7873) toward
+	// authoritative servers. On by default.
+	NoUpstreamCookies bool
+	// ZoneRateLimit, when set, bounds the queries sent toward each zone's
+	// servers (Unbound's ratelimit), so that a flood of random names
+	// under one zone cannot make hush flood its servers; the excess
+	// fails with SERVFAIL and EDE 0 "upstream rate limit". Nil: no limit.
+	ZoneRateLimit *ratelimit.Zones
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the wall clock (default time.Now): signature validity
@@ -187,6 +201,9 @@ type Resolver struct {
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
+	// guard adds 0x20 and cookies to queries toward authorities; nil
+	// when both are off or when forwarding.
+	guard *upstreamGuard
 	// routes are the forward and stub zones (fwdzones.go).
 	routes zoneRoutes
 
@@ -199,6 +216,10 @@ type Resolver struct {
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
 	glue *cache.Sharded[string, glueEntry]
+	// delegs keeps, per zone, the NS names of the parent's delegation
+	// (the parent's side), which the child's own NS set replaces in the
+	// cache: the fallback when the child's set is unusable.
+	delegs *cache.Sharded[string, delegEntry]
 	// reasked notes, per zone, until when the parent is not asked again
 	// for the delegation (see reaskParent).
 	reasked *cache.Sharded[string, time.Time]
@@ -283,6 +304,7 @@ func New(cfg Config) (*Resolver, error) {
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
+	r.delegs = cache.NewSharded[string, delegEntry](4096, 0, nil)
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
 	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
@@ -326,6 +348,12 @@ func New(cfg Config) (*Resolver, error) {
 	if !slices.ContainsFunc(r.rootCut(r.now()).addrs, r.familyOK) {
 		return nil, fmt.Errorf("resolver: root hints have no usable addresses")
 	}
+	if !cfg.No0x20 || !cfg.NoUpstreamCookies {
+		r.guard = &upstreamGuard{random: !cfg.No0x20}
+		if !cfg.NoUpstreamCookies {
+			r.guard.jar = cookie.NewJar(0)
+		}
+	}
 	return r, nil
 }
 
@@ -355,11 +383,10 @@ func (l Limits) withDefaults() Limits {
 // question; the response carries rcode, answer and authority sections, and
 // RA. Failures come back as *Error, which carries the Extended DNS Error.
 func (r *Resolver) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
-	m, err := r.serveDNS(ctx, q)
-	if err == nil && r.cfg.DNS64Prefix.IsValid() {
-		m = r.dns64(ctx, q, m)
+	if r.cfg.DNS64Prefix.IsValid() {
+		return r.serve64(ctx, q)
 	}
-	return m, err
+	return r.serveDNS(ctx, q)
 }
 
 // serveDNS is ServeDNS without DNS64.
@@ -391,7 +418,10 @@ func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		}
 		return nil, clientError(ctx, err)
 	}
-	return r.clientView(q, res.msg, res.meta)
+	// The answer did not come from the cache: give it the TTLs the
+	// cache gives it (MaxTTL, RFC 2181 §8), so that the first client
+	// is told what every later one is.
+	return r.clientView(q, r.cache.ClampMsg(qq.Qtype, res.msg, r.now()), res.meta)
 }
 
 // loopView is the SERVFAIL a client gets for a CNAME loop: the chain up
@@ -504,6 +534,11 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	out, err := r.clientView(q, m, meta)
 	if err != nil || r.needs64(q, out) {
 		// A DNS64 synthesis needs the A records: ServeDNS does it.
+		return nil, false
+	}
+	if _, ok := r.ptr64(qq); ok && !validatingClient(q) {
+		// Answered from in-addr.arpa by ServeDNS, not from the cache
+		// of the ip6.arpa name.
 		return nil, false
 	}
 	return out, true

@@ -3,6 +3,9 @@ package transport
 import (
 	"net/netip"
 	"time"
+
+	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 )
 
 // Defaults for the zero fields of Config.
@@ -31,6 +34,26 @@ type Config struct {
 	// Handler answers the queries that pass the transport's checks.
 	// Required: Serve fails without one.
 	Handler Handler
+
+	// Cookies, when it holds a Server, makes the UDP listeners speak
+	// DNS cookies (RFC 7873 with RFC 9018's interoperable server
+	// cookies): every answer to a query with a COOKIE option carries a
+	// server cookie, a malformed option gets FORMERR, and a client whose
+	// query carries a valid server cookie has proved its address and is
+	// exempt from RateLimit. Nil (or an empty Keeper) leaves cookies
+	// alone, as do the stream listeners, whose clients proved their
+	// address with a handshake. The options never reach the Handler.
+	Cookies *cookie.Keeper
+
+	// RateLimit, when set, limits the UDP queries of each client network
+	// (see ratelimit.Clients), those without a valid server cookie:
+	// over the limit a query is dropped or, every Nth time (the slip),
+	// answered with TC=1 and no records so that a real client retries
+	// over TCP, or with BADCOOKIE and a fresh server cookie when the
+	// client sent a cookie and Cookies is on. Neither answer is larger
+	// than the query, so a spoofed-source flood gets no amplification.
+	// Nil means no limit.
+	RateLimit *ratelimit.Clients
 
 	// AllowClients lists the client prefixes that may query; everyone
 	// else gets REFUSED (with EDE 18, Prohibited, when the query had an

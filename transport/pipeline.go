@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -31,6 +33,9 @@ type pipeline struct {
 	// DoT: Config.IdleTimeout in units of 100 ms.
 	keepalive uint16
 	errorLog  func(error)
+	// cookies and limit guard the UDP listeners (guard.go).
+	cookies *cookie.Keeper
+	limit   *ratelimit.Clients
 	// chaos is Config.Chaos; nsid is Config.NSID in the hex form
 	// dns.EDNS0_NSID carries, made once so that no response allocates it.
 	chaos map[string]string
@@ -44,6 +49,8 @@ func newPipeline(c Config) *pipeline {
 		handler:   c.Handler,
 		keepalive: keepaliveUnits(c.IdleTimeout),
 		errorLog:  c.ErrorLog,
+		cookies:   c.Cookies,
+		limit:     c.RateLimit,
 		chaos:     c.Chaos,
 	}
 	if len(c.NSID) > 0 {

@@ -3,7 +3,9 @@ package transport
 import (
 	"encoding/binary"
 	"errors"
+	"net/netip"
 
+	"github.com/hush-dns/hush/cookie"
 	"github.com/miekg/dns"
 )
 
@@ -70,7 +72,15 @@ type request struct {
 	udpSize     uint16       // ...advertising this payload size
 	pad         bool         // ...with a Padding option, over an encrypted proto
 	keepalive   bool         // ...with edns-tcp-keepalive, over TCP or DoT
-	nsid        bool         // ...with the NSID option (RFC 5001)
+	// cookie is the COOKIE option's data (its first cookieLen octets;
+	// hasCookie says there was one), kept over UDP only; sendCookie says
+	// respCookie goes into the response's OPT record (guard.go).
+	hasCookie  bool
+	cookieLen  uint8
+	sendCookie bool
+	cookie     [40]byte
+	respCookie [cookie.ResponseLen]byte
+	nsid       bool // ...with the NSID option (RFC 5001)
 }
 
 // limit is the largest response the client can take over p.
@@ -106,6 +116,13 @@ func (r *request) limit(p proto) int {
 // actReply the returned slice is the response, in sc.buf or freshly
 // allocated; it is valid until sc is used again.
 func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, allowed bool) ([]byte, action) {
+	return pl.prepareFrom(sc, raw, q, req, p, netip.Addr{}, allowed)
+}
+
+// prepareFrom is prepare for a query from client, which the UDP listeners
+// know and pass so that the guard (cookies, rate limit; guard.go) can run
+// after the query is unpacked and before anything is answered.
+func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, client netip.Addr, allowed bool) ([]byte, action) {
 	if len(raw) < headerSize {
 		return nil, actDrop
 	}
@@ -130,6 +147,11 @@ func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p
 		return pl.reply(sc, req, p, dns.RcodeFormatError, 0), actReply
 	}
 	req.question, req.hasQuestion = q.Question[0], true
+	if p == protoUDP && client.IsValid() && (pl.limit != nil || pl.cookies.Server() != nil) {
+		if out, act, done := pl.guard(sc, req, p, client); done {
+			return out, act
+		}
+	}
 	if rcode, ede := refusal(req.question, opt, nopt, allowed); rcode != dns.RcodeSuccess {
 		if rcode == dns.RcodeRefused && allowed && req.question.Qclass == dns.ClassCHAOS {
 			if out, ok := pl.answerChaos(sc, req, p); ok {
@@ -190,6 +212,9 @@ func readEDNS(q *dns.Msg, req *request, p proto) (*dns.OPT, int) {
 		return nil, nopt
 	}
 	req.edns, req.do, req.udpSize = true, opt.Do(), opt.UDPSize()
+	if p == protoUDP {
+		readCookie(opt, req)
+	}
 	opt.Option = dropIdentifying(opt.Option)
 	for _, o := range opt.Option {
 		switch o.Option() {

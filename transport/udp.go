@@ -168,7 +168,7 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 			client = addrOf(naddr)
 		}
 		var req request
-		out, act := s.pipe.prepare(sc, buf[:n], q, &req, protoUDP, s.pipe.allowed(client))
+		out, act := s.pipe.prepareFrom(sc, buf[:n], q, &req, protoUDP, client, s.pipe.allowed(client))
 		switch act {
 		case actReply:
 			s.write(conn, uc, out, ap, naddr)

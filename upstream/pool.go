@@ -136,6 +136,22 @@ func (p *Pool) Close() error {
 	return errors.Join(errs...)
 }
 
+// ResetConnections forgets what the pool learnt about its upstreams (round
+// trip times, failures, hold-downs) and has every upstream that can drop
+// its open connections do so, for a machine that has moved to another
+// network (hush's netwatch): those were measured and opened on the old one.
+// Queries in flight are not interrupted.
+func (p *Pool) ResetConnections() {
+	for _, m := range p.members {
+		m.mu.Lock()
+		m.srtt, m.fails, m.downUntil = 0, 0, time.Time{}
+		m.mu.Unlock()
+		if r, ok := m.u.(interface{ ResetConnections() }); ok {
+			r.ResetConnections()
+		}
+	}
+}
+
 // Exchange implements Upstream.
 func (p *Pool) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	select {

@@ -216,11 +216,18 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return err
 	}
 	defer stopOps()
+	defer watchNetwork(ctx, ops.live.stage, stderr)()
+	guards, err := newGuards(cfg)
+	if err != nil {
+		return err
+	}
 	tc := transport.Config{
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
+		Cookies:           guards.cookies,
+		RateLimit:         guards.clients,
 		Chaos:             cfg.Ops.chaos(),
 		NSID:              []byte(cfg.Ops.NSID),
 	}
@@ -247,6 +254,9 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		anchors = ta.state.anchors()
 	}
 	return resolver.Config{
+		No0x20:              !cfg.DNS0x20,
+		NoUpstreamCookies:   !cfg.UpstreamCookies,
+		ZoneRateLimit:       zoneLimiter(cfg),
 		RootHints:           hints,
 		ForwardZones:        fwdZones,
 		StubZones:           cfg.StubZones,

@@ -1,0 +1,50 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// resettable is a fake that counts ResetConnections calls.
+type resettable struct {
+	fake
+	resets int
+}
+
+func (r *resettable) ResetConnections() { r.resets++ }
+
+// TestPoolResetConnections: after a network change the pool forgets that
+// an upstream failed (it is asked first again, not after the others) and
+// has its upstreams drop their connections.
+func TestPoolResetConnections(t *testing.T) {
+	a := &resettable{fake: fake{name: "a", err: errors.New("unreachable from this network")}}
+	b := &fake{name: "b"}
+	p, err := NewPool([]Upstream{a, b}, Strict, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Exchange(context.Background(), query("example.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	a.err = nil // the new network reaches it
+	calls := a.calls.Load()
+	if _, err := p.Exchange(context.Background(), query("example.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	if a.calls.Load() != calls {
+		t.Fatalf("a was asked while held down")
+	}
+	p.ResetConnections()
+	if a.resets != 1 {
+		t.Errorf("a reset %d times, want 1", a.resets)
+	}
+	if _, err := p.Exchange(context.Background(), query("example.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	if a.calls.Load() != calls+1 {
+		t.Errorf("after the reset a was asked %d more times, want 1 (first, no hold-down)", a.calls.Load()-calls)
+	}
+}
