@@ -24,8 +24,9 @@ import (
 type pipeline struct {
 	handler Handler
 	// cache is handler as a CacheAnswerer, if it is one, so that the hot
-	// path does not repeat the type assertion.
+	// path does not repeat the type assertion; wire, as a WireAnswerer.
 	cache CacheAnswerer
+	wire  WireAnswerer
 	// acl is Config.AllowClients, normalised by withDefaults, or what
 	// SetAllowClients put there since (a reload).
 	acl atomic.Pointer[[]netip.Prefix]
@@ -58,6 +59,7 @@ func newPipeline(c Config) *pipeline {
 	}
 	pl.acl.Store(&c.AllowClients)
 	pl.cache, _ = c.Handler.(CacheAnswerer)
+	pl.wire, _ = c.Handler.(WireAnswerer)
 	return pl
 }
 
