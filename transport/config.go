@@ -80,9 +80,14 @@ type Config struct {
 
 	// MaxConns caps the open connections of one TCPServer, TLSServer,
 	// DoHServer (HTTP/1.1, HTTP/2 and HTTP/3 together) or DoQServer
-	// (default DefaultMaxConns). TCP connections accepted beyond it are
-	// closed at once, without reading; QUIC ones once their handshake
-	// completes, with DOQ_EXCESSIVE_LOAD or H3_EXCESSIVE_LOAD.
+	// (default DefaultMaxConns). When they are all open, a new one takes
+	// the slot of the connection idle the longest, which is closed; from
+	// half of them open on, IdleTimeout and the time a new connection has
+	// to ask its first question shrink, down to floors; so that slow
+	// clients cannot keep others out (see connSlots). Only when every
+	// connection has a query in flight is a new one refused: a TCP
+	// connection closed at once, without reading; a QUIC one once its
+	// handshake completes, with DOQ_EXCESSIVE_LOAD or H3_EXCESSIVE_LOAD.
 	MaxConns int
 
 	// MaxConnsPerClient caps the connections one client (an IPv4 address

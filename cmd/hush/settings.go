@@ -220,7 +220,7 @@ func baseSettings() []setting {
 		},
 		{
 			name: "max-connections", kind: scalarSetting, typ: "N", def: strconv.Itoa(transport.DefaultMaxConns),
-			usage: "open connections each TCP, tls://, https:// or quic:// listener accepts; more are closed at once",
+			usage: "open connections each TCP, tls://, https:// or quic:// listener holds; when full, a new one closes the one idle the longest",
 			apply: applyMaxConnections,
 		},
 		{
