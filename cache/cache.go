@@ -172,6 +172,7 @@ type entry struct {
 	ttlOffs  []uint16
 	plain    *plainView
 	servfail bool
+	opt      bool // the message's additional section holds an OPT record
 }
 
 // size is what e holds in bytes, as Config.MaxBytes counts it.

@@ -68,6 +68,7 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		wire:     wire,
 		ttlOffs:  offs,
 		servfail: m.Rcode == dns.RcodeServerFailure,
+		opt:      m.IsEdns0() != nil,
 	}
 	plain, ok := planPlain(wire, q.Qtype)
 	if !ok {

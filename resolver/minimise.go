@@ -68,8 +68,13 @@ func nextLabels(prev, zoneLabels, labels, steps int) int {
 	return min(prev+(left+rounds-1)/rounds, labels)
 }
 
-// suffix returns the last n labels of name.
+// suffix returns the last n labels of name; the root for n <= 0 (two
+// names with no label in common, such as a name and the root NSEC's
+// next name ".", whose common ancestor is the root).
 func suffix(name string, n int) string {
+	if n <= 0 {
+		return "."
+	}
 	idx := dns.Split(name)
 	if n >= len(idx) {
 		return name

@@ -514,6 +514,8 @@ func clientError(ctx context.Context, err error) error {
 // AnswerCached answers q from the cache alone, without waiting; it reports
 // false on a miss. Cached failures and Bogus answers are misses here, so
 // that ServeDNS turns them into an error with an EDE.
+//
+// AppendCached is its wire form: a condition added here belongs there too.
 func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	if len(q.Question) != 1 {
 		return nil, false

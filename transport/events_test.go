@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -67,4 +68,21 @@ func TestEventsCountConnections(t *testing.T) {
 	nextEvent(t, ev, "closed")
 	nextEvent(t, ev, "opened")
 	wantClosed(t, idle)
+}
+
+// TestSetAllowClients checks that a new ACL applies to the next query.
+func TestSetAllowClients(t *testing.T) {
+	addr, s := startUDP(t, Config{Handler: testHandler(t)})
+	q := query("example.com.", dns.TypeA, true, 1232, false)
+	if r := exchange(t, "udp", addr, q); r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("loopback allowed by default: got %s", dns.RcodeToString[r.Rcode])
+	}
+	s.SetAllowClients([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
+	if r := exchange(t, "udp", addr, q); r.Rcode != dns.RcodeRefused {
+		t.Errorf("after SetAllowClients(192.0.2.0/24): got %s; want REFUSED", dns.RcodeToString[r.Rcode])
+	}
+	s.SetAllowClients(nil)
+	if r := exchange(t, "udp", addr, q); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("after SetAllowClients(nil): got %s; want NOERROR (loopback)", dns.RcodeToString[r.Rcode])
+	}
 }

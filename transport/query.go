@@ -110,7 +110,10 @@ func (r *request) limit(p proto) int {
 //
 // The header-only rejections echo the question when it parses but carry no
 // OPT (the additional section is not read). A query that passes goes to the
-// CacheAnswerer, if the handler is one.
+// CacheAnswerer, if the handler is one. Before all that, a plain query
+// over UDP, TCP or DoT goes to the WireAnswerer, if the handler is one and
+// no guard (cookies, rate limit) watches the query, with nothing unpacked
+// (answerWire); q and req are then left untouched.
 //
 // q receives the unpacked query and req what the response needs. For
 // actReply the returned slice is the response, in sc.buf or freshly
@@ -119,10 +122,21 @@ func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p
 	return pl.prepareFrom(sc, raw, q, req, p, netip.Addr{}, allowed)
 }
 
+// guarded reports whether the UDP guard (cookies, rate limit) checks a
+// query from client over p.
+func (pl *pipeline) guarded(p proto, client netip.Addr) bool {
+	return p == protoUDP && client.IsValid() && (pl.limit != nil || pl.cookies.Server() != nil)
+}
+
 // prepareFrom is prepare for a query from client, which the UDP listeners
 // know and pass so that the guard (cookies, rate limit; guard.go) can run
 // after the query is unpacked and before anything is answered.
 func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, client netip.Addr, allowed bool) ([]byte, action) {
+	if !pl.guarded(p, client) {
+		if out, ok := pl.answerWire(sc, raw, p, allowed); ok {
+			return out, actReply
+		}
+	}
 	if len(raw) < headerSize {
 		return nil, actDrop
 	}
@@ -147,7 +161,7 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 		return pl.reply(sc, req, p, dns.RcodeFormatError, 0), actReply
 	}
 	req.question, req.hasQuestion = q.Question[0], true
-	if p == protoUDP && client.IsValid() && (pl.limit != nil || pl.cookies.Server() != nil) {
+	if pl.guarded(p, client) {
 		if out, act, done := pl.guard(sc, req, p, client); done {
 			return out, act
 		}

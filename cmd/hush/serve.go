@@ -209,6 +209,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
 		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
 		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
+		servers: ops.setServers,
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
 	if err != nil {
@@ -427,6 +428,15 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 			run(func() error { return q.Serve(pc) })
 			infof("hush: serving quic://%s (DNS over QUIC)", pc.LocalAddr())
 		}
+	}
+	if hooks.servers != nil {
+		var acls []aclSetter
+		for _, s := range servers {
+			if a, ok := s.(aclSetter); ok {
+				acls = append(acls, a)
+			}
+		}
+		hooks.servers(acls)
 	}
 	if hooks.ready != nil {
 		hooks.ready(true)

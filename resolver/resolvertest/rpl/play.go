@@ -125,11 +125,17 @@ type player struct {
 }
 
 func (p *player) run() Result {
-	for _, st := range p.s.Steps {
+	for i, st := range p.s.Steps {
 		if err := p.ctx.Err(); err != nil {
 			return Result{Step: st.ID, Reason: err.Error()}
 		}
 		p.nw.SetStep(st.ID)
+		if p.s.Testbound && st.Type == "QUERY" && i+1 < len(p.s.Steps) {
+			// testbound moves to the next moment before it sends the
+			// query, so the upstream queries it causes are matched
+			// against the ranges of the next step.
+			p.nw.SetStep(p.s.Steps[i+1].ID)
+		}
 		switch st.Type {
 		case "QUERY":
 			if st.Entry == nil {
@@ -152,10 +158,14 @@ func (p *player) run() Result {
 				return Result{Step: st.ID, Reason: why + "\nanswer:\n" + p.last.String()}
 			}
 		case "TIME_PASSES":
-			p.clk.advance(time.Duration(st.Elapse) * time.Second)
-		case "REPLY", "CHECK_OUT_QUERY":
+			if st.Unsupported != "" {
+				return Result{Skipped: true, Step: st.ID, Reason: st.Unsupported}
+			}
+			p.clk.advance(st.Elapse)
+		case "REPLY", "CHECK_OUT_QUERY", "NOTHING", "TRAFFIC":
 			// The Network answers from REPLY steps; Deckard ignores
-			// CHECK_OUT_QUERY, a testbound step.
+			// CHECK_OUT_QUERY, a testbound step; testbound does nothing
+			// at NOTHING and TRAFFIC steps.
 		default:
 			return Result{Skipped: true, Step: st.ID, Reason: "unsupported step type " + strings.Join(append([]string{st.Type}, st.Args...), " ")}
 		}
@@ -180,8 +190,9 @@ func (p *player) query(st *Step) (r Result, stop bool) {
 		return Result{Skipped: true, Step: st.ID, Reason: err.Error()}, true
 	}
 	a, err := p.res.ServeDNS(p.ctx, q)
-	if st.Entry.Raw != nil {
-		// Deckard does not wait for the answer to a RAW query.
+	if st.Entry.Raw != nil && !p.s.Testbound {
+		// Deckard does not wait for the answer to a RAW query;
+		// testbound checks the answer to a HEX_ANSWER one.
 		p.last = nil
 		return Result{}, false
 	}
