@@ -68,6 +68,7 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		wire:     wire,
 		ttlOffs:  offs,
 		servfail: m.Rcode == dns.RcodeServerFailure,
+		opt:      m.IsEdns0() != nil,
 	}
 	plain, ok := planPlain(wire, q.Qtype)
 	if !ok {
@@ -88,7 +89,8 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 	}
 	c.store.AddIf(ik, e, func(old *entry) bool {
 		_, _, live := old.remaining(now)
-		return old.servfail || !live
+		// Nor does it replace an expired answer kept for serving stale.
+		return old.servfail || !live && !c.stale(old, now)
 	})
 }
 
@@ -186,10 +188,43 @@ func (c *Cache) lookupMsg(k Key, now time.Time) (*entry, uint32, bool) {
 	}
 	elapsed, _, ok := e.remaining(now)
 	if !ok {
-		c.drop(ik, e)
+		if !c.stale(e, now) {
+			c.drop(ik, e)
+		}
 		return nil, 0, false
 	}
 	return e, elapsed, true
+}
+
+// StaleTTL is the TTL of the records of a stale answer (RFC 8767 §4
+// recommends 30 s): short, so that clients ask again soon.
+const StaleTTL = 30
+
+// GetStaleMsg returns the answer cached for k once it has expired, while
+// Config.StaleFor still keeps it, as a new message with every record's
+// TTL StaleTTL; for serving stale data (RFC 8767) when a refresh fails or
+// is slow. It reports false for a live entry (GetMsg's business), for a
+// SERVFAIL, and for anything expired longer than StaleFor ago.
+func (c *Cache) GetStaleMsg(k Key, now time.Time) (*dns.Msg, Meta, bool) {
+	e, ok := c.store.Get(msgKey(k))
+	if !ok {
+		return nil, Meta{}, false
+	}
+	if _, _, live := e.remaining(now); live || !c.stale(e, now) {
+		return nil, Meta{}, false
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(e.appendTo(make([]byte, 0, len(e.wire)), 0, 0, k.DO)); err != nil {
+		return nil, Meta{}, false
+	}
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype != dns.TypeOPT {
+				rr.Header().Ttl = StaleTTL
+			}
+		}
+	}
+	return m, e.meta, true
 }
 
 // GetMsg returns the answer cached for k, as a new message the caller owns
@@ -246,4 +281,53 @@ func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32, do bool) []byte 
 	}
 	binary.BigEndian.PutUint16(dst[base:], id)
 	return dst
+}
+
+// ClampMsg returns m with every record's TTL as SetMsg would store it:
+// clamped to the entry's TTL (MaxTTL, MaxNegativeTTL, signature validity)
+// and, for positive answers, raised to MinTTL. For a message SetMsg would
+// not cache it applies at least RFC 2181 §8 (a TTL with the top bit set
+// is zero) and MaxTTL. It is for answers that reach a client without
+// passing through the cache, so that the first answer says what every
+// later one will. It returns m itself when no TTL changes, else a
+// shallow copy whose changed records are copies: m and its records may
+// be shared and are not modified. The OPT record is left alone.
+func (c *Cache) ClampMsg(qtype uint16, m *dns.Msg, now time.Time) *dns.Msg {
+	if m == nil {
+		return nil
+	}
+	ttl, floor := c.msgTTL(qtype, m, now)
+	if ttl == 0 {
+		ttl, floor = c.maxTTL, 0
+	}
+	want := func(rr dns.RR) uint32 {
+		return min(max(wireTTL(rr.Header().Ttl), floor), ttl)
+	}
+	changed := false
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype != dns.TypeOPT && rr.Header().Ttl != want(rr) {
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return m
+	}
+	out := *m
+	clamp := func(sec []dns.RR) []dns.RR {
+		res := make([]dns.RR, len(sec))
+		for i, rr := range sec {
+			if rr.Header().Rrtype == dns.TypeOPT || rr.Header().Ttl == want(rr) {
+				res[i] = rr
+				continue
+			}
+			cp := dns.Copy(rr)
+			cp.Header().Ttl = want(rr)
+			res[i] = cp
+		}
+		return res
+	}
+	out.Answer, out.Ns, out.Extra = clamp(m.Answer), clamp(m.Ns), clamp(m.Extra)
+	return &out
 }

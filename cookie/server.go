@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -273,3 +274,28 @@ func hashInput(buf *[hashedMaxLen]byte, head []byte, client netip.Addr) []byte {
 	}
 	return buf[:n]
 }
+
+// Keeper holds the Server in use, so that secrets can be rotated while
+// listeners run (a reload): listeners call Server per query, the operator's
+// reload calls Set. The zero Keeper holds nil: cookies off.
+type Keeper struct {
+	p atomic.Pointer[Server]
+}
+
+// NewKeeper returns a Keeper holding s.
+func NewKeeper(s *Server) *Keeper {
+	k := &Keeper{}
+	k.p.Store(s)
+	return k
+}
+
+// Server returns the Server in use, nil when there is none.
+func (k *Keeper) Server() *Server {
+	if k == nil {
+		return nil
+	}
+	return k.p.Load()
+}
+
+// Set replaces the Server in use.
+func (k *Keeper) Set(s *Server) { k.p.Store(s) }

@@ -43,6 +43,16 @@ cross() {
 	# features fits. Over-budget sizes are printed, not failed, until that
 	# is decided; then drop --report.
 	packaging/size-check.sh --report bin/cross
+	# Static, path-free and version-stamped, as go version -m records it.
+	local f want
+	want=$(git describe --always --dirty 2>/dev/null || echo dev)
+	for f in bin/cross/hush-linux-*; do
+		go version -m "$f" | grep -q 'CGO_ENABLED=0' || { echo "$f: not CGO_ENABLED=0" >&2; return 1; }
+		go version -m "$f" | grep -q -- '-trimpath=true' || { echo "$f: not -trimpath" >&2; return 1; }
+	done
+	# (-trimpath keeps -ldflags out of the build info: ask the binary.)
+	[ "$(qemu-mipsel-static bin/cross/hush-linux-mipsle version | head -1)" = "hush $want" ] ||
+		{ echo "hush-linux-mipsle: version is not $want" >&2; return 1; }
 }
 
 # Tests that cannot pass under qemu-user, each with the reason. They are

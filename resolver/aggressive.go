@@ -178,6 +178,13 @@ func (r *Resolver) synthesise(name string, qtype uint16, now time.Time, b *dnsse
 		// DS records, and their denial, live in the parent zone.
 		start = parent(name)
 	}
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, name, r.wall()) {
+		// RFC 7646 §2: nothing at or below a negative trust anchor is
+		// Secure, and everything synthesised here would be; the NSEC
+		// records of a signed zone above an anchor that is no zone cut
+		// cover the names under it all the same.
+		return nil, cache.Meta{}, false
+	}
 	for zone := start; ; zone = parent(zone) {
 		if z, ok := r.nsec.Get(zone); ok {
 			if m, meta, ok := z.synthesise(zone, name, qtype, now); ok {

@@ -115,3 +115,25 @@ func TestWildcardProofNSEC3Delegation(t *testing.T) {
 		})
 	}
 }
+
+// TestClosestEncloserNoCommonLabel: an NSEC whose next name shares no
+// label with the name (the root zone's last NSEC points at ".") gives
+// the root as the closest encloser; it crashed the resolver before
+// (found by Unbound's scenarios).
+func TestClosestEncloserNoCommonLabel(t *testing.T) {
+	tests := []struct{ name, owner, next, want string }{
+		{"zzzz.", "zw.", ".", "."},
+		{"a.zzzz.", "zw.", ".", "."},
+		{"b.example.", "a.example.", "c.example.", "example."},
+		{"x.", ".", "aaa.", "."},
+	}
+	for _, tt := range tests {
+		n := &dns.NSEC{Hdr: dns.RR_Header{Name: tt.owner, Rrtype: dns.TypeNSEC}, NextDomain: tt.next}
+		if got := closestEncloser(tt.name, n); got != tt.want {
+			t.Errorf("closestEncloser(%s, %s NSEC %s) = %s, want %s", tt.name, tt.owner, tt.next, got, tt.want)
+		}
+	}
+	if got := suffix("a.b.", 0); got != "." {
+		t.Errorf("suffix(a.b., 0) = %q, want .", got)
+	}
+}

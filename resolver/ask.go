@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
 				continue
 			}
+			if zl := r.cfg.ZoneRateLimit; zl != nil && !zl.Allow(cut.zone, r.now()) {
+				return nil, a, &Error{EDE: EDEOther, Err: fmt.Errorf("%w for %s", ErrRateLimited, zoneLabel(cut.zone))}
+			}
 			resp, err := r.exchange(ctx, qs, a, name, qtype)
 			if err != nil {
 				if errors.Is(err, ErrBudget) || ctx.Err() != nil {
@@ -52,6 +56,14 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				continue
 			}
 			out := scrub(resp, name, qtype, cut.zone)
+			if foreignSOA(resp, out) {
+				// A denial in the name of another zone: the server is
+				// confused or lying. Not lame for good, but not to be
+				// believed for this question; the next server may do.
+				cut.tried[a] = true
+				lastErr = fmt.Errorf("%w: negative answer with another zone's SOA from a server of %s", ErrMismatch, zoneLabel(cut.zone))
+				continue
+			}
 			if !out.Authoritative && answeredOtherType(resp, out, name, cut.zone) {
 				// The server answered for the name itself, with records
 				// of another type only: it speaks as the name's
@@ -82,6 +94,22 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 		return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: %w", err, ErrNotAllowed)}
 	}
 	return nil, netip.Addr{}, &Error{EDE: EDENoReachableAuth, Err: err}
+}
+
+// foreignSOA reports whether resp is a denial (NXDOMAIN, or NOERROR with
+// no answer) whose authority section has SOA records, none of which
+// scrubbing (giving out) kept: each names a zone outside the bailiwick
+// of the servers asked, or one that is no ancestor of the name. The SOA
+// of a negative answer says which zone denies (RFC 2308 §3), and only
+// the zone asked, or one between it and the name, may.
+func foreignSOA(resp, out *dns.Msg) bool {
+	if len(out.Answer) > 0 || resp.Rcode != dns.RcodeNameError && resp.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	has := func(rrs []dns.RR) bool {
+		return slices.ContainsFunc(rrs, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeSOA })
+	}
+	return has(resp.Ns) && !has(out.Ns)
 }
 
 // answeredOtherType reports whether resp, a NOERROR reply without RA from
@@ -212,7 +240,12 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 		}
 		actx, cancel := context.WithTimeout(ctx, rto)
 		start := time.Now()
-		resp, err := r.ex.Exchange(actx, network, server, q)
+		guard := r.guard
+		if isFwd {
+			// A recursive forwarder is no authority to prove: as it was.
+			guard = nil
+		}
+		resp, err := guard.exchange(actx, r.ex, network, server, q, r.now())
 		rtt := time.Since(start)
 		cancel()
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,7 +255,7 @@ type forger struct {
 
 func (f *forger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
 	r, err := f.ex.Exchange(ctx, network, server, q)
-	if err != nil || len(q.Question) != 1 || q.Question[0].Name != f.name {
+	if err != nil || len(q.Question) != 1 || !strings.EqualFold(q.Question[0].Name, f.name) {
 		return r, err
 	}
 	for _, rr := range r.Answer {

@@ -48,6 +48,8 @@ func (e *Error) ExtendedDNSError() (uint16, string) { return e.EDE, edeText(e) }
 
 func edeText(e *Error) string {
 	switch {
+	case errors.Is(e.Err, ErrRateLimited):
+		return "upstream rate limit"
 	case errors.Is(e.Err, ErrBudget):
 		return "resolution budget exhausted"
 	case errors.Is(e.Err, ErrNoReachable):
@@ -62,6 +64,10 @@ func edeText(e *Error) string {
 var (
 	// ErrNoReachable: every server that could answer failed or timed out.
 	ErrNoReachable = errors.New("no reachable authority")
+	// ErrRateLimited: the zone's upstream rate limit (Config.ZoneRateLimit)
+	// refused the query. It wraps ErrBudget: a limit of the moment, not a
+	// fact about the zone, so nothing is cached from it.
+	ErrRateLimited = fmt.Errorf("%w: zone rate limit", ErrBudget)
 	// ErrBudget: a per-query budget (time, queries, depth) ran out.
 	ErrBudget = errors.New("resolution budget exhausted")
 	// ErrLoop: a CNAME/DNAME chain or a delegation went round in a circle.

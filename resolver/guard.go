@@ -190,25 +190,73 @@ func responseCookie(m *dns.Msg) []byte {
 	return nil
 }
 
-// restoreCase puts the resolver's own spelling back where the random one
-// came back: the question, and owner names equal to it or ending in it
-// (a server that compresses names points into the question). Names in
-// record data are left alone: they are the server's, and case does not
-// matter to what they mean.
+// restoreCase puts the resolver's own spelling back wherever the random
+// one came back: in the question and in every name, owner or record data,
+// that ends in a suffix of it (a server that compresses names points into
+// the question, so "mail.ExAmPle.CoM." comes back in an MX record when
+// example.com. was asked in that case). Only names that change are
+// written: records that came from elsewhere (a simulated server's zone
+// data) are left untouched.
 func restoreCase(m *dns.Msg, sent, orig string) {
 	if sent == orig {
 		return
 	}
 	m.Question[0].Name = orig
+	fix := func(name *string) {
+		if n := fixSuffix(*name, sent, orig); n != *name {
+			*name = n
+		}
+	}
 	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range sec {
-			h := rr.Header()
-			switch {
-			case h.Name == sent:
-				h.Name = orig
-			case strings.HasSuffix(h.Name, sent) && sent != "." && h.Name[len(h.Name)-len(sent)-1] == '.':
-				h.Name = h.Name[:len(h.Name)-len(sent)] + orig
+			fix(&rr.Header().Name)
+			switch rr := rr.(type) {
+			case *dns.NS:
+				fix(&rr.Ns)
+			case *dns.CNAME:
+				fix(&rr.Target)
+			case *dns.DNAME:
+				fix(&rr.Target)
+			case *dns.PTR:
+				fix(&rr.Ptr)
+			case *dns.MX:
+				fix(&rr.Mx)
+			case *dns.SRV:
+				fix(&rr.Target)
+			case *dns.SOA:
+				fix(&rr.Ns)
+				fix(&rr.Mbox)
+			case *dns.RRSIG:
+				fix(&rr.SignerName)
+			case *dns.NSEC:
+				fix(&rr.NextDomain)
+			case *dns.SVCB:
+				fix(&rr.Target)
+			case *dns.HTTPS:
+				fix(&rr.Target)
+			case *dns.NAPTR:
+				fix(&rr.Replacement)
+			case *dns.KX:
+				fix(&rr.Exchanger)
+			case *dns.AFSDB:
+				fix(&rr.Hostname)
 			}
 		}
 	}
+}
+
+// fixSuffix returns name with its longest ending that is, byte for byte,
+// a suffix of sent (at a label boundary of both) replaced by the same
+// suffix of orig, which has the same length and labels.
+func fixSuffix(name, sent, orig string) string {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(sent, off) {
+		suf := sent[off:]
+		if suf == "." {
+			break
+		}
+		if strings.HasSuffix(name, suf) && (len(name) == len(suf) || name[len(name)-len(suf)-1] == '.') {
+			return name[:len(name)-len(suf)] + orig[off:]
+		}
+	}
+	return name
 }

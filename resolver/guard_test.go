@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -186,11 +187,73 @@ func TestRestoreCase(t *testing.T) {
 	for _, rr := range m.Answer {
 		got = append(got, rr.Header().Name)
 	}
-	want := []string{"example.com.", "ns1.example.com.", "other.net.", "xExAmPle.CoM."}
+	want := []string{"example.com.", "ns1.example.com.", "other.net.", "xExAmPle.com."} // "CoM." may be a pointer into the question
 	if m.Question[0].Name != "example.com." || strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("after restoreCase: question %q, owners %v; want example.com., %v", m.Question[0].Name, got, want)
 	}
-	if ns := m.Answer[0].(*dns.NS).Ns; ns != "ns1.ExAmPle.CoM." {
-		t.Errorf("record data changed to %q", ns)
+	if ns := m.Answer[0].(*dns.NS).Ns; ns != "ns1.example.com." {
+		t.Errorf("NS data %q; want ns1.example.com.", ns)
+	}
+	// A suffix of the question, as compression makes it.
+	mx, _ := dns.NewRR("x. 300 IN MX 10 mail.PlAiN.ExAmPle.")
+	m2 := new(dns.Msg)
+	m2.SetQuestion("wWw.PlAiN.ExAmPle.", dns.TypeMX)
+	m2.Answer = []dns.RR{mx}
+	restoreCase(m2, "wWw.PlAiN.ExAmPle.", "www.plain.example.")
+	if got := mx.(*dns.MX).Mx; got != "mail.plain.example." {
+		t.Errorf("MX data %q; want mail.plain.example.", got)
+	}
+}
+
+// TestZoneRateLimit: queries toward one zone's servers beyond its limit
+// fail at once with ErrRateLimited (and send nothing), while cached
+// answers are still served.
+func TestZoneRateLimit(t *testing.T) {
+	zl, err := ratelimit.NewZones(ratelimit.ZoneConfig{QPS: 0.001, Burst: 2, Factor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent int
+	root := netip.MustParseAddr("198.51.100.1")
+	ex := exchangerFunc(func(_ context.Context, _ string, _ netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
+		sent++
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		rr, _ := dns.NewRR(q.Question[0].Name + " 300 IN A 192.0.2.1")
+		m.Answer = []dns.RR{rr}
+		return m, nil
+	})
+	hints := []dns.RR{
+		&dns.NS{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: 3600}, Ns: "k.root-servers.net."},
+		&dns.A{Hdr: dns.RR_Header{Name: "k.root-servers.net.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 3600}, A: root.AsSlice()},
+	}
+	r, err := New(Config{RootHints: hints, Exchanger: ex, AllowUpstream: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
+		NoQNameMinimisation: true, ZoneRateLimit: zl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(name string) error {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		_, err := r.ServeDNS(context.Background(), q)
+		return err
+	}
+	for i, name := range []string{"a.example.", "b.example.", "c.example.", "a.example."} {
+		err := ask(name)
+		switch i {
+		case 0, 1, 3: // under the limit, and a cache hit
+			if err != nil {
+				t.Errorf("%s: %v; want an answer", name, err)
+			}
+		case 2:
+			var re *Error
+			if !errors.Is(err, ErrRateLimited) || !errors.As(err, &re) || re.EDE != EDEOther {
+				t.Errorf("%s: %v; want ErrRateLimited with EDE 0", name, err)
+			}
+		}
+	}
+	if sent != 2 {
+		t.Errorf("%d queries sent; want 2", sent)
 	}
 }

@@ -194,6 +194,12 @@ type walk struct {
 	// steps counts the minimised queries sent below the cut.
 	sendLabels, steps int
 	referrals         int
+	// brokenMin says a server of the cut answered a minimised question
+	// with an error rcode.
+	brokenMin bool
+	// parentSide says the walk fell back on a parent's delegation
+	// already (once per walk is enough: it is the same for every try).
+	parentSide bool
 	// bogus is the last answer that failed validation, kept while other
 	// servers of the zone are asked instead.
 	bogus *result
@@ -202,6 +208,7 @@ type walk struct {
 // setCut moves the walk to cut, minimised from its top again.
 func (w *walk) setCut(cut *zoneCut, fromCache bool) {
 	w.cut, w.cached, w.relax = cut, fromCache, w.r.relaxFor(cut.zone)
+	w.brokenMin = false
 	w.sendLabels, w.steps = nextLabels(0, dns.CountLabel(cut.zone), w.labels, 0), 0
 }
 
@@ -226,24 +233,40 @@ func (w *walk) onError(ctx context.Context, err error, minimised bool) (result, 
 	}
 	retryable := errors.Is(err, ErrNoReachable) && !errors.Is(err, ErrBudget) && ctx.Err() == nil
 	if retryable && minimised {
-		// No server answered the minimised query, though the
-		// zone's servers answer others: some drop queries for
-		// names or types they do not expect. Ask minimised with
-		// type A (Unbound's choice), and only then the full
-		// question (RFC 9156 §2.3's relaxed mode), for this zone
-		// only, and remember it for the zone, so that later
-		// questions neither wait out the same timeouts nor, when
-		// the servers are simply dead, pay the ladder again: a
-		// dead zone costs the ladder once per serverStatsTTL,
-		// then one query per server and question.
-		if w.relax == relaxNone {
+		switch {
+		case w.relax == relaxNone:
+			// No server answered the minimised NS query: some drop
+			// queries for types they do not expect. Ask minimised
+			// with type A (Unbound's choice), which tells the
+			// servers no more of the name, and remember it for the
+			// zone, so that later questions neither wait out the
+			// same timeouts nor, when the servers are simply dead,
+			// pay for it again.
 			w.relax = relaxTypeA
-		} else {
+			w.r.noteRelax(w.cut.zone, w.relax)
+			clear(w.cut.tried)
+			return result{}, false, nil
+		case w.relax == relaxTypeA && w.brokenMin && !topZone(w.cut.zone):
+			// The servers answered the minimised question with an
+			// error: RFC 9156 §2.3's broken servers. Send them the
+			// full question, for this query only (a timeout proves
+			// nothing of the kind, and the root and the TLDs are
+			// never sent full names).
 			w.relax = relaxFull
+			clear(w.cut.tried)
+			return result{}, false, nil
 		}
-		w.r.noteRelax(w.cut.zone, w.relax)
-		clear(w.cut.tried)
-		return result{}, false, nil
+	}
+	if retryable && w.cached && w.cut.zone != "." && !w.parentSide {
+		// The servers the cache knows for the zone (the child's own
+		// NS set, which replaced the parent's delegation there) fail:
+		// fall back on the parent's delegation, as remembered, for
+		// this query and every other one, without asking the parent.
+		if alt := w.r.parentSideCut(w.cut); alt != nil {
+			w.parentSide = true
+			w.setCut(alt, true)
+			return result{}, false, nil
+		}
 	}
 	if retryable && w.cached && w.cut.zone != "." && w.r.reaskParent(w.cut.zone) {
 		// None of the servers the cache knows for the zone
@@ -276,7 +299,18 @@ func (w *walk) onResponse(ctx context.Context, resp *dns.Msg, server netip.Addr,
 	switch {
 	case kind == kindReferral:
 		return result{}, false, w.onReferral(ctx, resp, server)
+	case minimised && kind == kindNXDomain && topZone(w.cut.zone):
+		// The root or a TLD says the minimised name does not exist:
+		// nor does anything below it (RFC 8020). Its denial answers
+		// the full question, which it is never sent (RFC 9156 §2.3's
+		// fallback is for broken servers, and those are not).
+		full := *resp
+		full.Question = []dns.Question{{Name: w.name, Qtype: w.qtype, Qclass: dns.ClassINET}}
+		return w.onAnswer(ctx, &full, kind, server)
 	case kind == kindLame || kind == kindFail:
+		if kind == kindFail && minimised {
+			w.brokenMin = true
+		}
 		if kind == kindLame {
 			w.r.servers.setLame(server, w.cut.zone, w.r.now())
 		}

@@ -40,14 +40,17 @@ func (r *Resolver) relaxFor(zone string) int {
 }
 
 // noteRelax remembers level for zone for as long as server statistics
-// last. The root is never remembered as needing full names: one bad
-// moment on the path to it must not send every name there for minutes.
+// last, at most relaxTypeA: a zone is never remembered as needing full
+// names (one bad moment must not send every name there for minutes);
+// full names are a per-query fallback (walk.onError).
 func (r *Resolver) noteRelax(zone string, level int) {
-	if zone == "." {
-		level = min(level, relaxTypeA)
-	}
+	level = min(level, relaxTypeA)
 	r.relaxed.Add(strings.ToLower(zone), relaxEntry{level: level, until: r.now().Add(serverStatsTTL)})
 }
+
+// topZone reports whether zone is the root or a top-level domain, whose
+// servers are never sent more of a name than minimisation gives them.
+func topZone(zone string) bool { return dns.CountLabel(zone) <= 1 }
 
 // nextLabels returns how many labels of the name to send next when
 // minimising: one more each step for the first four steps below a cut,
@@ -65,8 +68,13 @@ func nextLabels(prev, zoneLabels, labels, steps int) int {
 	return min(prev+(left+rounds-1)/rounds, labels)
 }
 
-// suffix returns the last n labels of name.
+// suffix returns the last n labels of name; the root for n <= 0 (two
+// names with no label in common, such as a name and the root NSEC's
+// next name ".", whose common ancestor is the root).
 func suffix(name string, n int) string {
+	if n <= 0 {
+		return "."
+	}
 	idx := dns.Split(name)
 	if n >= len(idx) {
 		return name

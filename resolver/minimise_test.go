@@ -19,9 +19,9 @@ func minimiseNet(t *testing.T, apex func() *dns.Msg) *scripted {
 	comAddr, childAddr := netip.MustParseAddr("198.51.100.10"), netip.MustParseAddr("198.51.100.20")
 	answer := func(q dns.Question, addr string) *dns.Msg {
 		switch {
-		case q.Name == "example.com." && q.Qtype == dns.TypeNS:
+		case strings.EqualFold(q.Name, "example.com.") && q.Qtype == dns.TypeNS:
 			return apex()
-		case q.Name == "www.example.com." && q.Qtype == dns.TypeA:
+		case strings.EqualFold(q.Name, "www.example.com.") && q.Qtype == dns.TypeA:
 			return msg(t, true, 0, "www.example.com. 300 IN A "+addr)
 		}
 		return nil
@@ -57,11 +57,13 @@ func TestMinimisedQueryZoneCuts(t *testing.T) {
 		{"empty without AA", func(t *testing.T) *dns.Msg {
 			return msg(t, false, 0)
 		}, "192.0.2.1", "198.51.100.10"},
-		{"empty with RA, without AA: a lame recursive server, then asked in full", func(t *testing.T) *dns.Msg {
+		{"empty with RA, without AA: a lame recursive server, never asked in full", func(t *testing.T) *dns.Msg {
+			// com is a TLD: it never gets the full name, whatever its
+			// servers do with minimised questions (issue 13).
 			m := msg(t, false, 0)
 			m.RecursionAvailable = true
 			return m
-		}, "192.0.2.1", "198.51.100.10"},
+		}, "", ""},
 		{"apex NS with AA", func(t *testing.T) *dns.Msg {
 			return msg(t, true, 0, childNS...)
 		}, "192.0.2.2", "198.51.100.20"},
@@ -117,9 +119,9 @@ func TestStaleDelegationAsksParent(t *testing.T) {
 		},
 		good: func(q dns.Question) *dns.Msg {
 			switch {
-			case q.Name == "ns.example.com." && q.Qtype == dns.TypeA:
+			case strings.EqualFold(q.Name, "ns.example.com.") && q.Qtype == dns.TypeA:
 				return msg(t, true, 0, "ns.example.com. 10 IN A "+good.String())
-			case q.Name == "www.foo.com." && q.Qtype == dns.TypeA:
+			case strings.EqualFold(q.Name, "www.foo.com.") && q.Qtype == dns.TypeA:
 				return msg(t, true, 0, "www.foo.com. 10 IN A 192.0.2.1")
 			}
 			return msg(t, true, 0, "|", "example.com. 300 IN SOA ns.example.com. host. 1 2 3 4 300")
@@ -163,9 +165,9 @@ func TestParentSideGlue(t *testing.T) {
 		},
 		parentSide: func(q dns.Question) *dns.Msg {
 			switch {
-			case q.Name == "ns.example.net." && q.Qtype == dns.TypeA:
+			case strings.EqualFold(q.Name, "ns.example.net.") && q.Qtype == dns.TypeA:
 				return msg(t, true, 0, "ns.example.net. 3600 IN A "+childSide.String())
-			case q.Name == "www.example.com." && q.Qtype == dns.TypeA:
+			case strings.EqualFold(q.Name, "www.example.com.") && q.Qtype == dns.TypeA:
 				return msg(t, true, 0, "www.example.com. 3600 IN A 192.0.2.1")
 			}
 			return msg(t, true, 0, "|", "example.net. 300 IN SOA ns.example.net. host. 1 2 3 4 300")

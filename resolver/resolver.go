@@ -19,7 +19,9 @@ import (
 
 	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/clock"
+	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -81,6 +83,29 @@ type Config struct {
 	// authority over them. Off by default: such glue is how cache
 	// poisoning works, and without it the names are looked up.
 	OutOfZoneGlue bool
+	// No0x20 turns off the random case of upstream questions (0x20; see
+	// upstreamGuard). On by default; servers that do not preserve case are
+	// found and asked without it anyway.
+	No0x20 bool
+	// NoUpstreamCookies turns off DNS cookies (RFC 7873) toward
+	// authoritative servers. On by default.
+	NoUpstreamCookies bool
+	// ZoneRateLimit, when set, bounds the queries sent toward each zone's
+	// servers (Unbound's ratelimit), so that a flood of random names
+	// under one zone cannot make hush flood its servers; the excess
+	// fails with SERVFAIL and EDE 0 "upstream rate limit". Nil: no limit.
+	ZoneRateLimit *ratelimit.Zones
+	// NoServeStale turns serve-stale (RFC 8767) off. On by default: when
+	// the Cache keeps expired answers (cache.Config.StaleFor) and a
+	// refresh fails, or takes longer than StaleClientTimeout, the expired
+	// answer is served with TTL 30 and EDE 3 (Stale Answer; 19 for a
+	// stale NXDOMAIN) while the refresh goes on. Bogus data is never
+	// served stale.
+	NoServeStale bool
+	// StaleClientTimeout is how long a client with a stale answer
+	// waiting waits for the refresh (default 1.8 s, Unbound's
+	// serve-expired-client-timeout).
+	StaleClientTimeout time.Duration
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the wall clock (default time.Now): signature validity
@@ -187,6 +212,9 @@ type Resolver struct {
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
+	// guard adds 0x20 and cookies to queries toward authorities; nil
+	// when both are off or when forwarding.
+	guard *upstreamGuard
 	// routes are the forward and stub zones (fwdzones.go).
 	routes zoneRoutes
 
@@ -199,6 +227,10 @@ type Resolver struct {
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
 	glue *cache.Sharded[string, glueEntry]
+	// delegs keeps, per zone, the NS names of the parent's delegation
+	// (the parent's side), which the child's own NS set replaces in the
+	// cache: the fallback when the child's set is unusable.
+	delegs *cache.Sharded[string, delegEntry]
 	// reasked notes, per zone, until when the parent is not asked again
 	// for the delegation (see reaskParent).
 	reasked *cache.Sharded[string, time.Time]
@@ -249,7 +281,11 @@ func New(cfg Config) (*Resolver, error) {
 		r.ex = &NetExchanger{}
 	}
 	if r.cache == nil {
-		r.cache = cache.New(cache.Config{MaxEntries: DefaultCacheEntries})
+		staleFor := DefaultStaleMaxAge
+		if cfg.NoServeStale {
+			staleFor = 0
+		}
+		r.cache = cache.New(cache.Config{MaxEntries: DefaultCacheEntries, StaleFor: staleFor})
 	}
 	if r.port == 0 {
 		r.port = 53
@@ -283,6 +319,7 @@ func New(cfg Config) (*Resolver, error) {
 	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
 	r.nsec = newNSECStore()
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
+	r.delegs = cache.NewSharded[string, delegEntry](4096, 0, nil)
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)
 	r.relaxed = cache.NewSharded[string, relaxEntry](1024, 0, nil)
 	r.SetDesignated(cfg.Designated)
@@ -325,6 +362,12 @@ func New(cfg Config) (*Resolver, error) {
 	}
 	if !slices.ContainsFunc(r.rootCut(r.now()).addrs, r.familyOK) {
 		return nil, fmt.Errorf("resolver: root hints have no usable addresses")
+	}
+	if !cfg.No0x20 || !cfg.NoUpstreamCookies {
+		r.guard = &upstreamGuard{random: !cfg.No0x20}
+		if !cfg.NoUpstreamCookies {
+			r.guard.jar = cookie.NewJar(0)
+		}
 	}
 	return r, nil
 }
@@ -376,13 +419,21 @@ func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.lim.Timeout)
 	defer cancel()
 	key := r.fullKey(qq.Name, qq.Qtype)
-	res, _, err := r.qflights.do(ctx, key, func() (result, error) {
-		// The work is shared with every client asking the same question
-		// meanwhile: one client hanging up must not fail the others.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lim.Timeout)
-		defer cancel()
-		return r.resolveTop(wctx, key.Name, qq.Qtype)
-	})
+	resolve := func(ctx context.Context) (result, error) {
+		res, _, err := r.qflights.do(ctx, key, func() (result, error) {
+			// The work is shared with every client asking the same
+			// question meanwhile: one client hanging up must not fail
+			// the others, and a refresh outlives the stale answer.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lim.Timeout)
+			defer cancel()
+			return r.resolveTop(wctx, key.Name, qq.Qtype)
+		})
+		return res, err
+	}
+	if m, ok := r.serveStale(ctx, q, resolve); ok {
+		return m, nil
+	}
+	res, err := resolve(ctx)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.chain != nil && strings.EqualFold(e.chain.name, qq.Name) {
@@ -390,7 +441,10 @@ func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		}
 		return nil, clientError(ctx, err)
 	}
-	return r.clientView(q, res.msg, res.meta)
+	// The answer did not come from the cache: give it the TTLs the
+	// cache gives it (MaxTTL, RFC 2181 §8), so that the first client
+	// is told what every later one is.
+	return r.clientView(q, r.cache.ClampMsg(qq.Qtype, res.msg, r.now()), res.meta)
 }
 
 // loopView is the SERVFAIL a client gets for a CNAME loop: the chain up
@@ -483,6 +537,8 @@ func clientError(ctx context.Context, err error) error {
 // AnswerCached answers q from the cache alone, without waiting; it reports
 // false on a miss. Cached failures and Bogus answers are misses here, so
 // that ServeDNS turns them into an error with an EDE.
+//
+// AppendCached is its wire form: a condition added here belongs there too.
 func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	if len(q.Question) != 1 {
 		return nil, false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ var rplKeys = map[string]bool{
 	"query-minimization": true, "val-override-date": true, "val-override-timestamp": true,
 	"do-not-query-localhost": true, "do-ip4": true, "do-ip6": true, "harden-glue": true,
 	"features": true, "forward-addr": true,
+	// Unbound's spelling, its stub-zone and forward-zone clauses, and the
+	// options hush has an equivalent for.
+	"qname-minimisation": true, "name": true, "private-address": true, "private-domain": true,
+	"dns64-prefix": true, "module-config": true,
 }
 
 // rplFeatures are the "features" settings (Deckard's Knot Resolver
@@ -59,15 +64,23 @@ func off(v string) bool {
 	return false
 }
 
-// rplFactory maps a Deckard scenario's configuration onto resolver.Config:
-// stub-addr (named stub-name) gives the root servers (the built-in ones
-// without it), forward-addr makes hush forward to that server, trust-anchor turns
-// validation on with those anchors, domain-insecure makes negative trust
-// anchors, query-minimization off turns minimisation off, and
+// rplFactory maps a scenario's configuration onto resolver.Config, in
+// Deckard's flat dialect and Unbound's clauses (testbound): stub-addr
+// (named stub-name), or the stub-addr of a stub-zone clause for ".",
+// gives the root servers (the built-in ones without it); a stub-zone
+// clause for another name is a StubZone (ADDR or ADDR@PORT; stub-prime
+// and stub-first have no equivalent); forward-addr, or a forward-zone
+// clause for ".", makes hush forward everything, and a forward-zone
+// clause for another name is a ForwardZone over the scenario's network;
+// trust-anchor turns validation on with those anchors, domain-insecure
+// makes negative trust anchors, query-minimization or
+// qname-minimisation off turns minimisation off, private-address and
+// private-domain are rebinding protection, "dns64" in module-config
+// turns DNS64 on with dns64-prefix (64:ff9b::/96 by default), and
 // do-not-query-localhost off lets loopback servers be queried (the
-// stub-addr servers themselves always may be). Scenario
-// servers use public and private addresses, all in-process, so every
-// upstream address but loopback is allowed.
+// stub-addr servers themselves always may be). Scenario servers use
+// public and private addresses, all in-process, so every upstream
+// address but loopback is allowed.
 func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Resolver, error) {
 	verbose := os.Getenv("HUSH_RPL_VERBOSE") != ""
 	if verbose {
@@ -77,13 +90,65 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	if v, ok := s.ConfigValue("stub-name"); ok {
 		nsName = dns.Fqdn(v)
 	}
+	// The root's servers: Deckard's flat stub-addr, or the stub-addr of
+	// Unbound's stub-zone clause for ".". Other stub-zone clauses are
+	// hush's stub zones; forward-zone clauses its forward zones.
+	rootStubs := s.ConfigValues("stub-addr")
+	if s.Testbound {
+		rootStubs = nil
+	}
+	var stubZones []resolver.StubZone
+	var fwdZones []resolver.ForwardZone
+	var fwd []netip.AddrPort
+	var upstreams []netip.Prefix
+	for _, g := range s.Groups("stub-zone") {
+		zone, _ := rpl.Value(g, "name")
+		zone = dns.CanonicalName(dns.Fqdn(zone))
+		if zone == "." {
+			rootStubs = append(rootStubs, rpl.Values(g, "stub-addr")...)
+			continue
+		}
+		sz := resolver.StubZone{Zone: zone}
+		for _, v := range rpl.Values(g, "stub-addr") {
+			ap, err := rplAddrPort(v)
+			if err != nil {
+				return nil, fmt.Errorf("stub-addr: %w", err)
+			}
+			sz.Servers = append(sz.Servers, ap)
+			upstreams = append(upstreams, netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()))
+		}
+		if len(sz.Servers) > 0 {
+			stubZones = append(stubZones, sz)
+		}
+	}
+	for _, g := range s.Groups("forward-zone") {
+		zone, _ := rpl.Value(g, "name")
+		zone = dns.CanonicalName(dns.Fqdn(zone))
+		var addrs []netip.AddrPort
+		for _, v := range rpl.Values(g, "forward-addr") {
+			ap, err := rplAddrPort(v)
+			if err != nil {
+				return nil, fmt.Errorf("forward-addr: %w", err)
+			}
+			addrs = append(addrs, ap)
+			upstreams = append(upstreams, netip.PrefixFrom(ap.Addr(), ap.Addr().BitLen()))
+		}
+		switch {
+		case len(addrs) == 0:
+		case zone == ".":
+			fwd = append(fwd, addrs...)
+		default:
+			fwdZones = append(fwdZones, resolver.ForwardZone{Zone: zone, Forwarder: rplForwarder{ex, addrs}})
+		}
+	}
 	var hints []dns.RR
 	var stubs []netip.Prefix
-	for i, v := range s.ConfigValues("stub-addr") {
-		a, err := netip.ParseAddr(v)
+	for i, v := range rootStubs {
+		ap, err := rplAddrPort(v)
 		if err != nil {
 			return nil, fmt.Errorf("stub-addr: %w", err)
 		}
+		a := ap.Addr()
 		ns := nsName
 		if i > 0 {
 			ns = fmt.Sprintf("hint%d.root-servers.invalid.", i)
@@ -100,6 +165,7 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 			hints = append(hints, &dns.AAAA{Hdr: dns.RR_Header{Name: ns, Rrtype: dns.TypeAAAA, Class: dns.ClassINET, Ttl: 3600000}, AAAA: a.AsSlice()})
 		}
 	}
+	stubs = append(stubs, upstreams...)
 	// Scenario servers use private and documentation addresses too;
 	// loopback only with do-not-query-localhost: off, as in Deckard.
 	allow := stubs
@@ -115,9 +181,11 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 		// network is simulated, so nothing leaves the process.
 		hints = resolver.DefaultRootHints()
 	}
-	var fwd []netip.AddrPort
-	for _, v := range s.ConfigValues("forward-addr") {
-		a, err := netip.ParseAddr(v)
+	for _, kv := range s.Config {
+		if kv.Key != "forward-addr" || kv.Section != "" {
+			continue
+		}
+		a, err := netip.ParseAddr(kv.Value)
 		if err != nil {
 			return nil, fmt.Errorf("forward-addr: %w", err)
 		}
@@ -125,6 +193,8 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	}
 	cfg := resolver.Config{
 		Forwarders:    fwd,
+		ForwardZones:  fwdZones,
+		StubZones:     stubZones,
 		RootHints:     hints,
 		Exchanger:     ex,
 		Now:           now,
@@ -132,6 +202,31 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 	}
 	if v, _ := s.ConfigValue("query-minimization"); off(v) {
 		cfg.NoQNameMinimisation = true
+	}
+	if v, _ := s.ConfigValue("qname-minimisation"); off(v) {
+		cfg.NoQNameMinimisation = true
+	}
+	for _, v := range s.ConfigValues("private-address") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, err2 := netip.ParseAddr(v)
+			if err2 != nil {
+				return nil, fmt.Errorf("private-address: %w", err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.PrivateAddresses = append(cfg.PrivateAddresses, p.Masked())
+	}
+	cfg.PrivateDomains = s.ConfigValues("private-domain")
+	if v, _ := s.ConfigValue("module-config"); slices.Contains(strings.Fields(v), "dns64") {
+		cfg.DNS64Prefix = resolver.DNS64WellKnown
+		if v, ok := s.ConfigValue("dns64-prefix"); ok {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				return nil, fmt.Errorf("dns64-prefix: %w", err)
+			}
+			cfg.DNS64Prefix = p
+		}
 	}
 	if v, _ := s.ConfigValue("do-ip4"); off(v) {
 		cfg.NoIPv4 = true
@@ -184,6 +279,41 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 		return r, err
 	}
 	return verboseResolver{r, s.Name}, nil
+}
+
+// rplAddrPort reads a server address as Unbound writes it: ADDR, or
+// ADDR@PORT; port 53 by default.
+func rplAddrPort(v string) (netip.AddrPort, error) {
+	host, port, ok := strings.Cut(v, "@")
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	p := uint64(53)
+	if ok {
+		if p, err = strconv.ParseUint(port, 10, 16); err != nil {
+			return netip.AddrPort{}, fmt.Errorf("port of %s: %w", v, err)
+		}
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(p)), nil
+}
+
+// rplForwarder is a scenario's forward-zone: the query goes over UDP to
+// each address in turn until one answers.
+type rplForwarder struct {
+	ex    rpl.Exchanger
+	addrs []netip.AddrPort
+}
+
+func (f rplForwarder) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	var err error
+	for _, a := range f.addrs {
+		var m *dns.Msg
+		if m, err = f.ex.Exchange(ctx, "udp", a, q); err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("rpl forward-zone: %w", err)
 }
 
 // verboseResolver prints the errors behind SERVFAIL answers

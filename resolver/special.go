@@ -115,6 +115,14 @@ func (r *Resolver) special(q *dns.Msg, qq dns.Question) (*dns.Msg, bool) {
 	}
 	name := strings.ToLower(qq.Name)
 	if z, ok := localZoneOf(name); ok {
+		if name == z && qq.Qtype == dns.TypeDS {
+			// The DS of a zone lives in its parent (RFC 4035 §2.4): a
+			// validator behind hush proves the zone insecure from the
+			// parent's signed answer, which a local NODATA cannot give.
+			return nil, false
+		}
+		// RFC 6303 §3: hush is the authority for these zones.
+		m.Authoritative = true
 		if z == "localhost." {
 			switch qq.Qtype {
 			case dns.TypeA:

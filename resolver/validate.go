@@ -84,6 +84,27 @@ func withoutKeySet(m *dns.Msg, zone string) *dns.Msg {
 	return &out
 }
 
+// anchoredZone is the zone whose keys judge an answer for qname from a
+// server of zone: zone itself, unless a trust anchor lies between them.
+// Then the walk never saw that zone's cut (one server for parent and
+// child, no minimisation, or a minimised walk fallen back to full
+// names), but whether an answer must validate is a matter of the name,
+// not of the cuts seen: under a configured anchor nothing is Insecure
+// without a validated proof, so the anchored zone's keys judge it, and
+// an unsigned answer is Bogus. A DS record lives above its owner's
+// cut, so a DS question is judged by the anchors of the parent.
+func (r *Resolver) anchoredZone(zone, qname string, qtype uint16) string {
+	name := qname
+	if qtype == dns.TypeDS && name != "." {
+		name = parent(dns.CanonicalName(name))
+	}
+	a := r.anchors.Load().Closest(name)
+	if a == nil || !dns.IsSubDomain(zone, a.Zone) || strings.EqualFold(a.Zone, zone) {
+		return zone
+	}
+	return a.Zone
+}
+
 // validate judges a final response for (qname, qtype) from a server of
 // zone in three steps: the RRsets of the answer must verify, then the
 // denials (NSEC, NSEC3) of the authority section, then what those prove
@@ -96,12 +117,19 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	if !r.cfg.DNSSEC {
 		return dnssec.Indeterminate, 0, nil
 	}
+	if dnssec.UnderNTA(r.cfg.NegativeAnchors, qname, r.wall()) {
+		// RFC 7646 §2: a name at or below a negative trust anchor is
+		// Insecure, also when the anchor is no zone cut and the zone
+		// that answered (whose keys zoneKeys judges) is signed.
+		return dnssec.Insecure, 0, nil
+	}
 	if qtype == dns.TypeRRSIG && kind == kindAnswer && sigsOnly(m.Answer) {
 		// Signatures are not signed: an answer of nothing but them
 		// cannot be validated (Unbound alike), only a denial of them
 		// can. Anything beside them must verify like any other answer.
 		return dnssec.Indeterminate, 0, nil
 	}
+	zone = r.anchoredZone(zone, qname, qtype)
 	ks, err := r.zoneKeys(ctx, qs, zone)
 	if err != nil {
 		return dnssec.Indeterminate, 0, err

@@ -66,6 +66,7 @@ func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	}
 	now := r.now()
 	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAuthorityReferral}, now)
+	r.keepDelegation(child, ns, now)
 	for _, set := range rrsets(resp.Extra) {
 		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
 			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
@@ -103,6 +104,69 @@ func (r *Resolver) cutFromNSAnswer(resp *dns.Msg, name, zone string) *zoneCut {
 		return nil
 	}
 	return r.takeReferral(&dns.Msg{Ns: ns, Extra: resp.Extra}, zone)
+}
+
+// delegEntry is the parent's side of a delegation: the NS names it gave.
+type delegEntry struct {
+	nsNames []string
+	expires time.Time
+}
+
+// keepDelegation remembers the NS names of a referral to zone, clamped
+// in time as glue is.
+func (r *Resolver) keepDelegation(zone string, ns []dns.RR, now time.Time) {
+	ttl := maxGlueSeconds
+	e := delegEntry{}
+	for _, rr := range ns {
+		ttl = min(ttl, wireTTL(rr.Header().Ttl))
+		if n, ok := rr.(*dns.NS); ok {
+			e.nsNames = append(e.nsNames, dns.CanonicalName(n.Ns))
+		}
+	}
+	if ttl == 0 || len(e.nsNames) == 0 {
+		return
+	}
+	e.expires = now.Add(time.Duration(ttl) * time.Second)
+	r.delegs.Add(dns.CanonicalName(zone), e)
+}
+
+// parentSideCut returns the cut the parent's delegation of cut.zone
+// makes (its NS names, with the parent-side glue and the cached
+// addresses for them), or nil when none is remembered, when it names
+// the same servers as cut (a dead zone gains nothing by asking them
+// again), or when it has no address to start from.
+func (r *Resolver) parentSideCut(cut *zoneCut) *zoneCut {
+	now := r.now()
+	e, ok := r.delegs.Get(cut.zone)
+	if !ok || !now.Before(e.expires) {
+		return nil
+	}
+	same := len(e.nsNames) == len(cut.nsNames)
+	for _, n := range e.nsNames {
+		same = same && slices.Contains(cut.nsNames, n)
+	}
+	if same {
+		return nil
+	}
+	alt := &zoneCut{zone: cut.zone, nsNames: slices.Clone(e.nsNames), looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	for _, n := range alt.nsNames {
+		if g, ok := r.glue.Get(n); ok && now.Before(g.expires) {
+			for _, a := range g.addrs {
+				if !containsAddr(alt.addrs, a) {
+					alt.addrs = append(alt.addrs, a)
+				}
+			}
+		}
+		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			if rrs, _, ok := r.cache.GetRRset(n, t, dns.ClassINET, now); ok {
+				alt.addrs = appendAddrs(alt.addrs, rrs)
+			}
+		}
+	}
+	if len(alt.addrs) == 0 && !hasOutOfZoneNS(alt) {
+		return nil
+	}
+	return alt
 }
 
 // maxGlueSeconds caps how long parent-side glue is kept: the cache's

@@ -3,6 +3,9 @@ package transport
 import (
 	"net/netip"
 	"time"
+
+	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 )
 
 // Defaults for the zero fields of Config.
@@ -32,6 +35,26 @@ type Config struct {
 	// Required: Serve fails without one.
 	Handler Handler
 
+	// Cookies, when it holds a Server, makes the UDP listeners speak
+	// DNS cookies (RFC 7873 with RFC 9018's interoperable server
+	// cookies): every answer to a query with a COOKIE option carries a
+	// server cookie, a malformed option gets FORMERR, and a client whose
+	// query carries a valid server cookie has proved its address and is
+	// exempt from RateLimit. Nil (or an empty Keeper) leaves cookies
+	// alone, as do the stream listeners, whose clients proved their
+	// address with a handshake. The options never reach the Handler.
+	Cookies *cookie.Keeper
+
+	// RateLimit, when set, limits the UDP queries of each client network
+	// (see ratelimit.Clients), those without a valid server cookie:
+	// over the limit a query is dropped or, every Nth time (the slip),
+	// answered with TC=1 and no records so that a real client retries
+	// over TCP, or with BADCOOKIE and a fresh server cookie when the
+	// client sent a cookie and Cookies is on. Neither answer is larger
+	// than the query, so a spoofed-source flood gets no amplification.
+	// Nil means no limit.
+	RateLimit *ratelimit.Clients
+
 	// AllowClients lists the client prefixes that may query; everyone
 	// else gets REFUSED (with EDE 18, Prohibited, when the query had an
 	// OPT record). Empty means loopback only: 127.0.0.0/8 and ::1/128.
@@ -57,9 +80,14 @@ type Config struct {
 
 	// MaxConns caps the open connections of one TCPServer, TLSServer,
 	// DoHServer (HTTP/1.1, HTTP/2 and HTTP/3 together) or DoQServer
-	// (default DefaultMaxConns). TCP connections accepted beyond it are
-	// closed at once, without reading; QUIC ones once their handshake
-	// completes, with DOQ_EXCESSIVE_LOAD or H3_EXCESSIVE_LOAD.
+	// (default DefaultMaxConns). When they are all open, a new one takes
+	// the slot of the connection idle the longest, which is closed; from
+	// half of them open on, IdleTimeout and the time a new connection has
+	// to ask its first question shrink, down to floors; so that slow
+	// clients cannot keep others out (see connSlots). Only when every
+	// connection has a query in flight is a new one refused: a TCP
+	// connection closed at once, without reading; a QUIC one once its
+	// handshake completes, with DOQ_EXCESSIVE_LOAD or H3_EXCESSIVE_LOAD.
 	MaxConns int
 
 	// MaxConnsPerClient caps the connections one client (an IPv4 address

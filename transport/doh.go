@@ -35,6 +35,10 @@ const (
 	// control stream and the two QPACK streams, with room to spare.
 	dohMaxUniStreams = 8
 
+	// h3NoError closes an idle HTTP/3 connection to make room for
+	// another (RFC 9114 §8.1, H3_NO_ERROR).
+	h3NoError = 0x0100
+
 	// h3ExcessiveLoad is the HTTP/3 error code a connection over the
 	// per-client or total cap is closed with (RFC 9114 §8.1,
 	// H3_EXCESSIVE_LOAD).
@@ -121,10 +125,14 @@ type DoHOptions struct {
 // answer; one that needs the handler waits for the handshake to complete
 // and is answered 425 Too Early (RFC 8470) if the connection ends first.
 //
-// A connection beyond Config.MaxConns or DoHOptions.MaxConnsPerClient
-// is closed at once: a TCP connection before its TLS handshake (the client
-// sees the connection closed), a QUIC one with H3_EXCESSIVE_LOAD once its
-// handshake completes. A QUIC connection counts against these caps only
+// A connection beyond DoHOptions.MaxConnsPerClient, or beyond
+// Config.MaxConns when every connection has a request in flight, is closed
+// at once: a TCP connection before its TLS handshake (the client sees the
+// connection closed), a QUIC one with H3_EXCESSIVE_LOAD once its
+// handshake completes. Otherwise a connection beyond Config.MaxConns
+// closes the one idle the longest (an HTTP/3 one with H3_NO_ERROR), and
+// under that pressure idle connections are closed sooner (see
+// Config.MaxConns). A QUIC connection counts against these caps only
 // from then on, because its address may be forged before: until then it
 // counts among the QUIC handshakes under way, of which there may be at
 // most MaxConns (more are refused), and from MaxConns/8 of them on new
@@ -154,7 +162,7 @@ type DoHServer struct {
 	life     *lifecycle
 	path     string
 	altSvcMA time.Duration
-	limit    *connLimiter
+	limit    *connSlots
 	// handshakes counts QUIC connections not yet proven; they take no
 	// slot of limit until then.
 	handshakes *quicHandshakes
@@ -213,7 +221,9 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	if perClient <= 0 {
 		perClient = s.cfg.MaxConnsPerClient
 	}
-	s.limit = newConnLimiter(s.cfg.MaxConns, perClient).withEvents(s.cfg.Events)
+	c := &s.cfg
+	// A new connection's first request comes after its handshake.
+	s.limit = newConnSlots(c.MaxConns, perClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout).withEvents(c.Events)
 	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, perClient)
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
@@ -228,7 +238,6 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
-	c := &s.cfg
 	s.h12 = &http.Server{
 		Handler:           s,
 		Protocols:         &protos,
@@ -237,7 +246,10 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		WriteTimeout:      c.QueryTimeout + c.IdleTimeout,
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    dohMaxHeaderBytes,
-		ErrorLog:          log.New(&httpErrorLog{report: c.ErrorLog}, "", 0),
+		// Requests tell their connection's slot when they are in
+		// flight.
+		ConnContext: slotContext,
+		ErrorLog:    log.New(&httpErrorLog{report: c.ErrorLog}, "", 0),
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: c.MaxInFlightPerConn,
 			// Queries and answers fit one frame; a bigger
@@ -264,7 +276,8 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 		IdleTimeout:    c.IdleTimeout,
 		// ServeHTTP needs the connection to wait for its handshake.
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
-			return context.WithValue(ctx, dohQUICConnKey{}, c)
+			ctx = context.WithValue(ctx, dohQUICConnKey{}, c)
+			return context.WithValue(ctx, dohSlotKey{}, c.Context().Value(dohSlotKey{}))
 		},
 	}
 	return s
@@ -296,8 +309,16 @@ func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
 		return err
 	}
 	tr := &quic.Transport{
-		Conn:                pc,
-		ConnContext:         s.handshakes.connContext,
+		Conn: pc,
+		ConnContext: func(ctx context.Context, ci *quic.ClientInfo) (context.Context, error) {
+			ctx, err := s.handshakes.connContext(ctx, ci)
+			if err != nil {
+				return nil, err
+			}
+			// Filled in once the handshake completes (see
+			// quicLimitListener.admit).
+			return context.WithValue(ctx, dohSlotKey{}, new(slotRef)), nil
+		},
 		VerifySourceAddress: s.handshakes.verifySourceAddress,
 	}
 	if !s.life.addListener(dohTransport{tr}, false) {

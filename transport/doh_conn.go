@@ -3,19 +3,21 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"regexp"
-	"sync"
+	"sync/atomic"
 
 	"github.com/quic-go/quic-go"
 )
 
 // limitListener closes, at once and before any TLS, the connections over
-// the caps, and counts the others until they are closed.
+// the caps, and gives the others a slot until they are closed (or closed
+// to make room: see connSlots).
 type limitListener struct {
 	net.Listener
-	limit *connLimiter
+	limit *connSlots
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -24,24 +26,71 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := addrOf(c.RemoteAddr())
-		if !l.limit.acquire(a) {
+		lc := &limitConn{Conn: c}
+		sl, ok := l.limit.acquire(addrOf(c.RemoteAddr()), lc.evict)
+		if !ok {
 			_ = c.Close()
 			continue
 		}
-		return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.limit.release(a) })}, nil
+		lc.slot = sl
+		return lc, nil
 	}
 }
 
 type limitConn struct {
 	net.Conn
-	release func()
+	slot *slot
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
-	c.release()
+	c.slot.release()
 	return err
+}
+
+// evict closes the socket under net/http, which then ends the connection:
+// closing the TLS session could block on a client that does not read.
+func (c *limitConn) evict() { _ = c.Conn.Close() }
+
+// slotRef carries a DoH connection's slot to its requests, which tell it
+// when they start and end, so that a connection is not closed for room
+// while it has requests in flight. Over TCP it is set at the accept; over
+// QUIC once the handshake completes, and until then the connection's
+// requests are not counted.
+type slotRef struct{ atomic.Pointer[slot] }
+
+// dohSlotKey is the context key of a *slotRef: in a request's context,
+// and in a QUIC connection's.
+type dohSlotKey struct{}
+
+// slotContext is http.Server.ConnContext: it gives the requests of c the
+// slot limitListener gave c.
+func slotContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return ctx
+	}
+	ref := new(slotRef)
+	ref.Store(lc.slot)
+	return context.WithValue(ctx, dohSlotKey{}, ref)
+}
+
+// holdSlot tells the slot of a request's connection, if known, that the
+// request is in flight; the caller calls the result when it is answered.
+func holdSlot(ctx context.Context) func() {
+	ref, ok := ctx.Value(dohSlotKey{}).(*slotRef)
+	if !ok {
+		return func() {}
+	}
+	sl := ref.Load()
+	if sl == nil {
+		return func() {}
+	}
+	sl.hold()
+	return sl.done
 }
 
 // quicLimitListener is limitListener for QUIC. A QUIC connection is
@@ -53,7 +102,7 @@ func (c *limitConn) Close() error {
 // H3_EXCESSIVE_LOAD; the others are counted until their context ends.
 type quicLimitListener struct {
 	ln    *quic.EarlyListener
-	limit *connLimiter
+	limit *connSlots
 }
 
 func (l *quicLimitListener) Accept(ctx context.Context) (*quic.Conn, error) {
@@ -76,12 +125,15 @@ func (l *quicLimitListener) admit(c *quic.Conn) {
 		return
 	}
 	handshakeDone(c)
-	a := addrOf(c.RemoteAddr())
-	if !l.limit.acquire(a) {
+	sl, ok := l.limit.acquire(addrOf(c.RemoteAddr()), func() { _ = c.CloseWithError(h3NoError, "idle") })
+	if !ok {
 		_ = c.CloseWithError(h3ExcessiveLoad, "too many connections")
 		return
 	}
-	context.AfterFunc(c.Context(), func() { l.limit.release(a) })
+	if ref, ok := c.Context().Value(dohSlotKey{}).(*slotRef); ok {
+		ref.Store(sl)
+	}
+	context.AfterFunc(c.Context(), sl.release)
 }
 
 func (l *quicLimitListener) Addr() net.Addr { return l.ln.Addr() }

@@ -18,6 +18,7 @@ import (
 func (s *DoHServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.life.enter()
 	defer s.life.leave()
+	defer holdSlot(r.Context())()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

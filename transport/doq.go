@@ -66,7 +66,10 @@ const (
 //
 // Limits, from Config: at most MaxConns connections per server, and
 // MaxConnsPerClient per client, counted once the handshake has proved the
-// client's address (more are closed then with DOQ_EXCESSIVE_LOAD).
+// client's address. One over MaxConnsPerClient is closed then with
+// DOQ_EXCESSIVE_LOAD; one over MaxConns closes the connection idle the
+// longest, with DOQ_NO_ERROR, or is closed with DOQ_EXCESSIVE_LOAD if
+// every connection has a query in flight (see Config.MaxConns).
 // Connections still in their handshake are counted apart, in one count
 // for the server, since their addresses may be forged: from MaxConns/8
 // of them on, a new client must first answer a Retry (RFC 9000 §8.1.2),
@@ -92,7 +95,7 @@ type DoQServer struct {
 	tlsConfig *tls.Config
 	quicConf  *quic.Config
 
-	limit *connLimiter // proven connections: MaxConns, MaxConnsPerClient
+	limit *connSlots // proven connections: MaxConns, MaxConnsPerClient
 	// handshakes counts the connections not yet proven, and demands a
 	// Retry when they are many.
 	handshakes *quicHandshakes
@@ -128,7 +131,9 @@ func NewDoQServer(cfg Config, tlsConfig *tls.Config) *DoQServer {
 		life:      newLifecycle(),
 		tlsConfig: tc,
 	}
-	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient).withEvents(s.cfg.Events)
+	// Admitted once its handshake is complete, a connection's first
+	// stream is one idle timeout away.
+	s.limit = newConnSlots(s.cfg.MaxConns, s.cfg.MaxConnsPerClient, s.cfg.IdleTimeout, s.cfg.IdleTimeout).withEvents(s.cfg.Events)
 	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, s.cfg.MaxConnsPerClient)
 	c := &s.cfg
 	s.quicConf = &quic.Config{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -36,6 +35,7 @@ type doqConn struct {
 
 	idleMu    sync.Mutex
 	active    int       // streams being served; idleMu guards
+	slot      *slot     // once admitted; idleMu guards
 	idleSince time.Time // when active last became 0; idleMu guards
 	idle      *time.Timer
 }
@@ -58,11 +58,11 @@ func (s *DoQServer) newConn(conn *quic.Conn) *doqConn {
 // already).
 func (dc *doqConn) serve() {
 	stop := context.AfterFunc(dc.conn.Context(), dc.cancel)
-	var slot atomic.Bool
+	var sl *slot
 	dc.streams.Add(1)
 	go func() {
 		defer dc.streams.Done()
-		slot.Store(dc.admit())
+		sl = dc.admit()
 	}()
 	dc.idleSince = time.Now()
 	dc.idle = time.AfterFunc(dc.s.cfg.IdleTimeout, dc.idleCheck)
@@ -73,8 +73,8 @@ func (dc *doqConn) serve() {
 		stop()
 		dc.cancel()
 		_ = dc.conn.CloseWithError(DoQNoError, "")
-		if slot.Load() {
-			dc.s.limit.release(addrOf(dc.conn.RemoteAddr()))
+		if sl != nil {
+			sl.release()
 		}
 	}()
 	for {
@@ -90,29 +90,43 @@ func (dc *doqConn) serve() {
 
 // admit waits for the handshake to complete, which proves the client's
 // address, moves the connection from the handshake count to the limiter
-// and reports whether it got a slot. One beyond MaxConns or
-// MaxConnsPerClient is closed with DOQ_EXCESSIVE_LOAD: closed before the
+// and returns its slot, if it got one. When MaxConns are open, the one
+// idle the longest is closed (with DOQ_NO_ERROR, as an idle connection
+// is) to make room; see connSlots. One beyond MaxConnsPerClient, or one
+// that finds every connection busy, is closed with DOQ_EXCESSIVE_LOAD:
+// closed before the
 // handshake completes, QUIC would have to replace the code with a bare
 // APPLICATION_ERROR (RFC 9000 §10.2.3) and the client would not learn why.
 // The handshake timeout bounds the wait; Shutdown cuts it short.
-func (dc *doqConn) admit() bool {
+func (dc *doqConn) admit() *slot {
 	select {
 	case <-dc.conn.HandshakeComplete():
 	case <-dc.acceptCtx.Done():
-		return false
+		return nil
 	}
 	handshakeDone(dc.conn)
-	if !dc.s.limit.acquire(addrOf(dc.conn.RemoteAddr())) {
+	sl, ok := dc.s.limit.acquire(addrOf(dc.conn.RemoteAddr()), func() { _ = dc.conn.CloseWithError(DoQNoError, "idle") })
+	if !ok {
 		_ = dc.conn.CloseWithError(DoQExcessiveLoad, "too many connections")
-		return false
+		return nil
 	}
+	// The streams opened in 0-RTT are in flight too.
+	dc.idleMu.Lock()
+	dc.slot = sl
+	for range dc.active {
+		sl.hold()
+	}
+	dc.idleMu.Unlock()
 	close(dc.admitted)
-	return true
+	return sl
 }
 
 func (dc *doqConn) streamStarted() {
 	dc.idleMu.Lock()
 	dc.active++
+	if dc.slot != nil {
+		dc.slot.hold()
+	}
 	dc.idleMu.Unlock()
 }
 
@@ -120,6 +134,9 @@ func (dc *doqConn) streamStarted() {
 func (dc *doqConn) streamEnded() {
 	dc.idleMu.Lock()
 	defer dc.idleMu.Unlock()
+	if dc.slot != nil {
+		dc.slot.done()
+	}
 	if dc.active--; dc.active == 0 {
 		dc.idleSince = time.Now()
 		dc.idle.Reset(dc.s.cfg.IdleTimeout)

@@ -5,14 +5,14 @@ import (
 	"sync"
 )
 
-// connLimiter counts open connections, in total and per client, for the
-// connection-oriented servers (TCP, DoT, DoH, DoQ). A client is an IPv4
-// address or an IPv6 /64, the block one host or home usually has. One
-// mutex guards the counts: it is taken twice per connection, never per
-// query.
+// connLimiter counts things in total and per client, and refuses more
+// than its caps: quicHandshakes counts the QUIC handshakes of proven
+// addresses with it (the connections themselves have connSlots). A client
+// is an IPv4 address or an IPv6 /64, the block one host or home usually
+// has. One mutex guards the counts: it is taken twice per connection,
+// never per query.
 type connLimiter struct {
 	max, perClient int
-	ev             Events // nil: nobody counts
 
 	mu       sync.Mutex
 	total    int                  // mu guards
@@ -39,16 +39,10 @@ func (l *connLimiter) acquire(a netip.Addr) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.total >= l.max || l.byClient[k] >= l.perClient {
-		if l.ev != nil {
-			l.ev.Limited()
-		}
 		return false
 	}
 	l.total++
 	l.byClient[k]++
-	if l.ev != nil {
-		l.ev.ConnOpened()
-	}
 	return true
 }
 
@@ -57,20 +51,11 @@ func (l *connLimiter) release(a netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
-	if l.ev != nil {
-		l.ev.ConnClosed()
-	}
 	if n := l.byClient[k] - 1; n > 0 {
 		l.byClient[k] = n
 	} else {
 		delete(l.byClient, k)
 	}
-}
-
-// withEvents has l report to ev (which may be nil) and returns l.
-func (l *connLimiter) withEvents(ev Events) *connLimiter {
-	l.ev = ev
-	return l
 }
 
 // open reports the connections counted, for tests.

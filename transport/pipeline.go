@@ -9,7 +9,10 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
+	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -21,14 +24,19 @@ import (
 type pipeline struct {
 	handler Handler
 	// cache is handler as a CacheAnswerer, if it is one, so that the hot
-	// path does not repeat the type assertion.
+	// path does not repeat the type assertion; wire, as a WireAnswerer.
 	cache CacheAnswerer
-	// acl is Config.AllowClients, normalised by withDefaults.
-	acl []netip.Prefix
+	wire  WireAnswerer
+	// acl is Config.AllowClients, normalised by withDefaults, or what
+	// SetAllowClients put there since (a reload).
+	acl atomic.Pointer[[]netip.Prefix]
 	// keepalive is the edns-tcp-keepalive timeout sent back over TCP and
 	// DoT: Config.IdleTimeout in units of 100 ms.
 	keepalive uint16
 	errorLog  func(error)
+	// cookies and limit guard the UDP listeners (guard.go).
+	cookies *cookie.Keeper
+	limit   *ratelimit.Clients
 	// chaos is Config.Chaos; nsid is Config.NSID in the hex form
 	// dns.EDNS0_NSID carries, made once so that no response allocates it.
 	chaos map[string]string
@@ -40,16 +48,26 @@ func newPipeline(c Config) *pipeline {
 	c = c.withDefaults()
 	pl := &pipeline{
 		handler:   c.Handler,
-		acl:       c.AllowClients,
 		keepalive: keepaliveUnits(c.IdleTimeout),
 		errorLog:  c.ErrorLog,
+		cookies:   c.Cookies,
+		limit:     c.RateLimit,
 		chaos:     c.Chaos,
 	}
 	if len(c.NSID) > 0 {
 		pl.nsid = hex.EncodeToString(c.NSID)
 	}
+	pl.acl.Store(&c.AllowClients)
 	pl.cache, _ = c.Handler.(CacheAnswerer)
+	pl.wire, _ = c.Handler.(WireAnswerer)
 	return pl
+}
+
+// setACL replaces the client ACL, normalised as Config.AllowClients is
+// (empty means loopback only).
+func (pl *pipeline) setACL(prefixes []netip.Prefix) {
+	acl := Config{AllowClients: prefixes}.withDefaults().AllowClients
+	pl.acl.Store(&acl)
 }
 
 // allowed reports whether a client address passes the ACL. An invalid
@@ -59,7 +77,7 @@ func (pl *pipeline) allowed(a netip.Addr) bool {
 		return false
 	}
 	a = a.Unmap().WithZone("")
-	for _, p := range pl.acl {
+	for _, p := range *pl.acl.Load() {
 		if p.Contains(a) {
 			return true
 		}
@@ -249,3 +267,24 @@ type socketError struct {
 
 func (e *socketError) Error() string { return e.prefix + ": " + e.err.Error() }
 func (e *socketError) Unwrap() error { return e.err }
+
+// SetAllowClients replaces Config.AllowClients (a reload): queries read
+// after it are judged by the new list. A connection already open keeps
+// the verdict it got when it was accepted, as it keeps its TLS session.
+func (s *UDPServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetAllowClients replaces Config.AllowClients for connections accepted
+// from now on; see UDPServer.SetAllowClients.
+func (s *TCPServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetAllowClients replaces Config.AllowClients for connections accepted
+// from now on; see UDPServer.SetAllowClients.
+func (s *TLSServer) SetAllowClients(prefixes []netip.Prefix) { s.tcp.SetAllowClients(prefixes) }
+
+// SetAllowClients replaces Config.AllowClients for requests read from now
+// on (DoH judges each request by its connection's address).
+func (s *DoHServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetAllowClients replaces Config.AllowClients for connections accepted
+// from now on; see UDPServer.SetAllowClients.
+func (s *DoQServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }

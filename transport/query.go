@@ -3,7 +3,9 @@ package transport
 import (
 	"encoding/binary"
 	"errors"
+	"net/netip"
 
+	"github.com/hush-dns/hush/cookie"
 	"github.com/miekg/dns"
 )
 
@@ -70,7 +72,15 @@ type request struct {
 	udpSize     uint16       // ...advertising this payload size
 	pad         bool         // ...with a Padding option, over an encrypted proto
 	keepalive   bool         // ...with edns-tcp-keepalive, over TCP or DoT
-	nsid        bool         // ...with the NSID option (RFC 5001)
+	// cookie is the COOKIE option's data (its first cookieLen octets;
+	// hasCookie says there was one), kept over UDP only; sendCookie says
+	// respCookie goes into the response's OPT record (guard.go).
+	hasCookie  bool
+	cookieLen  uint8
+	sendCookie bool
+	cookie     [40]byte
+	respCookie [cookie.ResponseLen]byte
+	nsid       bool // ...with the NSID option (RFC 5001)
 }
 
 // limit is the largest response the client can take over p.
@@ -100,12 +110,33 @@ func (r *request) limit(p proto) int {
 //
 // The header-only rejections echo the question when it parses but carry no
 // OPT (the additional section is not read). A query that passes goes to the
-// CacheAnswerer, if the handler is one.
+// CacheAnswerer, if the handler is one. Before all that, a plain query
+// over UDP, TCP or DoT goes to the WireAnswerer, if the handler is one and
+// no guard (cookies, rate limit) watches the query, with nothing unpacked
+// (answerWire); q and req are then left untouched.
 //
 // q receives the unpacked query and req what the response needs. For
 // actReply the returned slice is the response, in sc.buf or freshly
 // allocated; it is valid until sc is used again.
 func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, allowed bool) ([]byte, action) {
+	return pl.prepareFrom(sc, raw, q, req, p, netip.Addr{}, allowed)
+}
+
+// guarded reports whether the UDP guard (cookies, rate limit) checks a
+// query from client over p.
+func (pl *pipeline) guarded(p proto, client netip.Addr) bool {
+	return p == protoUDP && client.IsValid() && (pl.limit != nil || pl.cookies.Server() != nil)
+}
+
+// prepareFrom is prepare for a query from client, which the UDP listeners
+// know and pass so that the guard (cookies, rate limit; guard.go) can run
+// after the query is unpacked and before anything is answered.
+func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, client netip.Addr, allowed bool) ([]byte, action) {
+	if !pl.guarded(p, client) {
+		if out, ok := pl.answerWire(sc, raw, p, allowed); ok {
+			return out, actReply
+		}
+	}
 	if len(raw) < headerSize {
 		return nil, actDrop
 	}
@@ -130,6 +161,11 @@ func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p
 		return pl.reply(sc, req, p, dns.RcodeFormatError, 0), actReply
 	}
 	req.question, req.hasQuestion = q.Question[0], true
+	if pl.guarded(p, client) {
+		if out, act, done := pl.guard(sc, req, p, client); done {
+			return out, act
+		}
+	}
 	if rcode, ede := refusal(req.question, opt, nopt, allowed); rcode != dns.RcodeSuccess {
 		if rcode == dns.RcodeRefused && allowed && req.question.Qclass == dns.ClassCHAOS {
 			if out, ok := pl.answerChaos(sc, req, p); ok {
@@ -190,6 +226,9 @@ func readEDNS(q *dns.Msg, req *request, p proto) (*dns.OPT, int) {
 		return nil, nopt
 	}
 	req.edns, req.do, req.udpSize = true, opt.Do(), opt.UDPSize()
+	if p == protoUDP {
+		readCookie(opt, req)
+	}
 	opt.Option = dropIdentifying(opt.Option)
 	for _, o := range opt.Option {
 		switch o.Option() {

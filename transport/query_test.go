@@ -315,7 +315,7 @@ func TestAllowed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := tt.cfg.allowed(netip.MustParseAddr(tt.addr)); got != tt.want {
-			t.Errorf("allowed(%s) with %v: got %v, want %v", tt.addr, tt.cfg.acl, got, tt.want)
+			t.Errorf("allowed(%s) with %v: got %v, want %v", tt.addr, *tt.cfg.acl.Load(), got, tt.want)
 		}
 	}
 	if def.allowed(netip.Addr{}) {

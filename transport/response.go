@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hush-dns/hush/cookie"
 	"github.com/miekg/dns"
 )
 
@@ -41,6 +42,8 @@ type scratch struct {
 	opt     dns.OPT
 	ede     dns.EDNS0_EDE
 	keep    dns.EDNS0_TCP_KEEPALIVE
+	cookie  dns.EDNS0_LOCAL // the server cookie option, raw (no hex)
+	cookieB [cookie.ResponseLen]byte
 	nsid    dns.EDNS0_NSID
 	padding dns.EDNS0_PADDING
 	zeros   [padBlock]byte // padding octets: never written
@@ -71,6 +74,7 @@ func (sc *scratch) release() {
 type response struct {
 	rcode             int
 	aa, ad            bool
+	tc                bool        // truncated: the rate limiter's slip
 	answer, ns, extra []dns.RR    // as the handler gave them, never modified
 	edes              []dns.EDNS0 // Extended DNS Errors for the OPT record, in sc.edes
 }
@@ -89,6 +93,10 @@ func (pl *pipeline) build(sc *scratch, req *request, p proto, r *response) ([]by
 	m.Truncate(limit)
 	if m.Truncated {
 		trimRRsets(m, r, nan, nns, req.edns)
+	}
+	if r.tc {
+		// The rate limiter's slip: no records, TC set all the same.
+		m.Truncated = true
 	}
 	fill, optAt := 0, 0
 	if req.pad && req.edns {
@@ -127,6 +135,11 @@ func (sc *scratch) compose(req *request, r *response, keepalive uint16, nsid str
 		if req.keepalive {
 			sc.keep = dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: keepalive}
 			sc.opt.Option = append(sc.opt.Option, &sc.keep)
+		}
+		if req.sendCookie {
+			sc.cookieB = req.respCookie
+			sc.cookie = dns.EDNS0_LOCAL{Code: dns.EDNS0COOKIE, Data: sc.cookieB[:]}
+			sc.opt.Option = append(sc.opt.Option, &sc.cookie)
 		}
 		if req.nsid && nsid != "" {
 			sc.nsid = dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: nsid}

@@ -24,9 +24,12 @@ import (
 // for Config.IdleTimeout, when a message is not complete within
 // IdleTimeout of its first byte, when a length prefix is below 12 (no
 // room for a header), when a response cannot be written within
-// IdleTimeout, or when Config.MaxConns connections (or
-// Config.MaxConnsPerClient from the same client) are already open: then at
-// once, before reading or any TLS.
+// IdleTimeout, or when Config.MaxConnsPerClient connections from the same
+// client are already open: then at once, before reading or any TLS. When
+// Config.MaxConns are open, a new connection closes the one idle the
+// longest, and is closed at once itself only if every connection has a
+// query in flight; under that pressure, idle connections are closed
+// sooner (see Config.MaxConns).
 // Responses are never truncated unless they exceed 65535 bytes, and never
 // padded. A query with the edns-tcp-keepalive option (RFC 7828) gets it
 // back with IdleTimeout, in units of 100 ms.
@@ -40,8 +43,8 @@ type TCPServer struct {
 	// connection's goroutine, never on the accept loop.
 	tlsConfig *tls.Config
 
-	limit   *connLimiter // open connections: MaxConns, MaxConnsPerClient
-	scratch sync.Pool    // *scratch
+	limit   *connSlots // open connections: MaxConns, MaxConnsPerClient
+	scratch sync.Pool  // *scratch
 }
 
 // tcpListener is a listener given to TCPServer.Serve, as Shutdown sees it:
@@ -59,7 +62,7 @@ func NewTCPServer(cfg Config) *TCPServer {
 		pipe: newPipeline(cfg),
 		life: newLifecycle(),
 	}
-	s.limit = newConnLimiter(s.cfg.MaxConns, s.cfg.MaxConnsPerClient).withEvents(s.cfg.Events)
+	s.limit = newConnSlots(s.cfg.MaxConns, s.cfg.MaxConnsPerClient, s.cfg.IdleTimeout, s.cfg.IdleTimeout).withEvents(s.cfg.Events)
 	s.scratch.New = func() any { return newScratch() }
 	return s
 }
@@ -99,28 +102,33 @@ func (s *TCPServer) Serve(l net.Listener) error {
 }
 
 // accept starts serving one accepted connection, or closes it at once
-// when it is over a cap. It reports false when Shutdown has started.
+// when it is over a cap (which may close an idle one to make room; see
+// connSlots). It reports false when Shutdown has started.
 func (s *TCPServer) accept(c net.Conn) bool {
 	client := addrOf(c.RemoteAddr())
-	if !s.limit.acquire(client) {
-		_ = c.Close()
-		return true
-	}
-	allowed := s.pipe.allowed(client)
+	raw := c
 	if s.tlsConfig != nil {
 		c = tls.Server(c, s.tlsConfig)
 	}
-	tc := s.newConn(c, allowed)
+	tc := s.newConn(c, raw, s.pipe.allowed(client))
+	sl, ok := s.limit.acquire(client, tc.evict)
+	if !ok {
+		tc.cancel()
+		_ = raw.Close()
+		return true
+	}
+	tc.slot = sl
 	if !s.life.addConn(tc) {
-		s.limit.release(client)
-		_ = c.Close()
+		sl.release()
+		tc.cancel()
+		_ = raw.Close()
 		return false
 	}
 	go func() {
 		defer s.life.leave()
 		tc.serve()
 		s.life.removeConn(tc)
-		s.limit.release(client)
+		sl.release()
 	}()
 	return true
 }
@@ -135,8 +143,12 @@ func (s *TCPServer) Shutdown(ctx context.Context) error { return s.life.shutdown
 // messages and runs the checks and the fast path inline; each query for the
 // handler gets its own goroutine, and responses are written under wmu.
 type tcpConn struct {
-	s       *TCPServer
-	c       net.Conn
+	s   *TCPServer
+	c   net.Conn
+	raw net.Conn // c, or the socket under c's TLS
+	// slot is the connection's place among MaxConns, told of its
+	// queries so that it is not closed for room while it asks.
+	slot    *slot
 	allowed bool
 	proto   proto // protoTCP, or protoTLS for a TLS connection
 
@@ -158,10 +170,11 @@ type tcpConn struct {
 	wmu sync.Mutex // serialises writes of whole framed responses
 }
 
-func (s *TCPServer) newConn(c net.Conn, allowed bool) *tcpConn {
+func (s *TCPServer) newConn(c, raw net.Conn, allowed bool) *tcpConn {
 	tc := &tcpConn{
 		s:       s,
 		c:       c,
+		raw:     raw,
 		allowed: allowed,
 		proto:   protoTCP,
 		sem:     make(chan struct{}, s.cfg.MaxInFlightPerConn),
@@ -200,6 +213,7 @@ func (tc *tcpConn) serve() {
 			<-tc.sem
 			return
 		}
+		tc.slot.seen()
 		if tc.dispatch(raw, q) {
 			q = new(dns.Msg)
 		}
@@ -263,6 +277,7 @@ func (tc *tcpConn) dispatch(raw []byte, q *dns.Msg) bool {
 	}
 	tc.running.Add(1)
 	tc.handlers.Add(1)
+	tc.slot.hold()
 	go tc.handle(q, req)
 	return true
 }
@@ -275,6 +290,7 @@ func (tc *tcpConn) handle(q *dns.Msg, req request) {
 	cancel()
 	tc.write(out)
 	tc.s.scratch.Put(sc)
+	tc.slot.done()
 	tc.running.Add(-1)
 	<-tc.sem
 }
@@ -349,3 +365,12 @@ func (tc *tcpConn) end() {
 
 // close closes the connection at once, for a Shutdown out of time.
 func (tc *tcpConn) close() { _ = tc.c.Close() }
+
+// evict closes the connection at once, to make room for another (see
+// connSlots). It closes the socket rather than the TLS session, whose
+// close_notify alert could block the accept loop on a client that does
+// not read.
+func (tc *tcpConn) evict() {
+	tc.cancel()
+	_ = tc.raw.Close()
+}

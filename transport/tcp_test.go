@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -142,12 +143,36 @@ func TestTCPFormErrKeepsConnection(t *testing.T) {
 	}
 }
 
+// blockHandler holds "block.example." until release is closed, and
+// answers everything else as testHandler does.
+func blockHandler(t testing.TB, release <-chan struct{}) HandlerFunc {
+	h := testHandler(t)
+	return func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		if q.Question[0].Name == "block.example." {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			r := new(dns.Msg)
+			r.Answer = []dns.RR{mustRR(t, "block.example. 300 IN A 192.0.2.1")}
+			return r, nil
+		}
+		return h(ctx, q)
+	}
+}
+
+// TestTCPConnectionCap: a connection over the per-client cap is closed at
+// once, whatever the others do. One over MaxConns is closed only when
+// every connection has a query in flight; otherwise it takes the slot of
+// the connection idle the longest, which is closed (see
+// TestSlowConnectionsCannotHoldSlots).
 func TestTCPConnectionCap(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  Config
 		// other reports whether a second client (127.0.0.2) still gets
-		// a slot while the first holds its one.
+		// a slot while the first holds its one, busy.
 		other bool
 	}{
 		{"server cap", Config{MaxConns: 1}, false},
@@ -156,7 +181,8 @@ func TestTCPConnectionCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkLeaks(t)
-			tt.cfg.Handler = testHandler(t)
+			release := make(chan struct{})
+			tt.cfg.Handler = blockHandler(t, release)
 			addr, _ := startTCP(t, tt.cfg)
 			served := func(c net.Conn) bool {
 				co := &dns.Conn{Conn: c}
@@ -166,7 +192,12 @@ func TestTCPConnectionCap(t *testing.T) {
 				_, err := co.ReadMsg()
 				return err == nil
 			}
+			// The first connection is busy: its query waits for release.
 			first := dialRaw(t, "tcp", addr)
+			fc := &dns.Conn{Conn: first}
+			if err := fc.WriteMsg(query("block.example.", dns.TypeA, false, 0, false)); err != nil {
+				t.Fatal(err)
+			}
 			if !served(first) {
 				t.Fatal("first connection not served")
 			}
@@ -179,6 +210,9 @@ func TestTCPConnectionCap(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer other.Close()
+			if err := other.SetDeadline(time.Now().Add(testTimeout)); err != nil {
+				t.Fatal(err)
+			}
 			if tt.other {
 				if !served(other) {
 					t.Error("another client was refused by one client's cap")
@@ -187,10 +221,18 @@ func TestTCPConnectionCap(t *testing.T) {
 				wantClosed(t, other)
 			}
 
-			// The slot frees once the first connection is gone; the
-			// server notices asynchronously, so retry until a new
-			// connection is served.
-			first.Close()
+			// Once the first connection is idle, a new one is served:
+			// at the server cap by taking its slot, at the per-client
+			// cap once it is closed. The server learns that the
+			// first is idle just after writing its answer: retry
+			// until then.
+			close(release)
+			if _, err := fc.ReadMsg(); err != nil {
+				t.Fatalf("blocked query: %v", err)
+			}
+			if tt.other {
+				first.Close()
+			}
 			for deadline := time.Now().Add(testTimeout); ; {
 				c := dialRaw(t, "tcp", addr)
 				ok := served(c)
@@ -199,8 +241,11 @@ func TestTCPConnectionCap(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatal("no connection served after the first closed")
+					t.Fatal("no connection served after the first was idle")
 				}
+			}
+			if !tt.other {
+				wantClosed(t, first)
 			}
 		})
 	}
@@ -226,7 +271,10 @@ func FuzzTCPFraming(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.newConn(server, len(data)%2 == 0).serve()
+			tc := s.newConn(server, server, len(data)%2 == 0)
+			tc.slot, _ = s.limit.acquire(netip.Addr{}, tc.evict)
+			defer tc.slot.release()
+			tc.serve()
 		}()
 		var wg sync.WaitGroup
 		wg.Add(1)

@@ -44,6 +44,9 @@ func NewTLSServer(cfg Config, tlsConfig *tls.Config) *TLSServer {
 	tc := serverTLS(tlsConfig, tls.VersionTLS12, ALPNDoT)
 	s := NewTCPServer(cfg)
 	s.tlsConfig = tc
+	// A new connection's first question comes after its handshake.
+	c := &s.cfg
+	s.limit = newConnSlots(c.MaxConns, c.MaxConnsPerClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout).withEvents(c.Events)
 	return &TLSServer{tcp: s}
 }
 

@@ -90,6 +90,24 @@ type UDPServer struct {
 
 	inflight atomic.Int64 // handler goroutines running, for MaxUDPInFlight
 	scratch  sync.Pool    // *scratch for handler goroutines
+
+	// batches and datagrams count the reads of the batched reader
+	// (Linux) and the datagrams they returned: see Stats.
+	batches, datagrams atomic.Uint64
+}
+
+// UDPStats are a UDPServer's counters.
+type UDPStats struct {
+	// Reads is the number of recvmmsg calls that returned datagrams and
+	// Datagrams the datagrams they returned, so that Datagrams/Reads is
+	// the mean batch: near 1 when idle, up to 32 at saturation. Both stay
+	// 0 where reads are not batched (not Linux, or not a *net.UDPConn).
+	Reads, Datagrams uint64
+}
+
+// Stats returns the server's counters so far, over all its sockets.
+func (s *UDPServer) Stats() UDPStats {
+	return UDPStats{Reads: s.batches.Load(), Datagrams: s.datagrams.Load()}
 }
 
 // udpSocket is a socket given to UDPServer.Serve, as Shutdown sees it.
@@ -128,9 +146,13 @@ func (s *UDPServer) Serve(conn net.PacketConn) error {
 	return s.read(conn)
 }
 
-// read is the reader loop of one socket.
+// read is the reader loop of one socket: readBatches where the platform
+// has recvmmsg, one datagram per read otherwise.
 func (s *UDPServer) read(conn net.PacketConn) error {
 	uc, _ := conn.(*net.UDPConn)
+	if uc != nil && batchedReads {
+		return s.readBatches(conn, uc)
+	}
 	buf := make([]byte, udpReadSize)
 	sc := newScratch()
 	q := new(dns.Msg)
@@ -168,7 +190,7 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 			client = addrOf(naddr)
 		}
 		var req request
-		out, act := s.pipe.prepare(sc, buf[:n], q, &req, protoUDP, s.pipe.allowed(client))
+		out, act := s.pipe.prepareFrom(sc, buf[:n], q, &req, protoUDP, client, s.pipe.allowed(client))
 		switch act {
 		case actReply:
 			s.write(conn, uc, out, ap, naddr)

@@ -141,16 +141,29 @@ func startDoT(t testing.TB, cfg transport.Config, c testCert) netip.AddrPort {
 // same port number) and returns the TCP address.
 func startDoH(t testing.TB, cfg transport.Config, c testCert, h3 bool) netip.AddrPort {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var (
+		l   net.Listener
+		pc  net.PacketConn
+		err error
+	)
+	// The TCP port the kernel picks may be taken for UDP: try another.
+	for range 20 {
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if !h3 {
+			break
+		}
+		if pc, err = net.ListenPacket("udp", l.Addr().String()); err == nil {
+			break
+		}
+		l.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := transport.NewDoHServer(cfg, serverTLS(c), transport.DoHOptions{})
 	if h3 {
-		pc, err := net.ListenPacket("udp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
 		go s.ServeQUIC(pc)
 		t.Cleanup(func() { pc.Close() })
 	}
@@ -177,11 +190,21 @@ func startDoQ(t testing.TB, cfg transport.Config, c testCert, pc net.PacketConn)
 // startDNS serves plain DNS on UDP and TCP on one port.
 func startDNS(t testing.TB, cfg transport.Config) netip.AddrPort {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The UDP port the kernel picks may be taken for TCP: try another.
+	var (
+		pc  net.PacketConn
+		l   net.Listener
+		err error
+	)
+	for range 20 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
 	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

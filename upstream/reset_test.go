@@ -48,3 +48,29 @@ func TestPoolResetConnections(t *testing.T) {
 		t.Errorf("after the reset a was asked %d more times, want 1 (first, no hold-down)", a.calls.Load()-calls)
 	}
 }
+
+// TestUpstreamResetConnections: after ResetConnections each encrypted
+// upstream answers on a new connection, resuming its TLS session.
+func TestUpstreamResetConnections(t *testing.T) {
+	z := &zone{}
+	c := newCert(t, "upstream.test")
+	for name, raw := range peers(t, z, c) {
+		if name == "dns" || name == "bare" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			u := mustUp(t, raw, Options{RootCAs: c.pool})
+			if _, err := ask(t, u, "www.test"); err != nil {
+				t.Fatal(err)
+			}
+			before := u.(StatsReporter).Stats().Dials
+			u.(interface{ ResetConnections() }).ResetConnections()
+			if _, err := ask(t, u, "www.test"); err != nil {
+				t.Fatalf("after the reset: %v", err)
+			}
+			if after := u.(StatsReporter).Stats().Dials; after <= before {
+				t.Errorf("dials: %d before the reset, %d after; want a new connection", before, after)
+			}
+		})
+	}
+}

@@ -239,11 +239,13 @@ func startDnsmasq(t *testing.T, bin string, port int, args ...string) {
 // --forward ADDR in front of a validating Unbound, over the signed
 // simulated internet on port 53 (root only, and only when the port is
 // free), gave SERVFAIL with EDE 10 for every unsigned zone. Every verdict
-// of the table must come out, Insecure ones included.
+// of the table must come out, Insecure ones included, over plain DNS and
+// over Unbound's DoT (tls-service-key) and DoH (https-port) listeners.
 func TestForwardToValidatingUnbound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("serves the simulated internet on sockets")
 	}
+	bin := requireTool(t, "unbound")
 	n, err := resolvertest.Signed(resolvertest.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -263,22 +265,72 @@ func TestForwardToValidatingUnbound(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	unbound := startUnbound(t, dir, hints, anchor)
-	if unbound == "" {
-		return
+	certFile, keyFile, _ := writeKeyPair(t, dir)
+	ports := [3]int{freePort(t), freePort(t), freePort(t)}
+	conf := filepath.Join(dir, "unbound.conf")
+	text := fmt.Sprintf(`server:
+	interface: 127.0.0.1@%[1]d
+	interface: 127.0.0.1@%[2]d
+	interface: 127.0.0.1@%[3]d
+	tls-port: %[2]d
+	https-port: %[3]d
+	tls-service-key: %[4]q
+	tls-service-pem: %[5]q
+	do-daemonize: no
+	username: ""
+	chroot: ""
+	directory: %[6]q
+	pidfile: ""
+	use-syslog: no
+	logfile: ""
+	verbosity: 0
+	do-ip6: no
+	do-not-query-localhost: no
+	root-hints: %[7]q
+	access-control: 127.0.0.0/8 allow
+	module-config: "validator iterator"
+	trust-anchor-file: %[8]q
+	harden-algo-downgrade: no
+	ede: yes
+remote-control:
+	control-enable: no
+`, ports[0], ports[1], ports[2], keyFile, certFile, dir, hints, anchor)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	fwd, _ := startHushFwd(t, "--forward", unbound, "--dnssec", "validate", "--trust-anchor", anchor)
-	for _, e := range resolvertest.SignedExpectations() {
-		m := askServer(t, "forwarding hush", fwd, e.Name, e.Type, true)
-		if e.Security == resolvertest.Bogus {
-			if m.Rcode != dns.RcodeServerFailure || edeCode(m) < 0 {
-				t.Errorf("%s %s: got %s EDE %d, want SERVFAIL with an EDE (%s)", e.Name, dns.TypeToString[e.Type], dns.RcodeToString[m.Rcode], edeCode(m), e.Why)
+	cmd := exec.Command(bin, "-d", "-c", conf)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start unbound: %v", err)
+	}
+	exited := make(chan int, 1)
+	go func() { cmd.Wait(); exited <- cmd.ProcessState.ExitCode() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	})
+	waitAnswers(t, "127.0.0.1:"+strconv.Itoa(ports[0]), exited)
+	for _, url := range []string{
+		"127.0.0.1:" + strconv.Itoa(ports[0]),
+		"tls://127.0.0.1:" + strconv.Itoa(ports[1]),
+		"https://127.0.0.1:" + strconv.Itoa(ports[2]) + "/dns-query",
+	} {
+		t.Run(url, func(t *testing.T) {
+			fwd, _ := startHushFwd(t, "--forward", url, "--forward-ca", certFile, "--dnssec", "validate", "--trust-anchor", anchor)
+			for _, e := range resolvertest.SignedExpectations() {
+				m := askServer(t, "forwarding hush", fwd, e.Name, e.Type, true)
+				if e.Security == resolvertest.Bogus {
+					if m.Rcode != dns.RcodeServerFailure || edeCode(m) < 0 {
+						t.Errorf("%s %s: got %s EDE %d, want SERVFAIL with an EDE (%s)", e.Name, dns.TypeToString[e.Type], dns.RcodeToString[m.Rcode], edeCode(m), e.Why)
+					}
+					continue
+				}
+				if ad := e.Security == resolvertest.Secure; m.Rcode != e.Rcode || m.AuthenticatedData != ad {
+					t.Errorf("%s %s: got %s AD %v EDE %d, want %s AD %v (%s)", e.Name, dns.TypeToString[e.Type],
+						dns.RcodeToString[m.Rcode], m.AuthenticatedData, edeCode(m), dns.RcodeToString[e.Rcode], ad, e.Why)
+				}
 			}
-			continue
-		}
-		if ad := e.Security == resolvertest.Secure; m.Rcode != e.Rcode || m.AuthenticatedData != ad {
-			t.Errorf("%s %s: got %s AD %v EDE %d, want %s AD %v (%s)", e.Name, dns.TypeToString[e.Type],
-				dns.RcodeToString[m.Rcode], m.AuthenticatedData, edeCode(m), dns.RcodeToString[e.Rcode], ad, e.Why)
-		}
+		})
 	}
 }

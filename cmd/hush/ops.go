@@ -50,11 +50,27 @@ type opsRuntime struct {
 	cfg   serveConfig
 	cache *cache.Cache
 	ntas  []dnssec.NTA // added by hush ctl nta add
+	acls  []aclSetter  // the transport servers, once serving
+}
+
+// setServers receives the transport servers, and gives them the client
+// ACL in force, which a reload may have changed while they were made.
+func (o *opsRuntime) setServers(acls []aclSetter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.acls = acls
+	for _, a := range acls {
+		a.SetAllowClients(o.cfg.AllowClient)
+	}
 }
 
 // newCache makes the cache cfg asks for.
 func newCache(cfg serveConfig) *cache.Cache {
-	return cache.New(cache.Config{MaxBytes: cfg.CacheBytes, MaxEntries: cfg.CacheSize, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL})
+	staleFor := cfg.StaleMaxAge
+	if !cfg.ServeStale {
+		staleFor = 0
+	}
+	return cache.New(cache.Config{MaxBytes: cfg.CacheBytes, MaxEntries: cfg.CacheSize, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL, StaleFor: staleFor})
 }
 
 // buildPolicy reads the policy's files; nil when cfg has none.
@@ -141,7 +157,7 @@ var reloadKeys = []struct {
 	effect reloadEffect
 }{
 	{"listen", func(c *serveConfig) any { return c.Listen }, restartNeed},
-	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, restartNeed},
+	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, applied},
 	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, restartNeed},
 	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, restartNeed},
 	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, restartNeed},
@@ -250,6 +266,9 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	releaseBuildMemory(policy.Stats())
 	o.cfg, o.cache = next, c
 	o.level.Store(int32(next.Ops.LogLevel))
+	for _, a := range o.acls {
+		a.SetAllowClients(next.AllowClient)
+	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "hush: reloaded")
 	if next.Ops.file != "" {
@@ -280,11 +299,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 }
 
 // keepListenerSettings copies into next the settings a reload cannot
-// change (listeners, their ACLs, limits and certificates, the metrics
-// listener and the control socket), so that the configuration in force
-// describes what runs.
+// change (listeners, their limits and certificates, the metrics listener
+// and the control socket), so that the configuration in force describes
+// what runs.
 func keepListenerSettings(next, cur *serveConfig) {
-	next.Listen, next.AllowClient = cur.Listen, cur.AllowClient
+	next.Listen = cur.Listen
 	next.MaxConns, next.MaxConnsPerClient = cur.MaxConns, cur.MaxConnsPerClient
 	next.TLSCert, next.TLSKey, next.tlsCert = cur.TLSCert, cur.TLSKey, cur.tlsCert
 	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket

@@ -43,7 +43,7 @@ func BenchmarkUDPCacheHitOps(b *testing.B) {
 	}
 	var sb strings.Builder
 	for i := range 1_000_000 {
-		fmt.Fprintf(&sb, "0.0.0.0 t%x.ads%d.example%d.com\n", i*2654435761%(1<<32), i%97, i%13)
+		fmt.Fprintf(&sb, "0.0.0.0 t%x.ads%d.example%d.com\n", uint64(i)*2654435761%(1<<32), i%97, i%13)
 	}
 	fb := filter.NewBuilder()
 	if _, err := fb.AddBlocklist(strings.NewReader(sb.String())); err != nil {
@@ -149,7 +149,7 @@ func BenchmarkAnswerCachedOps(b *testing.B) {
 	}
 	var sb strings.Builder
 	for i := range 1_000_000 {
-		fmt.Fprintf(&sb, "0.0.0.0 t%x.ads%d.example%d.com\n", i*2654435761%(1<<32), i%97, i%13)
+		fmt.Fprintf(&sb, "0.0.0.0 t%x.ads%d.example%d.com\n", uint64(i)*2654435761%(1<<32), i%97, i%13)
 	}
 	fb := filter.NewBuilder()
 	if _, err := fb.AddBlocklist(strings.NewReader(sb.String())); err != nil {

@@ -22,6 +22,14 @@ type serveHooks struct {
 	ready   func(up bool)
 	// infof prints an info line (nil: always printed).
 	infof func(format string, args ...any)
+	// servers receives the servers once they are made, for a reload to
+	// change their client ACL (nil: nobody does).
+	servers func([]aclSetter)
+}
+
+// aclSetter is a transport server whose client ACL a reload can change.
+type aclSetter interface {
+	SetAllowClients([]netip.Prefix)
 }
 
 // connListeners name the hush_connections_open series: one per kind of

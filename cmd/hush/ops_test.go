@@ -350,6 +350,19 @@ func TestOpsReloadErrors(t *testing.T) {
 	if r, err := ask(listen, "still.example.", dns.TypeA, netip.Addr{}); err != nil || answerIP(r) != "192.0.2.1" {
 		t.Errorf("the old listener after the reload: %v, %v", r, err)
 	}
+
+	// allow-client is applied by a reload: 127.0.0.1 only, then 127.0.0.2
+	// is refused and 127.0.0.1 still answered.
+	rewrite(t, config, good+"allow-client: [127.0.0.1/32]\n")
+	if code, _, errOut := hushCtl(t, socket, "reload"); code != 0 {
+		t.Fatalf("reload: %d %q", code, errOut)
+	}
+	if r, err := ask(listen, "acl.example.", dns.TypeA, netip.MustParseAddr("127.0.0.2")); err != nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("from 127.0.0.2 after allow-client 127.0.0.1/32: got %v, %v; want REFUSED", r, err)
+	}
+	if r, err := ask(listen, "acl.example.", dns.TypeA, netip.MustParseAddr("127.0.0.1")); err != nil || r.Rcode != dns.RcodeSuccess {
+		t.Errorf("from 127.0.0.1 after allow-client 127.0.0.1/32: got %v, %v; want NOERROR", r, err)
+	}
 }
 
 // TestOpsChaos checks the CHAOS answers and NSID end to end, and that

@@ -209,6 +209,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
 		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
 		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
+		servers: ops.setServers,
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
 	if err != nil {
@@ -216,11 +217,17 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	defer stopOps()
 	defer watchNetwork(ctx, ops.live.stage, stderr)()
+	guards, err := newGuards(cfg)
+	if err != nil {
+		return err
+	}
 	tc := transport.Config{
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerClient: cfg.MaxConnsPerClient,
+		Cookies:           guards.cookies,
+		RateLimit:         guards.clients,
 		Chaos:             cfg.Ops.chaos(),
 		NSID:              []byte(cfg.Ops.NSID),
 	}
@@ -247,6 +254,9 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		anchors = ta.state.anchors()
 	}
 	return resolver.Config{
+		No0x20:              !cfg.DNS0x20,
+		NoUpstreamCookies:   !cfg.UpstreamCookies,
+		ZoneRateLimit:       zoneLimiter(cfg),
 		RootHints:           hints,
 		ForwardZones:        fwdZones,
 		StubZones:           cfg.StubZones,
@@ -418,6 +428,15 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 			run(func() error { return q.Serve(pc) })
 			infof("hush: serving quic://%s (DNS over QUIC)", pc.LocalAddr())
 		}
+	}
+	if hooks.servers != nil {
+		var acls []aclSetter
+		for _, s := range servers {
+			if a, ok := s.(aclSetter); ok {
+				acls = append(acls, a)
+			}
+		}
+		hooks.servers(acls)
 	}
 	if hooks.ready != nil {
 		hooks.ready(true)

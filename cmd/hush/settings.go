@@ -6,8 +6,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/filter"
+	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 )
@@ -68,8 +70,56 @@ type serveConfig struct {
 	// settings were checked.
 	TLSCert, TLSKey string
 	tlsCert         *tls.Certificate
+	// ServerCookies turns DNS cookies on the UDP listeners on; CookieSecret
+	// is the file of their secrets (empty: a random one per start), and
+	// cookieSecrets what it held when the settings were checked.
+	ServerCookies bool
+	CookieSecret  string
+	cookieSecrets []cookie.Secret
+	// RateLimit is the UDP queries per second of one client network
+	// without a valid cookie; 0 is off, autoRate picks by AllowClient.
+	RateLimit float64
+	// ZoneRateLimit is the queries per second toward one zone's servers;
+	// 0 is off, autoRate picks by AllowClient.
+	ZoneRateLimit float64
+	// UpstreamCookies and DNS0x20 are the resolver's defences toward
+	// authorities (client cookies, random question case).
+	UpstreamCookies, DNS0x20 bool
+	// ServeStale serves expired answers (RFC 8767) kept up to
+	// StaleMaxAge when a refresh fails or takes StaleClientTimeout.
+	ServeStale         bool
+	StaleMaxAge        time.Duration
+	StaleClientTimeout time.Duration
 	// Ops are the settings for operating hush (settings_ops.go).
 	Ops opsConfig
+}
+
+// autoRate marks a rate limit left to its default, which depends on
+// whom hush answers (see effectiveRate).
+const autoRate = -1
+
+// Rate limit defaults when hush answers clients beyond this host: 200
+// queries per second per /24 or /56 without a valid cookie (a busy office
+// behind one address stays under it; a cookie or TCP lifts it), and 1000
+// per second toward one zone's servers (Unbound's suggested ratelimit).
+const (
+	defaultPublicRateLimit     = 200
+	defaultPublicZoneRateLimit = 1000
+)
+
+// effectiveRate resolves autoRate: off when every allowed client prefix
+// is loopback (a home or lab setup, and the tests), def otherwise. An
+// explicit value applies to every client, loopback included.
+func effectiveRate(v float64, allow []netip.Prefix, def float64) float64 {
+	if v != autoRate {
+		return v
+	}
+	for _, p := range allow {
+		if !p.Addr().IsLoopback() {
+			return def
+		}
+	}
+	return 0
 }
 
 // Defaults for hush serve. defaultTimeout matches
@@ -83,17 +133,25 @@ const (
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{
-		Listen:            []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
-		AllowClient:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		CacheBytes:        defaultCacheBytes,
-		MaxConns:          transport.DefaultMaxConns,
-		MaxConnsPerClient: transport.DefaultMaxConnsPerClient,
-		QNameMin:          true,
-		MaxTTL:            defaultMaxTTL,
-		Timeout:           defaultTimeout,
-		UpstreamPort:      defaultUpstreamPort,
-		DNSSEC:            true,
-		Ops:               opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
+		Listen:             []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
+		AllowClient:        []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		CacheBytes:         defaultCacheBytes,
+		MaxConns:           transport.DefaultMaxConns,
+		MaxConnsPerClient:  transport.DefaultMaxConnsPerClient,
+		QNameMin:           true,
+		MaxTTL:             defaultMaxTTL,
+		Timeout:            defaultTimeout,
+		UpstreamPort:       defaultUpstreamPort,
+		DNSSEC:             true,
+		ServerCookies:      true,
+		RateLimit:          autoRate,
+		ZoneRateLimit:      autoRate,
+		UpstreamCookies:    true,
+		DNS0x20:            true,
+		ServeStale:         true,
+		StaleMaxAge:        resolver.DefaultStaleMaxAge,
+		StaleClientTimeout: resolver.DefaultStaleClientTimeout,
+		Ops:                opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
 	}
 }
 
@@ -162,7 +220,7 @@ func baseSettings() []setting {
 		},
 		{
 			name: "max-connections", kind: scalarSetting, typ: "N", def: strconv.Itoa(transport.DefaultMaxConns),
-			usage: "open connections each TCP, tls://, https:// or quic:// listener accepts; more are closed at once",
+			usage: "open connections each TCP, tls://, https:// or quic:// listener holds; when full, a new one closes the one idle the longest",
 			apply: applyMaxConnections,
 		},
 		{
@@ -174,6 +232,51 @@ func baseSettings() []setting {
 			name: "qname-minimisation", kind: boolSetting, typ: "bool", def: "true",
 			usage: "send each server only the labels it needs to see (RFC 9156); --qname-minimisation=false turns it off",
 			apply: applyQNameMinimisation,
+		},
+		{
+			name: "rate-limit", kind: scalarSetting, typ: "QPS", def: "auto",
+			usage: "UDP queries per second one client network (/24, /56) may send without a valid DNS cookie; over it, answers are dropped or truncated; 0 turns it off; auto: 200 when --allow-client admits non-loopback clients, else off",
+			apply: applyRateLimit,
+		},
+		{
+			name: "zone-rate-limit", kind: scalarSetting, typ: "QPS", def: "auto",
+			usage: "queries per second hush sends toward one zone's servers; 0 turns it off; auto: 1000 when --allow-client admits non-loopback clients, else off",
+			apply: applyZoneRateLimit,
+		},
+		{
+			name: "server-cookies", kind: boolSetting, typ: "bool", def: "true",
+			usage: "DNS cookies (RFC 7873, 9018) on UDP listeners; --server-cookies=false turns them off",
+			apply: applyServerCookies,
+		},
+		{
+			name: "cookie-secret", kind: scalarSetting, typ: "FILE", def: "",
+			usage: "file of server cookie secrets (32 hex digits per line, the first makes cookies, the rest are still accepted), shared by every instance of one service; none: a random secret per start",
+			apply: applyCookieSecret,
+		},
+		{
+			name: "upstream-cookies", kind: boolSetting, typ: "bool", def: "true",
+			usage: "send DNS cookies to authoritative servers and drop answers with a wrong one; --upstream-cookies=false turns it off",
+			apply: applyUpstreamCookies,
+		},
+		{
+			name: "dns0x20", kind: boolSetting, typ: "bool", def: "true",
+			usage: "randomise the case of questions sent to authoritative servers and drop answers that do not echo it; --dns0x20=false turns it off",
+			apply: applyDNS0x20,
+		},
+		{
+			name: "serve-stale", kind: boolSetting, typ: "bool", def: "true",
+			usage: "answer with expired data (TTL 30, EDE 3 or 19) when its authorities fail or are slow (RFC 8767); --serve-stale=false turns it off",
+			apply: applyServeStale,
+		},
+		{
+			name: "serve-stale-max-age", kind: scalarSetting, typ: "DURATION", def: "24h",
+			usage: "how long expired answers are kept for serve-stale",
+			apply: applyServeStaleMaxAge,
+		},
+		{
+			name: "serve-stale-client-timeout", kind: scalarSetting, typ: "DURATION", def: "1.8s",
+			usage: "how long a client waits for a refresh before it gets the stale answer",
+			apply: applyServeStaleClientTimeout,
 		},
 		{
 			name: "min-ttl", kind: scalarSetting, typ: "DURATION", def: "0s",

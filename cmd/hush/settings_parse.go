@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hush-dns/hush/cookie"
 	"net/netip"
 	"os"
 	"strconv"
@@ -300,4 +301,70 @@ func parseNTA(v string) (dnssec.NTA, error) {
 		nta.Expires = t
 	}
 	return nta, nil
+}
+
+func applyRateLimit(c *serveConfig, key string, r rawValue) (err error) {
+	c.RateLimit, err = parseRate(key, r)
+	return err
+}
+
+func applyZoneRateLimit(c *serveConfig, key string, r rawValue) (err error) {
+	c.ZoneRateLimit, err = parseRate(key, r)
+	return err
+}
+
+func applyServerCookies(c *serveConfig, key string, r rawValue) (err error) {
+	c.ServerCookies, err = parseBool(key, r)
+	return err
+}
+
+func applyUpstreamCookies(c *serveConfig, key string, r rawValue) (err error) {
+	c.UpstreamCookies, err = parseBool(key, r)
+	return err
+}
+
+func applyDNS0x20(c *serveConfig, key string, r rawValue) (err error) {
+	c.DNS0x20, err = parseBool(key, r)
+	return err
+}
+
+// applyCookieSecret reads the secret file now, so that a bad one stops
+// hush at start; the error never quotes the file's content.
+func applyCookieSecret(c *serveConfig, key string, r rawValue) (err error) {
+	if c.CookieSecret, err = readablePath(key, r); err != nil {
+		return err
+	}
+	if c.cookieSecrets, err = cookie.LoadSecrets(c.CookieSecret); err != nil {
+		return r.errorf(key, 0, "%v", err)
+	}
+	return nil
+}
+
+// parseRate parses a queries-per-second limit: "auto", 0 (off) or a
+// positive number.
+func parseRate(key string, r rawValue) (float64, error) {
+	v := r.vals[0]
+	if v == "auto" {
+		return autoRate, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f != f || f > 1e9 {
+		return 0, r.errorf(key, 0, "want auto, 0 (off) or queries per second")
+	}
+	return f, nil
+}
+
+func applyServeStale(c *serveConfig, key string, r rawValue) (err error) {
+	c.ServeStale, err = parseBool(key, r)
+	return err
+}
+
+func applyServeStaleMaxAge(c *serveConfig, key string, r rawValue) (err error) {
+	c.StaleMaxAge, err = parseDurationValue(key, r, true)
+	return err
+}
+
+func applyServeStaleClientTimeout(c *serveConfig, key string, r rawValue) (err error) {
+	c.StaleClientTimeout, err = parseDurationValue(key, r, true)
+	return err
 }

@@ -7,6 +7,14 @@
 // servers answer during an interval of steps, and STEPs that send queries
 // to the resolver under test, check its answers and move its clock.
 //
+// Unbound's own scenarios (testbound's dialect, Scenario.Testbound) read
+// too: config clauses with several pairs on a line, TIME_PASSES with
+// decimal seconds or an EVAL of integer arithmetic, HEX_ANSWER_BEGIN and
+// HEX_EDNSDATA_BEGIN blocks, NOTHING and TRAFFIC steps; their mock
+// servers answer whatever the query's ID (copy_id or not), and the
+// upstream queries a QUERY step causes are matched at the next step, as
+// testbound does.
+//
 // The package does not import package resolver, so resolver's own tests
 // can use it: a Factory builds whatever Resolver the caller wants from the
 // scenario, an Exchanger (the simulated network) and a clock. No packet

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -124,6 +125,15 @@ func (n *Network) Exchange(ctx context.Context, network string, server netip.Add
 	r, err := Reply(e, in)
 	if err != nil {
 		return nil, fmt.Errorf("rpl: exchange: %w", err)
+	}
+	if n.s.Testbound {
+		// testbound's mock network hands the reply to the query that
+		// matched it, whatever its ID and the case of its name: copy
+		// both, as ADJUST copy_id does.
+		r.Id = in.Id
+		if len(r.Question) > 0 && len(in.Question) > 0 && strings.EqualFold(r.Question[0].Name, in.Question[0].Name) {
+			r.Question[0].Name = in.Question[0].Name
+		}
 	}
 	// Pack and unpack the reply too: names get compressed, the rcode is
 	// split into the OPT record, and nothing is shared with the entry.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -20,8 +21,15 @@ type Scenario struct {
 	// Name is the name Parse was given (usually the file name).
 	Name string
 	// Config holds the key/value pairs of the config part in file order,
-	// values raw apart from comments and enclosing double quotes.
+	// values raw apart from comments and enclosing double quotes. Section
+	// headers (Unbound's "server:", "stub-zone:"…) are not pairs: they
+	// set the Section and Group of the pairs that follow.
 	Config []KV
+	// Testbound is set for Unbound's dialect (testbound): a config with
+	// section headers. Its mock servers answer whatever the query's ID
+	// and match a resolver's upstream queries at the step after the
+	// QUERY that caused them.
+	Testbound bool
 	// Title is the text after SCENARIO_BEGIN.
 	Title string
 	// Ranges are the RANGE blocks in file order.
@@ -36,10 +44,17 @@ type Scenario struct {
 	Warnings []string
 }
 
-// KV is one config line, "key: value".
+// KV is one config pair, "key: value". A line may hold several pairs
+// (Unbound's "forward-zone: name: "." forward-addr: 192.0.2.1").
 type KV struct {
 	Key, Value string
 	Line       int
+	// Section is the Unbound config section the pair is in ("server",
+	// "stub-zone", "forward-zone"…), "" in Deckard's flat config.
+	Section string
+	// Group numbers the section headers: the pairs of one stub-zone
+	// clause share it, the next clause has another.
+	Group int
 }
 
 // Range scripts the answers of simulated servers for steps Start..End
@@ -59,8 +74,13 @@ type Step struct {
 	Type string
 	// Args are the words after the type, e.g. ["ELAPSE", "10"].
 	Args []string
-	// Elapse is the seconds of a TIME_PASSES ELAPSE step.
-	Elapse int64
+	// Elapse is the time a TIME_PASSES step moves the clock: ELAPSE
+	// with (possibly decimal) seconds, or EVAL with an arithmetic
+	// expression of integers as testbound writes it (${30*24*3600}).
+	Elapse time.Duration
+	// Unsupported says why Play cannot run the step (an EVAL of a
+	// variable, say); "" when it can.
+	Unsupported string
 	// Entry is the step's message, nil if it has none.
 	Entry *Entry
 	Line  int
@@ -90,9 +110,13 @@ type Entry struct {
 	Answer    []dns.RR
 	Ns        []dns.RR
 	Extra     []dns.RR
-	// Raw is the decoded RAW block, nil if there is none.
-	Raw  []byte
-	Line int
+	// Raw is the decoded RAW block (or testbound's HEX_ANSWER_BEGIN
+	// block), nil if there is none.
+	Raw []byte
+	// EDNSData is the decoded HEX_EDNSDATA_BEGIN block (testbound's raw
+	// EDNS options), nil if there is none.
+	EDNSData []byte
+	Line     int
 }
 
 // Flags are the DNS header flags a REPLY line can set.
@@ -118,6 +142,45 @@ func (e *Entry) HasAdjust(a string) bool {
 		}
 	}
 	return false
+}
+
+// Groups returns the pairs of each clause of config section sec
+// ("stub-zone", "forward-zone"), one slice per clause, in file order.
+func (s *Scenario) Groups(sec string) [][]KV {
+	var out [][]KV
+	last := -1
+	for _, kv := range s.Config {
+		if kv.Section != sec {
+			continue
+		}
+		if kv.Group != last {
+			out = append(out, nil)
+			last = kv.Group
+		}
+		out[len(out)-1] = append(out[len(out)-1], kv)
+	}
+	return out
+}
+
+// Value returns the first value of key k among the pairs kvs.
+func Value(kvs []KV, k string) (string, bool) {
+	for _, kv := range kvs {
+		if kv.Key == k {
+			return kv.Value, true
+		}
+	}
+	return "", false
+}
+
+// Values returns every value of key k among the pairs kvs.
+func Values(kvs []KV, k string) []string {
+	var vs []string
+	for _, kv := range kvs {
+		if kv.Key == k {
+			vs = append(vs, kv.Value)
+		}
+	}
+	return vs
 }
 
 // ConfigValue returns the first value of config key k.
@@ -193,6 +256,10 @@ type parser struct {
 	pending    string // RR text waiting for its closing parenthesis
 	origin     string
 	ttl        uint32
+	hex        *[]byte // open HEX_ANSWER or HEX_EDNSDATA block, if any
+	hexText    string  // its hex digits so far
+	cfgSection string  // Unbound config section of the next pairs
+	cfgGroup   int     // section headers seen
 }
 
 func (p *parser) unknown(s string) {
@@ -218,6 +285,20 @@ func (p *parser) handle(line string) error {
 		return nil
 	}
 	if text == "" {
+		return nil
+	}
+	if p.hex != nil {
+		if text == "HEX_ANSWER_END" || text == "HEX_EDNSDATA_END" {
+			b, err := hex.DecodeString(p.hexText)
+			if err != nil {
+				p.warn("%s: %v", text, err)
+			} else {
+				*p.hex = b
+			}
+			p.hex, p.hexText = nil, ""
+			return nil
+		}
+		p.hexText += strings.Join(strings.Fields(text), "")
 		return nil
 	}
 	if p.rawNext {
@@ -286,17 +367,99 @@ func (p *parser) config(line string) error {
 		p.configDone = true
 		return nil
 	}
-	k, v, ok := strings.Cut(text, ":")
-	if !ok {
+	var key string
+	var vals []string
+	haveKey := false
+	flush := func() {
+		if !haveKey {
+			return
+		}
+		v := strings.Join(vals, " ")
+		if len(vals) == 0 && configSections[key] {
+			p.cfgSection = key
+			p.cfgGroup++
+			p.s.Testbound = true
+			return
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		p.s.Config = append(p.s.Config, KV{Key: key, Value: strings.TrimSpace(v), Line: p.line, Section: p.cfgSection, Group: p.cfgGroup})
+	}
+	for _, t := range configTokens(text) {
+		if k, ok := configKey(t); ok {
+			flush()
+			key, vals, haveKey = k, nil, true
+			continue
+		}
+		if !haveKey {
+			p.unknown(text)
+			return nil
+		}
+		vals = append(vals, t)
+	}
+	if !haveKey {
 		p.unknown(text)
 		return nil
 	}
-	v = strings.TrimSpace(v)
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	p.s.Config = append(p.s.Config, KV{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v), Line: p.line})
+	flush()
 	return nil
+}
+
+// configSections are the clause headers of Unbound's config format.
+var configSections = map[string]bool{
+	"server": true, "stub-zone": true, "forward-zone": true, "auth-zone": true, "view": true,
+	"rpz": true, "remote-control": true, "python": true, "dynlib": true, "dnstap": true,
+	"cachedb": true, "ipset": true, "dnscrypt": true,
+}
+
+// configKey reports whether token t is a key, "name:", and returns the
+// name. Values with colons (IPv6 addresses) never match: a key is a
+// letter, then letters, digits, '-' and '_', then one colon.
+func configKey(t string) (string, bool) {
+	k, ok := strings.CutSuffix(t, ":")
+	if !ok || k == "" || !(k[0] >= 'a' && k[0] <= 'z' || k[0] >= 'A' && k[0] <= 'Z') {
+		return "", false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", false
+		}
+	}
+	return k, true
+}
+
+// configTokens splits a config line at white space outside double
+// quotes; a quoted token keeps its quotes.
+func configTokens(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, esc, in := false, false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case esc:
+			esc = false
+		case c == '\\':
+			esc = true
+		case c == '"':
+			quoted = !quoted
+		case !quoted && (c == ' ' || c == '\t'):
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+			continue
+		}
+		cur.WriteByte(c)
+		in = true
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 func (p *parser) rangeBegin(f []string) error {
@@ -343,17 +506,80 @@ func (p *parser) stepBegin(f []string) error {
 	}
 	st := &Step{ID: id, Type: f[2], Args: f[3:], Line: p.line}
 	if st.Type == "TIME_PASSES" {
-		if len(st.Args) != 2 || st.Args[0] != "ELAPSE" {
-			return fmt.Errorf("TIME_PASSES wants ELAPSE seconds")
-		}
-		st.Elapse, err = strconv.ParseInt(st.Args[1], 10, 64)
-		if err != nil || st.Elapse < 0 {
-			return fmt.Errorf("TIME_PASSES ELAPSE %s: bad seconds", st.Args[1])
+		if err := timePasses(st); err != nil {
+			return err
 		}
 	}
 	p.step = st
 	p.s.Steps = append(p.s.Steps, st)
 	return nil
+}
+
+// timePasses reads a TIME_PASSES step's arguments: ELAPSE and seconds,
+// decimal allowed (testbound's "ELAPSE 0.05"), or EVAL and an integer
+// expression such as ${30*24*3600}. An EVAL of testbound variables
+// (${$probe}) makes the step unsupported rather than the file unreadable.
+func timePasses(st *Step) error {
+	if len(st.Args) != 2 || st.Args[0] != "ELAPSE" && st.Args[0] != "EVAL" {
+		return fmt.Errorf("TIME_PASSES wants ELAPSE seconds or EVAL ${expression}")
+	}
+	if st.Args[0] == "EVAL" {
+		expr := strings.TrimSuffix(strings.TrimPrefix(st.Args[1], "${"), "}")
+		secs, ok := evalInt(expr)
+		if !ok || secs < 0 {
+			st.Unsupported = "TIME_PASSES EVAL " + st.Args[1] + ": only integer arithmetic is supported"
+			return nil
+		}
+		st.Elapse = time.Duration(secs) * time.Second
+		return nil
+	}
+	secs, err := strconv.ParseFloat(st.Args[1], 64)
+	if err != nil || secs < 0 || secs > 1<<40 {
+		return fmt.Errorf("TIME_PASSES ELAPSE %s: bad seconds", st.Args[1])
+	}
+	st.Elapse = time.Duration(secs * float64(time.Second))
+	return nil
+}
+
+// evalInt evaluates integers joined by +, - and * (with the usual
+// precedence), the arithmetic testbound's EVAL steps use.
+func evalInt(expr string) (int64, bool) {
+	var sum int64
+	for _, term := range splitKeep(expr, "+-") {
+		sign := int64(1)
+		if term[0] == '-' {
+			sign, term = -1, term[1:]
+		} else if term[0] == '+' {
+			term = term[1:]
+		}
+		prod := int64(1)
+		for _, f := range strings.Split(term, "*") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			prod *= n
+		}
+		sum += sign * prod
+	}
+	return sum, true
+}
+
+// splitKeep splits s before each byte in seps, keeping the separator at
+// the start of the next part.
+func splitKeep(s, seps string) []string {
+	var out []string
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if strings.IndexByte(seps, s[i]) >= 0 {
+			out = append(out, s[start:i])
+			start = i
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
 }
 
 // closeEntry attaches the open entry to its RANGE or STEP.
@@ -413,6 +639,11 @@ func (p *parser) entryLine(text string, f []string) error {
 		}
 	case "RAW":
 		p.rawNext = true
+	case "HEX_ANSWER_BEGIN":
+		// testbound: the whole message in hex, over several lines.
+		p.hex, p.hexText = &e.Raw, ""
+	case "HEX_EDNSDATA_BEGIN":
+		p.hex, p.hexText = &e.EDNSData, ""
 	case "MANDATORY":
 		e.Mandatory = true
 	case "EDNS":

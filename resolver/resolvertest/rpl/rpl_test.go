@@ -197,7 +197,7 @@ func TestParseTiny(t *testing.T) {
 	if !s.Steps[0].Entry.DO || !s.Steps[0].Entry.Flags.RD {
 		t.Errorf("query flags: got %+v DO=%v, want RD and DO", s.Steps[0].Entry.Flags, s.Steps[0].Entry.DO)
 	}
-	if got, want := s.Steps[2].Elapse, int64(10); got != want {
+	if got, want := s.Steps[2].Elapse, 10*time.Second; got != want {
 		t.Errorf("elapse: got %d, want %d", got, want)
 	}
 	if len(s.Warnings)+len(s.Unknown) != 0 {
