@@ -50,6 +50,12 @@ type Config struct {
 	// broken zone is not hammered by every retry (RFC 2308 §7.1). A
 	// negative value caches no SERVFAIL.
 	ServfailTTL time.Duration
+	// StaleFor keeps an expired answer this long after it expired, for
+	// GetStaleMsg (serve-stale, RFC 8767): it is a miss for GetMsg and
+	// AppendMsg, but a failed refresh (SERVFAIL) does not replace it and
+	// reading it does not drop it. Zero keeps nothing expired. The LRU
+	// and the byte bound still evict it like any entry.
+	StaleFor time.Duration
 	// Shards is the number of shards (see NewSharded); zero picks 16 ×
 	// GOMAXPROCS. It is lowered so that each shard holds at least
 	// minShardBytes, enough for several of the largest DNS messages.
@@ -152,6 +158,7 @@ type Cache struct {
 	// TTL bounds in seconds, defaults applied. Zero in maxTTL, maxNegTTL
 	// or servfailTTL means that kind of data is not cached.
 	minTTL, maxTTL, maxNegTTL, servfailTTL uint32
+	staleFor                               time.Duration
 }
 
 // entry is one cached message or RRset. It is immutable once stored:
@@ -194,6 +201,16 @@ func (e *entry) remaining(now time.Time) (elapsed, left uint32, ok bool) {
 	return uint32(s), e.ttl - uint32(s), true
 }
 
+// stale reports whether e, expired at now, is still kept for
+// GetStaleMsg: an answer (not a SERVFAIL) expired less than staleFor ago.
+func (c *Cache) stale(e *entry, now time.Time) bool {
+	if c.staleFor <= 0 || e.servfail {
+		return false
+	}
+	expired := e.stored.Add(time.Duration(e.ttl) * time.Second)
+	return now.Sub(expired) < c.staleFor
+}
+
 // New returns an empty Cache configured by cfg.
 func New(cfg Config) *Cache {
 	if cfg.MaxBytes <= 0 {
@@ -219,6 +236,7 @@ func New(cfg Config) *Cache {
 		maxTTL:      seconds(cfg.MaxTTL),
 		maxNegTTL:   seconds(cfg.MaxNegativeTTL),
 		servfailTTL: seconds(cfg.ServfailTTL),
+		staleFor:    max(cfg.StaleFor, 0),
 	}
 	c.store = NewWeighted(cfg.MaxBytes, cfg.MaxEntries, shards,
 		func(k key) uint64 { return k.hash(seed) },

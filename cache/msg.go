@@ -89,7 +89,8 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 	}
 	c.store.AddIf(ik, e, func(old *entry) bool {
 		_, _, live := old.remaining(now)
-		return old.servfail || !live
+		// Nor does it replace an expired answer kept for serving stale.
+		return old.servfail || !live && !c.stale(old, now)
 	})
 }
 
@@ -187,10 +188,43 @@ func (c *Cache) lookupMsg(k Key, now time.Time) (*entry, uint32, bool) {
 	}
 	elapsed, _, ok := e.remaining(now)
 	if !ok {
-		c.drop(ik, e)
+		if !c.stale(e, now) {
+			c.drop(ik, e)
+		}
 		return nil, 0, false
 	}
 	return e, elapsed, true
+}
+
+// StaleTTL is the TTL of the records of a stale answer (RFC 8767 §4
+// recommends 30 s): short, so that clients ask again soon.
+const StaleTTL = 30
+
+// GetStaleMsg returns the answer cached for k once it has expired, while
+// Config.StaleFor still keeps it, as a new message with every record's
+// TTL StaleTTL; for serving stale data (RFC 8767) when a refresh fails or
+// is slow. It reports false for a live entry (GetMsg's business), for a
+// SERVFAIL, and for anything expired longer than StaleFor ago.
+func (c *Cache) GetStaleMsg(k Key, now time.Time) (*dns.Msg, Meta, bool) {
+	e, ok := c.store.Get(msgKey(k))
+	if !ok {
+		return nil, Meta{}, false
+	}
+	if _, _, live := e.remaining(now); live || !c.stale(e, now) {
+		return nil, Meta{}, false
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(e.appendTo(make([]byte, 0, len(e.wire)), 0, 0, k.DO)); err != nil {
+		return nil, Meta{}, false
+	}
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			if rr.Header().Rrtype != dns.TypeOPT {
+				rr.Header().Ttl = StaleTTL
+			}
+		}
+	}
+	return m, e.meta, true
 }
 
 // GetMsg returns the answer cached for k, as a new message the caller owns

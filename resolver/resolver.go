@@ -95,6 +95,17 @@ type Config struct {
 	// under one zone cannot make hush flood its servers; the excess
 	// fails with SERVFAIL and EDE 0 "upstream rate limit". Nil: no limit.
 	ZoneRateLimit *ratelimit.Zones
+	// NoServeStale turns serve-stale (RFC 8767) off. On by default: when
+	// the Cache keeps expired answers (cache.Config.StaleFor) and a
+	// refresh fails, or takes longer than StaleClientTimeout, the expired
+	// answer is served with TTL 30 and EDE 3 (Stale Answer; 19 for a
+	// stale NXDOMAIN) while the refresh goes on. Bogus data is never
+	// served stale.
+	NoServeStale bool
+	// StaleClientTimeout is how long a client with a stale answer
+	// waiting waits for the refresh (default 1.8 s, Unbound's
+	// serve-expired-client-timeout).
+	StaleClientTimeout time.Duration
 	// Limits bound the work of one client query.
 	Limits Limits
 	// Now is the wall clock (default time.Now): signature validity
@@ -270,7 +281,11 @@ func New(cfg Config) (*Resolver, error) {
 		r.ex = &NetExchanger{}
 	}
 	if r.cache == nil {
-		r.cache = cache.New(cache.Config{MaxEntries: DefaultCacheEntries})
+		staleFor := DefaultStaleMaxAge
+		if cfg.NoServeStale {
+			staleFor = 0
+		}
+		r.cache = cache.New(cache.Config{MaxEntries: DefaultCacheEntries, StaleFor: staleFor})
 	}
 	if r.port == 0 {
 		r.port = 53
@@ -404,13 +419,21 @@ func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.lim.Timeout)
 	defer cancel()
 	key := r.fullKey(qq.Name, qq.Qtype)
-	res, _, err := r.qflights.do(ctx, key, func() (result, error) {
-		// The work is shared with every client asking the same question
-		// meanwhile: one client hanging up must not fail the others.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lim.Timeout)
-		defer cancel()
-		return r.resolveTop(wctx, key.Name, qq.Qtype)
-	})
+	resolve := func(ctx context.Context) (result, error) {
+		res, _, err := r.qflights.do(ctx, key, func() (result, error) {
+			// The work is shared with every client asking the same
+			// question meanwhile: one client hanging up must not fail
+			// the others, and a refresh outlives the stale answer.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lim.Timeout)
+			defer cancel()
+			return r.resolveTop(wctx, key.Name, qq.Qtype)
+		})
+		return res, err
+	}
+	if m, ok := r.serveStale(ctx, q, resolve); ok {
+		return m, nil
+	}
+	res, err := resolve(ctx)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.chain != nil && strings.EqualFold(e.chain.name, qq.Name) {

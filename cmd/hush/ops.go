@@ -67,7 +67,11 @@ func (o *opsRuntime) setServers(acls []aclSetter) {
 
 // newCache makes the cache cfg asks for.
 func newCache(cfg serveConfig) *cache.Cache {
-	return cache.New(cache.Config{MaxBytes: cfg.CacheBytes, MaxEntries: cfg.CacheSize, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL})
+	staleFor := cfg.StaleMaxAge
+	if !cfg.ServeStale {
+		staleFor = 0
+	}
+	return cache.New(cache.Config{MaxBytes: cfg.CacheBytes, MaxEntries: cfg.CacheSize, MinTTL: cfg.MinTTL, MaxTTL: cfg.MaxTTL, StaleFor: staleFor})
 }
 
 // buildPolicy reads the policy's files; nil when cfg has none.

@@ -9,6 +9,7 @@ import (
 	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/filter"
+	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/transport"
 	"github.com/miekg/dns"
 )
@@ -84,6 +85,11 @@ type serveConfig struct {
 	// UpstreamCookies and DNS0x20 are the resolver's defences toward
 	// authorities (client cookies, random question case).
 	UpstreamCookies, DNS0x20 bool
+	// ServeStale serves expired answers (RFC 8767) kept up to
+	// StaleMaxAge when a refresh fails or takes StaleClientTimeout.
+	ServeStale         bool
+	StaleMaxAge        time.Duration
+	StaleClientTimeout time.Duration
 	// Ops are the settings for operating hush (settings_ops.go).
 	Ops opsConfig
 }
@@ -127,22 +133,25 @@ const (
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{
-		Listen:            []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
-		AllowClient:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-		CacheBytes:        defaultCacheBytes,
-		MaxConns:          transport.DefaultMaxConns,
-		MaxConnsPerClient: transport.DefaultMaxConnsPerClient,
-		QNameMin:          true,
-		MaxTTL:            defaultMaxTTL,
-		Timeout:           defaultTimeout,
-		UpstreamPort:      defaultUpstreamPort,
-		DNSSEC:            true,
-		ServerCookies:     true,
-		RateLimit:         autoRate,
-		ZoneRateLimit:     autoRate,
-		UpstreamCookies:   true,
-		DNS0x20:           true,
-		Ops:               opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
+		Listen:             []listenURL{{Scheme: "dns", Addr: netip.MustParseAddrPort("127.0.0.1:53")}},
+		AllowClient:        []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		CacheBytes:         defaultCacheBytes,
+		MaxConns:           transport.DefaultMaxConns,
+		MaxConnsPerClient:  transport.DefaultMaxConnsPerClient,
+		QNameMin:           true,
+		MaxTTL:             defaultMaxTTL,
+		Timeout:            defaultTimeout,
+		UpstreamPort:       defaultUpstreamPort,
+		DNSSEC:             true,
+		ServerCookies:      true,
+		RateLimit:          autoRate,
+		ZoneRateLimit:      autoRate,
+		UpstreamCookies:    true,
+		DNS0x20:            true,
+		ServeStale:         true,
+		StaleMaxAge:        resolver.DefaultStaleMaxAge,
+		StaleClientTimeout: resolver.DefaultStaleClientTimeout,
+		Ops:                opsConfig{LogLevel: logInfo, BlockEDE: filter.EDEBlocked},
 	}
 }
 
@@ -253,6 +262,21 @@ func baseSettings() []setting {
 			name: "dns0x20", kind: boolSetting, typ: "bool", def: "true",
 			usage: "randomise the case of questions sent to authoritative servers and drop answers that do not echo it; --dns0x20=false turns it off",
 			apply: applyDNS0x20,
+		},
+		{
+			name: "serve-stale", kind: boolSetting, typ: "bool", def: "true",
+			usage: "answer with expired data (TTL 30, EDE 3 or 19) when its authorities fail or are slow (RFC 8767); --serve-stale=false turns it off",
+			apply: applyServeStale,
+		},
+		{
+			name: "serve-stale-max-age", kind: scalarSetting, typ: "DURATION", def: "24h",
+			usage: "how long expired answers are kept for serve-stale",
+			apply: applyServeStaleMaxAge,
+		},
+		{
+			name: "serve-stale-client-timeout", kind: scalarSetting, typ: "DURATION", def: "1.8s",
+			usage: "how long a client waits for a refresh before it gets the stale answer",
+			apply: applyServeStaleClientTimeout,
 		},
 		{
 			name: "min-ttl", kind: scalarSetting, typ: "DURATION", def: "0s",

@@ -353,3 +353,18 @@ func parseRate(key string, r rawValue) (float64, error) {
 	}
 	return f, nil
 }
+
+func applyServeStale(c *serveConfig, key string, r rawValue) (err error) {
+	c.ServeStale, err = parseBool(key, r)
+	return err
+}
+
+func applyServeStaleMaxAge(c *serveConfig, key string, r rawValue) (err error) {
+	c.StaleMaxAge, err = parseDurationValue(key, r, true)
+	return err
+}
+
+func applyServeStaleClientTimeout(c *serveConfig, key string, r rawValue) (err error) {
+	c.StaleClientTimeout, err = parseDurationValue(key, r, true)
+	return err
+}

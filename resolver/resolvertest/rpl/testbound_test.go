@@ -144,3 +144,24 @@ func TestPlayTestbound(t *testing.T) {
 type resolverFunc func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
 
 func (f resolverFunc) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) { return f(ctx, q) }
+
+// TestMinimalView: with Unbound's minimal-responses: no, lenient mode
+// does not require the NS and glue a minimal responder leaves out of a
+// positive answer, but keeps a negative answer's authority section.
+func TestMinimalView(t *testing.T) {
+	rr := func(s string) dns.RR { r, _ := dns.NewRR(s); return r }
+	pos := &Entry{Answer: []dns.RR{rr("a.example. A 192.0.2.1")},
+		Ns:    []dns.RR{rr("example. NS ns.example."), rr("example. RRSIG NS 8 1 3600 20300101000000 20200101000000 1 example. AAAA")},
+		Extra: []dns.RR{rr("ns.example. A 192.0.2.53"), rr("x.example. TXT x")}}
+	if m := minimalView(pos); len(m.Ns) != 0 || len(m.Extra) != 1 || len(pos.Ns) != 2 {
+		t.Errorf("positive: got authority %v additional %v (entry's authority %d)", m.Ns, m.Extra, len(pos.Ns))
+	}
+	neg := &Entry{Ns: []dns.RR{rr("example. SOA ns.example. h.example. 1 2 3 4 5"), rr("example. NS ns.example.")}}
+	if m := minimalView(neg); len(m.Ns) != 2 {
+		t.Errorf("negative: got authority %v, want it whole", m.Ns)
+	}
+	nx := &Entry{Rcode: dns.RcodeNameError, Ns: []dns.RR{rr("example. NS ns.example.")}}
+	if m := minimalView(nx); len(m.Ns) != 1 {
+		t.Errorf("NXDOMAIN: got authority %v, want it whole", m.Ns)
+	}
+}
