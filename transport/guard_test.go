@@ -182,9 +182,9 @@ func TestGuardUDPServer(t *testing.T) {
 }
 
 // TestGuardedHitAllocs: the guard (rate limit on, cookies on) adds no
-// allocation to a cache hit, whether the query has a client cookie or
-// not. (A query with any EDNS option costs miekg/dns's unpacking of it,
-// with or without the guard.)
+// allocation to a cache hit without a cookie, and only the packing of
+// the answer's COOKIE option to one with. (A query with any EDNS option
+// costs miekg/dns's unpacking of it, with or without the guard.)
 func TestGuardedHitAllocs(t *testing.T) {
 	limiter, err := ratelimit.NewClients(ratelimit.ClientConfig{QPS: 1e9})
 	if err != nil {
