@@ -25,10 +25,19 @@ check() {
 	make --no-print-directory install DESTDIR="$root" PREFIX="$prefix" >/dev/null
 	install -D -m 0755 /bin/kill "$root/bin/kill"
 	unit="$root$prefix/lib/systemd/system/hush.service"
-	grep -qx "ExecStart=$prefix/bin/hush serve --config /etc/hush/hush.yaml" "$unit" || {
+	grep -qx "ExecStart=$prefix/bin/hush serve --config /etc/hush/hush.yaml --trust-anchor-state /var/lib/hush/root.state --control-socket /run/hush/control.sock" "$unit" || {
 		echo "verify.sh: make install PREFIX=$prefix did not point ExecStart at $prefix/bin/hush" >&2
 		exit 1
 	}
+	# Every flag ExecStart passes exists in the installed hush.
+	"$root$prefix/bin/hush" serve --help >"$root/help"
+	# shellcheck disable=SC2013 # flags are single words
+	for flag in $(sed -n 's/^ExecStart=//p' "$unit" | grep -o -- '--[a-z0-9-]*'); do
+		grep -q -- "  $flag " "$root/help" || {
+			echo "verify.sh: ExecStart passes $flag, which hush serve does not have" >&2
+			exit 1
+		}
+	done
 	for f in "$prefix/bin/hush" /etc/hush/hush.yaml "$prefix/share/hush/resolved-hush.conf" \
 		"$prefix/share/hush/hush.example.yaml"; do
 		[ -f "$root$f" ] || {

@@ -104,6 +104,7 @@ procd_append_param() {
 }
 procd_add_jail() { echo "jail $*" >>"$work/procd"; }
 procd_add_jail_mount() { echo "mount $*" >>"$work/procd"; }
+procd_add_jail_mount_rw() { echo "mount_rw $*" >>"$work/procd"; }
 procd_add_reload_trigger() { echo "reload_trigger $*" >>"$work/procd"; }
 
 # --- /lib/config/uci.sh over a directory: $work/uci/PKG/SECTION/OPTION ----
@@ -173,6 +174,8 @@ start_case() {
 	. "$INIT_SCRIPT"
 	# shellcheck disable=SC2034 # read by the init script's functions
 	PROG=$HUSH_BIN DNSMASQ_INIT=$work/dnsmasq.init
+	# The script's own function, replaced after it is loaded: no chown.
+	hush_own_dir() { echo "own $1" >>"$work/procd"; }
 }
 
 # want_cmd LINE: the rendered command, one argument per line, with
@@ -222,7 +225,7 @@ dhcp_stock
 before=$(dhcp_dump)
 start_case shipped "$CONFIG"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --cache-size 20000 --dnssec validate"
+want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --cache-size 20000 --dnssec validate --trust-anchor-state /etc/hush/root.state --control-socket /var/run/hush/control.sock"
 check_flags
 want_line procd "open hush"
 want_line procd "param respawn "
@@ -231,6 +234,10 @@ want_line procd "param capabilities /etc/capabilities/hush.json"
 want_line procd "jail hush ronly"
 want_line procd "close"
 no_line procd "mount /etc/ssl/certs/ca-certificates.crt"
+want_line procd "own /var/run/hush"
+want_line procd "mount_rw /var/run/hush"
+want_line procd "own /etc/hush"
+want_line procd "mount_rw /etc/hush"
 want_dhcp noresolv 1
 want_dhcp server "/corp.example/10.1.1.1 127.0.0.1#5453"
 want_dhcp hush_backup_server "192.0.2.53"
@@ -267,9 +274,11 @@ s/#list allow_client/list allow_client/
 s/option cache_size '20000'/option cache_size '5000'/
 ")"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --forward 1.1.1.1 --forward tls://9.9.9.9#dns.quad9.net --cache-size 5000 --dnssec off --allow-client 192.168.1.0/24"
+want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --forward 1.1.1.1 --forward tls://9.9.9.9#dns.quad9.net --cache-size 5000 --dnssec off --control-socket /var/run/hush/control.sock --allow-client 192.168.1.0/24"
 check_flags
 want_line procd "mount /etc/ssl/certs/ca-certificates.crt"
+# Without validation there is no trust-anchor state to keep.
+no_line procd "mount_rw /etc/hush"
 
 # 3. hush owns port 53; dnsmasq only does DHCP (README: Install on OpenWRT).
 dhcp_stock
@@ -280,7 +289,7 @@ s/option dnsmasq 'forward'/option dnsmasq 'replace'/
 s/list listen_addr '::1'/&\n\tlist listen_addr '192.168.1.1'/
 ")"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://[::1]:53 --listen dns://192.168.1.1:53 --cache-size 20000 --dnssec validate --allow-client 127.0.0.0/8 --allow-client ::1/128 --allow-client 10.0.0.0/8 --allow-client 172.16.0.0/12 --allow-client 192.168.0.0/16 --allow-client fc00::/7 --allow-client fe80::/10"
+want_cmd "/usr/bin/hush serve --listen dns://[::1]:53 --listen dns://192.168.1.1:53 --cache-size 20000 --dnssec validate --trust-anchor-state /etc/hush/root.state --control-socket /var/run/hush/control.sock --allow-client 127.0.0.0/8 --allow-client ::1/128 --allow-client 10.0.0.0/8 --allow-client 172.16.0.0/12 --allow-client 192.168.0.0/16 --allow-client fc00::/7 --allow-client fe80::/10"
 check_flags
 want_dhcp port 0
 want_dhcp noresolv ""

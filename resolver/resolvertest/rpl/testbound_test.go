@@ -144,3 +144,80 @@ func TestPlayTestbound(t *testing.T) {
 type resolverFunc func(ctx context.Context, q *dns.Msg) (*dns.Msg, error)
 
 func (f resolverFunc) ServeDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) { return f(ctx, q) }
+
+// TestMinimalView: with Unbound's minimal-responses: no, lenient mode
+// does not require the NS and glue a minimal responder leaves out of a
+// positive answer, but keeps a negative answer's authority section.
+func TestMinimalView(t *testing.T) {
+	rr := func(s string) dns.RR { r, _ := dns.NewRR(s); return r }
+	pos := &Entry{Answer: []dns.RR{rr("a.example. A 192.0.2.1")},
+		Ns:    []dns.RR{rr("example. NS ns.example."), rr("example. RRSIG NS 8 1 3600 20300101000000 20200101000000 1 example. AAAA")},
+		Extra: []dns.RR{rr("ns.example. A 192.0.2.53"), rr("x.example. TXT x")}}
+	if m := minimalView(pos); len(m.Ns) != 0 || len(m.Extra) != 1 || len(pos.Ns) != 2 {
+		t.Errorf("positive: got authority %v additional %v (entry's authority %d)", m.Ns, m.Extra, len(pos.Ns))
+	}
+	neg := &Entry{Ns: []dns.RR{rr("example. SOA ns.example. h.example. 1 2 3 4 5"), rr("example. NS ns.example.")}}
+	if m := minimalView(neg); len(m.Ns) != 2 {
+		t.Errorf("negative: got authority %v, want it whole", m.Ns)
+	}
+	nx := &Entry{Rcode: dns.RcodeNameError, Ns: []dns.RR{rr("example. NS ns.example.")}}
+	if m := minimalView(nx); len(m.Ns) != 1 {
+		t.Errorf("NXDOMAIN: got authority %v, want it whole", m.Ns)
+	}
+}
+
+// TestPlayTestboundAnswerList: testbound checks each answer once, against
+// any answer not yet checked, so queries answered out of order pass.
+func TestPlayTestboundAnswerList(t *testing.T) {
+	const sc = `server:
+CONFIG_END
+SCENARIO_BEGIN two answers
+STEP 1 QUERY
+ENTRY_BEGIN
+REPLY RD
+SECTION QUESTION
+a.example. IN A
+ENTRY_END
+STEP 2 QUERY
+ENTRY_BEGIN
+REPLY RD
+SECTION QUESTION
+b.example. IN A
+ENTRY_END
+STEP 3 CHECK_ANSWER
+ENTRY_BEGIN
+MATCH qname
+SECTION QUESTION
+a.example. IN A
+ENTRY_END
+STEP 4 CHECK_ANSWER
+ENTRY_BEGIN
+MATCH qname
+SECTION QUESTION
+b.example. IN A
+ENTRY_END
+STEP 5 CHECK_ANSWER
+ENTRY_BEGIN
+MATCH qname
+SECTION QUESTION
+a.example. IN A
+ENTRY_END
+SCENARIO_END
+`
+	s, err := Parse(strings.NewReader(sc), "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(s *Scenario, ex Exchanger, now func() time.Time) (Resolver, error) {
+		return resolverFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+			m := new(dns.Msg)
+			m.SetReply(q)
+			return m, nil
+		}), nil
+	}
+	// Step 5 checks a.example. again: it was checked already, and the
+	// last answer is b.example.'s, so the scenario fails there.
+	if r := Play(context.Background(), s, f, false); r.Passed || r.Step != 5 {
+		t.Errorf("got %+v, want a failure at step 5", r)
+	}
+}
