@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -239,6 +240,11 @@ func cacheControl(out []byte) string {
 	return "max-age=" + strconv.FormatUint(uint64(ttl), 10)
 }
 
+// maxDoHAge caps max-age at a day, the cache's default MaxTTL: the
+// handler clamps its TTLs to the operator's --max-ttl, and this is the
+// ceiling for any handler that does not.
+const maxDoHAge = 86400
+
 // freshness computes cacheControl's max-age; false means no-store.
 func freshness(out []byte) (uint32, bool) {
 	if len(out) < headerSize {
@@ -261,6 +267,9 @@ func freshness(out []byte) (uint32, bool) {
 	}
 	minTTL, seen := uint32(0), false
 	keep := func(t uint32) {
+		if t > math.MaxInt32 {
+			t = 0 // RFC 2181 §8: the top bit set means zero
+		}
 		if !seen || t < minTTL {
 			minTTL, seen = t, true
 		}
@@ -293,7 +302,7 @@ func freshness(out []byte) (uint32, bool) {
 		}
 		off += rdlen
 	}
-	return minTTL, true
+	return min(minTTL, maxDoHAge), true
 }
 
 // skipName returns the offset after the name at off, or -1.

@@ -443,6 +443,11 @@ func TestDoHCacheControl(t *testing.T) {
 		{"NXDOMAIN: SOA MINIMUM", dohCacheMsg(t, dns.RcodeNameError, nil, []string{soa}, true), "max-age=300"},
 		{"NODATA: SOA TTL below MINIMUM", dohCacheMsg(t, dns.RcodeSuccess, nil, []string{strings.Replace(soa, "3600", "30", 1)}, false), "max-age=30"},
 		{"NODATA without SOA", dohCacheMsg(t, dns.RcodeSuccess, nil, nil, false), "max-age=0"},
+		// RFC 2181 §8: a TTL with the top bit set is zero; and no
+		// max-age above a day, the cache's default ceiling (issue 13).
+		{"TTL 2^32-1 is zero", dohCacheMsg(t, dns.RcodeSuccess, []string{"example.com. 4294967295 IN A 192.0.2.1"}, nil, false), "max-age=0"},
+		{"TTL 2^31-1 capped at a day", dohCacheMsg(t, dns.RcodeSuccess, []string{"example.com. 2147483647 IN A 192.0.2.1"}, nil, false), "max-age=86400"},
+		{"SOA MINIMUM with the top bit set is zero", dohCacheMsg(t, dns.RcodeNameError, nil, []string{"example.com. 3600 IN SOA ns.example.com. h.example.com. 1 7200 900 1209600 4294967295"}, false), "max-age=0"},
 		{"SERVFAIL", dohCacheMsg(t, dns.RcodeServerFailure, nil, nil, true), "no-store"},
 		{"REFUSED", dohCacheMsg(t, dns.RcodeRefused, nil, nil, true), "no-store"},
 		{"FORMERR", dohCacheMsg(t, dns.RcodeFormatError, nil, nil, false), "no-store"},

@@ -180,3 +180,78 @@ func TestGuardUDPServer(t *testing.T) {
 		t.Errorf("cookie over a real socket: %x; want a valid one", got)
 	}
 }
+
+// TestGuardedHitAllocs: the guard (rate limit on, cookies on) adds no
+// allocation to a cache hit without a cookie, and only the packing of
+// the answer's COOKIE option to one with. (A query with any EDNS option
+// costs miekg/dns's unpacking of it, with or without the guard.)
+func TestGuardedHitAllocs(t *testing.T) {
+	limiter, err := ratelimit.NewClients(ratelimit.ClientConfig{QPS: 1e9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := newPipeline(Config{Handler: newCacheHandler(t)})
+	guarded := newPipeline(Config{Handler: newCacheHandler(t), Cookies: cookie.NewKeeper(cookie.NewServer(guardSecret)), RateLimit: limiter})
+	client := netip.MustParseAddr("127.0.0.1")
+	allocs := func(pl *pipeline, m *dns.Msg) float64 {
+		raw := pack(t, m)
+		sc := newScratch()
+		q := new(dns.Msg)
+		var req request
+		return testing.AllocsPerRun(1000, func() {
+			if _, act := pl.prepareFrom(sc, raw, q, &req, protoUDP, client, true); act != actReply {
+				t.Fatalf("got action %d, want actReply", act)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		q     func() *dns.Msg
+		extra float64 // allocations the guard may add
+	}{
+		{"no cookie", func() *dns.Msg { return query("www.example.com.", dns.TypeA, true, 1232, false) }, 0},
+		// The answer's COOKIE option: miekg/dns copies option data
+		// when it packs an OPT record.
+		{"client cookie", func() *dns.Msg {
+			return withCookie(query("www.example.com.", dns.TypeA, true, 1232, false), "0102030405060708")
+		}, 3},
+	} {
+		p, g := allocs(plain, tc.q()), allocs(guarded, tc.q())
+		t.Logf("%s: allocations per hit %.1f, guarded %.1f", tc.name, p, g)
+		if g > p+tc.extra {
+			t.Errorf("%s: the guard adds %.1f allocations per hit; want at most %.0f", tc.name, g-p, tc.extra)
+		}
+	}
+}
+
+// BenchmarkGuardedHit compares a UDP cache hit through the pipeline with
+// and without the guard (rate limit on but never reached; cookies on).
+func BenchmarkGuardedHit(b *testing.B) {
+	limiter, err := ratelimit.NewClients(ratelimit.ClientConfig{QPS: 1e9})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain := newPipeline(Config{Handler: newCacheHandler(b)})
+	guarded := newPipeline(Config{Handler: newCacheHandler(b), Cookies: cookie.NewKeeper(cookie.NewServer(guardSecret)), RateLimit: limiter})
+	client := netip.MustParseAddr("127.0.0.1")
+	for _, bc := range []struct {
+		name string
+		pl   *pipeline
+		q    *dns.Msg
+	}{
+		{"plain", plain, query("www.example.com.", dns.TypeA, true, 1232, false)},
+		{"guarded", guarded, query("www.example.com.", dns.TypeA, true, 1232, false)},
+		{"guarded-cookie", guarded, withCookie(query("www.example.com.", dns.TypeA, true, 1232, false), "0102030405060708")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			raw := pack(b, bc.q)
+			sc := newScratch()
+			q := new(dns.Msg)
+			var req request
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.pl.prepareFrom(sc, raw, q, &req, protoUDP, client, true)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -54,7 +55,34 @@ type observed struct {
 var (
 	_ transport.Handler       = (*observed)(nil)
 	_ transport.CacheAnswerer = (*observed)(nil)
+	_ transport.WireAnswerer  = (*observed)(nil)
 )
+
+// AppendCached is AnswerCached without a dns.Msg (transport.WireAnswerer),
+// counted alike. The answer policy matches names of a dns.Msg, so with a
+// policy every query goes the AnswerCached way instead.
+func (o *observed) AppendCached(dst, qname []byte, qtype uint16, do, cd, ad bool) ([]byte, bool) {
+	s := o.live.stage()
+	if s.policy != nil {
+		return dst, false
+	}
+	start := len(dst)
+	out, ok := s.res.AppendCached(dst, qname, qtype, do, cd, ad)
+	if !ok {
+		return dst, false
+	}
+	flags := binary.BigEndian.Uint16(out[start+2:])
+	o.m.Query(o.t, qtype)
+	o.m.CacheHit()
+	// A wire hit carries no EDE (those go the AnswerCached way) and AD
+	// only where AnswerCached's answer would: statusOf's reading.
+	status := metrics.Insecure
+	if flags&(1<<5) != 0 {
+		status = metrics.Secure
+	}
+	o.m.Answer(int(flags&0xF), status, -1, 0)
+	return out, true
+}
 
 // AnswerCached answers from the policy or the cache, inline on the
 // listener's goroutine (neither blocks). A miss is counted by ServeDNS,
@@ -132,6 +160,10 @@ func (o *observed) policy(s *stage, q *dns.Msg, start time.Time) (*dns.Msg, bool
 // as taking no time).
 func (o *observed) answered(r *dns.Msg, start time.Time) {
 	ede := edeOf(r)
+	if ede == int(dns.ExtendedErrorCodeStaleAnswer) || ede == int(dns.ExtendedErrorCodeStaleNXDOMAINAnswer) {
+		// RFC 8767 answers say so with EDE 3 or 19 (RFC 8914).
+		o.m.Stale()
+	}
 	var d time.Duration
 	if !start.IsZero() {
 		d = time.Since(start)

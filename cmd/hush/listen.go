@@ -29,8 +29,8 @@ type sockets struct {
 	// QUIC holds the UDP sockets of the quic:// URLs (DNS over QUIC).
 	QUIC []net.PacketConn
 	// Bound lists the --listen URLs with the ports actually bound (port
-	// 0 replaced), in the order given.
-	Bound []listenURL
+	// 0 replaced), in the order given; Configured lists them as given.
+	Bound, Configured []listenURL
 	// HTTPS holds the sockets of the https:// URLs.
 	HTTPS []httpsSockets
 }
@@ -111,6 +111,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 
 // bind records u as bound to a.
 func (s *sockets) bind(u listenURL, a net.Addr) {
+	s.Configured = append(s.Configured, u)
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
 		u.Addr = netip.AddrPortFrom(u.Addr.Addr(), ap.Port())
 	}

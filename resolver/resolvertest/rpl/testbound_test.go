@@ -165,3 +165,59 @@ func TestMinimalView(t *testing.T) {
 		t.Errorf("NXDOMAIN: got authority %v, want it whole", m.Ns)
 	}
 }
+
+// TestPlayTestboundAnswerList: testbound checks each answer once, against
+// any answer not yet checked, so queries answered out of order pass.
+func TestPlayTestboundAnswerList(t *testing.T) {
+	const sc = `server:
+CONFIG_END
+SCENARIO_BEGIN two answers
+STEP 1 QUERY
+ENTRY_BEGIN
+REPLY RD
+SECTION QUESTION
+a.example. IN A
+ENTRY_END
+STEP 2 QUERY
+ENTRY_BEGIN
+REPLY RD
+SECTION QUESTION
+b.example. IN A
+ENTRY_END
+STEP 3 CHECK_ANSWER
+ENTRY_BEGIN
+MATCH qname
+SECTION QUESTION
+a.example. IN A
+ENTRY_END
+STEP 4 CHECK_ANSWER
+ENTRY_BEGIN
+MATCH qname
+SECTION QUESTION
+b.example. IN A
+ENTRY_END
+STEP 5 CHECK_ANSWER
+ENTRY_BEGIN
+MATCH qname
+SECTION QUESTION
+a.example. IN A
+ENTRY_END
+SCENARIO_END
+`
+	s, err := Parse(strings.NewReader(sc), "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(s *Scenario, ex Exchanger, now func() time.Time) (Resolver, error) {
+		return resolverFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+			m := new(dns.Msg)
+			m.SetReply(q)
+			return m, nil
+		}), nil
+	}
+	// Step 5 checks a.example. again: it was checked already, and the
+	// last answer is b.example.'s, so the scenario fails there.
+	if r := Play(context.Background(), s, f, false); r.Passed || r.Step != 5 {
+		t.Errorf("got %+v, want a failure at step 5", r)
+	}
+}
