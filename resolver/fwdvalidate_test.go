@@ -285,3 +285,60 @@ func TestZoneRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedChainForgery: through a forwarder, an alias chain that
+// starts in an unsigned zone and runs on through a signed one must have
+// every RRset of the signed zone signed. A forwarder (or whoever sits on
+// a dns:// path) that hangs an unsigned CNAME for a name of a signed zone
+// behind an unsigned zone's alias makes the answer Bogus, and the forged
+// alias never answers a later question for the signed name.
+func TestForwardedChainForgery(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	honest := viaResolver(inner, false)
+	forger := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		if q.Question[0].Name != "www.insecure.sec." || q.Question[0].Qtype != dns.TypeA {
+			return honest.Exchange(ctx, q)
+		}
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		for _, s := range []string{
+			"www.insecure.sec. 300 IN CNAME www.alg8.sec.",
+			"www.alg8.sec. 300 IN CNAME evil.insecure.sec.",
+			"evil.insecure.sec. 300 IN A 198.51.100.66",
+		} {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{{Zone: ".", Forwarder: forger}},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := askDO(t, r, "www.insecure.sec.", dns.TypeA, true, false)
+	if err == nil {
+		t.Errorf("forged chain through www.alg8.sec.: got %v, want Bogus", m.Answer)
+	}
+	m, err = askDO(t, r, "www.alg8.sec.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatalf("www.alg8.sec. after the forgery: %v", err)
+	}
+	if !m.AuthenticatedData || answerHas(m, "198.51.100.66") || answerHas(m, "evil.insecure.sec.") {
+		t.Errorf("www.alg8.sec. after the forgery: AD %v %v, want the signed answer", m.AuthenticatedData, m.Answer)
+	}
+}
