@@ -342,3 +342,74 @@ func TestForwardedChainForgery(t *testing.T) {
 		t.Errorf("www.alg8.sec. after the forgery: AD %v %v, want the signed answer", m.AuthenticatedData, m.Answer)
 	}
 }
+
+// TestForwardZoneBailiwick: a forward zone's upstream speaks for its zone
+// only (Unbound scrubs a forward zone's answers against the zone's name
+// alike). Records it adds for names outside the zone, an alias of an
+// unsigned public name here, are not believed: hush follows the chain
+// out of the zone itself, and the public name keeps its own answer.
+func TestForwardZoneBailiwick(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	lan := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		var rrs []string
+		switch q.Question[0].Name {
+		case "printer.lan.":
+			rrs = []string{
+				"printer.lan. 300 IN CNAME www.insecure.sec.",
+				"www.insecure.sec. 300 IN CNAME evil.lan.",
+				"evil.lan. 300 IN A 198.51.100.66",
+			}
+		case "evil.lan.":
+			rrs = []string{"evil.lan. 300 IN A 198.51.100.66"}
+		default:
+			r.Rcode = dns.RcodeNameError
+		}
+		for _, s := range rrs {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{
+			{Zone: ".", Forwarder: viaResolver(inner, false)},
+			{Zone: "lan.", Forwarder: lan},
+		},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := askDO(t, inner, "www.insecure.sec.", dns.TypeA, true, false)
+	if err != nil || len(want.Answer) == 0 {
+		t.Fatalf("www.insecure.sec. from the upstream: %v, %v", want, err)
+	}
+	m, err := askDO(t, r, "printer.lan.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatalf("printer.lan.: %v", err)
+	}
+	if answerHas(m, "evil.lan.") {
+		t.Errorf("printer.lan.: %v, want the lan forwarder's records for www.insecure.sec. ignored", m.Answer)
+	}
+	m, err = askDO(t, r, "www.insecure.sec.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatalf("www.insecure.sec.: %v", err)
+	}
+	if answerHas(m, "evil.lan.") || answerHas(m, "198.51.100.66") {
+		t.Errorf("www.insecure.sec. after printer.lan.: %v, want %v", m.Answer, want.Answer)
+	}
+}
