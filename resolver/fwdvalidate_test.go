@@ -413,3 +413,63 @@ func TestForwardZoneBailiwick(t *testing.T) {
 		t.Errorf("www.insecure.sec. after printer.lan.: %v, want %v", m.Answer, want.Answer)
 	}
 }
+
+// TestForwardZoneNoDataWithoutSOA: a forwarder that has a name but not
+// the type asked answers NOERROR with nothing in it, often without an
+// SOA (dnsmasq does so for names from /etc/hosts and DHCP leases). From a
+// forwarder, whose RA says it recursed, that is NODATA, not a lame
+// server: printer.lan. AAAA must not be SERVFAIL.
+func TestForwardZoneNoDataWithoutSOA(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	lan := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 192.168.1.10")
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	honest := viaResolver(inner, false)
+	// The same empty reply for a signed name proves nothing: Bogus.
+	forger := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		if q.Question[0].Name == "www.alg8.sec." {
+			r := new(dns.Msg)
+			r.SetReply(q)
+			r.RecursionAvailable = true
+			return r, nil
+		}
+		return honest.Exchange(ctx, q)
+	})
+	for _, validate := range []bool{true, false} {
+		cfg := resolver.Config{
+			ForwardZones: []resolver.ForwardZone{
+				{Zone: ".", Forwarder: forger},
+				{Zone: "lan.", Forwarder: lan},
+			},
+			DNSSEC: validate,
+		}
+		if validate {
+			cfg.TrustAnchors = signedAnchors(t, n)
+		}
+		r, err := resolver.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := askDO(t, r, "printer.lan.", dns.TypeAAAA, true, false)
+		if err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 || m.AuthenticatedData {
+			t.Errorf("validate %v: printer.lan. AAAA: got %v, %v; want an Insecure NODATA", validate, m, err)
+		}
+		if m, err := askDO(t, r, "www.alg8.sec.", dns.TypeA, true, false); validate && err == nil {
+			t.Errorf("an empty reply for www.alg8.sec. A: got %v, want Bogus", m)
+		}
+	}
+}

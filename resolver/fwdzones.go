@@ -213,6 +213,12 @@ func (r *Resolver) forwardTo(ctx context.Context, qs *qstate, zone string, fw Fo
 	}
 	out := scrub(resp, name, qtype, zone)
 	kind := classify(out, zone)
+	if kind == kindLame && out.Rcode == dns.RcodeSuccess && out.RecursionAvailable && len(out.Answer) == 0 && len(out.Ns) == 0 {
+		// A recursive server's empty NOERROR to a question it recursed
+		// for is NODATA, SOA or not (dnsmasq leaves it out for the names
+		// it serves itself); an iterator would call it lame.
+		kind = kindNoData
+	}
 	if kind == kindReferral || kind == kindLame || kind == kindFail {
 		return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: forwarders gave no answer", ErrNoReachable)}
 	}

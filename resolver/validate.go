@@ -166,6 +166,19 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	var final string
 	if negative {
 		final, _ = chainEnd(m.Answer, qname, qtype)
+		if len(m.Ns) == 0 && r.forwarded(final) {
+			// A forwarder's NODATA may come with nothing at all in
+			// its authority section (dnsmasq's for its own names):
+			// fine where the name's zone is proven unsigned, as an
+			// unsigned SOA would be, and Bogus otherwise.
+			ins, err := r.provenInsecure(ctx, qs, final)
+			if err != nil {
+				return dnssec.Indeterminate, 0, err
+			}
+			if ins {
+				return dnssec.Insecure, 0, nil
+			}
+		}
 	}
 	status, code, err = v.judge(d, proofZone, wildcards, final, qtype, kind)
 	if err != nil || status != dnssec.Secure || len(d.nsecs)+len(d.nsec3s) == 0 {
