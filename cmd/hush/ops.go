@@ -379,6 +379,7 @@ func (o *opsRuntime) Status(context.Context) (control.Status, error) {
 			{Name: "local-data", Value: t.LocalData},
 			{Name: "upstream-queries", Value: t.UpstreamQueries},
 			{Name: "upstream-timeouts", Value: t.UpstreamTimeouts},
+			{Name: "stale-answers", Value: t.Stale},
 			{Name: "policy-names", Value: uint64(o.live.stage().policy.Stats().Names)},
 		},
 	}, nil
