@@ -188,7 +188,7 @@ type entry struct {
 	// of a message with no question, compressed; TTLs are set on read.
 	wire     []byte
 	ttlOffs  []uint16
-	plain    *plainView
+	plain    plainCut
 	servfail bool
 	opt      bool // the message's additional section holds an OPT record
 }

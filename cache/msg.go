@@ -82,7 +82,7 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		}
 		plain = &plainView{wire: pw, ttlOffs: poffs}
 	}
-	e.plain = plain
+	e.plain = plain.compact()
 	if !e.servfail {
 		c.store.Add(ik, e)
 		return
@@ -289,7 +289,7 @@ func (e *entry) metaFor(elapsed uint32) Meta {
 // with ID id and its TTLs lowered by elapsed seconds.
 func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32, do bool) []byte {
 	base := len(dst)
-	if do || e.plain == nil {
+	if do || e.plain.none() {
 		dst = appendLowered(dst, e.wire, e.ttlOffs, elapsed)
 	} else {
 		dst = e.plain.appendPlain(dst, e.wire, e.ttlOffs, elapsed)

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -28,10 +29,10 @@ const jarShards = 16
 // cookie, so that a host that moves cannot be followed by its cookie. hush
 // sends each query from a fresh socket and does not know the source
 // address the kernel picks, so the cookie is keyed by the server address
-// and the secret alone; a new secret (NewJar at each start) changes every
-// cookie.
+// and the secret alone; a new secret (NewJar at each start, Rekey when the
+// machine changes networks) changes every cookie.
 type Jar struct {
-	secret [16]byte
+	secret atomic.Pointer[[16]byte] // replaced whole by Rekey
 	seed   maphash.Seed
 	shards [jarShards]jarShard
 }
@@ -62,7 +63,8 @@ func NewJarSecret(secret [16]byte, size int) *Jar {
 		size = DefaultJarSize
 	}
 	per := max(1, size/jarShards)
-	j := &Jar{secret: secret, seed: maphash.MakeSeed()}
+	j := &Jar{seed: maphash.MakeSeed()}
+	j.secret.Store(&secret)
 	for i := range j.shards {
 		l, err := simplelru.NewLRU[netip.Addr, serverCookie](per, nil)
 		if err != nil {
@@ -73,6 +75,25 @@ func NewJarSecret(secret [16]byte, size int) *Jar {
 	return j
 }
 
+// Rekey gives the jar a new random secret, so that every client cookie
+// changes, and forgets the server cookies, which were issued for the old
+// ones. Call it when the machine's addresses change: RFC 7873 §5.1 would
+// have the client cookie change with the client's address, so that
+// servers cannot follow a laptop from one network to the next by it. A
+// reply to a query sent before Rekey fails Check (its cookie is the old
+// one) and is asked again over TCP by the resolver.
+func (j *Jar) Rekey() {
+	var secret [16]byte
+	_, _ = rand.Read(secret[:])
+	j.secret.Store(&secret)
+	for i := range j.shards {
+		sh := &j.shards[i]
+		sh.mu.Lock()
+		sh.lru.Purge()
+		sh.mu.Unlock()
+	}
+}
+
 func (j *Jar) shard(server netip.Addr) *jarShard {
 	return &j.shards[maphash.Comparable(j.seed, server)%jarShards]
 }
@@ -81,7 +102,7 @@ func (j *Jar) shard(server netip.Addr) *jarShard {
 func (j *Jar) Client(server netip.Addr) [ClientLen]byte {
 	a := server.Unmap().As16()
 	var c [ClientLen]byte
-	binary.BigEndian.PutUint64(c[:], sipHash24(&j.secret, a[:]))
+	binary.BigEndian.PutUint64(c[:], sipHash24(j.secret.Load(), a[:]))
 	return c
 }
 

@@ -147,3 +147,28 @@ func FuzzJarCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestJarRekey: after a change of network the client cookie toward every
+// server is new, what servers gave for the old one is forgotten, and a
+// reply echoing the old one is not accepted.
+func TestJarRekey(t *testing.T) {
+	j := NewJar(0)
+	a := netip.MustParseAddr("192.0.2.1")
+	old := j.Client(a)
+	if v := j.Check(a, append(old[:], make([]byte, 16)...), false); v != Accept {
+		t.Fatalf("Check = %v; want accept", v)
+	}
+	if got := len(j.Option(nil, a)); got != ClientLen+16 {
+		t.Fatalf("option of %d octets before Rekey; want client and server cookie", got)
+	}
+	j.Rekey()
+	if j.Client(a) == old {
+		t.Errorf("client cookie unchanged by Rekey")
+	}
+	if got := len(j.Option(nil, a)); got != ClientLen {
+		t.Errorf("option of %d octets after Rekey; want the client cookie alone", got)
+	}
+	if v := j.Check(a, append(old[:], make([]byte, 16)...), false); v == Accept {
+		t.Errorf("a reply echoing the old client cookie was accepted")
+	}
+}

@@ -406,6 +406,7 @@ type Totals struct {
 	LocalData        uint64
 	UpstreamQueries  uint64
 	UpstreamTimeouts uint64
+	Stale            uint64
 }
 
 // Totals reads the counters behind Totals. It is for the control channel,
@@ -425,6 +426,7 @@ func (m *Metrics) Totals() Totals {
 	t.LocalData = value(m.policy[LocalData])
 	t.UpstreamQueries = value(m.upQueries)
 	t.UpstreamTimeouts = value(m.upTimeouts)
+	t.Stale = value(m.stale)
 	return t
 }
 

@@ -270,7 +270,7 @@ func TestTotals(t *testing.T) {
 	m := newTest()
 	record(m)
 	got := m.Totals()
-	want := Totals{Queries: 2, CacheHits: 1, CacheMisses: 1, Servfail: 1, Blocked: 1, UpstreamQueries: 3, UpstreamTimeouts: 1}
+	want := Totals{Queries: 2, CacheHits: 1, CacheMisses: 1, Servfail: 1, Blocked: 1, UpstreamQueries: 3, UpstreamTimeouts: 1, Stale: 1}
 	if got != want {
 		t.Errorf("Totals: got %+v; want %+v", got, want)
 	}

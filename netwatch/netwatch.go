@@ -48,7 +48,7 @@ func Watch(ctx context.Context, quiet, maxDelay time.Duration, changed func()) e
 	errc := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { errc <- watch(ctx, events) }()
+	go func() { errc <- watch(ctx, events, nil) }()
 	return debounce(ctx, events, errc, quiet, maxDelay, changed)
 }
 

@@ -3,6 +3,7 @@ package netwatch
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,16 +17,16 @@ func TestDebounce(t *testing.T) {
 		defer cancel()
 		events := make(chan struct{})
 		errc := make(chan error)
-		reports := 0
+		var reports atomic.Int32
 		done := make(chan error)
 		go func() {
-			done <- debounce(ctx, events, errc, 2*time.Second, 10*time.Second, func() { reports++ })
+			done <- debounce(ctx, events, errc, 2*time.Second, 10*time.Second, func() { reports.Add(1) })
 		}()
 		check := func(step string, want int) {
 			t.Helper()
 			synctest.Wait()
-			if reports != want {
-				t.Fatalf("%s: %d reports, want %d", step, reports, want)
+			if got := reports.Load(); got != int32(want) {
+				t.Fatalf("%s: %d reports, want %d", step, got, want)
 			}
 		}
 		// A burst: five events 100 ms apart.

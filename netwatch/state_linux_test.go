@@ -95,7 +95,7 @@ func TestWatchLinux(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	events := make(chan struct{}, 1)
 	done := make(chan error, 1)
-	go func() { done <- watch(ctx, events) }()
+	go func() { done <- watch(ctx, events, nil) }()
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("watch returned %v, want context.Canceled", err)

@@ -22,7 +22,9 @@ const (
 	seqRouteDump = 2
 )
 
-func watch(ctx context.Context, events chan<- struct{}) error {
+// watch sends an event for each change after the initial dumps, then
+// calls primed (when not nil) once they are in.
+func watch(ctx context.Context, events chan<- struct{}, primed func()) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netwatch: netlink socket: %w", err)
@@ -70,6 +72,9 @@ func watch(ctx context.Context, events chan<- struct{}) error {
 					}
 				case seqRouteDump:
 					st.primed = true
+					if primed != nil {
+						primed()
+					}
 				}
 				continue
 			}

@@ -4,4 +4,4 @@ package netwatch
 
 import "context"
 
-func watch(context.Context, chan<- struct{}) error { return ErrUnsupported }
+func watch(context.Context, chan<- struct{}, func()) error { return ErrUnsupported }

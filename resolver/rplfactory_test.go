@@ -28,8 +28,13 @@ var rplKeys = map[string]bool{
 	// Unbound's spelling, its stub-zone and forward-zone clauses, and the
 	// options hush has an equivalent for.
 	"qname-minimisation": true, "name": true, "private-address": true, "private-domain": true,
-	"dns64-prefix": true, "module-config": true,
+	"dns64-prefix": true, "module-config": true, "cache-min-ttl": true, "cache-max-ttl": true,
 }
+
+// rplSections are the config sections whose keys rplFactory reads:
+// Deckard's flat config ("") and Unbound's server, stub-zone and
+// forward-zone clauses.
+var rplSections = map[string]bool{"": true, "server": true, "stub-zone": true, "forward-zone": true}
 
 // rplFeatures are the "features" settings (Deckard's Knot Resolver
 // dialect) rplFactory maps.
@@ -41,6 +46,9 @@ func ignoredKeys(s *rpl.Scenario) []string {
 	var out []string
 	for _, kv := range s.Config {
 		switch {
+		case !rplSections[kv.Section]:
+			// auth-zone, view, rpz…: hush has no equivalent clause.
+			out = append(out, kv.Section+":"+kv.Key)
 		case kv.Key == "features":
 			for _, f := range strings.Split(kv.Value, ";") {
 				k, _, _ := strings.Cut(f, "=")
@@ -252,6 +260,16 @@ func rplFactory(s *rpl.Scenario, ex rpl.Exchanger, now func() time.Time) (rpl.Re
 			case k == "max_ttl":
 				cc.MaxTTL = time.Duration(secs) * time.Second
 			}
+		}
+	}
+	// Unbound's cache-min-ttl and cache-max-ttl are the features above.
+	for k, d := range map[string]*time.Duration{"cache-min-ttl": &cc.MinTTL, "cache-max-ttl": &cc.MaxTTL} {
+		if v, ok := s.ConfigValue(k); ok {
+			secs, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			*d = time.Duration(secs) * time.Second
 		}
 	}
 	if cc != (cache.Config{}) {

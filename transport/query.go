@@ -111,9 +111,10 @@ func (r *request) limit(p proto) int {
 // The header-only rejections echo the question when it parses but carry no
 // OPT (the additional section is not read). A query that passes goes to the
 // CacheAnswerer, if the handler is one. Before all that, a plain query
-// over UDP, TCP or DoT goes to the WireAnswerer, if the handler is one and
-// no guard (cookies, rate limit) watches the query, with nothing unpacked
-// (answerWire); q and req are then left untouched.
+// over UDP, TCP or DoT goes to the WireAnswerer, if the handler is one,
+// with nothing unpacked (answerWire), unless the UDP guard has a say: a
+// rate limit is on, or cookies are and the query carries one. q and req
+// are then left untouched.
 //
 // q receives the unpacked query and req what the response needs. For
 // actReply the returned slice is the response, in sc.buf or freshly
@@ -132,8 +133,11 @@ func (pl *pipeline) guarded(p proto, client netip.Addr) bool {
 // know and pass so that the guard (cookies, rate limit; guard.go) can run
 // after the query is unpacked and before anything is answered.
 func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *request, p proto, client netip.Addr, allowed bool) ([]byte, action) {
-	if !pl.guarded(p, client) {
-		if out, ok := pl.answerWire(sc, raw, p, allowed); ok {
+	// Under the guard, only DNS cookies can be left to the slow path
+	// query by query (a query with a COOKIE option goes there); the rate
+	// limit must see every query once, which it does there.
+	if guarded := pl.guarded(p, client); !guarded || pl.limit == nil {
+		if out, ok := pl.answerWire(sc, raw, p, allowed, guarded); ok {
 			return out, actReply
 		}
 	}

@@ -45,6 +45,7 @@ type wireQuery struct {
 	id, flags      uint16
 	nameEnd, qtype int
 	edns, do       bool
+	cookie         bool // a COOKIE option
 	udpSize        uint16
 }
 
@@ -55,12 +56,15 @@ type wireQuery struct {
 // reports false for everything else, and for a miss, so that prepare
 // takes the query the usual way; that is also where each rejection gets
 // its answer.
-func (pl *pipeline) answerWire(sc *scratch, raw []byte, p proto, allowed bool) (out []byte, ok bool) {
+//
+// With cookies true, a query that carries a COOKIE option is left to the
+// guard on the usual way too: its response must carry a server cookie.
+func (pl *pipeline) answerWire(sc *scratch, raw []byte, p proto, allowed, cookies bool) (out []byte, ok bool) {
 	if pl.wire == nil || !allowed || (p != protoUDP && p != protoTCP && p != protoTLS) {
 		return nil, false
 	}
 	wq, ok := parseWireQuery(raw, p)
-	if !ok {
+	if !ok || cookies && wq.cookie {
 		return nil, false
 	}
 	defer func() {
@@ -192,6 +196,7 @@ func parseWireQuery(raw []byte, p proto) (wireQuery, bool) {
 				code == dns.EDNS0TCPKEEPALIVE && p.keepalive() {
 				return wq, false
 			}
+			wq.cookie = wq.cookie || code == dns.EDNS0COOKIE
 			o += 4 + n
 		}
 		off = end

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-dns/hush/cookie"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/resolver/resolvertest"
 	"github.com/miekg/dns"
@@ -261,5 +263,35 @@ func BenchmarkWireHit(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestWireHitGuard: with DNS cookies on, the wire path answers queries
+// without a COOKIE option and leaves the others to the guard, whose
+// answer carries a server cookie; with a rate limit on it answers none,
+// so that the limit sees every query once.
+func TestWireHitGuard(t *testing.T) {
+	r := signedResolver(t)
+	q := query("www.alg13.sec.", dns.TypeA, true, 1232, false)
+	if _, err := r.ServeDNS(context.Background(), q.Copy()); err != nil {
+		t.Fatal(err)
+	}
+	client := netip.MustParseAddr("127.0.0.7")
+	var hits atomic.Int64
+	pl := newPipeline(Config{Handler: countingWire{r, &hits}, Cookies: cookie.NewKeeper(cookie.NewServer(guardSecret))})
+	if got := guardOutcome(t, pl, client, q.Copy()); got == nil || got.Rcode != dns.RcodeSuccess || len(got.Answer) == 0 || hits.Load() != 1 {
+		t.Errorf("no cookie: %v, wire hits %d; want an answer from the wire path", got, hits.Load())
+	}
+	got := guardOutcome(t, pl, client, withCookie(q.Copy(), "0102030405060708"))
+	if got == nil || respCookie(got) == nil || len(got.Answer) == 0 || hits.Load() != 1 {
+		t.Errorf("client cookie: %v, wire hits %d; want the guard's answer with a server cookie", got, hits.Load())
+	}
+	limiter, err := ratelimit.NewClients(ratelimit.ClientConfig{QPS: 1000, Burst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := newPipeline(Config{Handler: countingWire{r, &hits}, RateLimit: limiter})
+	if got := guardOutcome(t, limited, client, q.Copy()); got == nil || len(got.Answer) == 0 || hits.Load() != 1 {
+		t.Errorf("rate limit: %v, wire hits %d; want an answer from the dns.Msg path", got, hits.Load())
 	}
 }

@@ -160,6 +160,10 @@ func (o *observed) policy(s *stage, q *dns.Msg, start time.Time) (*dns.Msg, bool
 // as taking no time).
 func (o *observed) answered(r *dns.Msg, start time.Time) {
 	ede := edeOf(r)
+	if ede == int(dns.ExtendedErrorCodeStaleAnswer) || ede == int(dns.ExtendedErrorCodeStaleNXDOMAINAnswer) {
+		// RFC 8767 answers say so with EDE 3 or 19 (RFC 8914).
+		o.m.Stale()
+	}
 	var d time.Duration
 	if !start.IsZero() {
 		d = time.Since(start)

@@ -29,8 +29,8 @@ type sockets struct {
 	// QUIC holds the UDP sockets of the quic:// URLs (DNS over QUIC).
 	QUIC []net.PacketConn
 	// Bound lists the --listen URLs with the ports actually bound (port
-	// 0 replaced), in the order given.
-	Bound []listenURL
+	// 0 replaced), in the order given; Configured lists them as given.
+	Bound, Configured []listenURL
 	// HTTPS holds the sockets of the https:// URLs.
 	HTTPS []httpsSockets
 }
@@ -48,9 +48,20 @@ type httpsSockets struct {
 // each gets its own reader goroutine.
 func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 	s := &sockets{}
+	inherited, err := takeInheritedSockets() // hush.socket
+	if err != nil {
+		return nil, err
+	}
+	defer inherited.Close()
 	for _, u := range urls {
 		switch u.Scheme {
 		case "dns":
+			if pc, ln, ok := inherited.dns(u.Addr); ok {
+				s.UDP = append(s.UDP, []net.PacketConn{pc})
+				s.TCP = append(s.TCP, ln)
+				s.bind(u, ln.Addr())
+				continue
+			}
 			pc, ln, err := listenDNS(ctx, u.Addr)
 			if err != nil {
 				s.Close()
@@ -91,11 +102,16 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
 		}
 	}
+	if err := inherited.leftover(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // bind records u as bound to a.
 func (s *sockets) bind(u listenURL, a net.Addr) {
+	s.Configured = append(s.Configured, u)
 	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
 		u.Addr = netip.AddrPortFrom(u.Addr.Addr(), ap.Port())
 	}

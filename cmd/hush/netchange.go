@@ -14,12 +14,13 @@ import (
 type connResetter interface{ ResetConnections() }
 
 // forgetNetwork is what a change of network makes hush forget: which
-// servers were fast, slow, lame or down (the resolver's infra state), and
-// the forwarders' connections and hold-downs, all learnt on a network the
+// servers were fast, slow, lame or down (the resolver's infra state), the
+// client cookies it gave authorities (resolver.NetworkChanged), and the
+// forwarders' connections and hold-downs, all tied to a network the
 // machine may no longer be on. The cache stays: answers do not depend on
 // the network they came over.
 func forgetNetwork(s *stage) {
-	s.res.FlushInfra()
+	s.res.NetworkChanged()
 	for _, c := range s.closers {
 		if r, ok := c.(connResetter); ok {
 			r.ResetConnections()
@@ -38,7 +39,7 @@ func watchNetwork(ctx context.Context, current func() *stage, stderr io.Writer) 
 		defer close(done)
 		err := netwatch.Watch(ctx, 0, 0, func() {
 			forgetNetwork(current())
-			fmt.Fprintln(stderr, "hush: network changed: server statistics and upstream connections forgotten")
+			fmt.Fprintln(stderr, "hush: network changed: server statistics, cookies and upstream connections forgotten")
 		})
 		if err != nil && ctx.Err() == nil && !errors.Is(err, netwatch.ErrUnsupported) {
 			fmt.Fprintf(stderr, "hush: not watching for network changes: %v\n", err)

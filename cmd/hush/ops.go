@@ -49,8 +49,9 @@ type opsRuntime struct {
 	mu    sync.Mutex
 	cfg   serveConfig
 	cache *cache.Cache
-	ntas  []dnssec.NTA // added by hush ctl nta add
-	acls  []aclSetter  // the transport servers, once serving
+	ntas  []dnssec.NTA  // added by hush ctl nta add
+	acls  []aclSetter   // the transport servers, once serving
+	dnsLs *dnsListeners // the dns:// listeners, once serving
 }
 
 // setServers receives the transport servers, and gives them the client
@@ -146,7 +147,30 @@ const (
 	newCacheNeed                     // a new, empty cache
 	flushNeed                        // cached validation results are wrong
 	restartNeed                      // listeners and their TLS: kept as they are
+	listenNeed                       // dns:// listeners opened or closed
 )
+
+// dnsListenURLs and encryptedListeners split a listen list: a reload
+// opens and closes dns:// listeners, the others wait for a restart.
+func dnsListenURLs(ls []listenURL) []listenURL {
+	var out []listenURL
+	for _, l := range ls {
+		if l.Scheme == "dns" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func encryptedListeners(ls []listenURL) []listenURL {
+	var out []listenURL
+	for _, l := range ls {
+		if l.Scheme != "dns" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
 
 // reloadKeys are the settings a reload compares, with what a change of
 // each needs. Settings not listed are applied by rebuilding the stage,
@@ -156,7 +180,8 @@ var reloadKeys = []struct {
 	get    func(c *serveConfig) any
 	effect reloadEffect
 }{
-	{"listen", func(c *serveConfig) any { return c.Listen }, restartNeed},
+	{"listen", func(c *serveConfig) any { return encryptedListeners(c.Listen) }, restartNeed},
+	{"listen (dns://)", func(c *serveConfig) any { return dnsListenURLs(c.Listen) }, listenNeed},
 	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, applied},
 	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, restartNeed},
 	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, restartNeed},
@@ -230,7 +255,7 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 		return err
 	}
 	var changed, restart []string
-	newCacheNeeded, flush := false, false
+	newCacheNeeded, flush, relisten := false, false, false
 	for _, k := range reloadKeys {
 		if reflect.DeepEqual(k.get(&o.cfg), k.get(&next)) {
 			continue
@@ -243,6 +268,9 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 			newCacheNeeded = true
 		case flushNeed:
 			flush = true
+		case listenNeed:
+			relisten = true
+			continue
 		}
 		changed = append(changed, k.key)
 	}
@@ -258,6 +286,16 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	res, closers, err := o.newResolver(next, o.ntas, c)
 	if err != nil {
 		return err
+	}
+	// The dns:// listeners last: a port that cannot be opened fails the
+	// reload with nothing changed (the new stage is dropped), and nothing
+	// can fail after them.
+	var added, removed []string
+	if relisten && o.dnsLs != nil {
+		if added, removed, err = o.dnsLs.apply(dnsListenURLs(next.Listen), next.AllowClient); err != nil {
+			closeAll(closers)
+			return err
+		}
 	}
 	o.retire(o.live.swap(&stage{policy: policy, res: res, closers: closers}), o.cfg.Timeout)
 	if flush && !newCacheNeeded {
@@ -287,6 +325,12 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	default:
 		sb.WriteString("; cache kept")
 	}
+	if len(added) > 0 {
+		fmt.Fprintf(&sb, "; serving %s", strings.Join(added, ", "))
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(&sb, "; stopped %s", strings.Join(removed, ", "))
+	}
 	if len(restart) > 0 {
 		fmt.Fprintf(&sb, "; %s changed but take effect at restart", strings.Join(restart, ", "))
 	}
@@ -303,7 +347,7 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 // and the control socket), so that the configuration in force describes
 // what runs.
 func keepListenerSettings(next, cur *serveConfig) {
-	next.Listen = cur.Listen
+	next.Listen = append(encryptedListeners(cur.Listen), dnsListenURLs(next.Listen)...)
 	next.MaxConns, next.MaxConnsPerClient = cur.MaxConns, cur.MaxConnsPerClient
 	next.TLSCert, next.TLSKey, next.tlsCert = cur.TLSCert, cur.TLSKey, cur.tlsCert
 	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket
@@ -335,6 +379,7 @@ func (o *opsRuntime) Status(context.Context) (control.Status, error) {
 			{Name: "local-data", Value: t.LocalData},
 			{Name: "upstream-queries", Value: t.UpstreamQueries},
 			{Name: "upstream-timeouts", Value: t.UpstreamTimeouts},
+			{Name: "stale-answers", Value: t.Stale},
 			{Name: "policy-names", Value: uint64(o.live.stage().policy.Stats().Names)},
 		},
 	}, nil

@@ -25,6 +25,9 @@ type serveHooks struct {
 	// servers receives the servers once they are made, for a reload to
 	// change their client ACL (nil: nobody does).
 	servers func([]aclSetter)
+	// dnsListeners receives the dns:// listeners, for a reload to add and
+	// remove them (nil: nobody does).
+	dnsListeners func(*dnsListeners)
 }
 
 // aclSetter is a transport server whose client ACL a reload can change.

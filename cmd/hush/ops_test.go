@@ -340,7 +340,7 @@ func TestOpsReloadErrors(t *testing.T) {
 		}
 		t.Logf("%s: %s", tc.name, strings.TrimSpace(errOut))
 	}
-	rewrite(t, config, strings.Replace(good, "listen: dns://"+listen, "listen: dns://"+loopbackAddr(t), 1)+"cache-size: 1000\n")
+	rewrite(t, config, strings.Replace(good, "listen: dns://"+listen, "listen: [dns://"+listen+", quic://"+loopbackAddr(t)+"]", 1)+"cache-size: 1000\n")
 	if code, _, errOut := hushCtl(t, socket, "reload"); code != 0 {
 		t.Fatalf("reload: %d %q", code, errOut)
 	}
@@ -411,5 +411,69 @@ func TestOpsChaos(t *testing.T) {
 			t.Errorf("%s CH TXT: got %s %q NSID %q; want %s %q NSID %q", tc.name, dns.RcodeToString[r.Rcode], txt, nsid,
 				dns.RcodeToString[tc.rcode], tc.txt, wantNSID)
 		}
+	}
+}
+
+// TestOpsReloadListeners checks that a reload opens a dns:// listener the
+// config file adds and closes one it removes, that a port already taken
+// fails the reload with nothing changed, and that an encrypted listener
+// waits for a restart.
+func TestOpsReloadListeners(t *testing.T) {
+	up := startFakeUpstream(t, 1)
+	dir := t.TempDir()
+	first, second := loopbackAddr(t), loopbackAddr(t)
+	socket := filepath.Join(dir, "ctl.sock")
+	config := filepath.Join(dir, "hush.yaml")
+	base := fmt.Sprintf("forward: %s\ndnssec: off\ncontrol-socket: %s\n", up.addr, socket)
+	rewrite(t, config, base+"listen: [dns://"+first+"]\n")
+	stderr := startHushServe(t, []string{"serving dns://" + first}, "--config", config)
+	works := func(addr string) bool {
+		r, err := ask(addr, "l.example.", dns.TypeA, netip.Addr{})
+		return err == nil && answerIP(r) == "192.0.2.1"
+	}
+	reload := func(listen string) (int, string) {
+		rewrite(t, config, base+"listen: ["+listen+"]\n")
+		code, _, errOut := hushCtl(t, socket, "reload")
+		return code, errOut
+	}
+	if code, errOut := reload("dns://" + first + ", dns://" + second); code != 0 {
+		t.Fatalf("reload adding a listener: %d %q", code, errOut)
+	}
+	if !works(first) || !works(second) {
+		t.Errorf("after adding dns://%s: first %v, second %v; want both answering", second, works(first), works(second))
+	}
+	if !strings.Contains(stderr.String(), "serving dns://"+second) {
+		t.Errorf("no line for the new listener: %s", stderr.String())
+	}
+	if code, errOut := reload("dns://" + second); code != 0 {
+		t.Fatalf("reload removing a listener: %d %q", code, errOut)
+	}
+	waitFor(t, func() bool {
+		c, err := net.DialTimeout("tcp", first, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, "dns://"+first+" closed")
+	if !works(second) {
+		t.Errorf("dns://%s stopped answering", second)
+	}
+	// A port someone else holds: the reload fails and changes nothing.
+	taken, err := net.Listen("tcp", loopbackAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if code, errOut := reload("dns://" + second + ", dns://" + taken.Addr().String()); code != 1 || !strings.Contains(errOut, "still running the previous configuration") {
+		t.Errorf("reload onto a taken port: %d %q; want 1 and the previous configuration", code, errOut)
+	}
+	if !works(second) {
+		t.Errorf("dns://%s stopped answering after a failed reload", second)
+	}
+	if code, errOut := reload("dns://" + second + ", tls://" + loopbackAddr(t)); code != 0 {
+		t.Fatalf("reload adding tls://: %d %q", code, errOut)
+	}
+	if !strings.Contains(stderr.String(), "listen changed but take effect at restart") {
+		t.Errorf("no restart note for tls://: %s", stderr.String())
 	}
 }

@@ -210,6 +210,11 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
 		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
 		servers: ops.setServers,
+		dnsListeners: func(d *dnsListeners) {
+			ops.mu.Lock()
+			ops.dnsLs = d
+			ops.mu.Unlock()
+		},
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
 	if err != nil {
@@ -385,26 +390,28 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 	for _, group := range socks.UDP {
 		nserve += len(group)
 	}
-	errc := make(chan error, nserve) // never blocks a Serve goroutine
+	errc := make(chan error, nserve) // the first error is enough
 	run := func(serve func() error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := serve(); err != nil && !errors.Is(err, transport.ErrServerClosed) {
-				errc <- err
+				select {
+				case errc <- err:
+				default: // listeners a reload added: never block
+				}
 			}
 		}()
 	}
-	for i, group := range socks.UDP {
-		u := transport.NewUDPServer(with(metrics.UDP))
-		t := transport.NewTCPServer(with(metrics.TCP))
-		servers = append(servers, u, t)
-		for _, pc := range group {
-			run(func() error { return u.Serve(pc) })
+	dnsLs := &dnsListeners{ctx: ctx, run: run, with: with, infof: infof, byURL: make(map[listenURL]*dnsListener)}
+	var dnsURLs []listenURL
+	for _, u := range socks.Configured {
+		if u.Scheme == "dns" {
+			dnsURLs = append(dnsURLs, u)
 		}
-		ln := socks.TCP[i]
-		run(func() error { return t.Serve(ln) })
-		infof("hush: serving dns://%s (UDP and TCP)", ln.Addr())
+	}
+	for i, group := range socks.UDP {
+		dnsLs.start(dnsURLs[i], group, socks.TCP[i])
 	}
 	if len(socks.TLS) > 0 {
 		t := transport.NewTLSServer(with(metrics.TLS), tlsConf)
@@ -430,13 +437,16 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		}
 	}
 	if hooks.servers != nil {
-		var acls []aclSetter
+		acls := []aclSetter{dnsLs}
 		for _, s := range servers {
 			if a, ok := s.(aclSetter); ok {
 				acls = append(acls, a)
 			}
 		}
 		hooks.servers(acls)
+	}
+	if hooks.dnsListeners != nil {
+		hooks.dnsListeners(dnsLs)
 	}
 	if hooks.ready != nil {
 		hooks.ready(true)
@@ -452,7 +462,7 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	var errs []error
+	errs := dnsLs.shutdown(sctx)
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)

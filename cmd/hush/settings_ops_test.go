@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"time"
+
+	"github.com/hush-dns/hush/metrics"
+	"github.com/miekg/dns"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -86,5 +90,19 @@ func TestLogLevelQuietsInfo(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "serving") || strings.Contains(stderr.String(), "control socket") {
 		t.Errorf("info lines at --log-level warn: %q", stderr.String())
+	}
+}
+
+func TestObservedCountsStale(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	o := &observed{m: m}
+	for _, code := range []uint16{dns.ExtendedErrorCodeStaleAnswer, dns.ExtendedErrorCodeStaleNXDOMAINAnswer, dns.ExtendedErrorCodeBlocked} {
+		r := new(dns.Msg)
+		r.SetEdns0(1232, false)
+		r.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: code}}
+		o.answered(r, time.Time{})
+	}
+	if got := m.Totals().Stale; got != 2 {
+		t.Errorf("stale answers: got %d; want 2 (EDE 3 and 19, not 15)", got)
 	}
 }
