@@ -171,8 +171,13 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, w)
 	}
 	health := newUpstreamHealth(nil)
+	guards, err := newGuards(cfg)
+	if err != nil {
+		return err
+	}
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
+		cookies: guards.cookies,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
 			fwdZones, closers, err := forwarding(cfg, stderr)
 			if err != nil {
@@ -233,10 +238,6 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	defer stopOps()
 	defer watchNetwork(ctx, ops.live.stage, stderr)()
-	guards, err := newGuards(cfg)
-	if err != nil {
-		return err
-	}
 	tc := transport.Config{
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
