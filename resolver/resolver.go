@@ -218,7 +218,10 @@ type Resolver struct {
 	// routes are the forward and stub zones (fwdzones.go).
 	routes zoneRoutes
 
-	anchors      atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
+	anchors atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
+	// clockFloor is the latest inception of a root signature seen to
+	// verify, in Unix seconds (0: none): see noteClock.
+	clockFloor   atomic.Int64
 	dnssecLimits dnssec.Limits
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
@@ -473,13 +476,17 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
 	qs := newQState(&r.lim)
 	m, meta, err := r.resolve(ctx, qs, name, qtype)
+	wrongClock := r.noteClock(qs)
 	if err != nil {
 		return result{}, err
 	}
 	meta = qs.mark(meta)
 	m = r.rebindFilter(m, &meta)
 	meta.Partial = false
-	r.storeMsg(r.fullKey(name, qtype), m, meta)
+	if !wrongClock {
+		// Judged by a clock found wrong meanwhile: not kept.
+		r.storeMsg(r.fullKey(name, qtype), m, meta)
+	}
 	return result{m, meta}, nil
 }
 
