@@ -105,7 +105,8 @@ size-check: cross
 	packaging/size-check.sh bin/cross
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd
-# unit (its ExecStart pointed at the installed binary), the
+# units (hush.service's ExecStart pointed at the installed binary, and the
+# optional hush.socket), the
 # systemd-resolved drop-in and the commented example config (also as
 # SYSCONFDIR/hush/hush.yaml, the file the unit reads, unless that exists).
 # It builds bin/hush only when there is none, so `make build` as yourself
@@ -125,6 +126,7 @@ install:
 		-e 's|/etc/hush/hush.yaml|$(SYSCONFDIR)/hush/hush.yaml|' \
 		packaging/systemd/hush.service >$(DESTDIR)$(UNITDIR)/hush.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/hush.service
+	install -m 0644 packaging/systemd/hush.socket $(DESTDIR)$(UNITDIR)/hush.socket
 	install -D -m 0644 packaging/systemd/resolved-hush.conf $(DESTDIR)$(DATADIR)/hush/resolved-hush.conf
 	install -D -m 0644 packaging/hush.example.yaml $(DESTDIR)$(DATADIR)/hush/hush.example.yaml
 	[ -e $(DESTDIR)$(SYSCONFDIR)/hush/hush.yaml ] || \

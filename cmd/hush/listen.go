@@ -48,9 +48,20 @@ type httpsSockets struct {
 // each gets its own reader goroutine.
 func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 	s := &sockets{}
+	inherited, err := takeInheritedSockets() // hush.socket
+	if err != nil {
+		return nil, err
+	}
+	defer inherited.Close()
 	for _, u := range urls {
 		switch u.Scheme {
 		case "dns":
+			if pc, ln, ok := inherited.dns(u.Addr); ok {
+				s.UDP = append(s.UDP, []net.PacketConn{pc})
+				s.TCP = append(s.TCP, ln)
+				s.bind(u, ln.Addr())
+				continue
+			}
 			pc, ln, err := listenDNS(ctx, u.Addr)
 			if err != nil {
 				s.Close()
@@ -90,6 +101,10 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			s.Close()
 			return nil, fmt.Errorf("listen %s: no listener for scheme %q", u, u.Scheme)
 		}
+	}
+	if err := inherited.leftover(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }

@@ -39,6 +39,7 @@ check() {
 		}
 	done
 	for f in "$prefix/bin/hush" /etc/hush/hush.yaml "$prefix/share/hush/resolved-hush.conf" \
+		"$prefix/lib/systemd/system/hush.socket" \
 		"$prefix/share/hush/hush.example.yaml"; do
 		[ -f "$root$f" ] || {
 			echo "verify.sh: make install PREFIX=$prefix did not install $f" >&2
@@ -47,7 +48,7 @@ check() {
 	done
 	# verify prints problems on stderr but exits 0 for some of them (an
 	# unknown directive is only a warning): any output is a failure.
-	out=$(systemd-analyze verify --root="$root" hush.service 2>&1) || {
+	out=$(systemd-analyze verify --root="$root" hush.service hush.socket 2>&1) || {
 		echo "$out" >&2
 		exit 1
 	}
@@ -55,7 +56,7 @@ check() {
 		echo "$out" >&2
 		exit 1
 	fi
-	echo "verify.sh: hush.service installed under PREFIX=$prefix ok"
+	echo "verify.sh: hush.service and hush.socket installed under PREFIX=$prefix ok"
 }
 
 check /usr/local
