@@ -166,7 +166,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	case routeLegacy:
 		return r.forward(ctx, qs, name, qtype)
 	case routeForward:
-		return r.forwardTo(ctx, qs, r.routes.fwd[zone], name, qtype)
+		return r.forwardTo(ctx, qs, zone, r.routes.fwd[zone], name, qtype)
 	}
 	w := &walk{r: r, qs: qs, name: name, qtype: qtype, labels: dns.CountLabel(name),
 		minimise: !r.cfg.NoQNameMinimisation}
