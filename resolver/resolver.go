@@ -225,7 +225,10 @@ type Resolver struct {
 	// routes are the forward and stub zones (fwdzones.go).
 	routes zoneRoutes
 
-	anchors      atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
+	anchors atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
+	// clockFloor is the latest inception of a root signature seen to
+	// verify, in Unix seconds (0: none): see noteClock.
+	clockFloor   atomic.Int64
 	dnssecLimits dnssec.Limits
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
@@ -486,13 +489,17 @@ func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (r
 // which asks the authorities although the cache still has the answer).
 func (r *Resolver) resolveTopWith(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
 	m, meta, err := r.resolve(ctx, qs, name, qtype)
+	wrongClock := r.noteClock(qs)
 	if err != nil {
 		return result{}, err
 	}
 	meta = qs.mark(meta)
 	m = r.rebindFilter(m, &meta)
 	meta.Partial = false
-	r.storeMsg(r.fullKey(name, qtype), m, meta)
+	if !wrongClock {
+		// Judged by a clock found wrong meanwhile: not kept.
+		r.storeMsg(r.fullKey(name, qtype), m, meta)
+	}
 	return result{m, meta}, nil
 }
 
