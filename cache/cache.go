@@ -139,7 +139,8 @@ type Meta struct {
 	// than an answer a client may get: an alias whose target it does not
 	// resolve. The cache stores and returns it; the resolver reads it.
 	Partial bool
-	// Prefetch is never stored: GetMsg and AppendMsg set it on the Meta
+	// Prefetch is never stored: GetMsg, AppendMsg and AppendWire (the
+	// listeners' hit path) set it on the Meta
 	// they return to the first reader of an answer in the last tenth of
 	// its TTL (of at least PrefetchMinTTL), which should refresh it before
 	// it expires (prefetch, as Unbound's). Only one reader per stored

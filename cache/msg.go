@@ -274,8 +274,8 @@ func (c *Cache) AppendMsg(dst []byte, k Key, id uint16, now time.Time) ([]byte, 
 // refreshing answers that live seconds would only add traffic.
 const PrefetchMinTTL = 10
 
-// metaFor is the Meta GetMsg and AppendMsg return for e read elapsed
-// seconds after it was stored: e's, with Prefetch set for the first
+// metaFor is the Meta GetMsg, AppendMsg and AppendWire return for e read
+// elapsed seconds after it was stored: e's, with Prefetch set for the first
 // reader in the last tenth of a long enough TTL.
 func (e *entry) metaFor(elapsed uint32) Meta {
 	m := e.meta

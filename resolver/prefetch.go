@@ -2,6 +2,8 @@ package resolver
 
 import (
 	"context"
+
+	"github.com/miekg/dns"
 )
 
 // MaxPrefetches bounds the prefetches that run at once; one that would
@@ -34,4 +36,19 @@ func (r *Resolver) prefetch(name string, qtype uint16) {
 			return r.resolveTopWith(ctx, qs, key.Name, qtype)
 		})
 	}()
+}
+
+// prefetchWire is prefetch for a question name in wire form, from the
+// listeners' hit path (AppendCached). Spelling the name allocates, which
+// is why the hit path calls it only for the one read of an answer that
+// carries Meta.Prefetch.
+func (r *Resolver) prefetchWire(qname []byte, qtype uint16) {
+	if r.cfg.NoPrefetch {
+		return
+	}
+	name, _, err := dns.UnpackDomainName(qname, 0)
+	if err != nil {
+		return
+	}
+	r.prefetch(name, qtype)
 }

@@ -17,7 +17,8 @@ func TestPrefetch(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		off  bool
-	}{{"on", false}, {"off", true}} {
+		wire bool // the clients hit through AppendCached, the listeners' path
+	}{{"on", false, false}, {"off", true, false}, {"on, wire hits", false, true}, {"off, wire hits", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := newNet(t)
 			clk := newFakeClock(time.Unix(1.7e9, 0))
@@ -44,7 +45,7 @@ func TestPrefetch(t *testing.T) {
 			before := asked()
 			clk.Add(ttl * 95 / 100)
 			for range 5 { // five clients in the last tenth: one prefetch
-				if _, ok := r.AnswerCached(question(name)); !ok {
+				if !hit(t, r, name, tc.wire) {
 					t.Fatal("not a cache hit before expiry")
 				}
 			}
@@ -83,4 +84,21 @@ func question(name string) *dns.Msg {
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
 	return q
+}
+
+// hit asks r's cache for name's A records, through AnswerCached or, with
+// wire set, through AppendCached as a listener does.
+func hit(t *testing.T, r *resolver.Resolver, name string, wire bool) bool {
+	t.Helper()
+	if !wire {
+		_, ok := r.AnswerCached(question(name))
+		return ok
+	}
+	qname := make([]byte, 256)
+	end, err := dns.PackDomainName(name, qname, 0, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ok := r.AppendCached(nil, qname[:end], dns.TypeA, false, false, false)
+	return ok
 }
