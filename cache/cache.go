@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -138,6 +139,14 @@ type Meta struct {
 	// than an answer a client may get: an alias whose target it does not
 	// resolve. The cache stores and returns it; the resolver reads it.
 	Partial bool
+	// Prefetch is never stored: GetMsg, AppendMsg and AppendWire (the
+	// listeners' hit path) set it on the Meta
+	// they return to the first reader of an answer in the last tenth of
+	// its TTL (of at least PrefetchMinTTL), which should refresh it before
+	// it expires (prefetch, as Unbound's). Only one reader per stored
+	// answer gets it, however many ask: prefetch follows the answers
+	// that expire, not the queries, so it cannot amplify a flood.
+	Prefetch bool
 }
 
 // Cache is hush's DNS cache: client answers, stored packed so that a hit is
@@ -167,6 +176,9 @@ type entry struct {
 	stored time.Time
 	ttl    uint32 // seconds from stored until expiry; > 0
 	meta   Meta
+	// prefetch is set once a reader was told to prefetch the entry
+	// (Meta.Prefetch); the only field that changes after storing.
+	prefetch atomic.Bool
 
 	// A message: packed with ID 0, TTLs already capped to ttl, as a
 	// client that set DO gets it. ttlOffs lists the offset of every TTL
@@ -177,7 +189,7 @@ type entry struct {
 	// of a message with no question, compressed; TTLs are set on read.
 	wire     []byte
 	ttlOffs  []uint16
-	plain    *plainView
+	plain    plainCut
 	servfail bool
 	opt      bool // the message's additional section holds an OPT record
 }

@@ -82,7 +82,7 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		}
 		plain = &plainView{wire: pw, ttlOffs: poffs}
 	}
-	e.plain = plain
+	e.plain = plain.compact()
 	if !e.servfail {
 		c.store.Add(ik, e)
 		return
@@ -248,7 +248,7 @@ func (c *Cache) GetMsg(k Key, now time.Time) (*dns.Msg, Meta, bool) {
 		c.drop(msgKey(k), e)
 		return nil, Meta{}, false
 	}
-	return m, e.meta, true
+	return m, e.metaFor(elapsed), true
 }
 
 // AppendMsg appends to dst the answer cached for k in wire form, with its ID
@@ -267,14 +267,29 @@ func (c *Cache) AppendMsg(dst []byte, k Key, id uint16, now time.Time) ([]byte, 
 	if !ok {
 		return dst, Meta{}, false
 	}
-	return e.appendTo(dst, id, elapsed, k.DO), e.meta, true
+	return e.appendTo(dst, id, elapsed, k.DO), e.metaFor(elapsed), true
+}
+
+// PrefetchMinTTL is the shortest TTL an answer must have for Meta.Prefetch:
+// refreshing answers that live seconds would only add traffic.
+const PrefetchMinTTL = 10
+
+// metaFor is the Meta GetMsg, AppendMsg and AppendWire return for e read
+// elapsed seconds after it was stored: e's, with Prefetch set for the first
+// reader in the last tenth of a long enough TTL.
+func (e *entry) metaFor(elapsed uint32) Meta {
+	m := e.meta
+	if e.ttl >= PrefetchMinTTL && !e.servfail && (e.ttl-elapsed)*10 <= e.ttl && e.prefetch.CompareAndSwap(false, true) {
+		m.Prefetch = true
+	}
+	return m
 }
 
 // appendTo appends e's message, as a client with DO or without it gets it,
 // with ID id and its TTLs lowered by elapsed seconds.
 func (e *entry) appendTo(dst []byte, id uint16, elapsed uint32, do bool) []byte {
 	base := len(dst)
-	if do || e.plain == nil {
+	if do || e.plain.none() {
 		dst = appendLowered(dst, e.wire, e.ttlOffs, elapsed)
 	} else {
 		dst = e.plain.appendPlain(dst, e.wire, e.ttlOffs, elapsed)

@@ -251,36 +251,90 @@ func (p *plainView) shift(x int) int {
 	return s
 }
 
+// plainCut is how an entry keeps its plainView: inline in the entry, the
+// drops and fixes in one slice of exactly their size, since every signed
+// answer has one (a separate struct and two slices cost about 150 bytes an
+// entry more).
+type plainCut struct {
+	// cut holds the drops' (start, end) pairs, then the fixes' (at, ptr)
+	// pairs; nil when nothing is cut.
+	cut   []uint16
+	nDrop uint16 // pairs of cut that are drops
+	an    uint16 // the plain message's ANCOUNT
+	ns    uint16 // and NSCOUNT
+	// alone, when not nil, is the plain message packed on its own (see
+	// plainView.wire).
+	alone *plainMsg
+}
+
+// plainMsg is a plain message packed on its own and its TTL offsets.
+type plainMsg struct {
+	wire    []byte
+	ttlOffs []uint16
+}
+
+// none reports whether a client without DO gets the stored message as is.
+func (c *plainCut) none() bool { return c.cut == nil && c.alone == nil }
+
+// size is what c holds outside the entry, in bytes.
+func (c *plainCut) size() int64 {
+	n := int64(2 * cap(c.cut))
+	if c.alone != nil {
+		n += 64 + int64(cap(c.alone.wire)+2*cap(c.alone.ttlOffs))
+	}
+	return n
+}
+
+// compact turns a plan into what an entry keeps.
+func (p *plainView) compact() plainCut {
+	if p == nil {
+		return plainCut{}
+	}
+	if p.wire != nil {
+		return plainCut{alone: &plainMsg{wire: p.wire, ttlOffs: p.ttlOffs}}
+	}
+	c := plainCut{nDrop: uint16(len(p.drops)), an: p.an, ns: p.ns}
+	c.cut = make([]uint16, 0, 2*(len(p.drops)+len(p.fixes)))
+	for _, d := range p.drops {
+		c.cut = append(c.cut, d.start, d.end)
+	}
+	for _, f := range p.fixes {
+		c.cut = append(c.cut, f.at, f.ptr)
+	}
+	return c
+}
+
 // appendPlain appends the plain view of wire (whose TTL fields are at
 // ttlOffs) with its TTLs lowered by elapsed, and returns the extended
 // slice. The caller sets the ID.
-func (p *plainView) appendPlain(dst, wire []byte, ttlOffs []uint16, elapsed uint32) []byte {
-	if p.wire != nil {
-		return appendLowered(dst, p.wire, p.ttlOffs, elapsed)
+func (c *plainCut) appendPlain(dst, wire []byte, ttlOffs []uint16, elapsed uint32) []byte {
+	if c.alone != nil {
+		return appendLowered(dst, c.alone.wire, c.alone.ttlOffs, elapsed)
 	}
+	drops, fixes := c.cut[:2*c.nDrop], c.cut[2*c.nDrop:]
 	base := len(dst)
 	prev := 0
-	for _, d := range p.drops {
-		dst = append(dst, wire[prev:d.start]...)
-		prev = int(d.end)
+	for i := 0; i < len(drops); i += 2 {
+		dst = append(dst, wire[prev:drops[i]]...)
+		prev = int(drops[i+1])
 	}
 	dst = append(dst, wire[prev:]...)
 	b := dst[base:]
-	binary.BigEndian.PutUint16(b[6:], p.an)
-	binary.BigEndian.PutUint16(b[8:], p.ns)
+	binary.BigEndian.PutUint16(b[6:], c.an)
+	binary.BigEndian.PutUint16(b[8:], c.ns)
 	i, shift := 0, 0
 	for _, off := range ttlOffs {
-		for i < len(p.drops) && int(p.drops[i].end) <= int(off) {
-			shift += int(p.drops[i].end - p.drops[i].start)
-			i++
+		for i < len(drops) && drops[i+1] <= off {
+			shift += int(drops[i+1] - drops[i])
+			i += 2
 		}
-		if i < len(p.drops) && off >= p.drops[i].start {
+		if i < len(drops) && off >= drops[i] {
 			continue // in a dropped record
 		}
 		binary.BigEndian.PutUint32(b[int(off)-shift:], lower(binary.BigEndian.Uint32(wire[off:]), elapsed))
 	}
-	for _, f := range p.fixes {
-		binary.BigEndian.PutUint16(b[f.at:], f.ptr)
+	for j := 0; j < len(fixes); j += 2 {
+		binary.BigEndian.PutUint16(b[fixes[j]:], fixes[j+1])
 	}
 	return dst
 }

@@ -143,7 +143,7 @@ func TestPlainViewFallback(t *testing.T) {
 		if !ok {
 			t.Fatalf("not stored")
 		}
-		if got := e.plain != nil && e.plain.wire != nil; got != tt.fallback {
+		if got := e.plain.alone != nil; got != tt.fallback {
 			t.Errorf("%v: packed on its own = %v, want %v", tt.a.Ns, got, tt.fallback)
 		}
 	}
@@ -197,10 +197,10 @@ func TestPlainViewRandom(t *testing.T) {
 		m := a.msg(t, pick(r), []uint16{dns.TypeA, dns.TypeNSEC, dns.TypeMX}[r.IntN(3)])
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			switch e := checkViews(t, m); {
-			case e == nil || e.plain == nil:
-			case e.plain.wire != nil:
+			case e == nil || e.plain.none():
+			case e.plain.alone != nil:
 				alone++
-			case len(e.plain.fixes) > 0:
+			case len(e.plain.cut) > 2*int(e.plain.nDrop):
 				fixed++
 				fallthrough
 			default:

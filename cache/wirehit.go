@@ -52,7 +52,7 @@ func (c *Cache) AppendWire(dst, name []byte, qtype, qclass uint16, do, cd bool, 
 		// has a key of its own to drop it by.
 		return dst, Meta{}, false
 	}
-	return e.appendTo(dst, 0, elapsed, do), e.meta, true
+	return e.appendTo(dst, 0, elapsed, do), e.metaFor(elapsed), true
 }
 
 // presentLower writes the presentation form of the wire name name,

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // ErrBudget is returned (wrapped) when a query has spent its validation
@@ -150,6 +152,10 @@ type Budget struct {
 	policy   Policy
 	deadline time.Time
 
+	// future is the latest inception of a root signature that verified
+	// but is not valid yet (see FutureInception); 0 for none.
+	future uint32
+
 	validations int // signature verifications attempted
 	failures    int // of which failed
 	hashes      int // NSEC3 names hashed
@@ -231,6 +237,46 @@ func (b *Budget) Policy() Policy {
 		return Policy{}
 	}
 	return b.policy
+}
+
+// noteFuture checks a root signature that is not valid yet with the keys
+// cands, and remembers its inception if one of them made it: the root's
+// operators do not sign ahead of time, so the wall clock is behind (see
+// FutureInception). Only the root's, because the operator of any other
+// zone could sign with a far future inception to make a resolver think
+// its clock wrong.
+func (b *Budget) noteFuture(rrset []dns.RR, sig *dns.RRSIG, cands []*dns.DNSKEY) {
+	data, err := signedData(rrset, sig)
+	if err != nil {
+		return
+	}
+	raw, err := sigBytes(sig)
+	if err != nil {
+		return
+	}
+	for _, k := range cands {
+		if b.spendValidation() != nil {
+			return
+		}
+		if b.sigs.verify(k, sig.Algorithm, data, raw) == nil {
+			if b.future == 0 || int32(sig.Inception-b.future) > 0 {
+				b.future = sig.Inception
+			}
+			return
+		}
+		b.failures++
+	}
+}
+
+// FutureInception reports the latest inception of a root signature that
+// verified with a key trusted at the time but was not valid yet by the
+// clock given: evidence that the wall clock is behind. t is in the era of
+// now (RFC 4034 serial arithmetic).
+func (b *Budget) FutureInception(now time.Time) (t time.Time, ok bool) {
+	if b == nil || b.future == 0 {
+		return time.Time{}, false
+	}
+	return now.Add(time.Duration(int32(b.future-uint32(now.Unix()))) * time.Second), true
 }
 
 // spendValidation reserves one signature verification.

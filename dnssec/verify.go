@@ -134,6 +134,9 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 			continue
 		}
 		if d := int64(int32(sig.Inception - nowSer)); d > skew && !b.policy.IgnoreTime {
+			if signer == "." {
+				b.noteFuture(rrset, sig, byTag[tagAlg{sig.KeyTag, sig.Algorithm}])
+			}
 			better(fmt.Errorf("dnssec: verify: %w", ErrSignatureNotYetValid))
 			continue
 		}

@@ -412,3 +412,44 @@ func TestVerifyRRsetIgnoreTime(t *testing.T) {
 		})
 	}
 }
+
+// TestFutureInception: a root signature that verifies but is not valid
+// yet shows the clock behind; one of another zone, or a forged one, not.
+func TestFutureInception(t *testing.T) {
+	root := newKey(t, ".", dns.ECDSAP256SHA256, 257)
+	leaf := newKey(t, "example.", dns.ECDSAP256SHA256, 257)
+	other := newKey(t, ".", dns.ECDSAP256SHA256, 257)
+	rootSet := mustRRs(t, ". 300 IN TXT \"x\"")
+	leafSet := mustRRs(t, "example. 300 IN TXT \"x\"")
+	behind := testInception.Add(-24 * time.Hour)
+	forged := root.sign(t, rootSet)
+	forged.Signature = other.sign(t, rootSet).Signature
+	tests := []struct {
+		name   string
+		set    []dns.RR
+		sig    *dns.RRSIG
+		key    *dns.DNSKEY
+		signer string
+		want   bool
+	}{
+		{"root, clock behind", rootSet, root.sign(t, rootSet), root.key, ".", true},
+		{"leaf, clock behind", leafSet, leaf.sign(t, leafSet), leaf.key, "example.", false},
+		{"root, forged", rootSet, forged, root.key, ".", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBudget(Limits{}, Policy{})
+			r := VerifyRRset(tt.set, []*dns.RRSIG{tt.sig}, []*dns.DNSKEY{tt.key}, tt.signer, behind, b)
+			if r.Status != Bogus {
+				t.Fatalf("status %v, want Bogus", r.Status)
+			}
+			got, ok := b.FutureInception(behind)
+			if ok != tt.want {
+				t.Fatalf("FutureInception ok %v, want %v", ok, tt.want)
+			}
+			if ok && !got.Equal(testInception) {
+				t.Errorf("FutureInception %v, want %v", got, testInception)
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package resolver
 
 import (
+	"time"
+
 	"github.com/hush-dns/hush/cache"
 	"github.com/miekg/dns"
 )
@@ -29,11 +31,42 @@ const EDEDNSSECIndeterminate uint16 = 5
 const clockUnsetText = "clock not set: signature times not checked"
 
 // ClockPlausible reports whether the wall clock (Config.Now) is at or
-// after Config.ClockNotBefore, so that signature times can be checked.
-// It is cheap enough to call per query.
+// after Config.ClockNotBefore and after the inception of every root
+// signature seen to verify, so that signature times can be checked. It
+// is cheap enough to call per query.
 func (r *Resolver) ClockPlausible() bool {
 	nb := r.cfg.ClockNotBefore
+	if f := r.clockFloor.Load(); f != 0 && f > nb.Unix() {
+		nb = time.Unix(f, 0)
+	}
 	return nb.IsZero() || !r.wall().Before(nb)
+}
+
+// noteClock raises the clock's floor to the inception of a root signature
+// the query found valid but for its time (dnssec.Budget.FutureInception):
+// the root signs nothing ahead of time, so a clock before that is behind,
+// as on a router whose clock came back from a file's date at boot. What
+// was judged by the wrong clock (Bogus answers and keys) is forgotten, so
+// that the next query validates without times (no AD, EDE 5) rather than
+// failing. It reports whether it raised the floor: then the query's own
+// answer, judged by the wrong clock too, is not to be cached.
+func (r *Resolver) noteClock(qs *qstate) bool {
+	t, ok := qs.budget.FutureInception(r.wall())
+	if !ok {
+		return false
+	}
+	for {
+		old := r.clockFloor.Load()
+		if t.Unix() <= old {
+			return false
+		}
+		if r.clockFloor.CompareAndSwap(old, t.Unix()) {
+			// Rare (at most once per boot, in practice), and the cache
+			// of a machine that just booted holds little.
+			r.FlushAll()
+			return true
+		}
+	}
 }
 
 // usable reports whether cached data with meta may be used: data validated

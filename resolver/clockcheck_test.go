@@ -113,3 +113,57 @@ func TestWrongClockAtBoot(t *testing.T) {
 		check("clock set", s.name, s.want)
 	}
 }
+
+// TestClockBehindRoot is a router whose clock came back at boot from a
+// file's date: after the build time, so plausible, but a day behind. The
+// root's own signatures, which verify but are not valid yet, show it: the
+// first query fails, the next are answered without AD (EDE 5), and once
+// NTP has set the clock they are validated in full. A zone other than the
+// root signing ahead of time changes nothing.
+func TestClockBehindRoot(t *testing.T) {
+	signedAt := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	n, err := resolvertest.Signed(resolvertest.Options{Now: signedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := dnssec.NewAnchors()
+	for _, rr := range n.TrustAnchor() {
+		if err := anchors.Add(rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wall := newFakeClock(signedAt.Add(-24 * time.Hour))
+	age := newFakeClock(time.Unix(1000, 0))
+	r := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = anchors
+		c.Now = wall.Now
+		c.AgeClock = age.Now
+		c.ClockNotBefore = signedAt.AddDate(0, -1, 0)
+	})
+	if !r.ClockPlausible() {
+		t.Fatal("a clock after the build time taken for implausible")
+	}
+	if _, err := askDO(t, r, "www.rsa.sec.", dns.TypeA, true, false); err == nil {
+		t.Fatal("first query with the clock a day behind: no error")
+	}
+	if r.ClockPlausible() {
+		t.Fatal("still ClockPlausible after the root's signatures showed the clock behind")
+	}
+	m, err := askDO(t, r, "www.rsa.sec.", dns.TypeA, true, false)
+	if err != nil || m.AuthenticatedData {
+		t.Fatalf("second query: got %v (%v), want an answer without AD", m, err)
+	}
+	wall.Set(signedAt.Add(time.Hour))
+	age.Add(time.Second)
+	if m, err := askDO(t, r, "www.rsa.sec.", dns.TypeA, true, false); err != nil || !m.AuthenticatedData {
+		t.Fatalf("clock set: got %v (%v), want AD", m, err)
+	}
+	// notyet.broken. signs 30 days ahead: Bogus, and the clock stays.
+	if _, err := askDO(t, r, "www.notyet.broken.", dns.TypeA, true, false); err == nil {
+		t.Fatal("www.notyet.broken.: no error")
+	}
+	if !r.ClockPlausible() {
+		t.Error("a leaf zone's early signatures made the clock implausible")
+	}
+}

@@ -285,3 +285,191 @@ func TestZoneRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedChainForgery: through a forwarder, an alias chain that
+// starts in an unsigned zone and runs on through a signed one must have
+// every RRset of the signed zone signed. A forwarder (or whoever sits on
+// a dns:// path) that hangs an unsigned CNAME for a name of a signed zone
+// behind an unsigned zone's alias makes the answer Bogus, and the forged
+// alias never answers a later question for the signed name.
+func TestForwardedChainForgery(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	honest := viaResolver(inner, false)
+	forger := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		if q.Question[0].Name != "www.insecure.sec." || q.Question[0].Qtype != dns.TypeA {
+			return honest.Exchange(ctx, q)
+		}
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		for _, s := range []string{
+			"www.insecure.sec. 300 IN CNAME www.alg8.sec.",
+			"www.alg8.sec. 300 IN CNAME evil.insecure.sec.",
+			"evil.insecure.sec. 300 IN A 198.51.100.66",
+		} {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{{Zone: ".", Forwarder: forger}},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := askDO(t, r, "www.insecure.sec.", dns.TypeA, true, false)
+	if err == nil {
+		t.Errorf("forged chain through www.alg8.sec.: got %v, want Bogus", m.Answer)
+	}
+	m, err = askDO(t, r, "www.alg8.sec.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatalf("www.alg8.sec. after the forgery: %v", err)
+	}
+	if !m.AuthenticatedData || answerHas(m, "198.51.100.66") || answerHas(m, "evil.insecure.sec.") {
+		t.Errorf("www.alg8.sec. after the forgery: AD %v %v, want the signed answer", m.AuthenticatedData, m.Answer)
+	}
+}
+
+// TestForwardZoneBailiwick: a forward zone's upstream speaks for its zone
+// only (Unbound scrubs a forward zone's answers against the zone's name
+// alike). Records it adds for names outside the zone, an alias of an
+// unsigned public name here, are not believed: hush follows the chain
+// out of the zone itself, and the public name keeps its own answer.
+func TestForwardZoneBailiwick(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	lan := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		var rrs []string
+		switch q.Question[0].Name {
+		case "printer.lan.":
+			rrs = []string{
+				"printer.lan. 300 IN CNAME www.insecure.sec.",
+				"www.insecure.sec. 300 IN CNAME evil.lan.",
+				"evil.lan. 300 IN A 198.51.100.66",
+			}
+		case "evil.lan.":
+			rrs = []string{"evil.lan. 300 IN A 198.51.100.66"}
+		default:
+			r.Rcode = dns.RcodeNameError
+		}
+		for _, s := range rrs {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{
+			{Zone: ".", Forwarder: viaResolver(inner, false)},
+			{Zone: "lan.", Forwarder: lan},
+		},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := askDO(t, inner, "www.insecure.sec.", dns.TypeA, true, false)
+	if err != nil || len(want.Answer) == 0 {
+		t.Fatalf("www.insecure.sec. from the upstream: %v, %v", want, err)
+	}
+	m, err := askDO(t, r, "printer.lan.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatalf("printer.lan.: %v", err)
+	}
+	if answerHas(m, "evil.lan.") {
+		t.Errorf("printer.lan.: %v, want the lan forwarder's records for www.insecure.sec. ignored", m.Answer)
+	}
+	m, err = askDO(t, r, "www.insecure.sec.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatalf("www.insecure.sec.: %v", err)
+	}
+	if answerHas(m, "evil.lan.") || answerHas(m, "198.51.100.66") {
+		t.Errorf("www.insecure.sec. after printer.lan.: %v, want %v", m.Answer, want.Answer)
+	}
+}
+
+// TestForwardZoneNoDataWithoutSOA: a forwarder that has a name but not
+// the type asked answers NOERROR with nothing in it, often without an
+// SOA (dnsmasq does so for names from /etc/hosts and DHCP leases). From a
+// forwarder, whose RA says it recursed, that is NODATA, not a lame
+// server: printer.lan. AAAA must not be SERVFAIL.
+func TestForwardZoneNoDataWithoutSOA(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	lan := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 192.168.1.10")
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	honest := viaResolver(inner, false)
+	// The same empty reply for a signed name proves nothing: Bogus.
+	forger := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		if q.Question[0].Name == "www.alg8.sec." {
+			r := new(dns.Msg)
+			r.SetReply(q)
+			r.RecursionAvailable = true
+			return r, nil
+		}
+		return honest.Exchange(ctx, q)
+	})
+	for _, validate := range []bool{true, false} {
+		cfg := resolver.Config{
+			ForwardZones: []resolver.ForwardZone{
+				{Zone: ".", Forwarder: forger},
+				{Zone: "lan.", Forwarder: lan},
+			},
+			DNSSEC: validate,
+		}
+		if validate {
+			cfg.TrustAnchors = signedAnchors(t, n)
+		}
+		r, err := resolver.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := askDO(t, r, "printer.lan.", dns.TypeAAAA, true, false)
+		if err != nil || m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 || m.AuthenticatedData {
+			t.Errorf("validate %v: printer.lan. AAAA: got %v, %v; want an Insecure NODATA", validate, m, err)
+		}
+		if m, err := askDO(t, r, "www.alg8.sec.", dns.TypeA, true, false); validate && err == nil {
+			t.Errorf("an empty reply for www.alg8.sec. A: got %v, want Bogus", m)
+		}
+	}
+}

@@ -173,13 +173,17 @@ func (r *Resolver) stubCut(zone string) *zoneCut {
 	return cut
 }
 
-// forwardTo asks the forwarder of a forward zone the whole question. The
-// forwarder speaks for every zone, so, as with Config.Forwarders, the
-// reply is scrubbed as if it came from the root's servers and validated
-// with the keys of each signer, fetched through the forwarders too (and
-// an unsigned answer is judged by provenInsecure). A SERVFAIL's Extended
-// DNS Error (a validating upstream's 6, 7, 9 ...) reaches the client.
-func (r *Resolver) forwardTo(ctx context.Context, qs *qstate, fw Forwarder, name string, qtype uint16) (result, error) {
+// forwardTo asks the forwarder of forward zone the whole question. The
+// forwarder speaks for its zone and nothing else: the reply is scrubbed
+// against zone (for "." that is every name, as with Config.Forwarders),
+// so that a LAN's or a VPN's resolver cannot plant records, aliases
+// above all, for public names; a chain that leaves the zone is followed
+// by hush itself, as Unbound does for a forward zone. The rest is
+// validated with the keys of each signer, fetched through the forwarders
+// too (and an unsigned answer is judged by provenInsecure). A SERVFAIL's
+// Extended DNS Error (a validating upstream's 6, 7, 9 ...) reaches the
+// client.
+func (r *Resolver) forwardTo(ctx context.Context, qs *qstate, zone string, fw Forwarder, name string, qtype uint16) (result, error) {
 	if qs.sent >= qs.lim.MaxQueries {
 		return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d upstream queries", ErrBudget, qs.lim.MaxQueries)}
 	}
@@ -207,8 +211,14 @@ func (r *Resolver) forwardTo(ctx context.Context, qs *qstate, fw Forwarder, name
 		}
 		return result{}, &Error{EDE: code, Err: fmt.Errorf("%w: forwarders answered %s", ErrNoReachable, dns.RcodeToString[resp.Rcode])}
 	}
-	out := scrub(resp, name, qtype, ".")
-	kind := classify(out, ".")
+	out := scrub(resp, name, qtype, zone)
+	kind := classify(out, zone)
+	if kind == kindLame && out.Rcode == dns.RcodeSuccess && out.RecursionAvailable && len(out.Answer) == 0 && len(out.Ns) == 0 {
+		// A recursive server's empty NOERROR to a question it recursed
+		// for is NODATA, SOA or not (dnsmasq leaves it out for the names
+		// it serves itself); an iterator would call it lame.
+		kind = kindNoData
+	}
 	if kind == kindReferral || kind == kindLame || kind == kindFail {
 		return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: forwarders gave no answer", ErrNoReachable)}
 	}

@@ -28,6 +28,9 @@ type qstate struct {
 	unchecked bool
 	// bogusRetries counts servers asked again after a Bogus answer.
 	bogusRetries int
+	// refresh is the question a prefetch refreshes: lookup asks the
+	// authorities for it rather than answer it from the cache.
+	refresh qkey
 }
 
 type qkey struct {
@@ -45,34 +48,29 @@ func newQState(lim *Limits) *qstate {
 func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype uint16) (*dns.Msg, cache.Meta, error) {
 	now := r.now()
 	key := r.fullKey(name, qtype)
-	if m, meta, ok := r.cache.GetMsg(key, now); ok && r.usable(meta) {
+	k := qkey{key.Name, qtype}
+	refresh := qs.refresh == k
+	if m, meta, ok := r.cache.GetMsg(key, now); ok && r.usable(meta) && !refresh {
+		if meta.Prefetch {
+			// Read on the way to another answer (a name server's
+			// address, say): refreshed all the same.
+			r.prefetch(name, qtype)
+		}
 		if m.Rcode == dns.RcodeServerFailure {
 			return nil, meta, &Error{EDE: EDECachedError, Err: fmt.Errorf("%w: cached failure", ErrNoReachable)}
 		}
 		return m, qs.mark(meta), nil
 	}
-	k := qkey{key.Name, qtype}
 	if qs.active[k] {
 		return nil, cache.Meta{}, &Error{EDE: EDEOther, Err: fmt.Errorf("%w: %s lookup needs itself", ErrLoop, dns.TypeToString[qtype])}
 	}
 	qs.active[k] = true
 	defer delete(qs.active, k)
 
-	if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
-		meta = qs.mark(meta)
-		r.store(key, m, meta)
-		return m, meta, nil
-	}
-	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
-		meta = qs.mark(meta)
-		r.store(key, m, meta)
-		return m, meta, nil
-	}
-	if m, meta, ok := r.cachedSecure(name, qtype, now); ok {
-		return m, qs.mark(meta), nil
-	}
-	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
-		return m, qs.mark(meta), nil
+	if !refresh {
+		if m, meta, ok := r.shortcut(qs, key, name, qtype, now); ok {
+			return m, meta, nil
+		}
 	}
 	res, err := r.iterate(ctx, qs, name, qtype)
 	if err != nil {
@@ -93,6 +91,30 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	r.store(key, res.msg, res.meta)
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
+}
+
+// shortcut answers (name, qtype) without asking anyone when what the
+// resolver knows suffices: below a proven NXDOMAIN (RFC 8020), by
+// aggressive NSEC synthesis (RFC 8198), or from cached secure or alias
+// data.
+func (r *Resolver) shortcut(qs *qstate, key cache.Key, name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
+	if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
+		meta = qs.mark(meta)
+		r.store(key, m, meta)
+		return m, meta, true
+	}
+	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
+		meta = qs.mark(meta)
+		r.store(key, m, meta)
+		return m, meta, true
+	}
+	if m, meta, ok := r.cachedSecure(name, qtype, now); ok {
+		return m, qs.mark(meta), true
+	}
+	if m, meta, ok := r.cachedAlias(name, qtype, now); ok {
+		return m, qs.mark(meta), true
+	}
+	return nil, cache.Meta{}, false
 }
 
 // nxName is the query type under which the cache remembers that a name
@@ -144,7 +166,7 @@ func (r *Resolver) iterate(ctx context.Context, qs *qstate, name string, qtype u
 	case routeLegacy:
 		return r.forward(ctx, qs, name, qtype)
 	case routeForward:
-		return r.forwardTo(ctx, qs, r.routes.fwd[zone], name, qtype)
+		return r.forwardTo(ctx, qs, zone, r.routes.fwd[zone], name, qtype)
 	}
 	w := &walk{r: r, qs: qs, name: name, qtype: qtype, labels: dns.CountLabel(name),
 		minimise: !r.cfg.NoQNameMinimisation}

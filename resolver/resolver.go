@@ -95,6 +95,11 @@ type Config struct {
 	// under one zone cannot make hush flood its servers; the excess
 	// fails with SERVFAIL and EDE 0 "upstream rate limit". Nil: no limit.
 	ZoneRateLimit *ratelimit.Zones
+	// NoPrefetch turns prefetch off. On by default: an answer asked for
+	// in the last tenth of its TTL is refreshed in the background, once,
+	// so that busy names never go cold (Unbound's prefetch); at most
+	// MaxPrefetches refreshes run at once, the rest are skipped.
+	NoPrefetch bool
 	// NoServeStale turns serve-stale (RFC 8767) off. On by default: when
 	// the Cache keeps expired answers (cache.Config.StaleFor) and a
 	// refresh fails, or takes longer than StaleClientTimeout, the expired
@@ -212,13 +217,18 @@ type Resolver struct {
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
+	// prefetches holds a token per prefetch running (Config.NoPrefetch).
+	prefetches chan struct{}
 	// guard adds 0x20 and cookies to queries toward authorities; nil
 	// when both are off or when forwarding.
 	guard *upstreamGuard
 	// routes are the forward and stub zones (fwdzones.go).
 	routes zoneRoutes
 
-	anchors      atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
+	anchors atomic.Pointer[dnssec.Anchors] // see SetTrustAnchors
+	// clockFloor is the latest inception of a root signature seen to
+	// verify, in Unix seconds (0: none): see noteClock.
+	clockFloor   atomic.Int64
 	dnssecLimits dnssec.Limits
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
@@ -301,6 +311,7 @@ func New(cfg Config) (*Resolver, error) {
 		r.wall = time.Now
 	}
 	r.lim = cfg.Limits.withDefaults()
+	r.prefetches = make(chan struct{}, MaxPrefetches)
 	r.servers = newServers()
 	if cfg.TrustAnchors == nil {
 		r.anchors.Store(dnssec.RootAnchors())
@@ -471,15 +482,24 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 // entry serves clients without DO too: the cache leaves out the DNSSEC
 // records for them (RFC 4035 §3.2.1).
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
-	qs := newQState(&r.lim)
+	return r.resolveTopWith(ctx, newQState(&r.lim), name, qtype)
+}
+
+// resolveTopWith is resolveTop with the query state given (a prefetch's,
+// which asks the authorities although the cache still has the answer).
+func (r *Resolver) resolveTopWith(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
 	m, meta, err := r.resolve(ctx, qs, name, qtype)
+	wrongClock := r.noteClock(qs)
 	if err != nil {
 		return result{}, err
 	}
 	meta = qs.mark(meta)
 	m = r.rebindFilter(m, &meta)
 	meta.Partial = false
-	r.storeMsg(r.fullKey(name, qtype), m, meta)
+	if !wrongClock {
+		// Judged by a clock found wrong meanwhile: not kept.
+		r.storeMsg(r.fullKey(name, qtype), m, meta)
+	}
 	return result{m, meta}, nil
 }
 
@@ -555,6 +575,9 @@ func (r *Resolver) AnswerCached(q *dns.Msg) (*dns.Msg, bool) {
 	m, meta, ok := r.cache.GetMsg(key, r.now())
 	if !ok || meta.Partial || m.Rcode == dns.RcodeServerFailure || !r.usable(meta) {
 		return nil, false
+	}
+	if meta.Prefetch {
+		r.prefetch(qq.Name, qq.Qtype)
 	}
 	out, err := r.clientView(q, m, meta)
 	if err != nil || r.needs64(q, out) {

@@ -166,6 +166,19 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	var final string
 	if negative {
 		final, _ = chainEnd(m.Answer, qname, qtype)
+		if len(m.Ns) == 0 && r.forwarded(final) {
+			// A forwarder's NODATA may come with nothing at all in
+			// its authority section (dnsmasq's for its own names):
+			// fine where the name's zone is proven unsigned, as an
+			// unsigned SOA would be, and Bogus otherwise.
+			ins, err := r.provenInsecure(ctx, qs, final)
+			if err != nil {
+				return dnssec.Indeterminate, 0, err
+			}
+			if ins {
+				return dnssec.Insecure, 0, nil
+			}
+		}
 	}
 	status, code, err = v.judge(d, proofZone, wildcards, final, qtype, kind)
 	if err != nil || status != dnssec.Secure || len(d.nsecs)+len(d.nsec3s) == 0 {
@@ -246,8 +259,14 @@ func (v *verifier) verify(ctx context.Context, set []dns.RR, sigs []*dns.RRSIG) 
 
 // verifySets verifies every RRset of section but the signatures and those
 // skip names, and calls each with every one that verified. It stops at
-// the first that does not, with its status and RFC 8914 code.
+// the first Bogus one, with its status and RFC 8914 code. An Insecure one
+// does not stop it: the rest must still verify, since one response may
+// span zones (a forwarder's alias chain from an unsigned zone into a
+// signed one), and an unsigned zone's record must not carry a signed
+// zone's forged one past validation. The first Insecure one's status and
+// code are the result when nothing is Bogus.
 func (v *verifier) verifySets(ctx context.Context, section []dns.RR, skip func(h *dns.RR_Header) bool, each func(set []dns.RR, res dnssec.Result)) (dnssec.Status, uint16, error) {
+	status, code := dnssec.Secure, uint16(0)
 	for _, set := range rrsets(section) {
 		h := set[0].Header()
 		if h.Rrtype == dns.TypeRRSIG || skip != nil && skip(h) {
@@ -260,12 +279,18 @@ func (v *verifier) verifySets(ctx context.Context, section []dns.RR, skip func(h
 		if err != nil {
 			return dnssec.Indeterminate, 0, err
 		}
-		if res.Status != dnssec.Secure {
+		switch res.Status {
+		case dnssec.Secure:
+			each(set, res)
+		case dnssec.Bogus:
 			return res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus)), nil
+		default:
+			if status == dnssec.Secure {
+				status, code = res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus))
+			}
 		}
-		each(set, res)
 	}
-	return dnssec.Secure, 0, nil
+	return status, code, nil
 }
 
 // answer verifies every RRset of the answer chain and returns those that

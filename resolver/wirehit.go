@@ -38,6 +38,11 @@ func (r *Resolver) AppendCached(dst, qname []byte, qtype uint16, do, cd, ad bool
 	if !ok {
 		return dst, false
 	}
+	if meta.Prefetch {
+		// This read took the answer's one prefetch, whether or not
+		// the answer is served from here.
+		r.prefetchWire(qname, qtype)
+	}
 	status := dnssec.Status(meta.Security)
 	if meta.Partial || meta.EDE != 0 || meta.Unchecked || status == dnssec.Bogus || len(out)-start < 12 {
 		return dst, false

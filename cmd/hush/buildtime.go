@@ -1,17 +1,19 @@
 package main
 
 import (
+	"os"
 	"runtime/debug"
 	"time"
 )
 
 // clockFloor returns the earliest time the wall clock can plausibly show
 // on a machine running this binary: its build time, stamped by the
-// Makefile (main.buildTime), or else the time of the commit it was built
-// from, which go build records when it builds from a checkout. Before it,
-// the resolver does not check signature times (resolver.Config.
-// ClockNotBefore). Zero when neither is known: the clock is then always
-// believed, as before.
+// Makefile (main.buildTime); else the time of the commit it was built
+// from, which go build records when it builds from a checkout; else the
+// binary file's modification time, which packages (opkg, dpkg) keep from
+// the build. Before it, the resolver does not check signature times
+// (resolver.Config.ClockNotBefore). Zero when none is known: the clock is
+// then always believed.
 func clockFloor() time.Time {
 	if t, err := time.Parse(time.RFC3339, buildTime); err == nil {
 		return t
@@ -23,6 +25,11 @@ func clockFloor() time.Time {
 					return t
 				}
 			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			return fi.ModTime()
 		}
 	}
 	return time.Time{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hush-dns/hush/cookie"
 	"io"
 	"net"
 	"net/netip"
@@ -35,6 +36,9 @@ type opsRuntime struct {
 	live    *liveHandler
 	// load re-reads the config file (if any) and re-applies the flags.
 	load func() (serveConfig, error)
+	// cookies holds the UDP listeners' server cookie secrets, which a
+	// reload re-reads (rotation without a restart); nil when off.
+	cookies *cookie.Keeper
 	// newResolver builds a resolver for cfg with extra negative trust
 	// anchors over the cache c.
 	// The closers are the forwarders' connection pools, closed when the
@@ -220,6 +224,16 @@ var reloadKeys = []struct {
 	{"block-answer", func(c *serveConfig) any { return c.Ops.BlockMode }, applied},
 	{"block-ede", func(c *serveConfig) any { return c.Ops.BlockEDE }, applied},
 	{"log-level", func(c *serveConfig) any { return c.Ops.LogLevel }, applied},
+	{"cookie-secret", func(c *serveConfig) any { return c.cookieSecrets }, applied},
+	{"server-cookies", func(c *serveConfig) any { return c.ServerCookies }, restartNeed},
+	{"rate-limit", func(c *serveConfig) any { return c.RateLimit }, restartNeed},
+	{"zone-rate-limit", func(c *serveConfig) any { return c.ZoneRateLimit }, applied},
+	{"upstream-cookies", func(c *serveConfig) any { return c.UpstreamCookies }, applied},
+	{"dns0x20", func(c *serveConfig) any { return c.DNS0x20 }, applied},
+	{"prefetch", func(c *serveConfig) any { return c.Prefetch }, applied},
+	{"serve-stale", func(c *serveConfig) any { return c.ServeStale }, newCacheNeed},
+	{"serve-stale-max-age", func(c *serveConfig) any { return c.StaleMaxAge }, newCacheNeed},
+	{"serve-stale-client-timeout", func(c *serveConfig) any { return c.StaleClientTimeout }, applied},
 }
 
 // errReload prefixes every reload failure: the running configuration
@@ -302,6 +316,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 		res.FlushAll()
 	}
 	releaseBuildMemory(policy.Stats())
+	if o.cookies != nil && len(next.cookieSecrets) > 0 {
+		// The secret file re-read: the first secret makes cookies from
+		// now on, and the others are still accepted.
+		o.cookies.Set(cookie.NewServer(next.cookieSecrets[0], next.cookieSecrets[1:]...))
+	}
 	o.cfg, o.cache = next, c
 	o.level.Store(int32(next.Ops.LogLevel))
 	for _, a := range o.acls {

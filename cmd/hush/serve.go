@@ -167,8 +167,13 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return leaf
 	}
 	m := metrics.New(metrics.Options{Version: version, Listeners: connListeners})
+	guards, err := newGuards(cfg)
+	if err != nil {
+		return err
+	}
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
+		cookies: guards.cookies,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
 			fwdZones, closers, err := forwarding(cfg, stderr)
 			if err != nil {
@@ -222,10 +227,6 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	defer stopOps()
 	defer watchNetwork(ctx, ops.live.stage, stderr)()
-	guards, err := newGuards(cfg)
-	if err != nil {
-		return err
-	}
 	tc := transport.Config{
 		AllowClients:      cfg.AllowClient,
 		QueryTimeout:      cfg.Timeout,
@@ -262,6 +263,9 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		No0x20:              !cfg.DNS0x20,
 		NoUpstreamCookies:   !cfg.UpstreamCookies,
 		ZoneRateLimit:       zoneLimiter(cfg),
+		NoPrefetch:          !cfg.Prefetch,
+		NoServeStale:        !cfg.ServeStale,
+		StaleClientTimeout:  cfg.StaleClientTimeout,
 		RootHints:           hints,
 		ForwardZones:        fwdZones,
 		StubZones:           cfg.StubZones,

@@ -87,6 +87,8 @@ type serveConfig struct {
 	UpstreamCookies, DNS0x20 bool
 	// ServeStale serves expired answers (RFC 8767) kept up to
 	// StaleMaxAge when a refresh fails or takes StaleClientTimeout.
+	// Prefetch refreshes busy answers before they expire.
+	Prefetch           bool
 	ServeStale         bool
 	StaleMaxAge        time.Duration
 	StaleClientTimeout time.Duration
@@ -148,6 +150,7 @@ func defaultServeConfig() serveConfig {
 		ZoneRateLimit:      autoRate,
 		UpstreamCookies:    true,
 		DNS0x20:            true,
+		Prefetch:           true,
 		ServeStale:         true,
 		StaleMaxAge:        resolver.DefaultStaleMaxAge,
 		StaleClientTimeout: resolver.DefaultStaleClientTimeout,
@@ -262,6 +265,11 @@ func baseSettings() []setting {
 			name: "dns0x20", kind: boolSetting, typ: "bool", def: "true",
 			usage: "randomise the case of questions sent to authoritative servers and drop answers that do not echo it; --dns0x20=false turns it off",
 			apply: applyDNS0x20,
+		},
+		{
+			name: "prefetch", kind: boolSetting, typ: "bool", def: "true",
+			usage: "refresh an answer asked for in the last tenth of its TTL before it expires; --prefetch=false turns it off",
+			apply: applyPrefetch,
 		},
 		{
 			name: "serve-stale", kind: boolSetting, typ: "bool", def: "true",

@@ -368,3 +368,8 @@ func applyServeStaleClientTimeout(c *serveConfig, key string, r rawValue) (err e
 	c.StaleClientTimeout, err = parseDurationValue(key, r, true)
 	return err
 }
+
+func applyPrefetch(c *serveConfig, key string, r rawValue) (err error) {
+	c.Prefetch, err = parseBool(key, r)
+	return err
+}
