@@ -473,3 +473,55 @@ func TestForwardZoneNoDataWithoutSOA(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardZoneBelowAbsentName: a private forward zone need not be a
+// top-level name. For office.corp., the public tree proves corp. absent
+// (a signed NXDOMAIN from the root): office.corp. cannot be delegated
+// from the trust anchor, and its answers are Insecure, as lan.'s are.
+func TestForwardZoneBelowAbsentName(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	office := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 10.1.2.3")
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{
+			{Zone: ".", Forwarder: viaResolver(inner, false)},
+			{Zone: "office.corp.", Forwarder: office},
+			{Zone: "lan.", Forwarder: office},
+		},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proofs that corp. and lan. are absent, learnt on the way, do
+	// not answer for the names the operator routes to their own servers
+	// (neither RFC 8198 synthesis nor RFC 8020's NXDOMAIN cut).
+	for _, name := range []string{"printer.office.corp.", "office.corp.", "scanner.office.corp.", "printer.lan.", "scanner.lan.", "lan."} {
+		m, err := askDO(t, r, name, dns.TypeA, true, false)
+		if err != nil || m.AuthenticatedData || !answerHas(m, "10.1.2.3") {
+			t.Errorf("%s: got %v, %v; want an Insecure answer", name, m, err)
+		}
+	}
+	// A name outside the forward zone under the same absent one stays
+	// NXDOMAIN, proven.
+	m, err := askDO(t, r, "other.corp.", dns.TypeA, true, false)
+	if err != nil || m.Rcode != dns.RcodeNameError || !m.AuthenticatedData {
+		t.Errorf("other.corp.: got %v, %v; want a Secure NXDOMAIN", m, err)
+	}
+}
