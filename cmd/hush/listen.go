@@ -66,7 +66,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			pc, ln, err := listenDNS(ctx, udpNet, tcpNet, u.Addr)
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.UDP = append(s.UDP, pc)
 			s.TCP = append(s.TCP, ln)
@@ -76,7 +76,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			ln, err := lc.Listen(ctx, tcpNet, u.Addr.String())
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.TLS = append(s.TLS, ln)
 			s.bind(u, ln.Addr())
@@ -84,7 +84,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			hs, err := listenHTTPS(ctx, udpNet, tcpNet, u)
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.HTTPS = append(s.HTTPS, hs)
 			s.bind(u, hs.TCP.Addr())
@@ -94,7 +94,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 			pc, err := lc.ListenPacket(ctx, udpNet, u.Addr.String())
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.QUIC = append(s.QUIC, pc)
 			s.bind(u, pc.LocalAddr())
@@ -233,3 +233,13 @@ func splitWildcard(u listenURL, urls []listenURL) bool {
 // udpReaders is how many sockets (and reader goroutines) each UDP address
 // gets: one per CPU hush may use, at most 8.
 func udpReaders() int { return min(max(runtime.GOMAXPROCS(0), 1), 8) }
+
+// listenError is the error of binding u, with what to do when the port is
+// privileged and hush may not bind it: the usual first run as a user on
+// port 53.
+func listenError(u listenURL, err error) error {
+	if errors.Is(err, syscall.EACCES) && u.Addr.Port() != 0 && u.Addr.Port() < 1024 {
+		return fmt.Errorf("listen %s: %w (ports below 1024 need privilege: run `sudo setcap cap_net_bind_service=+ep $(command -v hush)`, start hush from the systemd unit in packaging/systemd, or listen on a port above 1023)", u, err)
+	}
+	return fmt.Errorf("listen %s: %w", u, err)
+}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -129,6 +133,31 @@ func TestSplitWildcard(t *testing.T) {
 		}
 		if got := splitWildcard(urls[0], urls); got != tc.want {
 			t.Errorf("splitWildcard(%s with %v) = %v; want %v", tc.u, tc.with, got, tc.want)
+		}
+	}
+}
+
+func TestListenError(t *testing.T) {
+	denied := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)}
+	inUse := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	u := func(s string) listenURL { return listenURL{Scheme: "dns", Addr: netip.MustParseAddrPort(s)} }
+	for _, tc := range []struct {
+		u    listenURL
+		err  error
+		hint bool
+	}{
+		{u("0.0.0.0:53"), denied, true},
+		{u("[::1]:853"), denied, true},
+		{u("0.0.0.0:5353"), denied, false},
+		{u("0.0.0.0:53"), inUse, false},
+	} {
+		err := listenError(tc.u, tc.err)
+		if !errors.Is(err, tc.err) {
+			t.Errorf("listenError(%v, %v) = %v; does not wrap the error", tc.u, tc.err, err)
+		}
+		got := strings.Contains(err.Error(), "setcap cap_net_bind_service=+ep") && strings.Contains(err.Error(), "systemd")
+		if got != tc.hint {
+			t.Errorf("listenError(%v, %v) = %q; hint %v, want %v", tc.u, tc.err, err, got, tc.hint)
 		}
 	}
 }

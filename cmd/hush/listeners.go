@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -94,7 +93,7 @@ func (d *dnsListeners) apply(want []listenURL, acl []netip.Prefix) (added, remov
 			for _, o := range open {
 				closeSockets(o.group, o.ln)
 			}
-			return nil, nil, fmt.Errorf("listen %s: %w", u, err)
+			return nil, nil, listenError(u, err)
 		}
 		open = append(open, opened{u, group, ln})
 	}
