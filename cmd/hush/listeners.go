@@ -88,7 +88,8 @@ func (d *dnsListeners) apply(want []listenURL, acl []netip.Prefix) (added, remov
 		if d.byURL[u] != nil {
 			continue
 		}
-		group, ln, err := listenDNS(d.ctx, u.Addr)
+		udpNet, tcpNet := listenNets(u, want)
+		group, ln, err := listenDNS(d.ctx, udpNet, tcpNet, u.Addr)
 		if err != nil {
 			for _, o := range open {
 				closeSockets(o.group, o.ln)
