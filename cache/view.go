@@ -36,14 +36,6 @@ type span struct{ start, end uint16 }
 
 type fixup struct{ at, ptr uint16 }
 
-// size is what p holds in bytes, a fixed estimate for the struct included.
-func (p *plainView) size() int64 {
-	if p == nil {
-		return 0
-	}
-	return 96 + int64(4*cap(p.drops)+4*cap(p.fixes)+cap(p.wire)+2*cap(p.ttlOffs))
-}
-
 // dnssecOnly reports whether a record of type t is left out for a client
 // without DO that asked for qtype.
 func dnssecOnly(t, qtype uint16) bool {

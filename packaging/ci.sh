@@ -37,11 +37,13 @@ openwrt() {
 cross() {
 	make --no-print-directory cross
 	# --report: the budgets are written down in size-check.sh, but the
-	# mipsle one (12 MB, the issue's) is not met yet: 12,976,321 bytes,
-	# the same with and without package testing linked; only a build
-	# without inlining (CROSS_GCFLAGS=all=-l: 11,796,673) or without
-	# features fits. Over-budget sizes are printed, not failed, until that
-	# is decided; then drop --report.
+	# mipsle one (12 MB, the issue's) is not met: 12,976,321 bytes at
+	# 00:50 UTC on 6 Dec 2026, the same with and without package testing
+	# linked (CROSS_GCFLAGS=all=-l made it 11,796,673), and 19,726,529
+	# once metrics (Prometheus client, protobuf) and the other new
+	# features were wired in. Meeting it takes leaving features out of
+	# router builds; over-budget sizes are printed, not failed, until that
+	# is decided. Then drop --report.
 	packaging/size-check.sh --report bin/cross
 	# Static, path-free and version-stamped, as go version -m records it.
 	local f want

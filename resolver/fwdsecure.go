@@ -60,7 +60,11 @@ func (r *Resolver) provenInsecure(ctx context.Context, qs *qstate, name string) 
 			continue // a signed zone: its children are judged below
 		}
 		if ds.Rcode == dns.RcodeNameError {
-			return r.private(z), nil
+			// z is absent from the public tree: so is every name
+			// below it, and one the operator routes to their own
+			// servers (office.corp. below an absent corp.) is theirs,
+			// unsigned.
+			return r.private(z) || r.private(name), nil
 		}
 		if provesDelegation(ds, z, r.budget(qs)) {
 			r.keepKeys(qs, z, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now)

@@ -473,3 +473,110 @@ func TestForwardZoneNoDataWithoutSOA(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardZoneBelowAbsentName: a private forward zone need not be a
+// top-level name. For office.corp., the public tree proves corp. absent
+// (a signed NXDOMAIN from the root): office.corp. cannot be delegated
+// from the trust anchor, and its answers are Insecure, as lan.'s are.
+func TestForwardZoneBelowAbsentName(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	office := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		if q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 10.1.2.3")
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{
+			{Zone: ".", Forwarder: viaResolver(inner, false)},
+			{Zone: "office.corp.", Forwarder: office},
+			{Zone: "lan.", Forwarder: office},
+		},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The proofs that corp. and lan. are absent, learnt on the way, do
+	// not answer for the names the operator routes to their own servers
+	// (neither RFC 8198 synthesis nor RFC 8020's NXDOMAIN cut).
+	for _, name := range []string{"printer.office.corp.", "office.corp.", "scanner.office.corp.", "printer.lan.", "scanner.lan.", "lan."} {
+		m, err := askDO(t, r, name, dns.TypeA, true, false)
+		if err != nil || m.AuthenticatedData || !answerHas(m, "10.1.2.3") {
+			t.Errorf("%s: got %v, %v; want an Insecure answer", name, m, err)
+		}
+	}
+	// A name outside the forward zone under the same absent one stays
+	// NXDOMAIN, proven.
+	m, err := askDO(t, r, "other.corp.", dns.TypeA, true, false)
+	if err != nil || m.Rcode != dns.RcodeNameError || !m.AuthenticatedData {
+		t.Errorf("other.corp.: got %v, %v; want a Secure NXDOMAIN", m, err)
+	}
+}
+
+// TestForwardZoneChainOut: an alias in a forward zone whose target lies
+// outside it is followed through the target's own route, whatever the
+// zone's forwarder said of the target (an answer, or NXDOMAIN).
+func TestForwardZoneChainOut(t *testing.T) {
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newResolver(t, n, func(c *resolver.Config) {
+		c.DNSSEC = true
+		c.TrustAnchors = signedAnchors(t, n)
+	})
+	lan := forwarderFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		var rrs []string
+		switch q.Question[0].Name {
+		case "www.lan.":
+			rrs = []string{"www.lan. 300 IN CNAME www.alg8.sec.", "www.alg8.sec. 300 IN A 198.51.100.66"}
+		case "gone.lan.":
+			rrs = []string{"gone.lan. 300 IN CNAME nothere.alg8.sec."}
+			r.Rcode = dns.RcodeNameError
+		}
+		for _, s := range rrs {
+			rr, _ := dns.NewRR(s)
+			r.Answer = append(r.Answer, rr)
+		}
+		return r, nil
+	})
+	r, err := resolver.New(resolver.Config{
+		ForwardZones: []resolver.ForwardZone{
+			{Zone: ".", Forwarder: viaResolver(inner, false)},
+			{Zone: "lan.", Forwarder: lan},
+		},
+		DNSSEC:       true,
+		TrustAnchors: signedAnchors(t, n),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := askDO(t, inner, "www.alg8.sec.", dns.TypeA, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := askDO(t, r, "www.lan.", dns.TypeA, true, false)
+	if err != nil || m.Rcode != dns.RcodeSuccess || answerHas(m, "198.51.100.66") || !answerHas(m, want.Answer[0].(*dns.A).A.String()) {
+		t.Errorf("www.lan.: got %v, %v; want the CNAME and %v", m, err, want.Answer)
+	}
+	m, err = askDO(t, r, "gone.lan.", dns.TypeA, true, false)
+	if err != nil || m.Rcode != dns.RcodeNameError || !answerHas(m, "nothere.alg8.sec.") {
+		t.Errorf("gone.lan.: got %v, %v; want the CNAME and NXDOMAIN", m, err)
+	}
+}

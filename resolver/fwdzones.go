@@ -152,6 +152,14 @@ func (r *Resolver) private(zone string) bool {
 	return z != "." && (k == routeForward || k == routeStub)
 }
 
+// privateRoute reports whether (name, qtype) goes to a forward or stub
+// zone other than the root's (a DS question at such a zone's apex goes
+// to the parent's route, and is the public tree's to answer).
+func (r *Resolver) privateRoute(name string, qtype uint16) bool {
+	z, k := r.route(name, qtype)
+	return z != "." && (k == routeForward || k == routeStub)
+}
+
 // operatorNamed reports whether a is a forwarder or stub server the
 // operator configured, queried whatever AllowUpstream says.
 func (r *Resolver) operatorNamed(a netip.Addr) bool {

@@ -97,16 +97,23 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 // resolver knows suffices: below a proven NXDOMAIN (RFC 8020), by
 // aggressive NSEC synthesis (RFC 8198), or from cached secure or alias
 // data.
+//
+// A name the operator routes to servers of their own (lan., or
+// office.corp. below an absent corp.) is not answered from the public
+// tree's proofs that it, or a name above it, does not exist: those are
+// exactly what makes such a zone private.
 func (r *Resolver) shortcut(qs *qstate, key cache.Key, name string, qtype uint16, now time.Time) (*dns.Msg, cache.Meta, bool) {
-	if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
-		meta = qs.mark(meta)
-		r.store(key, m, meta)
-		return m, meta, true
-	}
-	if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
-		meta = qs.mark(meta)
-		r.store(key, m, meta)
-		return m, meta, true
+	if !r.privateRoute(name, qtype) {
+		if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
+			meta = qs.mark(meta)
+			r.store(key, m, meta)
+			return m, meta, true
+		}
+		if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
+			meta = qs.mark(meta)
+			r.store(key, m, meta)
+			return m, meta, true
+		}
 	}
 	if m, meta, ok := r.cachedSecure(name, qtype, now); ok {
 		return m, qs.mark(meta), true

@@ -91,7 +91,11 @@ func (pl *pipeline) guard(sc *scratch, req *request, p proto, client netip.Addr)
 	if pl.limit == nil || valid {
 		return nil, actHandle, false
 	}
-	switch pl.limit.Check(client, now) {
+	verdict := req.verdict
+	if !req.limited {
+		verdict = pl.limit.Check(client, now)
+	}
+	switch verdict {
 	case ratelimit.Allow:
 		return nil, actHandle, false
 	case ratelimit.Slip:

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/hush-dns/hush/cookie"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/miekg/dns"
 )
 
@@ -75,8 +77,12 @@ type request struct {
 	// cookie is the COOKIE option's data (its first cookieLen octets;
 	// hasCookie says there was one), kept over UDP only; sendCookie says
 	// respCookie goes into the response's OPT record (guard.go).
-	hasCookie  bool
-	cookieLen  uint8
+	hasCookie bool
+	cookieLen uint8
+	// limited says the rate limit already judged this query on the
+	// wire path, with verdict (UDP only).
+	limited    bool
+	verdict    ratelimit.Verdict
 	sendCookie bool
 	cookie     [40]byte
 	respCookie [cookie.ResponseLen]byte
@@ -136,9 +142,25 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 	// Under the guard, only DNS cookies can be left to the slow path
 	// query by query (a query with a COOKIE option goes there); the rate
 	// limit must see every query once, which it does there.
-	if guarded := pl.guarded(p, client); !guarded || pl.limit == nil {
+	guarded := pl.guarded(p, client)
+	limited, verdict := false, ratelimit.Allow
+	switch {
+	case !guarded || pl.limit == nil:
 		if out, ok := pl.answerWire(sc, raw, p, allowed, guarded); ok {
 			return out, actReply
+		}
+	case allowed && pl.wire != nil:
+		// The rate limit must see every query once. A query without a
+		// COOKIE option gets its verdict here, so that a cache hit
+		// within the limit still takes the wire path; the guard below
+		// then uses this verdict instead of counting the query again.
+		if wq, ok := parseWireQuery(raw, p); ok && !wq.cookie {
+			limited, verdict = true, pl.limit.Check(client, time.Now())
+			if verdict == ratelimit.Allow {
+				if out, ok := pl.answerWire(sc, raw, p, allowed, guarded); ok {
+					return out, actReply
+				}
+			}
 		}
 	}
 	if len(raw) < headerSize {
@@ -165,7 +187,8 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 		return pl.reply(sc, req, p, dns.RcodeFormatError, 0), actReply
 	}
 	req.question, req.hasQuestion = q.Question[0], true
-	if pl.guarded(p, client) {
+	if guarded {
+		req.limited, req.verdict = limited, verdict
 		if out, act, done := pl.guard(sc, req, p, client); done {
 			return out, act
 		}

@@ -42,6 +42,13 @@ func ListenUDP(addr string) (net.PacketConn, error) {
 // the first one was given. On systems without SO_REUSEPORT it fails for
 // n > 1. On error no socket is left open.
 func ListenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
+	return ListenUDPGroupNet("udp", addr, n)
+}
+
+// ListenUDPGroupNet is ListenUDPGroup on network "udp", "udp4" or "udp6".
+// With "udp6", an IPv6 wildcard socket is IPv6-only (IPV6_V6ONLY), so
+// that it can share its port with an IPv4 wildcard one.
+func ListenUDPGroupNet(network, addr string, n int) ([]net.PacketConn, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("transport: listen udp group: %d sockets", n)
 	}
@@ -51,7 +58,7 @@ func ListenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 	lc := net.ListenConfig{Control: setReusePort}
 	conns := make([]net.PacketConn, 0, n)
 	for range n {
-		c, err := lc.ListenPacket(context.Background(), "udp", addr)
+		c, err := lc.ListenPacket(context.Background(), network, addr)
 		if err != nil {
 			for _, c := range conns {
 				_ = c.Close()

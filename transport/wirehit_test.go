@@ -268,8 +268,8 @@ func BenchmarkWireHit(b *testing.B) {
 
 // TestWireHitGuard: with DNS cookies on, the wire path answers queries
 // without a COOKIE option and leaves the others to the guard, whose
-// answer carries a server cookie; with a rate limit on it answers none,
-// so that the limit sees every query once.
+// answer carries a server cookie; with a rate limit on it answers the
+// queries within the limit, and the limit sees every query once.
 func TestWireHitGuard(t *testing.T) {
 	r := signedResolver(t)
 	q := query("www.alg13.sec.", dns.TypeA, true, 1232, false)
@@ -291,7 +291,32 @@ func TestWireHitGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	limited := newPipeline(Config{Handler: countingWire{r, &hits}, RateLimit: limiter})
-	if got := guardOutcome(t, limited, client, q.Copy()); got == nil || len(got.Answer) == 0 || hits.Load() != 1 {
-		t.Errorf("rate limit: %v, wire hits %d; want an answer from the dns.Msg path", got, hits.Load())
+	if got := guardOutcome(t, limited, client, q.Copy()); got == nil || len(got.Answer) == 0 || hits.Load() != 2 {
+		t.Errorf("rate limit, within it: %v, wire hits %d; want an answer from the wire path", got, hits.Load())
+	}
+	// Over the limit, the wire path answers nothing: the query is
+	// dropped or slips, and the limit counts it once (drop, slip, drop,
+	// slip with Slip 2, as for the dns.Msg path).
+	tight, err := ratelimit.NewClients(ratelimit.ClientConfig{QPS: 0.001, Burst: 1, Slip: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := newPipeline(Config{Handler: countingWire{r, &hits}, RateLimit: tight})
+	if got := guardOutcome(t, over, client, q.Copy()); got == nil || len(got.Answer) == 0 || hits.Load() != 3 {
+		t.Fatalf("rate limit, first query: %v, wire hits %d; want an answer from the wire path", got, hits.Load())
+	}
+	var slips, drops int
+	for range 4 {
+		switch got := guardOutcome(t, over, client, q.Copy()); {
+		case got == nil:
+			drops++
+		case got.Truncated && len(got.Answer) == 0:
+			slips++
+		default:
+			t.Fatalf("over the limit: %v; want nothing or TC=1 without records", got)
+		}
+	}
+	if slips != 2 || drops != 2 || hits.Load() != 3 {
+		t.Errorf("over the limit: %d slips, %d drops, wire hits %d; want 2, 2 and 3", slips, drops, hits.Load())
 	}
 }

@@ -90,6 +90,10 @@ func newDoH(s Spec, opts Options) *doh {
 			HandshakeIdleTimeout: 5 * time.Second,
 		},
 		DisableCompression: true,
+		// As on HTTP/2: quic-go would take 10 MiB of headers per
+		// response, which an upstream could make hush hold for every
+		// query in flight.
+		MaxResponseHeaderBytes: 16 << 10,
 		Dial: func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
 			c, err := quic.DialAddrEarly(ctx, addr, tc, qc)
 			if err == nil {

@@ -212,11 +212,13 @@ func statusOf(r *dns.Msg, ede int) metrics.DNSSECStatus {
 type countingExchanger struct {
 	ex resolver.Exchanger
 	m  *metrics.Metrics
+	h  *upstreamHealth // nil: not followed
 }
 
 func (c *countingExchanger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
 	start := time.Now()
 	r, err := c.ex.Exchange(ctx, network, server, q)
+	c.h.observe(err)
 	var ne net.Error
 	switch {
 	case err == nil:
@@ -234,11 +236,13 @@ func (c *countingExchanger) Exchange(ctx context.Context, network string, server
 type countingForwarder struct {
 	fw resolver.Forwarder
 	m  *metrics.Metrics
+	h  *upstreamHealth // nil: not followed
 }
 
 func (c *countingForwarder) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	start := time.Now()
 	r, err := c.fw.Exchange(ctx, q)
+	c.h.observe(err)
 	var ne net.Error
 	switch {
 	case err == nil:

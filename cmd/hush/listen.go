@@ -54,6 +54,7 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 	}
 	defer inherited.Close()
 	for _, u := range urls {
+		udpNet, tcpNet := listenNets(u, urls)
 		switch u.Scheme {
 		case "dns":
 			if pc, ln, ok := inherited.dns(u.Addr); ok {
@@ -62,38 +63,38 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 				s.bind(u, ln.Addr())
 				continue
 			}
-			pc, ln, err := listenDNS(ctx, u.Addr)
+			pc, ln, err := listenDNS(ctx, udpNet, tcpNet, u.Addr)
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.UDP = append(s.UDP, pc)
 			s.TCP = append(s.TCP, ln)
 			s.bind(u, ln.Addr())
 		case "tls":
 			var lc net.ListenConfig
-			ln, err := lc.Listen(ctx, "tcp", u.Addr.String())
+			ln, err := lc.Listen(ctx, tcpNet, u.Addr.String())
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.TLS = append(s.TLS, ln)
 			s.bind(u, ln.Addr())
 		case "https":
-			hs, err := listenHTTPS(ctx, u)
+			hs, err := listenHTTPS(ctx, udpNet, tcpNet, u)
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.HTTPS = append(s.HTTPS, hs)
 			s.bind(u, hs.TCP.Addr())
 		case "quic":
 			// quic-go sizes the socket's buffers itself.
 			var lc net.ListenConfig
-			pc, err := lc.ListenPacket(ctx, "udp", u.Addr.String())
+			pc, err := lc.ListenPacket(ctx, udpNet, u.Addr.String())
 			if err != nil {
 				s.Close()
-				return nil, fmt.Errorf("listen %s: %w", u, err)
+				return nil, listenError(u, err)
 			}
 			s.QUIC = append(s.QUIC, pc)
 			s.bind(u, pc.LocalAddr())
@@ -145,16 +146,16 @@ func (s *sockets) Close() error {
 // listenHTTPS binds TCP and UDP on u's address and port. With port 0 the
 // kernel picks the TCP port and UDP takes the same one (retrying as
 // listenDNS does), so that Alt-Svc can name one port for both.
-func listenHTTPS(ctx context.Context, u listenURL) (httpsSockets, error) {
+func listenHTTPS(ctx context.Context, udpNet, tcpNet string, u listenURL) (httpsSockets, error) {
 	const attempts = 16
 	var lc net.ListenConfig
 	for i := 0; ; i++ {
-		ln, err := lc.Listen(ctx, "tcp", u.Addr.String())
+		ln, err := lc.Listen(ctx, tcpNet, u.Addr.String())
 		if err != nil {
 			return httpsSockets{}, err
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := lc.ListenPacket(ctx, "udp", netip.AddrPortFrom(u.Addr.Addr(), uint16(port)).String())
+		pc, err := lc.ListenPacket(ctx, udpNet, netip.AddrPortFrom(u.Addr.Addr(), uint16(port)).String())
 		if err == nil {
 			u.Addr = netip.AddrPortFrom(u.Addr.Addr(), uint16(port))
 			return httpsSockets{URL: u, TCP: ln, UDP: pc}, nil
@@ -169,22 +170,22 @@ func listenHTTPS(ctx context.Context, u listenURL) (httpsSockets, error) {
 // listenDNS binds UDP and TCP on ap. With port 0 the kernel picks the UDP
 // port and TCP takes the same one, so that one URL names one port; if
 // another program holds that TCP port, it tries again with a new port.
-func listenDNS(ctx context.Context, ap netip.AddrPort) ([]net.PacketConn, net.Listener, error) {
+func listenDNS(ctx context.Context, udpNet, tcpNet string, ap netip.AddrPort) ([]net.PacketConn, net.Listener, error) {
 	const attempts = 16
 	var lc net.ListenConfig
 	readers := udpReaders()
 	for i := 0; ; i++ {
-		group, err := transport.ListenUDPGroup(ap.String(), readers)
+		group, err := transport.ListenUDPGroupNet(udpNet, ap.String(), readers)
 		if err != nil && readers > 1 {
 			// No SO_REUSEPORT here: one socket, one reader.
 			readers = 1
-			group, err = transport.ListenUDPGroup(ap.String(), readers)
+			group, err = transport.ListenUDPGroupNet(udpNet, ap.String(), readers)
 		}
 		if err != nil {
 			return nil, nil, err
 		}
 		port := group[0].LocalAddr().(*net.UDPAddr).Port
-		ln, err := lc.Listen(ctx, "tcp", netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
+		ln, err := lc.Listen(ctx, tcpNet, netip.AddrPortFrom(ap.Addr(), uint16(port)).String())
 		if err == nil {
 			return group, ln, nil
 		}
@@ -197,6 +198,48 @@ func listenDNS(ctx context.Context, ap netip.AddrPort) ([]net.PacketConn, net.Li
 	}
 }
 
+// listenNets returns the networks u's sockets are opened on: udp and tcp,
+// or, for a wildcard listened on in both families (see splitWildcard),
+// udp4 and tcp4 or udp6 and tcp6.
+func listenNets(u listenURL, urls []listenURL) (udpNet, tcpNet string) {
+	switch {
+	case !splitWildcard(u, urls):
+		return "udp", "tcp"
+	case u.Addr.Addr().Unmap().Is4():
+		return "udp4", "tcp4"
+	}
+	return "udp6", "tcp6"
+}
+
+// splitWildcard reports whether u is a wildcard address (0.0.0.0 or [::])
+// whose port the other family's wildcard in urls also listens on. On
+// network tcp or udp Go opens either wildcard as one dual-stack IPv6
+// socket, so the second fails with "address already in use"; opened as
+// tcp4/udp4 and tcp6/udp6 (an IPV6_V6ONLY socket), both bind, as other
+// servers do. A lone wildcard keeps the dual-stack socket it always had.
+func splitWildcard(u listenURL, urls []listenURL) bool {
+	a := u.Addr.Addr().Unmap()
+	if !a.IsUnspecified() || u.Addr.Port() == 0 {
+		return false
+	}
+	for _, o := range urls {
+		if oa := o.Addr.Addr().Unmap(); oa.IsUnspecified() && oa.Is4() != a.Is4() && o.Addr.Port() == u.Addr.Port() {
+			return true
+		}
+	}
+	return false
+}
+
 // udpReaders is how many sockets (and reader goroutines) each UDP address
 // gets: one per CPU hush may use, at most 8.
 func udpReaders() int { return min(max(runtime.GOMAXPROCS(0), 1), 8) }
+
+// listenError is the error of binding u, with what to do when the port is
+// privileged and hush may not bind it: the usual first run as a user on
+// port 53.
+func listenError(u listenURL, err error) error {
+	if errors.Is(err, syscall.EACCES) && u.Addr.Port() != 0 && u.Addr.Port() < 1024 {
+		return fmt.Errorf("listen %s: %w (ports below 1024 need privilege: run `sudo setcap cap_net_bind_service=+ep $(command -v hush)`, start hush from the systemd unit in packaging/systemd, or listen on a port above 1023)", u, err)
+	}
+	return fmt.Errorf("listen %s: %w", u, err)
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -88,12 +87,13 @@ func (d *dnsListeners) apply(want []listenURL, acl []netip.Prefix) (added, remov
 		if d.byURL[u] != nil {
 			continue
 		}
-		group, ln, err := listenDNS(d.ctx, u.Addr)
+		udpNet, tcpNet := listenNets(u, want)
+		group, ln, err := listenDNS(d.ctx, udpNet, tcpNet, u.Addr)
 		if err != nil {
 			for _, o := range open {
 				closeSockets(o.group, o.ln)
 			}
-			return nil, nil, fmt.Errorf("listen %s: %w", u, err)
+			return nil, nil, listenError(u, err)
 		}
 		open = append(open, opened{u, group, ln})
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +33,8 @@ type queryOptions struct {
 	// pin.
 	insecure bool
 	pin      string
+	// ca, when set (--ca), replaces the system's roots in the check.
+	ca *x509.CertPool
 	// http3 and get choose HTTP/3 and GET for https:// servers.
 	http3, get bool
 }
@@ -137,7 +142,54 @@ func noResponse(ep endpoint, proto string, err error) error {
 		// Over UDP this is the ICMP port unreachable a closed port sends.
 		return fmt.Errorf("query: no response from %s over %s: connection refused", ep, proto)
 	}
+	if hint := certHint(err); hint != "" {
+		return fmt.Errorf("query: no response from %s over %s: %w; %s", ep, proto, err, hint)
+	}
 	return fmt.Errorf("query: no response from %s over %s: %w", ep, proto, err)
+}
+
+// certHint says what to do when err is a certificate check that failed
+// (the usual first query to a server with a self-signed certificate), or
+// is "" for other errors.
+func certHint(err error) string {
+	var (
+		ua  x509.UnknownAuthorityError
+		hn  x509.HostnameError
+		inv x509.CertificateInvalidError
+		cve *tls.CertificateVerificationError
+	)
+	unknown := errors.As(err, &ua)
+	if !unknown && !errors.As(err, &hn) && !errors.As(err, &inv) {
+		// quic-go reports the TLS alert with the error's text only.
+		msg := err.Error()
+		if !strings.Contains(msg, "x509: ") && !strings.Contains(msg, "tls: failed to verify certificate") {
+			return ""
+		}
+		unknown = strings.Contains(msg, "unknown authority")
+	}
+	pin := "sha256/BASE64 (the pin hush serve prints for its certificate)"
+	if errors.As(err, &cve) && len(cve.UnverifiedCertificates) > 0 {
+		pin = spkiPin(cve.UnverifiedCertificates[0]) + " (this server's, if you trust it: check it out of band)"
+	}
+	what := "the server answered with a certificate hush cannot verify"
+	if unknown {
+		what = "the server answered with a certificate signed by an authority hush does not know (self-signed?)"
+	}
+	return what + ": pass --ca FILE with the CA certificate that signed it, --pin " + pin + ", or --insecure to skip the check"
+}
+
+// loadCA reads --ca: one or more PEM certificates to trust instead of the
+// system's roots.
+func loadCA(name string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return pool, nil
 }
 
 // digServer formats a server address as dig does: 127.0.0.1#53(127.0.0.1).
@@ -183,6 +235,7 @@ func newQueryCmd(e *env) *cobra.Command {
 		server  string
 		timeout string
 		pin     string
+		ca      string
 	)
 	cmd := &cobra.Command{
 		Use:   "query NAME [TYPE]",
@@ -224,6 +277,17 @@ func newQueryCmd(e *env) *cobra.Command {
 					return usageErrorf("--pin %q: %v", pin, err)
 				}
 			}
+			if ca != "" {
+				if o.server.Scheme == "dns" {
+					return usageErrorf("--ca applies to tls://, https:// and quic:// servers only")
+				}
+				if o.insecure || o.pin != "" {
+					return usageErrorf("--ca excludes --insecure and --pin")
+				}
+				if o.ca, err = loadCA(ca); err != nil {
+					return usageErrorf("--ca %q: %v", ca, err)
+				}
+			}
 			if (o.insecure || o.pin != "") && o.server.Scheme == "dns" {
 				return usageErrorf("--insecure and --pin apply to tls://, https:// and quic:// servers only")
 			}
@@ -261,6 +325,7 @@ func newQueryCmd(e *env) *cobra.Command {
 	fs.BoolVar(&o.short, "short", false, "print only the answer records' data, one per line")
 	fs.BoolVar(&o.insecure, "insecure", false, "tls://, https:// and quic:// only: do not check the server's certificate")
 	fs.StringVar(&pin, "pin", "", "tls://, https:// and quic:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")
+	fs.StringVar(&ca, "ca", "", "tls://, https:// and quic:// only: check the server's certificate against the CA certificates in this PEM `FILE` instead of the system's")
 	fs.BoolVar(&o.http3, "http3", false, "https:// only: use HTTP/3 (QUIC) instead of HTTP/2")
 	fs.BoolVar(&o.get, "get", false, "https:// only: send the query with GET (?dns=) instead of POST")
 	return cmd

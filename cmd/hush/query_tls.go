@@ -35,6 +35,7 @@ func clientTLSConfig(o queryOptions, alpn string) *tls.Config {
 		ServerName: o.server.Host,
 		NextProtos: []string{alpn},
 		MinVersion: tls.VersionTLS12,
+		RootCAs:    o.ca, // nil: the system's
 	}
 	switch {
 	case o.pin != "":

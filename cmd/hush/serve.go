@@ -167,6 +167,10 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return leaf
 	}
 	m := metrics.New(metrics.Options{Version: version, Listeners: connListeners})
+	if w := hintsWarning(cfg); w != "" && cfg.Ops.LogLevel >= logWarn {
+		fmt.Fprintln(stderr, w)
+	}
+	health := newUpstreamHealth(nil)
 	guards, err := newGuards(cfg)
 	if err != nil {
 		return err
@@ -181,10 +185,10 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 				return nil, nil, err
 			}
 			for i := range fwdZones {
-				fwdZones[i].Forwarder = &countingForwarder{fw: fwdZones[i].Forwarder, m: m}
+				fwdZones[i].Forwarder = &countingForwarder{fw: fwdZones[i].Forwarder, m: m, h: health}
 			}
 			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), fwdZones, trustState{floor, taState}, stderr)
-			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m}
+			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m, h: health}
 			r, err := resolver.New(rc)
 			if err != nil {
 				closeAll(closers)
@@ -208,6 +212,13 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 			ops.live.stage().res.SetDesignated(designatedResolvers(socks.Bound, leaf))
 		})
 	}
+	healthCtx, stopHealth := context.WithCancel(ctx)
+	healthDone := make(chan struct{})
+	go func() {
+		defer close(healthDone)
+		health.watch(healthCtx, func(line string) { ops.logf(logWarn, "%s", line) })
+	}()
+	defer func() { stopHealth(); <-healthDone }()
 	stopHUP := onHangup(ctx, store, func() { _ = ops.Reload(ctx) })
 	defer stopHUP()
 	hooks := serveHooks{

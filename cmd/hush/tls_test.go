@@ -53,7 +53,7 @@ func TestServeTLSSelfSigned(t *testing.T) {
 		{"pinned", []string{"--pin", pin}, exitOK, []string{"localhost.\t", "127.0.0.1", ";; SERVER: " + strings.Replace(addr, ":", "#", 1) + "(127.0.0.1) (TLS1.3)"}, ""},
 		{"insecure", []string{"--insecure"}, exitOK, []string{"(TLS1.3)"}, ""},
 		{"short", []string{"--insecure", "--short"}, exitOK, []string{"127.0.0.1\n"}, ""},
-		{"untrusted certificate", nil, exitFail, nil, `^hush: query: no response from tls://127\.0\.0\.1:\d+ over TLS: .*certificate`},
+		{"untrusted certificate", nil, exitFail, nil, `^hush: query: no response from tls://127\.0\.0\.1:\d+ over TLS: .*certificate.*; the server answered with a certificate signed by an authority hush does not know \(self-signed\?\): pass --ca FILE .*, --pin ` + regexp.QuoteMeta(pin) + ` .*, or --insecure to skip the check\n$`},
 		{"wrong pin", []string{"--pin", "sha256/" + strings.Repeat("A", 43) + "="}, exitFail, nil, `does not match --pin`},
 	}
 	for _, tt := range tests {
@@ -190,5 +190,40 @@ func TestDigTLS(t *testing.T) {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("dig +tls output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// TestQueryCA checks hush query --ca: the server's certificate checked
+// against a CA file instead of the system's roots.
+func TestQueryCA(t *testing.T) {
+	certFile, keyFile, _ := writeKeyPair(t, t.TempDir())
+	otherCert, _, _ := writeKeyPair(t, t.TempDir())
+	notPEM := writeFile(t, t.TempDir(), "ca.pem", "not a certificate\n")
+	addr, _ := startHushTLS(t, "--tls-cert", certFile, "--tls-key", keyFile)
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		code     int
+		stderrRE string
+	}{
+		{"the signer", []string{"--server", "tls://" + addr, "--ca", certFile}, exitOK, `^$`},
+		{"another CA", []string{"--server", "tls://" + addr, "--ca", otherCert}, exitFail, `--ca FILE`},
+		{"not PEM", []string{"--server", "tls://" + addr, "--ca", notPEM}, exitUsage, `^hush: --ca ".*": no PEM certificate in it\n$`},
+		{"missing file", []string{"--server", "tls://" + addr, "--ca", notPEM + ".gone"}, exitUsage, `^hush: --ca ".*": open .*\n$`},
+		{"over dns", []string{"--server", "dns://" + addr, "--ca", certFile}, exitUsage, `^hush: --ca applies to tls://, https:// and quic:// servers only\n$`},
+		{"with insecure", []string{"--server", "tls://" + addr, "--ca", certFile, "--insecure"}, exitUsage, `^hush: --ca excludes --insecure and --pin\n$`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := queryHush(t, append(tt.args, "--timeout", "10s", "localhost.")...)
+			if code != tt.code {
+				t.Fatalf("exit: got %d, want %d; stderr %q", code, tt.code, errOut)
+			}
+			if code == exitOK && !strings.Contains(out, "127.0.0.1") {
+				t.Errorf("stdout lacks 127.0.0.1:\n%s", out)
+			}
+			if !regexp.MustCompile(tt.stderrRE).MatchString(errOut) {
+				t.Errorf("stderr: got %q, want a match for %q", errOut, tt.stderrRE)
+			}
+		})
 	}
 }
