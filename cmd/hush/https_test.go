@@ -121,9 +121,9 @@ func TestServeHTTPS(t *testing.T) {
 		stderrRE string
 	}{
 		{"HTTP/2 POST, pinned", []string{"--pin", h.pin}, exitOK, []string{"status: NOERROR, id: 0", "www.plain.example.\t", "192.0.2.1", server + "(HTTPS, HTTP/2, TLS1.3)"}, ""},
-		{"HTTP/2 GET", []string{"--pin", h.pin, "--get"}, exitOK, []string{"192.0.2.1", "(HTTPS, HTTP/2, TLS1.3)"}, ""},
+		{"HTTP/2 GET", []string{"--pin", h.pin, "--get"}, exitOK, []string{"192.0.2.1", server + "(HTTPS, HTTP/2, GET, TLS1.3)"}, ""},
 		{"HTTP/3 POST", []string{"--pin", h.pin, "--http3"}, exitOK, []string{"192.0.2.1", server + "(HTTPS, HTTP/3, TLS1.3)"}, ""},
-		{"HTTP/3 GET, insecure", []string{"--insecure", "--http3", "--get"}, exitOK, []string{"192.0.2.1", "(HTTPS, HTTP/3, TLS1.3)"}, ""},
+		{"HTTP/3 GET, insecure", []string{"--insecure", "--http3", "--get"}, exitOK, []string{"192.0.2.1", "(HTTPS, HTTP/3, GET, TLS1.3)"}, ""},
 		{"NXDOMAIN", []string{"--insecure", "nope.plain.example."}, exitOK, []string{"status: NXDOMAIN", "IN\tSOA\tns1.plain.example."}, ""},
 		{"untrusted certificate", nil, exitFail, nil, `^hush: query: no response from https://127\.0\.0\.1:\d+/dns-query over HTTPS, HTTP/2: .*certificate`},
 		{"untrusted certificate, HTTP/3", []string{"--http3"}, exitFail, nil, `over HTTPS, HTTP/3: .*certificate`},

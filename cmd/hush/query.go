@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -148,6 +150,39 @@ func noResponse(ep endpoint, proto string, err error) error {
 	return fmt.Errorf("query: no response from %s over %s: %w", ep, proto, err)
 }
 
+// digQuery is what digArgs took from hush query's arguments.
+type digQuery struct {
+	server string   // @SERVER, without the @
+	plus   []string // +options, as written
+	rest   []string // NAME [TYPE]
+}
+
+// digPlus are the +options hush query knows: the flags of those names.
+var digPlus = []string{"+short", "+tcp", "+dnssec", "+cd", "+norecurse", "+norec"}
+
+// digArgs takes dig's habits out of hush query's arguments: @SERVER and
+// +options anywhere among them.
+func digArgs(args []string) (digQuery, error) {
+	var d digQuery
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "@") && len(a) > 1:
+			if d.server != "" {
+				return d, usageErrorf("query: two servers, @%s and %s", d.server, a)
+			}
+			d.server = a[1:]
+		case strings.HasPrefix(a, "+") && len(a) > 1:
+			if !slices.Contains(digPlus, a) {
+				return d, usageErrorf("query: unknown option %q (hush query knows %s)", a, strings.Join(digPlus, " "))
+			}
+			d.plus = append(d.plus, a)
+		default:
+			d.rest = append(d.rest, a)
+		}
+	}
+	return d, nil
+}
+
 // certHint says what to do when err is a certificate check that failed
 // (the usual first query to a server with a self-signed certificate), or
 // is "" for other errors.
@@ -236,25 +271,69 @@ func newQueryCmd(e *env) *cobra.Command {
 		timeout string
 		pin     string
 		ca      string
+		port    int
+		reverse string
+		plus    map[string]*bool // dig's +options, set in digArgs's order
 	)
 	cmd := &cobra.Command{
-		Use:   "query NAME [TYPE]",
+		Use:   "query [@SERVER] NAME [TYPE] [+short]",
 		Short: "Ask a DNS server one question and print the reply like dig",
 		Long: "Ask a DNS server one question and print the reply like dig.\n\n" +
 			"TYPE is a mnemonic (A, AAAA, MX, ...) or TYPEnnn; the default is A.\n" +
+			"As with dig, @SERVER (anywhere) is --server, -p PORT its port, -x ADDR asks\n" +
+			"for ADDR's PTR record, and +short, +tcp, +dnssec, +cd and +norecurse are\n" +
+			"the flags of those names.\n" +
 			"Over UDP a truncated reply is retried over TCP.\n" +
 			"Exit status: 0 when a reply arrived (whatever its rcode), 1 when none did,\n" +
 			"2 for bad arguments.",
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 || len(args) > 2 {
-				return usageErrorf("query: want NAME [TYPE], got %d arguments", len(args))
+			d, err := digArgs(args)
+			if err != nil {
+				return err
+			}
+			n := len(d.rest)
+			switch {
+			case reverse != "" && n > 0:
+				return usageErrorf("query: -x ADDR takes no NAME or TYPE, got %d arguments", n)
+			case reverse == "" && (n < 1 || n > 2):
+				return usageErrorf("query: want NAME [TYPE], got %d arguments", n)
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
+			d, err := digArgs(args)
+			if err != nil {
+				return err
+			}
+			args = d.rest
+			if d.server != "" {
+				if cmd.Flags().Changed("server") {
+					return usageErrorf("query: @%s and --server exclude each other", d.server)
+				}
+				server = d.server
+			}
+			for _, p := range d.plus {
+				*plus[p] = true
+			}
 			if o.server, err = parseServerURL(server); err != nil {
 				return usageErrorf("--server %q: %v", server, err)
+			}
+			if cmd.Flags().Changed("port") {
+				if port < 1 || port > 65535 {
+					return usageErrorf("-p %d: want a port from 1 to 65535", port)
+				}
+				o.server.Port = uint16(port)
+			}
+			if reverse != "" {
+				a, err := netip.ParseAddr(reverse)
+				if err != nil {
+					return usageErrorf("-x %q: not an IP address", reverse)
+				}
+				rev, err := dns.ReverseAddr(a.Unmap().String())
+				if err != nil {
+					return usageErrorf("-x %q: %v", reverse, err)
+				}
+				args = []string{rev, "PTR"}
 			}
 			if o.timeout, err = parseDuration(timeout); err != nil {
 				return usageErrorf("--timeout %q: %v", timeout, err)
@@ -317,11 +396,14 @@ func newQueryCmd(e *env) *cobra.Command {
 	fs := cmd.Flags()
 	fs.SortFlags = false
 	fs.StringVar(&server, "server", "dns://127.0.0.1:53", "server `URL` to ask (dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT/PATH, quic://HOST:PORT, or a bare address)")
+	fs.IntVarP(&port, "port", "p", 0, "the server's `PORT`, whatever --server or @SERVER says (as dig's -p)")
+	fs.StringVarP(&reverse, "reverse", "x", "", "ask for the PTR record of `ADDR` (as dig's -x): no NAME or TYPE")
 	fs.BoolVar(&o.tcp, "tcp", false, "use TCP only")
 	fs.BoolVar(&o.dnssec, "dnssec", false, "set the DO bit: ask for DNSSEC records")
 	fs.BoolVar(&o.cd, "cd", false, "set the CD bit: ask the resolver not to validate")
 	fs.BoolVar(&o.norecurse, "norecurse", false, "clear the RD bit")
 	fs.StringVar(&timeout, "timeout", "5s", "time to wait for the reply, TCP retry included (a `DURATION` or seconds)")
+	plus = map[string]*bool{"+short": &o.short, "+tcp": &o.tcp, "+dnssec": &o.dnssec, "+cd": &o.cd, "+norecurse": &o.norecurse, "+norec": &o.norecurse}
 	fs.BoolVar(&o.short, "short", false, "print only the answer records' data, one per line")
 	fs.BoolVar(&o.insecure, "insecure", false, "tls://, https:// and quic:// only: do not check the server's certificate")
 	fs.StringVar(&pin, "pin", "", "tls://, https:// and quic:// only: accept the server's certificate if its SPKI pin is `sha256/BASE64`, whoever signed it")

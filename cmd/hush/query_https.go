@@ -147,6 +147,9 @@ func (x *httpsExchanger) exchange(ctx context.Context, q *dns.Msg) (*queryResult
 		return nil, err
 	}
 	proto := "HTTPS, " + httpVersion(resp)
+	if x.get {
+		proto += ", GET" // POST, the default, goes unsaid
+	}
 	if resp.TLS != nil {
 		proto += ", " + strings.ReplaceAll(tls.VersionName(resp.TLS.Version), " ", "")
 	}

@@ -364,3 +364,67 @@ func TestQueryIgnoresWrongID(t *testing.T) {
 		t.Fatalf("got %d, %q, %q; want 0, %q, \"\"", res.code, res.stdout, res.stderr, "192.0.2.1\n")
 	}
 }
+
+// TestQueryDigHabits checks that hush query takes dig's habits: @SERVER
+// anywhere, -p PORT, -x ADDR and +options after the name.
+func TestQueryDigHabits(t *testing.T) {
+	ts := startTestServer(t, "127.0.0.1:0", func(network string, q *dns.Msg) *dns.Msg {
+		m := reply(q)
+		switch q.Question[0].Qtype {
+		case dns.TypeA:
+			m.Answer = append(m.Answer, mustRR(t, q.Question[0].Name+" 300 IN A 192.0.2.1"))
+		case dns.TypePTR:
+			m.Answer = append(m.Answer, mustRR(t, q.Question[0].Name+" 300 IN PTR host.example."))
+		}
+		return m
+	})
+	host, port := ts.addr.Addr().String(), strconv.Itoa(int(ts.addr.Port()))
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		code  int
+		out   string // stdout (exact) when code is 0
+		qname string // the name the server saw
+		qtype uint16
+		tcp   bool
+		err   string // stderr line when code is not 0
+	}{
+		{name: "@server first", args: []string{"@" + ts.addr.String(), "example.", "+short"}, out: "192.0.2.1\n", qname: "example.", qtype: dns.TypeA},
+		{name: "@server last, -p", args: []string{"example.", "A", "-p", port, "+short", "@" + host}, out: "192.0.2.1\n", qname: "example.", qtype: dns.TypeA},
+		{name: "-p over --server", args: []string{"--server", "dns://" + host + ":1", "-p", port, "example", "+short"}, out: "192.0.2.1\n", qname: "example.", qtype: dns.TypeA},
+		{name: "-x IPv4", args: []string{"@" + host, "-p", port, "-x", "192.0.2.1", "+short"}, out: "host.example.\n", qname: "1.2.0.192.in-addr.arpa.", qtype: dns.TypePTR},
+		{name: "-x IPv6", args: []string{"-x", "2001:db8::1", "@" + host, "-p", port, "+short"}, out: "host.example.\n", qname: "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", qtype: dns.TypePTR},
+		{name: "+tcp", args: []string{"example.", "+tcp", "+short", "@" + ts.addr.String()}, out: "192.0.2.1\n", qname: "example.", qtype: dns.TypeA, tcp: true},
+		{name: "unknown +option", args: []string{"example.", "+trace", "@" + ts.addr.String()}, code: exitUsage, err: `hush: query: unknown option "+trace" (hush query knows +short +tcp +dnssec +cd +norecurse +norec)`},
+		{name: "@ and --server", args: []string{"--server", ts.url(), "@" + host, "example."}, code: exitUsage, err: "hush: query: @" + host + " and --server exclude each other"},
+		{name: "two @", args: []string{"@" + host, "@" + host, "example."}, code: exitUsage, err: "hush: query: two servers, @" + host + " and @" + host},
+		{name: "-x with a name", args: []string{"-x", "192.0.2.1", "example."}, code: exitUsage, err: "hush: query: -x ADDR takes no NAME or TYPE, got 1 arguments"},
+		{name: "-x not an address", args: []string{"-x", "example."}, code: exitUsage, err: `hush: -x "example.": not an IP address`},
+		{name: "bad -p", args: []string{"-p", "70000", "example."}, code: exitUsage, err: "hush: -p 70000: want a port from 1 to 65535"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(ts.queries())
+			code, out, errOut := queryHush(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, stderr %q; want %d", code, errOut, tc.code)
+			}
+			if code != exitOK {
+				if got := strings.TrimSuffix(errOut, "\n"); got != tc.err {
+					t.Errorf("stderr\n got %s\nwant %s", got, tc.err)
+				}
+				return
+			}
+			if out != tc.out {
+				t.Errorf("stdout = %q; want %q", out, tc.out)
+			}
+			seen := ts.queries()[before:]
+			if len(seen) != 1 {
+				t.Fatalf("server saw %d queries; want 1", len(seen))
+			}
+			q := seen[0]
+			if q.msg.Question[0].Name != tc.qname || q.msg.Question[0].Qtype != tc.qtype || (q.network == "tcp") != tc.tcp {
+				t.Errorf("server saw %s %s over %s; want %s %s (tcp %v)", q.msg.Question[0].Name, dns.TypeToString[q.msg.Question[0].Qtype], q.network, tc.qname, dns.TypeToString[tc.qtype], tc.tcp)
+			}
+		})
+	}
+}
