@@ -85,7 +85,6 @@ upstream-port: 5353
 		err   string // the stderr line; empty: success
 	}{
 		{name: "every key", file: fullFile, want: full},
-		{name: "empty file", file: "", want: defaultServeConfig()},
 		{name: "comments only", file: "# nothing\n", want: defaultServeConfig()},
 		{name: "explicit empty document", file: "---\n", want: defaultServeConfig()},
 		{
@@ -118,7 +117,15 @@ upstream-port: 5353
 				return c
 			}(),
 		},
-		{name: "unknown key", file: "listen: [dns://127.0.0.1:5300]\n\ncach-size: 3\n", err: `hush: config: unknown key "cach-size" (line 3)`},
+		{name: "unknown key", file: "listen: [dns://127.0.0.1:5300]\n\ncach-size: 3\n", err: `hush: config: unknown key "cach-size" (line 3); did you mean "cache-size"?`},
+		{name: "key with underscores", file: "cache_size: 3\n", err: `hush: config: unknown key "cache_size" (line 1); did you mean "cache-size"?`},
+		{name: "key in capitals", file: "Cache-Size: 3\n", err: `hush: config: unknown key "Cache-Size" (line 1); did you mean "cache-size"?`},
+		{name: "unknown key like none", file: "frobnicate: 3\n", err: `hush: config: unknown key "frobnicate" (line 1)`},
+		{name: "empty file", file: "", err: `hush: config: ` + filepath.Join(dir, "hush.yaml") + ` is empty: give it at least one key (see hush.example.yaml) or a comment, or leave out --config`},
+		{name: "blank file", file: "\n  \n", err: `hush: config: ` + filepath.Join(dir, "hush.yaml") + ` is empty: give it at least one key (see hush.example.yaml) or a comment, or leave out --config`},
+		{name: "tab indentation", file: "listen:\n\t- dns://127.0.0.1:53\n", err: `hush: config: yaml: line 2: found character that cannot start any token (YAML indents with spaces, not tabs)`},
+		{name: "unquoted IPv6 listen", file: "listen:\n  - [::1]:53\n", err: `hush: config: yaml: line 1: did not find expected node content (quote IPv6 addresses: "[::1]:53", "fd00::/8")`},
+		{name: "unquoted IPv6 list", file: "allow-client: [::1/128, fd00::/8]\n", err: `hush: config: yaml: did not find expected node content (quote IPv6 addresses: "[::1]:53", "fd00::/8")`},
 		{name: "config key in file", file: "config: other.yaml\n", err: `hush: config: unknown key "config" (line 1)`},
 		{name: "bad CIDR", file: "allow-client:\n  - 127.0.0.0/8\n  - 10.0.0/8\n", err: `hush: config: allow-client "10.0.0/8" (line 3): invalid CIDR`},
 		{name: "bad duration", file: "max-ttl: forever\n", err: `hush: config: max-ttl "forever" (line 1): not a duration (want e.g. 30s, 5m, 1h or seconds)`},

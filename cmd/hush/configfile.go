@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -60,12 +62,19 @@ func loadConfigFile(path string, settings []setting) (map[string]rawValue, error
 	if err != nil {
 		return nil, usageErrorf("config: %w", err)
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Most likely a file that was never written (or truncated): a
+		// silent start with every default, on port 53, is not what its
+		// author meant. A file of comments (the shipped example) is a
+		// choice and sets nothing.
+		return nil, usageErrorf("config: %s is empty: give it at least one key (see hush.example.yaml) or a comment, or leave out --config", path)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return map[string]rawValue{}, nil // an empty file sets nothing
+		return map[string]rawValue{}, nil // comments only: sets nothing
 	} else if err != nil {
-		return nil, usageErrorf("config: %w", err)
+		return nil, usageErrorf("config: %w%s", err, yamlHint(err, data))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -95,6 +104,9 @@ func loadConfigFile(path string, settings []setting) (map[string]rawValue, error
 		}
 		s, ok := byName[k.Value]
 		if !ok {
+			if m := closestKey(k.Value, settings); m != "" {
+				return nil, usageErrorf("config: unknown key %q (line %d); did you mean %q?", k.Value, k.Line, m)
+			}
 			return nil, usageErrorf("config: unknown key %q (line %d)", k.Value, k.Line)
 		}
 		if prev, dup := out[k.Value]; dup {
@@ -147,4 +159,60 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 		return n.Alias
 	}
 	return n
+}
+
+// ipv6InFlow finds what an unquoted IPv6 address looks like where YAML
+// reads it as a flow sequence or a mapping: [::1]:53, [fd00::/8], - ::1.
+var ipv6InFlow = regexp.MustCompile(`\[[0-9A-Fa-f.]*::?[0-9A-Fa-f:./]*\]|[\[,]\s*:[0-9A-Fa-f:]`)
+
+// yamlHint is what to add to a YAML syntax error when its likely cause is
+// one people meet often: a tab in the indentation, or an unquoted IPv6
+// address, whose brackets and colons are YAML syntax.
+func yamlHint(err error, data []byte) string {
+	msg := err.Error()
+	switch {
+	case bytes.ContainsRune(data, '\t') && (strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token")):
+		return " (YAML indents with spaces, not tabs)"
+	case strings.Contains(msg, "did not find expected") && ipv6InFlow.Match(data):
+		return ` (quote IPv6 addresses: "[::1]:53", "fd00::/8")`
+	}
+	return ""
+}
+
+// closestKey returns the setting name k most likely meant: the same name
+// with underscores or capitals (cache_size), or one within two edits of
+// it (cach-size); "" when none is close.
+func closestKey(k string, settings []setting) string {
+	norm := strings.ReplaceAll(strings.ToLower(k), "_", "-")
+	best, bestD := "", 3
+	for _, s := range settings {
+		if s.name == norm {
+			return s.name
+		}
+		if d := editDistance(norm, s.name); d < bestD {
+			best, bestD = s.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
