@@ -28,6 +28,9 @@ test:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) test -race -count=1 ./...
+	@# TestConformance skips quietly without the Deckard scenarios: say so.
+	@(cd resolver && ls "$${HUSH_RPL_DIR:-../../shared/deckard-rpl}"/*.rpl >/dev/null 2>&1) || \
+		echo "make test: conformance suite skipped: no Deckard scenarios (*.rpl) in $${HUSH_RPL_DIR:-../shared/deckard-rpl}; set HUSH_RPL_DIR (relative to resolver/) to a copy of Deckard's sets/resolver"
 	@# The 0-RTT tests skip under -race (quic-go#4303): run them plainly.
 	$(GO) test -count=1 -run '0RTT|ZeroRTT' ./transport/ ./upstream/
 
@@ -74,8 +77,14 @@ soak: build
 # upstream queries. make test plays them too, in lenient mode, and fails
 # when a scenario in resolver/testdata/conformance/passing.txt fails.
 HUSH_CONFORMANCE ?= 1
+# Without the scenarios (a fresh clone) it says so and why, rather than
+# failing with a bare make error.
 conformance:
-	@HUSH_CONFORMANCE=$(HUSH_CONFORMANCE) $(GO) test -count=1 -v -run '^TestConformance$$' ./resolver/ | grep -E '^rpl:'
+	@out="$$(HUSH_CONFORMANCE=$(HUSH_CONFORMANCE) $(GO) test -count=1 -v -run '^TestConformance$$' ./resolver/ 2>&1)"; \
+	if printf '%s\n' "$$out" | grep -E '^rpl:'; then exit 0; fi; \
+	echo "make conformance: the suite did not run:"; \
+	printf '%s\n' "$$out" | grep -vE '^(=== RUN|--- FAIL|FAIL|PASS|ok)' | sed -E 's/^[[:space:]]+//'; \
+	exit 1
 
 # Rewrites resolver/testdata/conformance/passing.txt and failing.txt from a
 # lenient run (reasons already written in failing.txt are kept).

@@ -73,7 +73,8 @@ func TestConformance(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.rpl"))
 	if err != nil || len(files) == 0 {
 		if mode != "" || update {
-			t.Fatalf("no scenarios (*.rpl) in %s: set HUSH_RPL_DIR", dir)
+			abs, _ := filepath.Abs(dir)
+			t.Fatalf("no Deckard scenarios (*.rpl) in %s: set HUSH_RPL_DIR to a copy of Deckard's sets/resolver (a path relative to resolver/, or absolute)", abs)
 		}
 		t.Skipf("conformance suite not run: no Deckard scenarios (*.rpl) in %s; set HUSH_RPL_DIR to a copy of Deckard's sets/resolver", dir)
 	}
