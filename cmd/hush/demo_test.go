@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hush-dns/hush/resolver/resolvertest"
 	"github.com/miekg/dns"
 )
 
@@ -77,5 +80,25 @@ func TestServeBadRootHints(t *testing.T) {
 	}
 	if line := oneErrorLine(t, res.stderr); !strings.Contains(line, "root-hints") || !strings.Contains(line, "no NS records") {
 		t.Errorf("stderr %q, want it to name root-hints and the problem", line)
+	}
+}
+
+// TestREADMEDemoZoneCount keeps the demo transcript in the README in step
+// with the zones hush demo builds.
+func TestREADMEDemoZoneCount(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := resolvertest.Signed(resolvertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`hush demo: a simulated, DNSSEC-signed internet of (\d+) zones`).FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no hush demo transcript line")
+	}
+	if got, want := string(m[1]), strconv.Itoa(len(n.Zones())); got != want {
+		t.Errorf("README.md says hush demo has %s zones; it has %s", got, want)
 	}
 }
