@@ -68,47 +68,11 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	trust := anchors.Lookup(zone)
 	fromAnchor := trust != nil
 	if trust == nil {
-		ds, meta, err := r.lookup(ctx, qs, zone, dns.TypeDS)
-		if err != nil {
-			return dnssec.KeySet{}, err
+		t, final, decided, err := r.trustFromDS(ctx, qs, zone, now)
+		if err != nil || decided {
+			return final, err
 		}
-		switch dnssec.Status(meta.Security) {
-		case dnssec.Bogus:
-			return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
-				Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), nil
-		case dnssec.Secure:
-		default:
-			if ds.Rcode == dns.RcodeNameError && !r.private(zone) {
-				// Even under opt-out, a zone's apex exists.
-				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
-					Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), nil
-			}
-			return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
-		}
-		var set []dns.RR
-		for _, rr := range ds.Answer {
-			if rr.Header().Rrtype == dns.TypeDS && strings.EqualFold(rr.Header().Name, zone) {
-				set = append(set, rr)
-			}
-		}
-		if len(set) == 0 {
-			// A proven absence of DS means an insecure delegation only if
-			// the name is a delegation at all (RFC 4035 §5.2): the proof
-			// must show NS without SOA at it. A name that does not exist,
-			// or exists without being a cut, is no zone, and a signature
-			// that claims it as signer is bogus.
-			if !provesDelegation(ds, zone, r.budget(qs)) && r.private(zone) {
-				// The operator's own zone, which the public tree does
-				// not delegate: unsigned, not Bogus (fwdzones.go).
-				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
-			}
-			if !provesDelegation(ds, zone, r.budget(qs)) {
-				return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
-					Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), nil
-			}
-			return r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), nil
-		}
-		trust = dnssec.DSAnchor(zone, set)
+		trust = t
 	}
 	if keys == nil {
 		m, _, err := r.lookup(ctx, qs, zone, dns.TypeDNSKEY)
@@ -138,6 +102,54 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 		return ks, nil
 	}
 	return r.keepKeys(qs, zone, ks, now), nil
+}
+
+// trustFromDS fetches zone's DS set through the parent and returns the
+// trust point zone's keys are checked against. When the DS answer
+// already decides the zone (Bogus, or Insecure by a proven absence), it
+// returns that key set, kept, with decided true instead.
+func (r *Resolver) trustFromDS(ctx context.Context, qs *qstate, zone string, now time.Time) (trust *dnssec.Anchor, final dnssec.KeySet, decided bool, err error) {
+	ds, meta, err := r.lookup(ctx, qs, zone, dns.TypeDS)
+	if err != nil {
+		return nil, dnssec.KeySet{}, false, err
+	}
+	switch dnssec.Status(meta.Security) {
+	case dnssec.Bogus:
+		return nil, r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+			Err: fmt.Errorf("%w: DS of %s", dnssec.ErrBogus, zone)}}, now), true, nil
+	case dnssec.Secure:
+	default:
+		if ds.Rcode == dns.RcodeNameError && !r.private(zone) {
+			// Even under opt-out, a zone's apex exists.
+			return nil, r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+				Err: fmt.Errorf("%w: %s does not exist", dnssec.ErrBogus, zone)}}, now), true, nil
+		}
+		return nil, r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), true, nil
+	}
+	var set []dns.RR
+	for _, rr := range ds.Answer {
+		if rr.Header().Rrtype == dns.TypeDS && strings.EqualFold(rr.Header().Name, zone) {
+			set = append(set, rr)
+		}
+	}
+	if len(set) == 0 {
+		// A proven absence of DS means an insecure delegation only if
+		// the name is a delegation at all (RFC 4035 §5.2): the proof
+		// must show NS without SOA at it. A name that does not exist,
+		// or exists without being a cut, is no zone, and a signature
+		// that claims it as signer is bogus.
+		if !provesDelegation(ds, zone, r.budget(qs)) && r.private(zone) {
+			// The operator's own zone, which the public tree does
+			// not delegate: unsigned, not Bogus (fwdzones.go).
+			return nil, r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), true, nil
+		}
+		if !provesDelegation(ds, zone, r.budget(qs)) {
+			return nil, r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Bogus,
+				Err: fmt.Errorf("%w: %s is not a zone cut", dnssec.ErrBogus, zone)}}, now), true, nil
+		}
+		return nil, r.keepKeys(qs, zone, dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, now), true, nil
+	}
+	return dnssec.DSAnchor(zone, set), dnssec.KeySet{}, false, nil
 }
 
 func (r *Resolver) keepKeys(qs *qstate, zone string, ks dnssec.KeySet, now time.Time) dnssec.KeySet {

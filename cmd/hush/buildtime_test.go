@@ -12,6 +12,10 @@ func TestClockFloor(t *testing.T) {
 	if got, want := clockFloor(), time.Date(2026, 12, 6, 1, 25, 26, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("stamped: got %v, want %v", got, want)
 	}
+	buildTime = "1796520326" // SOURCE_DATE_EPOCH form, the same instant
+	if got, want := clockFloor(), time.Date(2026, 12, 6, 1, 25, 26, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("stamped in seconds: got %v, want %v", got, want)
+	}
 	// A test binary records no commit: unstamped, the floor is the
 	// binary's modification time, which is not in the future.
 	buildTime = ""

@@ -18,6 +18,7 @@ import (
 // in-process, and a resolver that reaches only it, on a free loopback
 // port. Nothing leaves the process but the answers to the local client.
 func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
+	silenceLibraryLogs(stderr)
 	n, err := resolvertest.Signed(resolvertest.Options{})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)

@@ -132,6 +132,7 @@ func newServeCmd(e *env) *cobra.Command {
 //
 // Nothing it prints may name a query, an answer or a client.
 func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	silenceLibraryLogs(stderr)
 	setMemoryLimit(cfg.CacheBytes)
 	// The trust anchor state (RFC 5011) is opened once, at start, from
 	// the start's settings; every resolver a reload builds is attached

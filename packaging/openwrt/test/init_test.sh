@@ -225,7 +225,7 @@ dhcp_stock
 before=$(dhcp_dump)
 start_case shipped "$CONFIG"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --cache-size 20000 --dnssec validate --trust-anchor-state /etc/hush/root.state --control-socket /var/run/hush/control.sock"
+want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --cache-size 16MiB --dnssec validate --trust-anchor-state /etc/hush/root.state --private-address private --control-socket /var/run/hush/control.sock"
 check_flags
 want_line procd "open hush"
 want_line procd "param respawn "
@@ -271,10 +271,10 @@ s/option mode 'recursive'/option mode 'forward'/
 s/list upstream '9.9.9.9'/list upstream 'tls:\/\/9.9.9.9#dns.quad9.net'/
 s/option dnssec '1'/option dnssec '0'/
 s/#list allow_client/list allow_client/
-s/option cache_size '20000'/option cache_size '5000'/
+s/option cache_size '16MiB'/option cache_size '5000'/
 ")"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --forward 1.1.1.1 --forward tls://9.9.9.9#dns.quad9.net --cache-size 5000 --dnssec off --control-socket /var/run/hush/control.sock --allow-client 192.168.1.0/24"
+want_cmd "/usr/bin/hush serve --listen dns://127.0.0.1:5453 --listen dns://[::1]:5453 --forward 1.1.1.1 --forward tls://9.9.9.9#dns.quad9.net --cache-size 5000 --dnssec off --private-address private --control-socket /var/run/hush/control.sock --allow-client 192.168.1.0/24"
 check_flags
 want_line procd "mount /etc/ssl/certs/ca-certificates.crt"
 # Without validation there is no trust-anchor state to keep.
@@ -289,7 +289,7 @@ s/option dnsmasq 'forward'/option dnsmasq 'replace'/
 s/list listen_addr '::1'/&\n\tlist listen_addr '192.168.1.1'/
 ")"
 start_service
-want_cmd "/usr/bin/hush serve --listen dns://[::1]:53 --listen dns://192.168.1.1:53 --cache-size 20000 --dnssec validate --trust-anchor-state /etc/hush/root.state --control-socket /var/run/hush/control.sock --allow-client 127.0.0.0/8 --allow-client ::1/128 --allow-client 10.0.0.0/8 --allow-client 172.16.0.0/12 --allow-client 192.168.0.0/16 --allow-client fc00::/7 --allow-client fe80::/10"
+want_cmd "/usr/bin/hush serve --listen dns://[::1]:53 --listen dns://192.168.1.1:53 --cache-size 16MiB --dnssec validate --trust-anchor-state /etc/hush/root.state --private-address private --control-socket /var/run/hush/control.sock --allow-client 127.0.0.0/8 --allow-client ::1/128 --allow-client 10.0.0.0/8 --allow-client 172.16.0.0/12 --allow-client 192.168.0.0/16 --allow-client fc00::/7 --allow-client fe80::/10"
 check_flags
 want_dhcp port 0
 want_dhcp noresolv ""
