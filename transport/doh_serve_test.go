@@ -216,14 +216,22 @@ func TestDoHConnectionCaps(t *testing.T) {
 	qcc.NextProtos = []string{http3.NextProtoH3}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
+	// The server closes the connection as soon as its handshake is
+	// complete. DialAddr picks at random between a completed handshake
+	// and the close when both are there by the time it looks (a loaded
+	// machine), so the close may come back as DialAddr's error.
 	qc, err := quic.DialAddr(ctx, addr, qcc, nil)
-	if err != nil {
-		t.Fatalf("QUIC handshake: %v", err)
+	if err == nil {
+		select {
+		case <-qc.Context().Done():
+		case <-ctx.Done():
+			t.Fatalf("QUIC connection over the cap: still open")
+		}
+		err = context.Cause(qc.Context())
 	}
-	<-qc.Context().Done()
 	var ae *quic.ApplicationError
-	if err := context.Cause(qc.Context()); !errors.As(err, &ae) || ae.ErrorCode != h3ExcessiveLoad {
-		t.Errorf("QUIC connection over the cap: closed with %v; want H3_EXCESSIVE_LOAD", err)
+	if !errors.As(err, &ae) || !ae.Remote || ae.ErrorCode != h3ExcessiveLoad {
+		t.Errorf("QUIC connection over the cap: closed with %v; want H3_EXCESSIVE_LOAD from the server", err)
 	}
 	first.Close()
 	for deadline := time.Now().Add(testTimeout); ts.s.limit.open() != 0; {

@@ -77,7 +77,8 @@ const (
 // At most MaxInFlightPerConn streams are open at once per connection (QUIC's
 // own stream limit, so a client waits for credit rather than being
 // refused); the handshake ends within TLSHandshakeTimeout; a connection
-// with no stream open for IdleTimeout is closed with DOQ_NO_ERROR (RFC
+// with no stream open for IdleTimeout after its handshake (the handshake's
+// own time is not idle time) is closed with DOQ_NO_ERROR (RFC
 // 9250 §5.5.2), as over TCP, even if the client keeps QUIC alive with
 // PINGs; one that receives nothing for IdleTimeout (or QueryTimeout
 // plus a second, if longer, so that a slow answer is never cut off) is

@@ -58,14 +58,19 @@ func (s *DoQServer) newConn(conn *quic.Conn) *doqConn {
 // already).
 func (dc *doqConn) serve() {
 	stop := context.AfterFunc(dc.conn.Context(), dc.cancel)
+	// The idle clock starts when the handshake completes (see admit): a
+	// handshake has its own bound, and one slowed by a loaded client or
+	// server must not be cut off as idle. Until then this timer is only
+	// a backstop, as TLS gives a new connection TLSHandshakeTimeout plus
+	// IdleTimeout for its first question.
+	dc.idleSince = time.Now()
+	dc.idle = time.AfterFunc(dc.s.cfg.TLSHandshakeTimeout+dc.s.cfg.IdleTimeout, dc.idleCheck)
 	var sl *slot
 	dc.streams.Add(1)
 	go func() {
 		defer dc.streams.Done()
 		sl = dc.admit()
 	}()
-	dc.idleSince = time.Now()
-	dc.idle = time.AfterFunc(dc.s.cfg.IdleTimeout, dc.idleCheck)
 	defer func() {
 		dc.streams.Wait()
 		dc.idle.Stop()
@@ -115,6 +120,10 @@ func (dc *doqConn) admit() *slot {
 	dc.slot = sl
 	for range dc.active {
 		sl.hold()
+	}
+	if dc.active == 0 {
+		dc.idleSince = time.Now()
+		dc.idle.Reset(dc.s.cfg.IdleTimeout)
 	}
 	dc.idleMu.Unlock()
 	close(dc.admitted)

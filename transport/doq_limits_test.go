@@ -293,9 +293,11 @@ func TestDoQLyingPrefixMemory(t *testing.T) {
 // the client keeps QUIC alive with PINGs.
 func TestDoQIdlePings(t *testing.T) {
 	checkLeaks(t)
-	// QueryTimeout keeps QUIC's own idle timeout at over a second, which
-	// the PINGs reset.
-	addr, cc, s := startDoQ(t, Config{Handler: testHandler(t), IdleTimeout: 100 * time.Millisecond, QueryTimeout: 5 * time.Second})
+	// QueryTimeout keeps QUIC's own idle timeout at six seconds, which
+	// the PINGs reset. IdleTimeout must outlast the gaps between the
+	// client's queries, which a loaded machine stretches past 100 ms: a
+	// close in such a gap fails the next query.
+	addr, cc, s := startDoQ(t, Config{Handler: testHandler(t), IdleTimeout: time.Second, QueryTimeout: 5 * time.Second})
 	tests := []struct {
 		name    string
 		queries int
