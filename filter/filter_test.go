@@ -79,6 +79,13 @@ func TestBlocklistFormats(t *testing.T) {
 		{"x.below.example.", Block},
 		{"mixed.case.example.", Block},
 		{"notads.example.com.", None},
+		// An escaped dot is part of a label (the wire label "x.ok"
+		// under ads.example.com): no suffix starts after it.
+		{`x\.ok.ads.example.com.`, Block},
+		{`x\.ads.example.com.`, None},
+		{`x\\.ads.example.com.`, Block},
+		{`x\\\.ads.example.com.`, None},
+		{`x\046ok.ads.example.com.`, Block},
 		{"com.", None},
 		{".", None},
 		{"", None},

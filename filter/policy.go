@@ -138,7 +138,7 @@ func (p *Policy) Match(name string) Match {
 	h := uint64(fnvOffset)
 	for i := len(name) - 1; i >= 0; i-- {
 		h = (h ^ uint64(lowerTab[name[i]])) * fnvPrime
-		if i > 0 && name[i-1] != '.' {
+		if i > 0 && (name[i-1] != '.' || escaped(name, i-1)) {
 			continue
 		}
 		idx := p.t.find(name[i:], fmix(h))
@@ -154,6 +154,19 @@ func (p *Policy) Match(name string) Match {
 		}
 	}
 	return m
+}
+
+// escaped reports whether name[j] is escaped: preceded by an odd number
+// of backslashes. miekg/dns writes a dot inside a label as "\.", and a
+// suffix starting after it is not an enclosing name: "x\.ok.ads.example"
+// is the label "x.ok" under ads.example, not a name under ok.ads.example
+// (whose passthru rule would let it past a block of ads.example).
+func escaped(name string, j int) bool {
+	k := j
+	for k > 0 && name[k-1] == '\\' {
+		k--
+	}
+	return (j-k)%2 == 1
 }
 
 // Answer returns the answer for q when a rule other than Passthru matches
