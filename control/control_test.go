@@ -105,6 +105,8 @@ func TestVerbs(t *testing.T) {
 		{"nta add broken.example 3d", "broken.example. until 2030-01-04T00:00:00Z\n", "ntaadd broken.example. 2030-01-04T00:00:00Z", ""},
 		{"nta add broken.example 2030-01-05T00:00:00Z", "broken.example. until 2030-01-05T00:00:00Z\n", "ntaadd broken.example. 2030-01-05T00:00:00Z", ""},
 		{"nta add broken.example 8d", "", "", "more than"},
+		// 213504 days overflow time.Duration to about 25 minutes.
+		{"nta add broken.example 213504d", "", "", "more than"},
 		{"nta add broken.example -1h", "", "", "not in the future"},
 		{"nta add broken.example 2029-01-01T00:00:00Z", "", "", "not in the future"},
 		{"nta add broken.example soon", "", "", "want a duration"},

@@ -155,6 +155,11 @@ func expiry(s string, now time.Time) (time.Time, error) {
 		if err != nil || days <= 0 {
 			return time.Time{}, usage("expiry %q: want a duration (90m, 12h, 3d) or an RFC 3339 time", s)
 		}
+		if days > int(MaxNTADuration/(24*time.Hour)) {
+			// Checked before multiplying: a large count overflows
+			// time.Duration into a short, accepted expiry.
+			return time.Time{}, usage("expiry %q is more than %v away (RFC 7646 §2)", s, MaxNTADuration)
+		}
 		until = now.Add(time.Duration(days) * 24 * time.Hour)
 	} else if d, err := time.ParseDuration(s); err == nil {
 		if d <= 0 {
