@@ -157,7 +157,7 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 		if wq, ok := parseWireQuery(raw, p); ok && !wq.cookie {
 			limited, verdict = true, pl.limit.Check(client, time.Now())
 			if verdict == ratelimit.Allow {
-				if out, ok := pl.answerWire(sc, raw, p, allowed, guarded); ok {
+				if out, ok := pl.answerParsed(sc, raw, p, wq); ok {
 					return out, actReply
 				}
 			}

@@ -67,6 +67,11 @@ func (pl *pipeline) answerWire(sc *scratch, raw []byte, p proto, allowed, cookie
 	if !ok || cookies && wq.cookie {
 		return nil, false
 	}
+	return pl.answerParsed(sc, raw, p, wq)
+}
+
+// answerParsed is answerWire for a query already parsed and admitted.
+func (pl *pipeline) answerParsed(sc *scratch, raw []byte, p proto, wq wireQuery) (out []byte, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			out, ok = nil, false

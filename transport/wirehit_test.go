@@ -245,10 +245,18 @@ func TestWireHitAllocs(t *testing.T) {
 func BenchmarkWireHit(b *testing.B) {
 	pl, raw := wireHitSetup(b)
 	slow := newPipeline(Config{Handler: slowOnly{pl.handler.(*resolver.Resolver)}})
+	// guarded: a rate limit (never reached) and server cookies on, as a
+	// public resolver runs; the query carries no cookie.
+	limiter, err := ratelimit.NewClients(ratelimit.ClientConfig{QPS: 1e9})
+	if err != nil {
+		b.Fatal(err)
+	}
+	guarded := newPipeline(Config{Handler: pl.handler, Cookies: cookie.NewKeeper(cookie.NewServer(guardSecret)), RateLimit: limiter})
+	client := netip.MustParseAddr("192.0.2.7")
 	for _, bc := range []struct {
 		name string
 		pl   *pipeline
-	}{{"wire", pl}, {"msg", slow}} {
+	}{{"wire", pl}, {"wire-guarded", guarded}, {"msg", slow}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
@@ -256,7 +264,7 @@ func BenchmarkWireHit(b *testing.B) {
 				q := new(dns.Msg)
 				var req request
 				for pb.Next() {
-					if _, act := bc.pl.prepare(sc, raw, q, &req, protoUDP, true); act != actReply {
+					if _, act := bc.pl.prepareFrom(sc, raw, q, &req, protoUDP, client, true); act != actReply {
 						b.Error("miss")
 						return
 					}
