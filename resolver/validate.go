@@ -166,18 +166,8 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 	var final string
 	if negative {
 		final, _ = chainEnd(m.Answer, qname, qtype)
-		if len(m.Ns) == 0 && r.forwarded(final) {
-			// A forwarder's NODATA may come with nothing at all in
-			// its authority section (dnsmasq's for its own names):
-			// fine where the name's zone is proven unsigned, as an
-			// unsigned SOA would be, and Bogus otherwise.
-			ins, err := r.provenInsecure(ctx, qs, final)
-			if err != nil {
-				return dnssec.Indeterminate, 0, err
-			}
-			if ins {
-				return dnssec.Insecure, 0, nil
-			}
+		if st, err := r.bareForwardedDenial(ctx, qs, m, final); err != nil || st == dnssec.Insecure {
+			return st, 0, err
 		}
 	}
 	status, code, err = v.judge(d, proofZone, wildcards, final, qtype, kind)
@@ -193,6 +183,22 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		r.rememberWildcards(proofZone, m, wildcards, r.now())
 	}
 	return status, code, nil
+}
+
+// bareForwardedDenial judges a forwarder's NODATA that comes with
+// nothing at all in its authority section (dnsmasq's for its own names):
+// Insecure where final's zone is proven unsigned, as an unsigned SOA
+// would be. Otherwise it reports Indeterminate, and the denial is judged
+// like any other (Bogus for want of a proof).
+func (r *Resolver) bareForwardedDenial(ctx context.Context, qs *qstate, m *dns.Msg, final string) (dnssec.Status, error) {
+	if len(m.Ns) != 0 || !r.forwarded(final) {
+		return dnssec.Indeterminate, nil
+	}
+	ins, err := r.provenInsecure(ctx, qs, final)
+	if err != nil || !ins {
+		return dnssec.Indeterminate, err
+	}
+	return dnssec.Insecure, nil
 }
 
 // sigsOnly reports whether answer holds records and all are signatures.
