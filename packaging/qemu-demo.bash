@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# packaging/qemu-demo.sh - runs a cross-built hush under qemu-user as
+# packaging/qemu-demo.bash - runs a cross-built hush under qemu-user as
 # `hush demo` (the signed simulated internet, in-process, on 127.53.0.0/16,
 # and a validating resolver on a free 127.0.0.1 port) and asks it, with
 # dig, the questions whose answers show that resolution and DNSSEC
@@ -7,12 +7,12 @@
 # (ad), an unsigned zone (no ad) and expired signatures (SERVFAIL, EDE 7).
 # Nothing leaves 127.0.0.0/8.
 #
-# Usage: packaging/qemu-demo.sh BINARY QEMU
-#   e.g. packaging/qemu-demo.sh bin/cross/hush-linux-mipsle qemu-mipsel-static
+# Usage: packaging/qemu-demo.bash BINARY QEMU
+#   e.g. packaging/qemu-demo.bash bin/cross/hush-linux-mipsle qemu-mipsel-static
 set -euo pipefail
 
-bin=${1:?usage: qemu-demo.sh BINARY QEMU}
-qemu=${2:?usage: qemu-demo.sh BINARY QEMU}
+bin=${1:?usage: qemu-demo.bash BINARY QEMU}
+qemu=${2:?usage: qemu-demo.bash BINARY QEMU}
 
 dir=$(mktemp -d)
 pid=

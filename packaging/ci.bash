@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# packaging/ci.sh - the packaging half of CI, run by .ci/run after
+# packaging/ci.bash - the packaging half of CI, run by .ci/run after
 # `make test` (issue 11): shell lint, the OpenWRT init script test, the
 # systemd unit check, router builds and their size budget, unit tests
 # under qemu-user, and the mipsle binary answering queries under qemu.
@@ -26,7 +26,7 @@ lint() {
 		packaging/openwrt/test/init_test.sh \
 		packaging/systemd/verify.sh \
 		packaging/size-check.sh
-	shellcheck packaging/ci.sh packaging/qemu-demo.sh
+	shellcheck packaging/ci.bash packaging/qemu-demo.bash
 }
 
 openwrt() {
@@ -110,4 +110,4 @@ step "OpenWRT init script" openwrt
 step "systemd unit" packaging/systemd/verify.sh
 step "make cross and size budget" cross
 step "unit tests under qemu (mipsle, arm64; mips: cache, dnssec, resolver)" qemu_tests
-step "mipsle binary under qemu answering the simulated internet" packaging/qemu-demo.sh bin/cross/hush-linux-mipsle qemu-mipsel-static
+step "mipsle binary under qemu answering the simulated internet" packaging/qemu-demo.bash bin/cross/hush-linux-mipsle qemu-mipsel-static
