@@ -36,15 +36,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 			if zl := r.cfg.ZoneRateLimit; zl != nil && !zl.Allow(cut.zone, r.now()) {
 				return nil, a, &Error{EDE: EDEOther, Err: fmt.Errorf("%w for %s", ErrRateLimited, zoneLabel(cut.zone))}
 			}
-			if !cut.keysAsked {
-				// The answer will be judged with the zone's keys: fetch
-				// them while the servers answer, unless the question is
-				// the keys themselves.
-				cut.keysAsked = true
-				if qtype != dns.TypeDNSKEY || !strings.EqualFold(name, cut.zone) {
-					r.prefetchKeys(ctx, qs, cut.zone)
-				}
-			}
+			r.keysForCut(ctx, qs, cut, name, qtype)
 			resp, err := r.exchange(ctx, qs, a, name, qtype)
 			if err != nil {
 				if errors.Is(err, ErrBudget) || ctx.Err() != nil {

@@ -32,10 +32,12 @@ type qstate struct {
 	// refresh is the question a prefetch refreshes: lookup asks the
 	// authorities for it rather than answer it from the cache.
 	refresh qkey
-	// leading counts the key fetches (keyflights) this call stack does
-	// for others to share; while it does any, it waits for no other's
-	// (see sharedKeys).
-	leading int
+	// leads says this call stack (or the one it was forked from) does a
+	// key fetch for others to share (keyflights); leadLabels is the
+	// fewest labels of the zones whose keys it fetches. It waits only
+	// for fetches of zones with fewer labels still (see sharedKeys).
+	leads      bool
+	leadLabels int
 }
 
 type qkey struct {

@@ -80,18 +80,24 @@ type keyFlight struct {
 // query's prefetchKeys, say, or another query's validation), so that a
 // zone's keys are fetched once however many wait for them.
 //
-// A call stack that leads such a fetch waits for no other (it does the
-// work itself instead, as before coalescing): a fetch can need another
-// zone's keys, and two fetches waiting for each other would wait until
-// the query's time ran out. A failure of another's fetch (its budget,
-// its context) says nothing of this query's: it tries for itself.
+// A fetch can need other zones' keys (the parent's for the DS, a name
+// server's zone for its address), and two fetches waiting for each
+// other would wait until the query's time ran out. So a call stack that
+// does a fetch for others waits only for the fetch of a zone with fewer
+// labels than any of its own, and does the work itself otherwise, as it
+// did before fetches were shared: every wait then leads to a zone with
+// fewer labels, and no chain of waits comes back. A failure of another's
+// fetch (its budget, its context) says nothing of this query's: it
+// tries for itself.
 func (r *Resolver) sharedKeys(ctx context.Context, qs *qstate, zone string, now time.Time) (dnssec.KeySet, error) {
-	if qs.leading > 0 {
+	labels := dns.CountLabel(zone)
+	if qs.leads && labels >= qs.leadLabels {
 		return r.judgeKeys(ctx, qs, zone, nil, false, now)
 	}
 	v, shared, err := r.keyflights.do(ctx, zone, func() (keyFlight, error) {
-		qs.leading++
-		defer func() { qs.leading-- }()
+		leads, leadLabels := qs.leads, qs.leadLabels
+		qs.leads, qs.leadLabels = true, labels
+		defer func() { qs.leads, qs.leadLabels = leads, leadLabels }()
 		ks, err := r.judgeKeys(ctx, qs, zone, nil, false, now)
 		return keyFlight{ks: ks, unchecked: qs.unchecked}, err
 	})

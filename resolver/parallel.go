@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -70,13 +71,14 @@ func (s *qshared) spent() *dnssec.Budget {
 // needs itself is still caught), and none of qs's later changes.
 func (qs *qstate) fork(depth int) *qstate {
 	return &qstate{
-		shared:    qs.shared,
-		depth:     depth,
-		active:    maps.Clone(qs.active),
-		lim:       qs.lim,
-		unchecked: qs.unchecked,
-		refresh:   qs.refresh,
-		leading:   qs.leading,
+		shared:     qs.shared,
+		depth:      depth,
+		active:     maps.Clone(qs.active),
+		lim:        qs.lim,
+		unchecked:  qs.unchecked,
+		refresh:    qs.refresh,
+		leads:      qs.leads,
+		leadLabels: qs.leadLabels,
 	}
 }
 
@@ -233,6 +235,19 @@ func (r *Resolver) startNSLookups(ctx context.Context, qs *qstate, cut *zoneCut)
 	return nil
 }
 
+// keysForCut starts fetching the keys of cut's zone the first time the
+// walk asks its servers something (name, qtype): the answer will be
+// judged with them. Not when the question is the keys themselves.
+func (r *Resolver) keysForCut(ctx context.Context, qs *qstate, cut *zoneCut, name string, qtype uint16) {
+	if cut.keysAsked {
+		return
+	}
+	cut.keysAsked = true
+	if qtype != dns.TypeDNSKEY || !strings.EqualFold(name, cut.zone) {
+		r.prefetchKeys(ctx, qs, cut.zone)
+	}
+}
+
 // prefetchKeys starts fetching the keys of zone (its DS through the
 // parent, then its DNSKEY) beside the walk, which is about to ask the
 // zone's servers and will need the keys to judge their answer. It does
@@ -240,7 +255,7 @@ func (r *Resolver) startNSLookups(ctx context.Context, qs *qstate, cut *zoneCut)
 // trust anchor above, a negative anchor, the operator's own zone), or
 // are being fetched by this call stack already.
 func (r *Resolver) prefetchKeys(ctx context.Context, qs *qstate, zone string) {
-	if !r.cfg.DNSSEC || r.fwdPorts != nil || qs.leading > 0 || ctx.Err() != nil {
+	if !r.cfg.DNSSEC || r.fwdPorts != nil || qs.leads || ctx.Err() != nil {
 		return
 	}
 	zone = dns.CanonicalName(zone)
