@@ -79,9 +79,7 @@ func TestValidation(t *testing.T) {
 			if want := e.Security == resolvertest.Secure; m.AuthenticatedData != want {
 				t.Errorf("AD: got %v, want %v (%s)", m.AuthenticatedData, want, e.Why)
 			}
-			if e.EDE != 0 && !hasEDE(m, e.EDE) {
-				t.Errorf("EDE: got %v, want %d as information (%s)", m.Extra, e.EDE, e.Why)
-			}
+			checkInfoEDE(t, m, e)
 		})
 	}
 }
