@@ -191,19 +191,6 @@ func TestNXDomainCut(t *testing.T) {
 	}
 }
 
-func hasEDE(m *dns.Msg, code uint16) bool {
-	for _, rr := range m.Extra {
-		if opt, ok := rr.(*dns.OPT); ok {
-			for _, o := range opt.Option {
-				if e, ok := o.(*dns.EDNS0_EDE); ok && e.InfoCode == code {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
 // TestAggressiveNSEC: validated NSEC records answer later questions they
 // cover without a query (RFC 8198), and the answers still validate.
 func TestAggressiveNSEC(t *testing.T) {

@@ -12,13 +12,16 @@ import (
 	"github.com/miekg/dns"
 )
 
-// edesOf returns the Extended DNS Error codes m carries.
+// edesOf returns the Extended DNS Error codes m carries, in every OPT
+// record of it (the transport keeps one, but a second must not hide).
 func edesOf(m *dns.Msg) []uint16 {
 	var out []uint16
-	if opt := m.IsEdns0(); opt != nil {
-		for _, o := range opt.Option {
-			if e, ok := o.(*dns.EDNS0_EDE); ok {
-				out = append(out, e.InfoCode)
+	for _, rr := range m.Extra {
+		if opt, ok := rr.(*dns.OPT); ok {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_EDE); ok {
+					out = append(out, e.InfoCode)
+				}
 			}
 		}
 	}
