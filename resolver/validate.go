@@ -18,16 +18,24 @@ import (
 // anchor (keys.go).
 
 // budget returns the query's validation budget, making it on first use.
+// Every goroutine of the query spends the one budget.
 func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
-	if qs.budget == nil {
+	s := qs.shared
+	s.mu.Lock()
+	if s.budget == nil {
 		p := r.cfg.DNSSECPolicy
 		if r.cfg.DNSSEC && !r.ClockPlausible() {
 			p.IgnoreTime = true
-			qs.unchecked = true
+			s.ignoreTime = true
 		}
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
+		s.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
 	}
-	return qs.budget
+	b, ignoreTime := s.budget, s.ignoreTime
+	s.mu.Unlock()
+	if ignoreTime {
+		qs.unchecked = true
+	}
+	return b
 }
 
 // validateAnswer judges the final response for (qname, qtype) from a
