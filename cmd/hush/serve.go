@@ -214,6 +214,12 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		health.watch(healthCtx, func(line string) { ops.logf(logWarn, "%s", line) })
 	}()
 	defer func() { stopHealth(); <-healthDone }()
+	reclaimDone := make(chan struct{})
+	go func() {
+		defer close(reclaimDone)
+		reclaimAfterBursts(healthCtx, func(format string, args ...any) { ops.logf(logDebug, format, args...) })
+	}()
+	defer func() { stopHealth(); <-reclaimDone }()
 	stopHUP := onHangup(ctx, certs, func() { _ = ops.Reload(ctx) })
 	defer stopHUP()
 	hooks := serveHooks{
