@@ -47,20 +47,25 @@ func usableNSEC3(nsec3s []*dns.NSEC3, zone string, b *Budget) ([]*dns.NSEC3, err
 // parameters, spending the budget.
 func (b *Budget) hashName(name string, n *dns.NSEC3) (string, error) {
 	k := nsec3Key{name: dns.CanonicalName(name), alg: n.Hash, iter: n.Iterations, salt: strings.ToUpper(n.Salt)}
-	if h, ok := b.nsec3[k]; ok {
+	b.mu.Lock()
+	h, ok := b.nsec3[k]
+	b.mu.Unlock()
+	if ok {
 		return h, nil
 	}
 	if err := b.spendHash(); err != nil {
 		return "", err
 	}
-	h := dns.HashName(k.name, n.Hash, n.Iterations, n.Salt)
+	h = dns.HashName(k.name, n.Hash, n.Iterations, n.Salt)
 	if h == "" {
 		return "", fmt.Errorf("nsec3 hash: %w", ErrBogus)
 	}
+	b.mu.Lock()
 	if b.nsec3 == nil {
 		b.nsec3 = make(map[nsec3Key]string)
 	}
 	b.nsec3[k] = h
+	b.mu.Unlock()
 	return h, nil
 }
 

@@ -168,7 +168,7 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 			}
 			tries++
 			if err := b.sigs.verify(k, sig.Algorithm, data, raw); err != nil {
-				b.failures++
+				b.fail()
 				better(fmt.Errorf("dnssec: verify: %w", err))
 				continue
 			}

@@ -18,16 +18,24 @@ import (
 // anchor (keys.go).
 
 // budget returns the query's validation budget, making it on first use.
+// Every goroutine of the query spends the one budget.
 func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
-	if qs.budget == nil {
+	s := qs.shared
+	s.mu.Lock()
+	if s.budget == nil {
 		p := r.cfg.DNSSECPolicy
 		if r.cfg.DNSSEC && !r.ClockPlausible() {
 			p.IgnoreTime = true
-			qs.unchecked = true
+			s.ignoreTime = true
 		}
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
+		s.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
 	}
-	return qs.budget
+	b, ignoreTime := s.budget, s.ignoreTime
+	s.mu.Unlock()
+	if ignoreTime {
+		qs.unchecked = true
+	}
+	return b
 }
 
 // validateAnswer judges the final response for (qname, qtype) from a
@@ -270,7 +278,8 @@ func (v *verifier) verify(ctx context.Context, set []dns.RR, sigs []*dns.RRSIG) 
 // span zones (a forwarder's alias chain from an unsigned zone into a
 // signed one), and an unsigned zone's record must not carry a signed
 // zone's forged one past validation. The first Insecure one's status and
-// code are the result when nothing is Bogus.
+// code (none unless its result names one) are the result when nothing is
+// Bogus.
 func (v *verifier) verifySets(ctx context.Context, section []dns.RR, skip func(h *dns.RR_Header) bool, each func(set []dns.RR, res dnssec.Result)) (dnssec.Status, uint16, error) {
 	status, code := dnssec.Secure, uint16(0)
 	for _, set := range rrsets(section) {
@@ -291,8 +300,11 @@ func (v *verifier) verifySets(ctx context.Context, section []dns.RR, skip func(h
 		case dnssec.Bogus:
 			return res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus)), nil
 		default:
+			// Insecure: an EDE only when the result names one (an
+			// unsupported algorithm or digest, RFC 8914 §4.2, 4.3);
+			// EDE 6 says Bogus, and Bogus is never served.
 			if status == dnssec.Secure {
-				status, code = res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus))
+				status, code = res.Status, ede(res.Err, 0)
 			}
 		}
 	}

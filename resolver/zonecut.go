@@ -28,6 +28,11 @@ type zoneCut struct {
 	nsLookups int
 	// parentGlue says the parent-side glue of the NS names was added.
 	parentGlue bool
+	// fetch is the address lookups of glueless NS names under way
+	// (lookupNSAddrs); nil before the first.
+	fetch *nsFetch
+	// keysAsked says the zone's keys were asked for (prefetchKeys).
+	keysAsked bool
 }
 
 // reaskParent reports whether the parent may be asked again for zone's

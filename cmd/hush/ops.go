@@ -53,9 +53,11 @@ type opsRuntime struct {
 	mu    sync.Mutex
 	cfg   serveConfig
 	cache *cache.Cache
-	ntas  []dnssec.NTA  // added by hush ctl nta add
-	acls  []aclSetter   // the transport servers, once serving
-	dnsLs *dnsListeners // the dns:// listeners, once serving
+	ntas  []dnssec.NTA // added by hush ctl nta add
+	acls  []aclSetter  // the transport servers, once serving
+	ls    *listenerSet // the listeners, once serving
+	// designated returns the DDR records of the listeners in service.
+	designated func() []*dns.SVCB
 }
 
 // setServers receives the transport servers, and gives them the client
@@ -150,31 +152,10 @@ const (
 	applied      reloadEffect = iota // the new stage has it
 	newCacheNeed                     // a new, empty cache
 	flushNeed                        // cached validation results are wrong
-	restartNeed                      // listeners and their TLS: kept as they are
-	listenNeed                       // dns:// listeners opened or closed
+	restartNeed                      // kept as they are until a restart
+	listenNeed                       // listeners opened or closed
+	certNeed                         // the listeners' certificate
 )
-
-// dnsListenURLs and encryptedListeners split a listen list: a reload
-// opens and closes dns:// listeners, the others wait for a restart.
-func dnsListenURLs(ls []listenURL) []listenURL {
-	var out []listenURL
-	for _, l := range ls {
-		if l.Scheme == "dns" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func encryptedListeners(ls []listenURL) []listenURL {
-	var out []listenURL
-	for _, l := range ls {
-		if l.Scheme != "dns" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // reloadKeys are the settings a reload compares, with what a change of
 // each needs. Settings not listed are applied by rebuilding the stage,
@@ -184,13 +165,12 @@ var reloadKeys = []struct {
 	get    func(c *serveConfig) any
 	effect reloadEffect
 }{
-	{"listen", func(c *serveConfig) any { return encryptedListeners(c.Listen) }, restartNeed},
-	{"listen (dns://)", func(c *serveConfig) any { return dnsListenURLs(c.Listen) }, listenNeed},
+	{"listen", func(c *serveConfig) any { return c.Listen }, listenNeed},
 	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, applied},
 	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, restartNeed},
 	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, restartNeed},
-	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, restartNeed},
-	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, restartNeed},
+	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, certNeed},
+	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, certNeed},
 	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, restartNeed},
 	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, restartNeed},
 	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, restartNeed},
@@ -244,7 +224,9 @@ var errReload = errors.New("reload failed, still running the previous configurat
 // files re-read, a resolver with the new upstreams, anchors and limits)
 // swapped in over the same cache, unless cache settings changed (a new,
 // empty cache) or validation settings did (the cache is flushed).
-// Listener settings are kept until a restart, and the one line it prints
+// Listeners added are opened and served, listeners removed stop
+// accepting and finish the queries in flight. The settings a reload
+// cannot change are kept until a restart, and the one line it prints
 // says so. A configuration that does not load or build leaves everything
 // as it was; the error says why in one line.
 func (o *opsRuntime) Reload(ctx context.Context) error {
@@ -285,6 +267,8 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 		case listenNeed:
 			relisten = true
 			continue
+		case certNeed:
+			relisten = true
 		}
 		changed = append(changed, k.key)
 	}
@@ -301,15 +285,18 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The dns:// listeners last: a port that cannot be opened fails the
-	// reload with nothing changed (the new stage is dropped), and nothing
-	// can fail after them.
-	var added, removed []string
-	if relisten && o.dnsLs != nil {
-		if added, removed, err = o.dnsLs.apply(dnsListenURLs(next.Listen), next.AllowClient); err != nil {
+	// The listeners last: a port that cannot be opened or a certificate
+	// that does not load fails the reload with nothing changed (the new
+	// stage is dropped), and nothing can fail after them.
+	var lc listenChange
+	if relisten && o.ls != nil {
+		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
 			closeAll(closers)
 			return err
 		}
+	}
+	if o.designated != nil {
+		res.SetDesignated(o.designated())
 	}
 	o.retire(o.live.swap(&stage{policy: policy, res: res, closers: closers}), o.cfg.Timeout)
 	if flush && !newCacheNeeded {
@@ -344,11 +331,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	default:
 		sb.WriteString("; cache kept")
 	}
-	if len(added) > 0 {
-		fmt.Fprintf(&sb, "; serving %s", strings.Join(added, ", "))
+	if len(lc.added) > 0 {
+		fmt.Fprintf(&sb, "; serving %s", strings.Join(lc.added, ", "))
 	}
-	if len(removed) > 0 {
-		fmt.Fprintf(&sb, "; stopped %s", strings.Join(removed, ", "))
+	if len(lc.removed) > 0 {
+		fmt.Fprintf(&sb, "; stopped %s", strings.Join(lc.removed, ", "))
 	}
 	if len(restart) > 0 {
 		fmt.Fprintf(&sb, "; %s changed but take effect at restart", strings.Join(restart, ", "))
@@ -361,14 +348,12 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	return nil
 }
 
-// keepListenerSettings copies into next the settings a reload cannot
-// change (listeners, their limits and certificates, the metrics listener
-// and the control socket), so that the configuration in force describes
-// what runs.
+// keepListenerSettings copies into next the settings a reload does not
+// change (the listeners' limits, the metrics listener and the control
+// socket, the CHAOS answers), so that the configuration in force
+// describes what runs.
 func keepListenerSettings(next, cur *serveConfig) {
-	next.Listen = append(encryptedListeners(cur.Listen), dnsListenURLs(next.Listen)...)
 	next.MaxConns, next.MaxConnsPerClient = cur.MaxConns, cur.MaxConnsPerClient
-	next.TLSCert, next.TLSKey, next.tlsCert = cur.TLSCert, cur.TLSKey, cur.tlsCert
 	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket
 	next.TrustAnchorState = cur.TrustAnchorState
 	next.Ops.Identity, next.Ops.Version, next.Ops.NSID = cur.Ops.Identity, cur.Ops.Version, cur.Ops.NSID

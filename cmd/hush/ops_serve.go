@@ -25,9 +25,9 @@ type serveHooks struct {
 	// servers receives the servers once they are made, for a reload to
 	// change their client ACL (nil: nobody does).
 	servers func([]aclSetter)
-	// dnsListeners receives the dns:// listeners, for a reload to add and
-	// remove them (nil: nobody does).
-	dnsListeners func(*dnsListeners)
+	// listeners receives the listeners, for a reload to add and remove
+	// them (nil: nobody does).
+	listeners func(*listenerSet)
 }
 
 // aclSetter is a transport server whose client ACL a reload can change.
@@ -36,8 +36,8 @@ type aclSetter interface {
 }
 
 // connListeners name the hush_connections_open series: one per kind of
-// connection-oriented listener (all the tls:// listeners share one
-// server, and so on). UDP has no connections.
+// connection-oriented listener (all the tls:// listeners count together,
+// and so on). UDP has no connections.
 var connListeners = []string{"tcp", "tls", "https", "quic"}
 
 // listenerEvents counts one server's connections and what its limits
