@@ -82,7 +82,7 @@ func Covers(nsec *dns.NSEC, name string) bool {
 		return false
 	}
 	owner, next := nsec.Hdr.Name, nsec.NextDomain
-	if dns.IsSubDomain(owner, name) && !strings.EqualFold(dns.Fqdn(owner), dns.Fqdn(name)) {
+	if IsSubDomain(owner, name) && !strings.EqualFold(dns.Fqdn(owner), dns.Fqdn(name)) {
 		if (hasType(nsec.TypeBitMap, dns.TypeNS) && !hasType(nsec.TypeBitMap, dns.TypeSOA)) ||
 			hasType(nsec.TypeBitMap, dns.TypeDNAME) {
 			return false
@@ -97,7 +97,7 @@ func Covers(nsec *dns.NSEC, name string) bool {
 	}
 	// Last NSEC in the zone: Next Domain is the apex; everything after the
 	// owner in the zone is covered.
-	return dns.IsSubDomain(next, name)
+	return IsSubDomain(next, name)
 }
 
 func hasType(bitmap []uint16, t uint16) bool {
@@ -113,7 +113,7 @@ func hasType(bitmap []uint16, t uint16) bool {
 func nsecsIn(nsecs []*dns.NSEC, zone string) []*dns.NSEC {
 	var out []*dns.NSEC
 	for _, n := range nsecs {
-		if n != nil && dns.IsSubDomain(zone, n.Hdr.Name) {
+		if n != nil && IsSubDomain(zone, n.Hdr.Name) {
 			out = append(out, n)
 		}
 	}
@@ -161,7 +161,7 @@ func nameAbsent(nsecs []*dns.NSEC, name string) (string, bool) {
 	if n == nil {
 		return "", false
 	}
-	if dns.IsSubDomain(name, n.NextDomain) {
+	if IsSubDomain(name, n.NextDomain) {
 		return "", false
 	}
 	return closestEncloserNSEC(n, name), true
@@ -183,7 +183,7 @@ func NSECNameError(qname, zone string, nsecs []*dns.NSEC) Result {
 	if !ok {
 		return bogus(fmt.Errorf("dnssec: nsec name error: qname not covered: %w", ErrNSECMissing))
 	}
-	if !dns.IsSubDomain(zone, ce) {
+	if !IsSubDomain(zone, ce) {
 		return bogus(fmt.Errorf("dnssec: nsec name error: closest encloser outside zone: %w", ErrNSECMissing))
 	}
 	if coveringNSEC(nsecs, wildcardOf(ce)) == nil {
@@ -235,7 +235,7 @@ func NSECNoData(qname string, qtype uint16, zone string, nsecs []*dns.NSEC) Resu
 	// below it.
 	for _, n := range nsecs {
 		if CanonicalCompare(n.Hdr.Name, qname) < 0 && CanonicalCompare(qname, n.NextDomain) < 0 &&
-			dns.IsSubDomain(qname, n.NextDomain) && !strings.EqualFold(dns.Fqdn(qname), dns.Fqdn(n.NextDomain)) {
+			IsSubDomain(qname, n.NextDomain) && !strings.EqualFold(dns.Fqdn(qname), dns.Fqdn(n.NextDomain)) {
 			return Result{Status: Secure}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -118,7 +119,7 @@ func foreignSOA(resp, out *dns.Msg) bool {
 // of which scrubbing dropped as not of the type asked (out, the scrubbed
 // reply, has no answer).
 func answeredOtherType(resp, out *dns.Msg, name, zone string) bool {
-	if resp.Rcode != dns.RcodeSuccess || resp.RecursionAvailable || len(out.Answer) > 0 || !dns.IsSubDomain(zone, name) {
+	if resp.Rcode != dns.RcodeSuccess || resp.RecursionAvailable || len(out.Answer) > 0 || !dnssec.IsSubDomain(zone, name) {
 		return false
 	}
 	for _, rr := range resp.Answer {
@@ -243,7 +244,7 @@ func upwardReferral(resp *dns.Msg, zone string) bool {
 		case dns.TypeSOA:
 			return false
 		case dns.TypeNS:
-			if !dns.IsSubDomain(zone, rr.Header().Name) {
+			if !dnssec.IsSubDomain(zone, rr.Header().Name) {
 				up = true
 			}
 		}

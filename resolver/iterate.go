@@ -367,7 +367,7 @@ func (w *walk) onReferral(ctx context.Context, resp *dns.Msg, server netip.Addr)
 		return &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, w.qs.lim.MaxReferrals)}
 	}
 	next := w.r.takeReferral(resp, w.cut.zone)
-	if next == nil || !dns.IsSubDomain(w.cut.zone, next.zone) || strings.EqualFold(next.zone, w.cut.zone) {
+	if next == nil || !dnssec.IsSubDomain(w.cut.zone, next.zone) || strings.EqualFold(next.zone, w.cut.zone) {
 		w.r.servers.setLame(server, w.cut.zone, w.r.now())
 		w.cut.tried[server] = true
 		return nil

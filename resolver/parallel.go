@@ -212,7 +212,7 @@ func (r *Resolver) startNSLookups(ctx context.Context, qs *qstate, cut *zoneCut)
 		// A name inside the zone without glue can only be found by asking
 		// the zone's own servers, the ones we cannot reach; unless the
 		// cache knows it for an alias, which leads elsewhere.
-		if dns.IsSubDomain(cut.zone, n) {
+		if dnssec.IsSubDomain(cut.zone, n) {
 			if _, _, ok := r.cachedAlias(n, dns.TypeA, r.now()); !ok {
 				continue
 			}

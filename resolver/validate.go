@@ -107,7 +107,7 @@ func (r *Resolver) anchoredZone(zone, qname string, qtype uint16) string {
 		name = parent(dns.CanonicalName(name))
 	}
 	a := r.anchors.Load().Closest(name)
-	if a == nil || !dns.IsSubDomain(zone, a.Zone) || strings.EqualFold(a.Zone, zone) {
+	if a == nil || !dnssec.IsSubDomain(zone, a.Zone) || strings.EqualFold(a.Zone, zone) {
 		return zone
 	}
 	return a.Zone
@@ -168,7 +168,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		return status, code, err
 	}
 	proofZone := zone
-	if s := firstSigner(m.Ns); s != "" && dns.IsSubDomain(zone, s) {
+	if s := firstSigner(m.Ns); s != "" && dnssec.IsSubDomain(zone, s) {
 		proofZone = s
 	}
 	var final string
@@ -231,7 +231,7 @@ type verifier struct {
 // keysFor returns the keys for a signer inside zone (a child zone the
 // same server serves signs its own records).
 func (v *verifier) keysFor(ctx context.Context, signer string) ([]*dns.DNSKEY, dnssec.Result, error) {
-	if signer == "" || strings.EqualFold(signer, v.zone) || !dns.IsSubDomain(v.zone, signer) {
+	if signer == "" || strings.EqualFold(signer, v.zone) || !dnssec.IsSubDomain(v.zone, signer) {
 		return v.ks.Keys, v.ks.Result, nil
 	}
 	cks, err := v.r.zoneKeys(ctx, v.qs, signer)
@@ -247,7 +247,7 @@ func (v *verifier) verify(ctx context.Context, set []dns.RR, sigs []*dns.RRSIG) 
 	// The signer comes off the wire: it must be the zone that answered
 	// or a zone between it and the owner (a child served by the same
 	// servers), never anything else, before any key is fetched for it.
-	if owner := set[0].Header().Name; !dns.IsSubDomain(v.zone, signer) || !dns.IsSubDomain(signer, owner) {
+	if owner := set[0].Header().Name; !dnssec.IsSubDomain(v.zone, signer) || !dnssec.IsSubDomain(signer, owner) {
 		return dnssec.Result{Status: dnssec.Bogus, Err: fmt.Errorf("%w: signer outside the zone", dnssec.ErrBogus)}, nil
 	}
 	if len(sigs) == 0 && v.r.forwarded(set[0].Header().Name) {

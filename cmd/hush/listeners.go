@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/hush-dns/hush/metrics"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/hush-dns/hush/transport"
 )
 
@@ -31,8 +32,52 @@ type listenerSet struct {
 	mu     sync.Mutex
 	byURL  map[listenURL]*listener
 	order  []listenURL // byURL's keys, in the order configured
-	acl    []netip.Prefix
+	live   serverSettings
 	closed bool
+}
+
+// serverSettings are what a reload changes in running servers, and what
+// the servers a reload adds start with.
+type serverSettings struct {
+	acl                 []netip.Prefix
+	maxConns, perClient int
+	rateLimit           *ratelimit.Clients // nil: off
+	chaos               map[string]string
+	nsid                []byte
+}
+
+// settingsOf is the serverSettings of cfg, with rate as its rate limiter.
+func settingsOf(cfg *serveConfig, rate *ratelimit.Clients) serverSettings {
+	return serverSettings{
+		acl:      cfg.AllowClient,
+		maxConns: cfg.MaxConns, perClient: cfg.MaxConnsPerClient,
+		rateLimit: rate,
+		chaos:     cfg.Ops.chaos(), nsid: []byte(cfg.Ops.NSID),
+	}
+}
+
+// The setters of what serverSettings holds; a server has those that
+// apply to it (only UDP has a rate limit, UDP no connection caps).
+type (
+	connLimitSetter interface{ SetConnLimits(maxConns, perClient int) }
+	rateLimitSetter interface{ SetRateLimit(*ratelimit.Clients) }
+	identitySetter  interface {
+		SetIdentity(chaos map[string]string, nsid []byte)
+	}
+)
+
+// apply gives srv the settings.
+func (st serverSettings) apply(srv server) {
+	srv.SetAllowClients(st.acl)
+	if c, ok := srv.(connLimitSetter); ok {
+		c.SetConnLimits(st.maxConns, st.perClient)
+	}
+	if r, ok := srv.(rateLimitSetter); ok {
+		r.SetRateLimit(st.rateLimit)
+	}
+	if i, ok := srv.(identitySetter); ok {
+		i.SetIdentity(st.chaos, st.nsid)
+	}
 }
 
 // listener is the servers and sockets of one configured URL (several
@@ -84,7 +129,7 @@ func (s *listenerSet) start(us urlSockets) {
 		s.infof("hush: serving quic://%s (DNS over QUIC)", us.pc.LocalAddr())
 	}
 	for _, srv := range servers {
-		srv.SetAllowClients(s.acl)
+		s.live.apply(srv)
 	}
 	l := s.byURL[us.url]
 	if l == nil {
@@ -129,15 +174,14 @@ func shutdownAll[S shutdowner](ctx context.Context, servers []S) []error {
 	return errs
 }
 
-// SetAllowClients gives every listener, and those added later, the
-// client ACL.
-func (s *listenerSet) SetAllowClients(acl []netip.Prefix) {
+// set gives every listener, and those added later, the settings.
+func (s *listenerSet) set(st serverSettings) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.acl = acl
+	s.live = st
 	for _, l := range s.byURL {
 		for _, srv := range l.servers {
-			srv.SetAllowClients(acl)
+			st.apply(srv)
 		}
 	}
 }

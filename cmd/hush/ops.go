@@ -21,6 +21,7 @@ import (
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/filter"
 	"github.com/hush-dns/hush/metrics"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/miekg/dns"
 )
@@ -36,9 +37,11 @@ type opsRuntime struct {
 	live    *liveHandler
 	// load re-reads the config file (if any) and re-applies the flags.
 	load func() (serveConfig, error)
-	// cookies holds the UDP listeners' server cookie secrets, which a
-	// reload re-reads (rotation without a restart); nil when off.
-	cookies *cookie.Keeper
+	// cookies holds the UDP listeners' server cookie maker, which a
+	// reload replaces (rotation without a restart, on and off); random is
+	// its secret when the settings name none.
+	cookies      *cookie.Keeper
+	cookieRandom cookie.Secret
 	// newResolver builds a resolver for cfg with extra negative trust
 	// anchors over the cache c.
 	// The closers are the forwarders' connection pools, closed when the
@@ -53,22 +56,20 @@ type opsRuntime struct {
 	mu    sync.Mutex
 	cfg   serveConfig
 	cache *cache.Cache
-	ntas  []dnssec.NTA // added by hush ctl nta add
-	acls  []aclSetter  // the transport servers, once serving
-	ls    *listenerSet // the listeners, once serving
+	ntas  []dnssec.NTA       // added by hush ctl nta add
+	ls    *listenerSet       // the listeners, once serving
+	rate  *ratelimit.Clients // the UDP rate limiter in force; nil: off
 	// designated returns the DDR records of the listeners in service.
 	designated func() []*dns.SVCB
 }
 
-// setServers receives the transport servers, and gives them the client
-// ACL in force, which a reload may have changed while they were made.
-func (o *opsRuntime) setServers(acls []aclSetter) {
+// setListeners receives the listeners, and gives them the settings in
+// force, which a reload may have changed while they were made.
+func (o *opsRuntime) setListeners(ls *listenerSet) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.acls = acls
-	for _, a := range acls {
-		a.SetAllowClients(o.cfg.AllowClient)
-	}
+	o.ls = ls
+	ls.set(settingsOf(&o.cfg, o.rate))
 }
 
 // newCache makes the cache cfg asks for.
@@ -167,15 +168,15 @@ var reloadKeys = []struct {
 }{
 	{"listen", func(c *serveConfig) any { return c.Listen }, listenNeed},
 	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, applied},
-	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, restartNeed},
-	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, restartNeed},
+	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, applied},
+	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, applied},
 	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, certNeed},
 	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, certNeed},
 	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, restartNeed},
 	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, restartNeed},
-	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, restartNeed},
-	{"version-string", func(c *serveConfig) any { return c.Ops.Version }, restartNeed},
-	{"nsid", func(c *serveConfig) any { return c.Ops.NSID }, restartNeed},
+	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, applied},
+	{"version-string", func(c *serveConfig) any { return c.Ops.Version }, applied},
+	{"nsid", func(c *serveConfig) any { return c.Ops.NSID }, applied},
 	{"cache-size", func(c *serveConfig) any { return [2]int64{int64(c.CacheSize), c.CacheBytes} }, newCacheNeed},
 	{"min-ttl", func(c *serveConfig) any { return c.MinTTL }, newCacheNeed},
 	{"max-ttl", func(c *serveConfig) any { return c.MaxTTL }, newCacheNeed},
@@ -205,8 +206,8 @@ var reloadKeys = []struct {
 	{"block-ede", func(c *serveConfig) any { return c.Ops.BlockEDE }, applied},
 	{"log-level", func(c *serveConfig) any { return c.Ops.LogLevel }, applied},
 	{"cookie-secret", func(c *serveConfig) any { return c.cookieSecrets }, applied},
-	{"server-cookies", func(c *serveConfig) any { return c.ServerCookies }, restartNeed},
-	{"rate-limit", func(c *serveConfig) any { return c.RateLimit }, restartNeed},
+	{"server-cookies", func(c *serveConfig) any { return c.ServerCookies }, applied},
+	{"rate-limit", func(c *serveConfig) any { return clientRate(c) }, applied},
 	{"zone-rate-limit", func(c *serveConfig) any { return c.ZoneRateLimit }, applied},
 	{"upstream-cookies", func(c *serveConfig) any { return c.UpstreamCookies }, applied},
 	{"dns0x20", func(c *serveConfig) any { return c.DNS0x20 }, applied},
@@ -281,6 +282,14 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rate := o.rate
+	if clientRate(&next) != clientRate(&o.cfg) {
+		// A new rate: a new limiter, which starts with no client over
+		// it.
+		if rate, err = clientLimiter(next); err != nil {
+			return err
+		}
+	}
 	res, closers, err := o.newResolver(next, o.ntas, c)
 	if err != nil {
 		return err
@@ -303,15 +312,13 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 		res.FlushAll()
 	}
 	releaseBuildMemory(policy.Stats())
-	if o.cookies != nil && len(next.cookieSecrets) > 0 {
-		// The secret file re-read: the first secret makes cookies from
-		// now on, and the others are still accepted.
-		o.cookies.Set(cookie.NewServer(next.cookieSecrets[0], next.cookieSecrets[1:]...))
-	}
-	o.cfg, o.cache = next, c
+	// The secret file re-read: the first secret makes cookies from now
+	// on, and the others are still accepted.
+	o.cookies.Set(cookieServer(next, o.cookieRandom))
+	o.cfg, o.cache, o.rate = next, c, rate
 	o.level.Store(int32(next.Ops.LogLevel))
-	for _, a := range o.acls {
-		a.SetAllowClients(next.AllowClient)
+	if o.ls != nil {
+		o.ls.set(settingsOf(&next, rate))
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "hush: reloaded")
@@ -349,14 +356,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 }
 
 // keepListenerSettings copies into next the settings a reload does not
-// change (the listeners' limits, the metrics listener and the control
-// socket, the CHAOS answers), so that the configuration in force
-// describes what runs.
+// change (the metrics listener, the control socket, the trust anchor
+// state), so that the configuration in force describes what runs.
 func keepListenerSettings(next, cur *serveConfig) {
-	next.MaxConns, next.MaxConnsPerClient = cur.MaxConns, cur.MaxConnsPerClient
 	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket
 	next.TrustAnchorState = cur.TrustAnchorState
-	next.Ops.Identity, next.Ops.Version, next.Ops.NSID = cur.Ops.Identity, cur.Ops.Version, cur.Ops.NSID
 }
 
 // The control.Backend methods.

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -272,4 +273,190 @@ func TestOpsReloadNoLeaks(t *testing.T) {
 	waitFor(t, settled(goroutines, runtime.NumGoroutine), fmt.Sprintf("goroutines back to %d", goroutines))
 	waitFor(t, settled(fds, func() int { return openFDs(t) }), fmt.Sprintf("file descriptors back to %d", fds))
 	t.Logf("after 5 add/remove cycles: %d goroutines (baseline %d), %d fds (baseline %d)", runtime.NumGoroutine(), goroutines, openFDs(t), fds)
+}
+
+// chaosID asks addr for id.server. over UDP with the NSID option and
+// returns the rcode, the TXT text and the NSID (hex).
+func chaosID(t *testing.T, addr string) (int, string, string) {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion("id.server.", dns.TypeTXT)
+	q.Question[0].Qclass = dns.ClassCHAOS
+	q.SetEdns0(1232, false)
+	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID})
+	r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(q, addr)
+	if err != nil {
+		t.Fatalf("id.server.: %v", err)
+	}
+	txt, nsid := "", ""
+	if len(r.Answer) == 1 {
+		txt = r.Answer[0].(*dns.TXT).Txt[0]
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if n, ok := o.(*dns.EDNS0_NSID); ok {
+				nsid = n.Nsid
+			}
+		}
+	}
+	return r.Rcode, txt, nsid
+}
+
+// serverCookieLen asks addr over UDP with a client cookie and returns the
+// length of the cookie option in the answer (0: none).
+func serverCookieLen(t *testing.T, addr string) int {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion("cookie.example.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"})
+	r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(q, addr)
+	if err != nil {
+		t.Fatalf("cookie query: %v", err)
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if c, ok := o.(*dns.EDNS0_COOKIE); ok {
+				return len(c.Cookie) / 2
+			}
+		}
+	}
+	return 0
+}
+
+// rateLimited sends three queries at once from from (no cookie) and reports
+// whether one came back truncated without records: the limiter's slip.
+// With rate-limit 0.001 (a burst of 1, every other query over it
+// truncated) the first is answered, the second dropped, the third
+// truncated.
+func rateLimited(t *testing.T, addr string, from netip.Addr) bool {
+	t.Helper()
+	conn, err := net.DialUDP("udp", &net.UDPAddr{IP: from.AsSlice()}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dc := &dns.Conn{Conn: conn}
+	for i := range 3 {
+		q := new(dns.Msg)
+		q.SetQuestion(fmt.Sprintf("rl%d.example.", i), dns.TypeA)
+		q.SetEdns0(1232, false)
+		if err := dc.WriteMsg(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for range 3 {
+		r, err := dc.ReadMsg()
+		if err != nil {
+			t.Fatalf("rate limit: neither all answered nor one truncated: %v", err)
+		}
+		if r.Truncated && len(r.Answer) == 0 {
+			return true
+		}
+	}
+	return false // all answered
+}
+
+// TestOpsReloadLive checks that a reload applies the CHAOS identity and
+// NSID, server cookies, the UDP rate limit and the per-client connection
+// cap to running listeners, and that a connection open before the cap
+// was lowered stays.
+func TestOpsReloadLive(t *testing.T) {
+	up := startFakeUpstream(t, 1)
+	dir := t.TempDir()
+	plain := loopbackAddr(t)
+	socket := filepath.Join(dir, "ctl.sock")
+	config := filepath.Join(dir, "hush.yaml")
+	base := fmt.Sprintf("forward: %s\ndnssec: off\ncontrol-socket: %s\nlisten: dns://%s\n", up.addr, socket, plain)
+	rewrite(t, config, base+"server-cookies: false\n")
+	stderr := startHushServe(t, []string{"serving dns://" + plain, "control socket"}, "--config", config)
+	reload := func(extra string) {
+		t.Helper()
+		rewrite(t, config, base+extra)
+		if code, _, errOut := hushCtl(t, socket, "reload"); code != 0 {
+			t.Fatalf("reload: %d %q", code, errOut)
+		}
+	}
+	if rcode, _, nsid := chaosID(t, plain); rcode != dns.RcodeRefused || nsid != "" {
+		t.Errorf("id.server. before: %s NSID %q; want REFUSED and none", dns.RcodeToString[rcode], nsid)
+	}
+	if n := serverCookieLen(t, plain); n != 0 {
+		t.Errorf("cookie option with server-cookies off: %d octets; want none", n)
+	}
+	if rateLimited(t, plain, netip.MustParseAddr("127.0.0.9")) {
+		t.Errorf("rate limited before rate-limit was set")
+	}
+	tcp, err := net.Dial("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	kept := &dns.Conn{Conn: tcp}
+	askTCP := func(c *dns.Conn) error {
+		q := new(dns.Msg)
+		q.SetQuestion("tcp.example.", dns.TypeA)
+		if err := c.WriteMsg(q); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := c.ReadMsg()
+		return err
+	}
+	if err := askTCP(kept); err != nil {
+		t.Fatal(err)
+	}
+
+	identity := "identity: fra-1\nversion-string: hush-x\nnsid: fra-1\n"
+	reload(identity)
+	if rcode, txt, nsid := chaosID(t, plain); rcode != dns.RcodeSuccess || txt != "fra-1" || nsid != "6672612d31" {
+		t.Errorf("id.server. after the reload: %s %q NSID %q; want fra-1 and 6672612d31", dns.RcodeToString[rcode], txt, nsid)
+	}
+	if n := serverCookieLen(t, plain); n <= 8 {
+		t.Errorf("cookie option with server-cookies back on: %d octets; want a server cookie too", n)
+	}
+	// The rate limit counts by /24: from here on, UDP queries from
+	// 127.0.0.0/24 are over it.
+	reload(identity + "rate-limit: 0.001\nmax-connections-per-client: 1\n")
+	if !rateLimited(t, plain, netip.MustParseAddr("127.0.0.10")) {
+		t.Errorf("not rate limited after rate-limit 0.001")
+	}
+	if err := askTCP(kept); err != nil {
+		t.Errorf("a connection open before the cap was lowered: %v; want it kept", err)
+	}
+	over, err := net.Dial("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("a second connection over max-connections-per-client 1: read got %v; want EOF", err)
+	}
+	line := stderr.String()
+	for _, want := range []string{"identity", "version-string", "nsid", "server-cookies", "rate-limit", "max-connections-per-client"} {
+		if !strings.Contains(line, want+",") && !strings.Contains(line, want+" changed") {
+			t.Errorf("reload line does not name %s: %s", want, line)
+		}
+	}
+	if strings.Contains(line, "take effect at restart") {
+		t.Errorf("a restart note: %s", line)
+	}
+
+	// Back: no limit, the identity gone, a new connection admitted.
+	reload("server-cookies: false\n")
+	if rcode, _, _ := chaosID(t, plain); rcode != dns.RcodeRefused {
+		t.Errorf("id.server. after the identity was removed: %s; want REFUSED", dns.RcodeToString[rcode])
+	}
+	if rateLimited(t, plain, netip.MustParseAddr("127.0.0.11")) {
+		t.Errorf("rate limited after rate-limit was removed")
+	}
+	again, err := net.Dial("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if err := askTCP(&dns.Conn{Conn: again}); err != nil {
+		t.Errorf("a new connection after the cap was raised: %v", err)
+	}
 }

@@ -22,9 +22,6 @@ type serveHooks struct {
 	ready   func(up bool)
 	// infof prints an info line (nil: always printed).
 	infof func(format string, args ...any)
-	// servers receives the servers once they are made, for a reload to
-	// change their client ACL (nil: nobody does).
-	servers func([]aclSetter)
 	// listeners receives the listeners, for a reload to add and remove
 	// them (nil: nobody does).
 	listeners func(*listenerSet)

@@ -175,7 +175,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
-		cookies: guards.cookies,
+		cookies: guards.cookies, cookieRandom: guards.random, rate: guards.clients,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
 			fwdZones, closers, err := forwarding(cfg, stderr)
 			if err != nil {
@@ -226,12 +226,9 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
 		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
 		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
-		servers: ops.setServers,
 		listeners: func(s *listenerSet) {
 			lset.Store(s)
-			ops.mu.Lock()
-			ops.ls = s
-			ops.mu.Unlock()
+			ops.setListeners(s)
 		},
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
@@ -413,7 +410,13 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, cert
 			}
 		}()
 	}
-	ls := &listenerSet{ctx: ctx, run: run, with: with, infof: infof, certs: certs, acl: tc.AllowClients, byURL: make(map[listenURL]*listener)}
+	ls := &listenerSet{ctx: ctx, run: run, with: with, infof: infof, certs: certs, byURL: make(map[listenURL]*listener),
+		live: serverSettings{
+			acl:      tc.AllowClients,
+			maxConns: tc.MaxConns, perClient: tc.MaxConnsPerClient,
+			rateLimit: tc.RateLimit,
+			chaos:     tc.Chaos, nsid: tc.NSID,
+		}}
 	split := socks.split()
 	for _, us := range split {
 		if us.url.Scheme != "dns" && certs == nil {
@@ -422,9 +425,6 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, cert
 	}
 	for _, us := range split {
 		ls.start(us)
-	}
-	if hooks.servers != nil {
-		hooks.servers([]aclSetter{ls})
 	}
 	if hooks.listeners != nil {
 		hooks.listeners(ls)
