@@ -56,9 +56,11 @@ type opsRuntime struct {
 	mu    sync.Mutex
 	cfg   serveConfig
 	cache *cache.Cache
-	ntas  []dnssec.NTA       // added by hush ctl nta add
-	ls    *listenerSet       // the listeners, once serving
-	rate  *ratelimit.Clients // the UDP rate limiter in force; nil: off
+	ntas  []dnssec.NTA // added by hush ctl nta add
+	ls    *listenerSet // the listeners, once serving
+	// endpoints are the control socket and the metrics listener.
+	endpoints *opsEndpoints
+	rate      *ratelimit.Clients // the UDP rate limiter in force; nil: off
 	// designated returns the DDR records of the listeners in service.
 	designated func() []*dns.SVCB
 }
@@ -172,8 +174,8 @@ var reloadKeys = []struct {
 	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, applied},
 	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, certNeed},
 	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, certNeed},
-	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, restartNeed},
-	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, restartNeed},
+	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, applied},
+	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, applied},
 	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, applied},
 	{"version-string", func(c *serveConfig) any { return c.Ops.Version }, applied},
 	{"nsid", func(c *serveConfig) any { return c.Ops.NSID }, applied},
@@ -294,15 +296,29 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The listeners last: a port that cannot be opened or a certificate
+	// The sockets last: a port that cannot be opened or a certificate
 	// that does not load fails the reload with nothing changed (the new
-	// stage is dropped), and nothing can fail after them.
-	var lc listenChange
-	if relisten && o.ls != nil {
-		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
+	// stage is dropped, the endpoints opened are closed), and nothing can
+	// fail after them.
+	var ends *endpointChange
+	if o.endpoints != nil {
+		if ends, err = o.endpoints.prepare(ctx, &next); err != nil {
 			closeAll(closers)
 			return err
 		}
+	}
+	var lc listenChange
+	if relisten && o.ls != nil {
+		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
+			if ends != nil {
+				ends.abort()
+			}
+			closeAll(closers)
+			return err
+		}
+	}
+	if ends != nil {
+		ends.commit()
 	}
 	if o.designated != nil {
 		res.SetDesignated(o.designated())
@@ -356,10 +372,9 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 }
 
 // keepListenerSettings copies into next the settings a reload does not
-// change (the metrics listener, the control socket, the trust anchor
-// state), so that the configuration in force describes what runs.
+// change (the trust anchor state), so that the configuration in force
+// describes what runs.
 func keepListenerSettings(next, cur *serveConfig) {
-	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket
 	next.TrustAnchorState = cur.TrustAnchorState
 }
 
