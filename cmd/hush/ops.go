@@ -156,8 +156,7 @@ const (
 	newCacheNeed                     // a new, empty cache
 	flushNeed                        // cached validation results are wrong
 	restartNeed                      // kept as they are until a restart
-	listenNeed                       // listeners opened or closed
-	certNeed                         // the listeners' certificate
+	listenNeed                       // listeners or their certificate
 )
 
 // reloadKeys are the settings a reload compares, with what a change of
@@ -172,8 +171,8 @@ var reloadKeys = []struct {
 	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, applied},
 	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, applied},
 	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, applied},
-	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, certNeed},
-	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, certNeed},
+	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, listenNeed},
+	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, listenNeed},
 	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, applied},
 	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, applied},
 	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, applied},
@@ -269,9 +268,6 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 			flush = true
 		case listenNeed:
 			relisten = true
-			continue
-		case certNeed:
-			relisten = true
 		}
 		changed = append(changed, k.key)
 	}
@@ -308,6 +304,10 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 		}
 	}
 	var lc listenChange
+	if relisten && o.ls == nil {
+		// Not serving yet: the listeners will be the start's.
+		next.Listen, next.TLSCert, next.TLSKey = o.cfg.Listen, o.cfg.TLSCert, o.cfg.TLSKey
+	}
 	if relisten && o.ls != nil {
 		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
 			if ends != nil {

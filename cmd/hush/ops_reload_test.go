@@ -124,6 +124,15 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	if want := "; serving tls://" + dot + ", https://" + doh + "/dns-query, quic://" + doq; !strings.Contains(stderr.String(), want) {
 		t.Errorf("reload line lacks %q: %s", want, stderr.String())
 	}
+	// DDR (RFC 9462) names the listeners in service.
+	ddr := func() string {
+		_, out, _ := queryHush(t, "--server", "dns://"+plain, "--short", "--timeout", "5s", "_dns.resolver.arpa.", "SVCB")
+		return out
+	}
+	_, dotPort, _ := net.SplitHostPort(dot)
+	if out := ddr(); !strings.Contains(out, `alpn="dot" port="`+dotPort+`"`) || !strings.Contains(out, `alpn="doq"`) {
+		t.Errorf("DDR after the reload added the listeners: %q; want dot on port %s and doq", out, dotPort)
+	}
 	if kdig, ok := findTool(t, "kdig"); ok {
 		host, port, _ := net.SplitHostPort(dot)
 		out, err := runCommand(kdig, "@"+host, "-p", port, "+tls", "+time=5", "+retry=0", "l.example.", "A")
@@ -181,6 +190,9 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	t.Logf("removing tls:// under load: %d queries, %d failed", sent.Load(), failed.Load())
 	if failed.Load() != 0 {
 		t.Errorf("removing tls:// under load: %d of %d queries failed; want 0", failed.Load(), sent.Load())
+	}
+	if out := ddr(); strings.Contains(out, `alpn="dot"`) || !strings.Contains(out, `alpn="doq"`) {
+		t.Errorf("DDR after the reload removed tls://: %q; want doq and no dot", out)
 	}
 	if !strings.Contains(stderr.String(), "; stopped tls://"+dot) {
 		t.Errorf("reload line lacks the stopped listener: %s", stderr.String())
