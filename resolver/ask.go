@@ -25,7 +25,7 @@ const ednsSize = 1232
 func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name string, qtype uint16) (*dns.Msg, netip.Addr, error) {
 	var lastErr error
 	for {
-		for _, a := range r.servers.order(cut.addrs, cut.zone, r.now()) {
+		for _, a := range r.joinAsked(r.servers.order(cut.addrs, cut.zone, r.now()), name, qtype) {
 			if cut.tried[a] || !r.familyOK(a) {
 				continue
 			}

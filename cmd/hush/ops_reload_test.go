@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-dns/hush/metrics"
 	"github.com/miekg/dns"
 )
 
@@ -122,6 +124,15 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	if want := "; serving tls://" + dot + ", https://" + doh + "/dns-query, quic://" + doq; !strings.Contains(stderr.String(), want) {
 		t.Errorf("reload line lacks %q: %s", want, stderr.String())
 	}
+	// DDR (RFC 9462) names the listeners in service.
+	ddr := func() string {
+		_, out, _ := queryHush(t, "--server", "dns://"+plain, "--short", "--timeout", "5s", "_dns.resolver.arpa.", "SVCB")
+		return out
+	}
+	_, dotPort, _ := net.SplitHostPort(dot)
+	if out := ddr(); !strings.Contains(out, `alpn="dot" port="`+dotPort+`"`) || !strings.Contains(out, `alpn="doq"`) {
+		t.Errorf("DDR after the reload added the listeners: %q; want dot on port %s and doq", out, dotPort)
+	}
 	if kdig, ok := findTool(t, "kdig"); ok {
 		host, port, _ := net.SplitHostPort(dot)
 		out, err := runCommand(kdig, "@"+host, "-p", port, "+tls", "+time=5", "+retry=0", "l.example.", "A")
@@ -179,6 +190,9 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	t.Logf("removing tls:// under load: %d queries, %d failed", sent.Load(), failed.Load())
 	if failed.Load() != 0 {
 		t.Errorf("removing tls:// under load: %d of %d queries failed; want 0", failed.Load(), sent.Load())
+	}
+	if out := ddr(); strings.Contains(out, `alpn="dot"`) || !strings.Contains(out, `alpn="doq"`) {
+		t.Errorf("DDR after the reload removed tls://: %q; want doq and no dot", out)
 	}
 	if !strings.Contains(stderr.String(), "; stopped tls://"+dot) {
 		t.Errorf("reload line lacks the stopped listener: %s", stderr.String())
@@ -458,5 +472,93 @@ func TestOpsReloadLive(t *testing.T) {
 	defer again.Close()
 	if err := askTCP(&dns.Conn{Conn: again}); err != nil {
 		t.Errorf("a new connection after the cap was raised: %v", err)
+	}
+}
+
+// TestOpsReloadEndpoints checks that a reload moves the control socket
+// (the hush ctl reload that asked still gets its answer) and the metrics
+// listener, changes the metrics path on the same address, turns metrics
+// off, and that a control socket or metrics port that cannot be bound
+// fails the reload with the old ones serving.
+func TestOpsReloadEndpoints(t *testing.T) {
+	up := startFakeUpstream(t, 1)
+	dir := t.TempDir()
+	plain, m1, m2 := loopbackAddr(t), loopbackAddr(t), loopbackAddr(t)
+	sockA, sockB := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
+	config := filepath.Join(dir, "hush.yaml")
+	base := fmt.Sprintf("forward: %s\ndnssec: off\nlisten: dns://%s\n", up.addr, plain)
+	rewrite(t, config, base+"control-socket: "+sockA+"\nmetrics-listen: http://"+m1+"/metrics\n")
+	stderr := startHushServe(t, []string{"serving dns://" + plain, "control socket", "serving metrics"}, "--config", config)
+	get := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	reloadVia := func(socket, extra string) (int, string) {
+		t.Helper()
+		rewrite(t, config, base+extra)
+		code, _, errOut := hushCtl(t, socket, "reload")
+		return code, errOut
+	}
+	if code, errOut := reloadVia(sockA, "control-socket: "+sockB+"\nmetrics-listen: http://"+m2+"/m2\n"); code != 0 {
+		t.Fatalf("reload moving both, asked on the old socket: %d %q", code, errOut)
+	}
+	if code, out, errOut := hushCtl(t, sockB, "status"); code != 0 || !strings.Contains(out, "config: "+config) {
+		t.Errorf("hush ctl status on the new socket: %d %q %q", code, out, errOut)
+	}
+	waitFor(t, func() bool { _, err := os.Lstat(sockA); return err != nil }, "the old socket removed")
+	if c := get("http://" + m2 + "/m2"); c != http.StatusOK {
+		t.Errorf("GET the new metrics URL: %d; want 200", c)
+	}
+	waitFor(t, func() bool { return get("http://"+m1+"/metrics") == 0 }, "the old metrics listener closed")
+	waitFor(t, func() bool { return get("http://"+m2+metrics.HealthPath) == http.StatusOK }, "/healthz 200 on the new listener")
+	if !strings.Contains(stderr.String(), "metrics-listen, control-socket changed") {
+		t.Errorf("reload line does not name them: %s", stderr.String())
+	}
+
+	// Another path on the same address.
+	if code, errOut := reloadVia(sockB, "control-socket: "+sockB+"\nmetrics-listen: http://"+m2+"/other\n"); code != 0 {
+		t.Fatalf("reload changing the metrics path: %d %q", code, errOut)
+	}
+	if a, b := get("http://"+m2+"/other"), get("http://"+m2+"/m2"); a != http.StatusOK || b != http.StatusNotFound {
+		t.Errorf("after the path change: /other %d, /m2 %d; want 200 and 404", a, b)
+	}
+
+	// What cannot be bound fails the reload; the old ones keep serving.
+	taken, err := net.Listen("tcp", loopbackAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	sockC, notSocket := filepath.Join(dir, "c.sock"), filepath.Join(dir, "file")
+	rewrite(t, notSocket, "")
+	for _, extra := range []string{
+		"control-socket: " + sockC + "\nmetrics-listen: http://" + taken.Addr().String() + "/metrics\n",
+		"control-socket: " + notSocket + "\nmetrics-listen: http://" + m1 + "/metrics\n",
+	} {
+		if code, errOut := reloadVia(sockB, extra); code != 1 || !strings.Contains(errOut, "still running the previous configuration") {
+			t.Errorf("reload with %q: %d %q; want 1", extra, code, errOut)
+		}
+		if c := get("http://" + m2 + "/other"); c != http.StatusOK {
+			t.Errorf("metrics after a failed reload: %d; want 200", c)
+		}
+		if c := get("http://" + m1 + "/metrics"); c != 0 {
+			t.Errorf("a failed reload left http://%s serving: %d", m1, c)
+		}
+		if _, err := os.Lstat(sockC); err == nil {
+			t.Errorf("a failed reload left %s", sockC)
+		}
+	}
+
+	// Metrics off.
+	if code, errOut := reloadVia(sockB, "control-socket: "+sockB+"\n"); code != 0 {
+		t.Fatalf("reload turning metrics off: %d %q", code, errOut)
+	}
+	waitFor(t, func() bool { return get("http://"+m2+"/other") == 0 }, "the metrics listener closed")
+	if code, _, errOut := hushCtl(t, sockB, "status"); code != 0 {
+		t.Errorf("hush ctl after metrics off: %d %q", code, errOut)
 	}
 }
