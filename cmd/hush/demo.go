@@ -1,3 +1,5 @@
+//go:build !nodemo
+
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 
 	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/metrics"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/resolver/resolvertest"
 	"github.com/hush-dns/hush/transport"
@@ -71,4 +74,10 @@ func printDemo(w io.Writer, zones int, port uint16) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
+}
+
+// resolverOnly gives every listener the resolver itself: no policy, no
+// counting (hush demo).
+func resolverOnly(h transport.Handler) func(metrics.Transport) transport.Handler {
+	return func(metrics.Transport) transport.Handler { return h }
 }
