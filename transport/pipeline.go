@@ -284,7 +284,3 @@ func (s *TLSServer) SetAllowClients(prefixes []netip.Prefix) { s.tcp.SetAllowCli
 // SetAllowClients replaces Config.AllowClients for requests read from now
 // on (DoH judges each request by its connection's address).
 func (s *DoHServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
-
-// SetAllowClients replaces Config.AllowClients for connections accepted
-// from now on; see UDPServer.SetAllowClients.
-func (s *DoQServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }

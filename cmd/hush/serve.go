@@ -441,8 +441,12 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		d := transport.NewDoHServer(with(metrics.HTTPS), tlsConf, transport.DoHOptions{Path: hs.URL.Path})
 		servers = append(servers, d)
 		run(func() error { return d.Serve(hs.TCP) })
-		run(func() error { return d.ServeQUIC(hs.UDP) })
-		infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", hs.URL)
+		if hs.UDP != nil {
+			run(func() error { return d.ServeQUIC(hs.UDP) })
+			infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", hs.URL)
+		} else {
+			infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2)", hs.URL)
+		}
 	}
 	if len(socks.QUIC) > 0 {
 		q := transport.NewDoQServer(with(metrics.QUIC), tlsConf)
