@@ -17,6 +17,9 @@ import (
 	"github.com/hush-dns/hush/transport"
 )
 
+// demoBuilt: this build has hush demo (see demo_off.go).
+const demoBuilt = true
+
 // runDemo runs hush demo: the simulated internet of resolver/resolvertest,
 // in-process, and a resolver that reaches only it, on a free loopback
 // port. Nothing leaves the process but the answers to the local client.

@@ -8,6 +8,9 @@ import (
 	"io"
 )
 
+// demoBuilt: this build has no hush demo.
+const demoBuilt = false
+
 // runDemo in a build without the demo (-tags nodemo, the router builds of
 // `make cross`): the simulated internet and its signing code are the
 // biggest part of the binary a router does not need.
