@@ -62,7 +62,9 @@ func (c *Cache) SetRRset(rrs []dns.RR, meta Meta, now time.Time) {
 	// compressed, which GetRRset unpacks record by record: a third of
 	// what the records take as Go values, and exactly what the cache
 	// counts. Pack reads the records and writes only its own buffer.
-	packed, err := (&dns.Msg{Compress: true, Answer: rrs}).Pack()
+	buf := packBufs.Get().(*[]byte)
+	defer packBufs.Put(buf)
+	packed, err := (&dns.Msg{Compress: true, Answer: rrs}).PackBuffer(*buf)
 	if err != nil {
 		return
 	}

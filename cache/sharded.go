@@ -6,8 +6,6 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // maxShards caps the number of shards: past a few thousand, more shards only
@@ -15,8 +13,8 @@ import (
 // contention.
 const maxShards = 4096
 
-// Sharded is a fixed-capacity LRU map split into 2^n shards, each a
-// simplelru.LRU behind its own mutex, so that goroutines working on
+// Sharded is a fixed-capacity LRU map split into 2^n shards, each an lru
+// (see lru.go) behind its own mutex, so that goroutines working on
 // different keys rarely wait for each other. There is no global lock.
 //
 // Recency is tracked per shard, not globally: when a shard is full, Add
@@ -42,7 +40,7 @@ type shard[K comparable, V any] struct {
 	// moves the entry to the front of the recency list, so every access
 	// writes.
 	mu  sync.Mutex
-	lru *simplelru.LRU[K, V]
+	lru *lru[K, V]
 	// weigh is nil for a shard bounded in entries only. Otherwise used is
 	// the sum of weigh over the entries (kept by the LRU's eviction
 	// callback, which every removal goes through) and limit its bound.
@@ -136,16 +134,6 @@ func NewWeighted[K comparable, V any](capacity int64, maxEntries, shards int, ha
 		sh.lru = newLRU(size, func(k K, v V) { sh.used -= sh.weigh(k, v) })
 	}
 	return s
-}
-
-// newLRU makes one shard's LRU. NewLRU fails only for size <= 0, which the
-// callers' arithmetic rules out.
-func newLRU[K comparable, V any](size int, onEvict simplelru.EvictCallback[K, V]) *simplelru.LRU[K, V] {
-	lru, err := simplelru.NewLRU[K, V](size, onEvict)
-	if err != nil {
-		panic("cache: " + err.Error())
-	}
-	return lru
 }
 
 // addLocked stores v for k and evicts what no longer fits. It reports

@@ -146,7 +146,7 @@ func UnderNTA(ntas []NTA, name string, t time.Time) bool {
 		if !n.Expires.IsZero() && !t.Before(n.Expires) {
 			continue
 		}
-		if dns.IsSubDomain(dns.Fqdn(n.Name), dns.Fqdn(name)) {
+		if IsSubDomain(dns.Fqdn(n.Name), dns.Fqdn(name)) {
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package dnssec
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -143,14 +144,18 @@ func (p Policy) skew() time.Duration {
 	return p.ClockSkew
 }
 
-// Budget tracks one query's validation spend. It is not safe for concurrent
-// use: create one per client query with NewBudget and pass it to every call
-// made for that query. A nil *Budget is accepted everywhere and behaves as a
+// Budget tracks one query's validation spend. It is safe for concurrent
+// use, so that the parallel fetches of one client query (name server
+// addresses, keys) spend one budget: create one per client query with
+// NewBudget and pass it to every call made for that query. A nil *Budget is accepted everywhere and behaves as a
 // fresh default budget per call, which bounds that call but not the query.
 type Budget struct {
 	limits   Limits
 	policy   Policy
 	deadline time.Time
+
+	// mu guards the fields below; the checks themselves run outside it.
+	mu sync.Mutex
 
 	// future is the latest inception of a root signature that verified
 	// but is not valid yet (see FutureInception); 0 for none.
@@ -204,6 +209,8 @@ func (b *Budget) Validations() int {
 	if b == nil {
 		return 0
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.validations
 }
 
@@ -212,6 +219,8 @@ func (b *Budget) Failures() int {
 	if b == nil {
 		return 0
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.failures
 }
 
@@ -220,6 +229,8 @@ func (b *Budget) Hashes() int {
 	if b == nil {
 		return 0
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.hashes
 }
 
@@ -259,12 +270,14 @@ func (b *Budget) noteFuture(rrset []dns.RR, sig *dns.RRSIG, cands []*dns.DNSKEY)
 			return
 		}
 		if b.sigs.verify(k, sig.Algorithm, data, raw) == nil {
+			b.mu.Lock()
 			if b.future == 0 || int32(sig.Inception-b.future) > 0 {
 				b.future = sig.Inception
 			}
+			b.mu.Unlock()
 			return
 		}
-		b.failures++
+		b.fail()
 	}
 }
 
@@ -273,14 +286,22 @@ func (b *Budget) noteFuture(rrset []dns.RR, sig *dns.RRSIG, cands []*dns.DNSKEY)
 // clock given: evidence that the wall clock is behind. t is in the era of
 // now (RFC 4034 serial arithmetic).
 func (b *Budget) FutureInception(now time.Time) (t time.Time, ok bool) {
-	if b == nil || b.future == 0 {
+	if b == nil {
 		return time.Time{}, false
 	}
-	return now.Add(time.Duration(int32(b.future-uint32(now.Unix()))) * time.Second), true
+	b.mu.Lock()
+	future := b.future
+	b.mu.Unlock()
+	if future == 0 {
+		return time.Time{}, false
+	}
+	return now.Add(time.Duration(int32(future-uint32(now.Unix()))) * time.Second), true
 }
 
 // spendValidation reserves one signature verification.
 func (b *Budget) spendValidation() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.validations >= b.limits.MaxValidations {
 		return fmt.Errorf("%w: %d signature verifications", ErrBudget, b.validations)
 	}
@@ -296,6 +317,8 @@ func (b *Budget) spendValidation() error {
 
 // spendHash reserves one NSEC3 hash computation.
 func (b *Budget) spendHash() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.hashes >= b.limits.MaxNSEC3Hashes {
 		return fmt.Errorf("%w: %d nsec3 hashes", ErrBudget, b.hashes)
 	}
@@ -304,4 +327,11 @@ func (b *Budget) spendHash() error {
 	}
 	b.hashes++
 	return nil
+}
+
+// fail counts one signature verification that failed.
+func (b *Budget) fail() {
+	b.mu.Lock()
+	b.failures++
+	b.mu.Unlock()
 }

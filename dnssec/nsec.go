@@ -16,51 +16,56 @@ import (
 // iteration count allows) or Bogus (Err wraps ErrNSECMissing, or ErrBudget
 // when the query ran out of NSEC3 hashes: answer SERVFAIL).
 
-// canonicalLabels returns name's labels in wire form, lowercased, from the
-// root down (RFC 4034 §6.1 compares them right to left), or nil for a name
-// that does not pack.
-func canonicalLabels(name string) [][]byte {
-	buf := make([]byte, 256)
-	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
+// canonicalWire packs name into buf in wire form, lowercased (RFC 4034
+// §6.1), and records where each label starts in offs, from the left. It
+// returns the number of labels, root excluded, or -1 for a name that does
+// not pack. It allocates nothing for a fully qualified name: the arrays
+// are the caller's, on its stack.
+func canonicalWire(name string, buf *[256]byte, offs *[128]uint8) int {
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
 	if err != nil {
-		return nil
+		return -1
 	}
-	buf = buf[:n]
-	for i, c := range buf {
+	for i, c := range buf[:n] {
 		// ASCII only (RFC 4034 §6.1): other octets, even valid UTF-8, keep
 		// their value. Length octets are below 64 and never in 'A'..'Z'.
 		if 'A' <= c && c <= 'Z' {
 			buf[i] = c + 'a' - 'A'
 		}
 	}
-	var labels [][]byte
+	labels := 0
 	for off := 0; off < n && buf[off] != 0; off += int(buf[off]) + 1 {
-		l := int(buf[off])
-		if off+1+l > n {
-			return nil
+		if off+1+int(buf[off]) > n || labels == len(offs) {
+			return -1
 		}
-		labels = append(labels, buf[off+1:off+1+l])
-	}
-	// reverse: root-most first
-	for i, j := 0, len(labels)-1; i < j; i, j = i+1, j-1 {
-		labels[i], labels[j] = labels[j], labels[i]
+		offs[labels] = uint8(off)
+		labels++
 	}
 	return labels
 }
 
 // CanonicalCompare orders two names in DNSSEC canonical order (RFC 4034
-// §6.1): -1, 0 or +1.
+// §6.1): -1, 0 or +1. Labels compare from the root down as octet strings,
+// lowercased; a name that does not pack sorts as the root. It runs on
+// every NSEC proof and every aggressive-NSEC lookup, so it does not
+// allocate.
 func CanonicalCompare(a, b string) int {
-	la, lb := canonicalLabels(a), canonicalLabels(b)
-	for i := 0; i < len(la) && i < len(lb); i++ {
-		if c := bytes.Compare(la[i], lb[i]); c != 0 {
+	var bufA, bufB [256]byte
+	var offA, offB [128]uint8
+	na := max(canonicalWire(a, &bufA, &offA), 0)
+	nb := max(canonicalWire(b, &bufB, &offB), 0)
+	for i := 1; i <= na && i <= nb; i++ {
+		oa, ob := int(offA[na-i]), int(offB[nb-i])
+		la := bufA[oa+1 : oa+1+int(bufA[oa])]
+		lb := bufB[ob+1 : ob+1+int(bufB[ob])]
+		if c := bytes.Compare(la, lb); c != 0 {
 			return c
 		}
 	}
 	switch {
-	case len(la) < len(lb):
+	case na < nb:
 		return -1
-	case len(la) > len(lb):
+	case na > nb:
 		return 1
 	}
 	return 0
@@ -77,7 +82,7 @@ func Covers(nsec *dns.NSEC, name string) bool {
 		return false
 	}
 	owner, next := nsec.Hdr.Name, nsec.NextDomain
-	if dns.IsSubDomain(owner, name) && !strings.EqualFold(dns.Fqdn(owner), dns.Fqdn(name)) {
+	if IsSubDomain(owner, name) && !strings.EqualFold(dns.Fqdn(owner), dns.Fqdn(name)) {
 		if (hasType(nsec.TypeBitMap, dns.TypeNS) && !hasType(nsec.TypeBitMap, dns.TypeSOA)) ||
 			hasType(nsec.TypeBitMap, dns.TypeDNAME) {
 			return false
@@ -92,7 +97,7 @@ func Covers(nsec *dns.NSEC, name string) bool {
 	}
 	// Last NSEC in the zone: Next Domain is the apex; everything after the
 	// owner in the zone is covered.
-	return dns.IsSubDomain(next, name)
+	return IsSubDomain(next, name)
 }
 
 func hasType(bitmap []uint16, t uint16) bool {
@@ -108,7 +113,7 @@ func hasType(bitmap []uint16, t uint16) bool {
 func nsecsIn(nsecs []*dns.NSEC, zone string) []*dns.NSEC {
 	var out []*dns.NSEC
 	for _, n := range nsecs {
-		if n != nil && dns.IsSubDomain(zone, n.Hdr.Name) {
+		if n != nil && IsSubDomain(zone, n.Hdr.Name) {
 			out = append(out, n)
 		}
 	}
@@ -156,7 +161,7 @@ func nameAbsent(nsecs []*dns.NSEC, name string) (string, bool) {
 	if n == nil {
 		return "", false
 	}
-	if dns.IsSubDomain(name, n.NextDomain) {
+	if IsSubDomain(name, n.NextDomain) {
 		return "", false
 	}
 	return closestEncloserNSEC(n, name), true
@@ -178,7 +183,7 @@ func NSECNameError(qname, zone string, nsecs []*dns.NSEC) Result {
 	if !ok {
 		return bogus(fmt.Errorf("dnssec: nsec name error: qname not covered: %w", ErrNSECMissing))
 	}
-	if !dns.IsSubDomain(zone, ce) {
+	if !IsSubDomain(zone, ce) {
 		return bogus(fmt.Errorf("dnssec: nsec name error: closest encloser outside zone: %w", ErrNSECMissing))
 	}
 	if coveringNSEC(nsecs, wildcardOf(ce)) == nil {
@@ -230,7 +235,7 @@ func NSECNoData(qname string, qtype uint16, zone string, nsecs []*dns.NSEC) Resu
 	// below it.
 	for _, n := range nsecs {
 		if CanonicalCompare(n.Hdr.Name, qname) < 0 && CanonicalCompare(qname, n.NextDomain) < 0 &&
-			dns.IsSubDomain(qname, n.NextDomain) && !strings.EqualFold(dns.Fqdn(qname), dns.Fqdn(n.NextDomain)) {
+			IsSubDomain(qname, n.NextDomain) && !strings.EqualFold(dns.Fqdn(qname), dns.Fqdn(n.NextDomain)) {
 			return Result{Status: Secure}
 		}
 	}

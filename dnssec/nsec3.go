@@ -47,20 +47,25 @@ func usableNSEC3(nsec3s []*dns.NSEC3, zone string, b *Budget) ([]*dns.NSEC3, err
 // parameters, spending the budget.
 func (b *Budget) hashName(name string, n *dns.NSEC3) (string, error) {
 	k := nsec3Key{name: dns.CanonicalName(name), alg: n.Hash, iter: n.Iterations, salt: strings.ToUpper(n.Salt)}
-	if h, ok := b.nsec3[k]; ok {
+	b.mu.Lock()
+	h, ok := b.nsec3[k]
+	b.mu.Unlock()
+	if ok {
 		return h, nil
 	}
 	if err := b.spendHash(); err != nil {
 		return "", err
 	}
-	h := dns.HashName(k.name, n.Hash, n.Iterations, n.Salt)
+	h = dns.HashName(k.name, n.Hash, n.Iterations, n.Salt)
 	if h == "" {
 		return "", fmt.Errorf("nsec3 hash: %w", ErrBogus)
 	}
+	b.mu.Lock()
 	if b.nsec3 == nil {
 		b.nsec3 = make(map[nsec3Key]string)
 	}
 	b.nsec3[k] = h
+	b.mu.Unlock()
 	return h, nil
 }
 
@@ -110,7 +115,7 @@ func NSEC3Covers(n *dns.NSEC3, zone, name string, b *Budget) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("dnssec: nsec3 covers: %w", err)
 	}
-	if len(u) == 0 || !dns.IsSubDomain(zone, name) {
+	if len(u) == 0 || !IsSubDomain(zone, name) {
 		return false, nil
 	}
 	return nsec3Cover(n, name, b)
@@ -124,7 +129,7 @@ func NSEC3Matches(n *dns.NSEC3, zone, name string, b *Budget) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("dnssec: nsec3 matches: %w", err)
 	}
-	if len(u) == 0 || !dns.IsSubDomain(zone, name) {
+	if len(u) == 0 || !IsSubDomain(zone, name) {
 		return false, nil
 	}
 	return nsec3Match(n, name, b)
@@ -165,7 +170,7 @@ type encloser struct {
 // a delegation or a DNAME owner (RFC 5155 §8.3, RFC 6840 §4.1).
 func closestEncloser(qname, zone string, nsec3s []*dns.NSEC3, b *Budget) (encloser, error) {
 	qname = dns.CanonicalName(qname)
-	if !dns.IsSubDomain(zone, qname) {
+	if !IsSubDomain(zone, qname) {
 		return encloser{}, fmt.Errorf("qname outside zone: %w", ErrNSECMissing)
 	}
 	if m, err := findNSEC3(nsec3s, qname, b, false); err != nil || m != nil {
@@ -177,7 +182,7 @@ func closestEncloser(qname, zone string, nsec3s []*dns.NSEC3, b *Budget) (enclos
 		if end {
 			sname = "."
 		}
-		if !dns.IsSubDomain(zone, sname) {
+		if !IsSubDomain(zone, sname) {
 			return encloser{}, fmt.Errorf("no closest encloser: %w", ErrNSECMissing)
 		}
 		m, err := findNSEC3(nsec3s, sname, b, false)
@@ -340,7 +345,7 @@ func NSEC3Wildcard(qname, wildcard, zone string, nsec3s []*dns.NSEC3, b *Budget)
 	if ce == "" {
 		ce = "."
 	}
-	if !dns.IsSubDomain(ce, qname) || strings.EqualFold(ce, qname) || !dns.IsSubDomain(zone, ce) {
+	if !IsSubDomain(ce, qname) || strings.EqualFold(ce, qname) || !IsSubDomain(zone, ce) {
 		return bogus(fmt.Errorf("dnssec: %s: wildcard does not enclose qname: %w", what, ErrBogus))
 	}
 	// Next closer: ce with one more label of qname.

@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -51,6 +52,32 @@ func TestCanonicalCompare(t *testing.T) {
 	}
 	if got := CanonicalCompare("A.example.", "a.EXAMPLE"); got != 0 {
 		t.Errorf("case: got %d, want 0", got)
+	}
+	// A name that does not pack (a label over 63 octets) sorts as the root.
+	long := strings.Repeat("x", 64) + ".example."
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{
+		{long, ".", 0},
+		{long, "example.", -1},
+		{"example.", long, 1},
+		// The most labels a name holds: 127 one-octet labels.
+		{strings.Repeat("a.", 127), strings.Repeat("a.", 126), 1},
+		{strings.Repeat("a.", 126) + "b.", strings.Repeat("a.", 127), 1},
+	} {
+		if got := CanonicalCompare(tt.a, tt.b); got != tt.want {
+			t.Errorf("compare(%.20s…, %.20s…): got %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// TestCanonicalCompareAllocs: the NSEC proofs and the aggressive NSEC
+// cache compare names all the time; a comparison of fully qualified names
+// allocates nothing.
+func TestCanonicalCompareAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { CanonicalCompare("Z.a.example.", "zABC.a.EXAMPLE.") }); n != 0 {
+		t.Errorf("CanonicalCompare allocates %v times, want 0", n)
 	}
 }
 

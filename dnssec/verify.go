@@ -67,7 +67,7 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 		}
 	}
 	signer = dns.CanonicalName(signer)
-	if _, ok := dns.IsDomainName(signer); !ok || !dns.IsSubDomain(signer, owner) {
+	if _, ok := dns.IsDomainName(signer); !ok || !IsSubDomain(signer, owner) {
 		return bogus(fmt.Errorf("dnssec: verify: signer is not an ancestor of the owner: %w", ErrBogus))
 	}
 	ownerLabels := dns.CountLabel(owner)
@@ -168,7 +168,7 @@ func verifyRRset(rrset []dns.RR, sigs []*dns.RRSIG, keys []*dns.DNSKEY, signer s
 			}
 			tries++
 			if err := b.sigs.verify(k, sig.Algorithm, data, raw); err != nil {
-				b.failures++
+				b.fail()
 				better(fmt.Errorf("dnssec: verify: %w", err))
 				continue
 			}

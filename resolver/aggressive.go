@@ -95,13 +95,13 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	for _, rr := range m.Ns {
 		// Opt-out records cannot prove a name absent (RFC 8198 §4.3),
 		// and zones full of them (com.) would only cost hashing per miss.
-		if n3, ok := rr.(*dns.NSEC3); ok && n3.Flags&1 == 0 && dns.IsSubDomain(zone, n3.Hdr.Name) {
+		if n3, ok := rr.(*dns.NSEC3); ok && n3.Flags&1 == 0 && dnssec.IsSubDomain(zone, n3.Hdr.Name) {
 			sigs := sigsAsRR(m.Ns, n3.Hdr.Name, dns.TypeNSEC3)
 			z.addNSEC3Locked(nsec3Entry{nsec3: n3, sigs: sigs,
 				expires: capBySigs(now.Add(time.Duration(min(ttl, n3.Hdr.Ttl))*time.Second), skew, sigs)}, now)
 		}
 		n, ok := rr.(*dns.NSEC)
-		if !ok || !dns.IsSubDomain(zone, n.Hdr.Name) {
+		if !ok || !dnssec.IsSubDomain(zone, n.Hdr.Name) {
 			continue
 		}
 		sigs := sigsAsRR(m.Ns, n.Hdr.Name, dns.TypeNSEC)
@@ -361,7 +361,7 @@ func (r *Resolver) rememberWildcards(zone string, m *dns.Msg, ws []wildcardAnswe
 	}
 	for _, w := range ws {
 		e := wildEntry{name: dns.CanonicalName(w.wildcard), rrtype: w.rrtype}
-		if !dns.IsSubDomain(zone, e.name) {
+		if !dnssec.IsSubDomain(zone, e.name) {
 			continue
 		}
 		var ttl uint32 = math.MaxInt32
@@ -452,7 +452,7 @@ func (r *Resolver) synthesiseWildcard(z *zoneNSEC, zone, name string, qtype uint
 	zone = dns.CanonicalName(zone)
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	for ce := parent(name); dns.IsSubDomain(zone, ce); ce = parent(ce) {
+	for ce := parent(name); dnssec.IsSubDomain(zone, ce); ce = parent(ce) {
 		wild := "*." + ce
 		if ce == "." {
 			wild = "*."

@@ -145,7 +145,7 @@ func chainEnd(answer []dns.RR, name string, qtype uint16) (string, bool) {
 // underDNAME reports whether name lies below a DNAME of the answer.
 func underDNAME(answer []dns.RR, name string) bool {
 	for _, rr := range answer {
-		if d, ok := rr.(*dns.DNAME); ok && !strings.EqualFold(d.Hdr.Name, name) && dns.IsSubDomain(d.Hdr.Name, name) {
+		if d, ok := rr.(*dns.DNAME); ok && !strings.EqualFold(d.Hdr.Name, name) && dnssec.IsSubDomain(d.Hdr.Name, name) {
 			return true
 		}
 	}

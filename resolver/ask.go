@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -24,7 +25,7 @@ const ednsSize = 1232
 func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name string, qtype uint16) (*dns.Msg, netip.Addr, error) {
 	var lastErr error
 	for {
-		for _, a := range r.servers.order(cut.addrs, cut.zone, r.now()) {
+		for _, a := range r.joinAsked(r.servers.order(cut.addrs, cut.zone, r.now()), name, qtype) {
 			if cut.tried[a] || !r.familyOK(a) {
 				continue
 			}
@@ -36,6 +37,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 			if zl := r.cfg.ZoneRateLimit; zl != nil && !zl.Allow(cut.zone, r.now()) {
 				return nil, a, &Error{EDE: EDEOther, Err: fmt.Errorf("%w for %s", ErrRateLimited, zoneLabel(cut.zone))}
 			}
+			r.keysForCut(ctx, qs, cut, name, qtype)
 			resp, err := r.exchange(ctx, qs, a, name, qtype)
 			if err != nil {
 				if errors.Is(err, ErrBudget) || ctx.Err() != nil {
@@ -117,7 +119,7 @@ func foreignSOA(resp, out *dns.Msg) bool {
 // of which scrubbing dropped as not of the type asked (out, the scrubbed
 // reply, has no answer).
 func answeredOtherType(resp, out *dns.Msg, name, zone string) bool {
-	if resp.Rcode != dns.RcodeSuccess || resp.RecursionAvailable || len(out.Answer) > 0 || !dns.IsSubDomain(zone, name) {
+	if resp.Rcode != dns.RcodeSuccess || resp.RecursionAvailable || len(out.Answer) > 0 || !dnssec.IsSubDomain(zone, name) {
 		return false
 	}
 	for _, rr := range resp.Answer {
@@ -133,59 +135,6 @@ func answeredOtherType(resp, out *dns.Msg, name, zone string) bool {
 // resolver has none), but they do reach the client as EDE text, so they
 // carry at most the zone, which the client's own question implies.
 func zoneLabel(zone string) string { return "zone " + zone }
-
-// lookupNSAddrs resolves the addresses of the next NS name of cut that has
-// none yet, and when none is left adds the parent-side glue of its NS
-// names. It reports whether it found any new address; an error means
-// the query's budget or time ran out.
-func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) (bool, error) {
-	for _, n := range cut.nsNames {
-		if cut.looked[n] {
-			continue
-		}
-		cut.looked[n] = true
-		// A name inside the zone without glue can only be found by asking
-		// the zone's own servers, the ones we cannot reach; unless the
-		// cache knows it for an alias, which leads elsewhere.
-		if dns.IsSubDomain(cut.zone, n) {
-			if _, _, ok := r.cachedAlias(n, dns.TypeA, r.now()); !ok {
-				continue
-			}
-		}
-		if cut.nsLookups >= qs.lim.MaxNSNames || qs.depth >= qs.lim.MaxDepth {
-			// A limit of this query, not a fact about the zone: reported
-			// as a budget error so that nothing is cached from it.
-			return false, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: name server lookups", ErrBudget)}
-		}
-		cut.nsLookups++
-		before := len(cut.addrs)
-		qs.depth++
-		var fatal error
-		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if t == dns.TypeA && r.cfg.NoIPv4 || t == dns.TypeAAAA && r.cfg.NoIPv6 {
-				continue
-			}
-			m, _, err := r.resolve(ctx, qs, n, t)
-			if err == nil {
-				cut.addrs = appendAddrs(cut.addrs, m.Answer)
-			} else if errors.Is(err, ErrBudget) || ctx.Err() != nil {
-				fatal = err
-				break
-			}
-			if len(cut.addrs) > before {
-				break
-			}
-		}
-		qs.depth--
-		if fatal != nil {
-			return false, fatal
-		}
-		if len(cut.addrs) > before {
-			return true, nil
-		}
-	}
-	return r.addParentGlue(cut), nil
-}
 
 // exchange sends one query to one server and returns a reply that matches
 // it: over UDP with EDNS, again over TCP when truncated, again without EDNS
@@ -221,10 +170,9 @@ func (r *Resolver) exchangeOnce(ctx context.Context, qs *qstate, addr netip.Addr
 	edns := !r.servers.noEDNS(addr, r.now())
 	network := "udp"
 	for attempt := 0; attempt < 3; attempt++ {
-		if qs.sent >= qs.lim.MaxQueries {
+		if !qs.spendQuery() {
 			return nil, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d upstream queries", ErrBudget, qs.lim.MaxQueries)}
 		}
-		qs.sent++
 		q := new(dns.Msg)
 		q.Id = dns.Id()
 		q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
@@ -296,7 +244,7 @@ func upwardReferral(resp *dns.Msg, zone string) bool {
 		case dns.TypeSOA:
 			return false
 		case dns.TypeNS:
-			if !dns.IsSubDomain(zone, rr.Header().Name) {
+			if !dnssec.IsSubDomain(zone, rr.Header().Name) {
 				up = true
 			}
 		}

@@ -51,7 +51,7 @@ func (r *Resolver) ClockPlausible() bool {
 // failing. It reports whether it raised the floor: then the query's own
 // answer, judged by the wrong clock too, is not to be cached.
 func (r *Resolver) noteClock(qs *qstate) bool {
-	t, ok := qs.budget.FutureInception(r.wall())
+	t, ok := qs.shared.spent().FutureInception(r.wall())
 	if !ok {
 		return false
 	}

@@ -79,9 +79,7 @@ func TestValidation(t *testing.T) {
 			if want := e.Security == resolvertest.Secure; m.AuthenticatedData != want {
 				t.Errorf("AD: got %v, want %v (%s)", m.AuthenticatedData, want, e.Why)
 			}
-			if e.EDE != 0 && !hasEDE(m, e.EDE) {
-				t.Errorf("EDE: got %v, want %d as information (%s)", m.Extra, e.EDE, e.Why)
-			}
+			checkInfoEDE(t, m, e)
 		})
 	}
 }
@@ -191,19 +189,6 @@ func TestNXDomainCut(t *testing.T) {
 	if sent := len(n.Log()) - before; sent == 0 {
 		t.Errorf("below an insecure NXDOMAIN: no upstream query, want the name asked")
 	}
-}
-
-func hasEDE(m *dns.Msg, code uint16) bool {
-	for _, rr := range m.Extra {
-		if opt, ok := rr.(*dns.OPT); ok {
-			for _, o := range opt.Option {
-				if e, ok := o.(*dns.EDNS0_EDE); ok && e.InfoCode == code {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // TestAggressiveNSEC: validated NSEC records answer later questions they

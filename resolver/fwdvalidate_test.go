@@ -91,6 +91,7 @@ func TestForwardedValidation(t *testing.T) {
 			if ad := e.Security == resolvertest.Secure; m.AuthenticatedData != ad {
 				t.Errorf("AD %v, want %v (%s)", m.AuthenticatedData, ad, e.Why)
 			}
+			checkInfoEDE(t, m, e)
 		})
 	}
 }
@@ -171,6 +172,7 @@ func TestForwardZoneValidation(t *testing.T) {
 			if ad := e.Security == resolvertest.Secure; m.Rcode != e.Rcode || m.AuthenticatedData != ad {
 				t.Errorf("rcode %d AD %v, want %d %v (%s)", m.Rcode, m.AuthenticatedData, e.Rcode, ad, e.Why)
 			}
+			checkInfoEDE(t, m, e)
 		})
 	}
 	stripped := newOuter(true)

@@ -192,10 +192,9 @@ func (r *Resolver) stubCut(zone string) *zoneCut {
 // Extended DNS Error (a validating upstream's 6, 7, 9 ...) reaches the
 // client.
 func (r *Resolver) forwardTo(ctx context.Context, qs *qstate, zone string, fw Forwarder, name string, qtype uint16) (result, error) {
-	if qs.sent >= qs.lim.MaxQueries {
+	if !qs.spendQuery() {
 		return result{}, &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d upstream queries", ErrBudget, qs.lim.MaxQueries)}
 	}
-	qs.sent++
 	q := new(dns.Msg)
 	q.Id = dns.Id()
 	q.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}

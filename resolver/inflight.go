@@ -50,3 +50,11 @@ func (f *flights[K, V]) do(ctx context.Context, key K, fn func() (V, error)) (v 
 	fl.val, fl.err = fn()
 	return fl.val, false, fl.err
 }
+
+// running reports whether a call for key is under way.
+func (f *flights[K, V]) running(key K) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.m[key]
+	return ok
+}

@@ -13,24 +13,31 @@ import (
 	"github.com/miekg/dns"
 )
 
-// qstate is the budget and loop memory of one client query. A client
-// query is resolved by one goroutine, sub-resolutions (name server
-// addresses, CNAME targets) being plain nested calls, so it needs no lock.
+// qstate is the budget and loop memory of one client query, as seen by
+// one goroutine of it. A client query is resolved by one goroutine, its
+// sub-resolutions (CNAME targets, most name server addresses) being plain
+// nested calls, plus the few it runs beside itself (parallel.go): name
+// server addresses of a glueless delegation, a zone's keys. Each of those
+// has a fork of the qstate: its own call stack (depth, active), and the
+// query's one set of budgets (shared), which is safe for concurrent use.
 type qstate struct {
-	sent   int           // upstream queries sent
+	shared *qshared
 	depth  int           // nested sub-resolutions
 	active map[qkey]bool // lookups on the current call stack
 	lim    *Limits
-	budget *dnssec.Budget // validation work; made on first use
 	// unchecked: the query validated without signature times (the wall
 	// clock was implausible when its budget was made) or used data so
 	// validated. Everything it caches is marked so (cache.Meta.Unchecked).
 	unchecked bool
-	// bogusRetries counts servers asked again after a Bogus answer.
-	bogusRetries int
 	// refresh is the question a prefetch refreshes: lookup asks the
 	// authorities for it rather than answer it from the cache.
 	refresh qkey
+	// leads says this call stack (or the one it was forked from) does a
+	// key fetch for others to share (keyflights); leadLabels is the
+	// fewest labels of the zones whose keys it fetches. It waits only
+	// for fetches of zones with fewer labels still (see sharedKeys).
+	leads      bool
+	leadLabels int
 }
 
 type qkey struct {
@@ -39,7 +46,7 @@ type qkey struct {
 }
 
 func newQState(lim *Limits) *qstate {
-	return &qstate{lim: lim, active: make(map[qkey]bool)}
+	return &qstate{lim: lim, active: make(map[qkey]bool), shared: &qshared{}}
 }
 
 // lookup answers one name from the cache or by iterating from the closest
@@ -360,7 +367,7 @@ func (w *walk) onReferral(ctx context.Context, resp *dns.Msg, server netip.Addr)
 		return &Error{EDE: EDENoReachableAuth, Err: fmt.Errorf("%w: more than %d referrals", ErrBudget, w.qs.lim.MaxReferrals)}
 	}
 	next := w.r.takeReferral(resp, w.cut.zone)
-	if next == nil || !dns.IsSubDomain(w.cut.zone, next.zone) || strings.EqualFold(next.zone, w.cut.zone) {
+	if next == nil || !dnssec.IsSubDomain(w.cut.zone, next.zone) || strings.EqualFold(next.zone, w.cut.zone) {
 		w.r.servers.setLame(server, w.cut.zone, w.r.now())
 		w.cut.tried[server] = true
 		return nil

@@ -61,6 +61,60 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 	if hit && keys == nil {
 		return cached.ks, nil
 	}
+	if keys == nil {
+		return r.sharedKeys(ctx, qs, zone, now)
+	}
+	return r.judgeKeys(ctx, qs, zone, keys, hit && cached.ks.Status != dnssec.Bogus, now)
+}
+
+// keyFlight is the outcome of one fetch of a zone's keys, as keyflights
+// shares it: the key set, and whether it was judged without signature
+// times.
+type keyFlight struct {
+	ks        dnssec.KeySet
+	unchecked bool
+}
+
+// sharedKeys fetches and judges the keys of zone, which the key cache
+// lacks, or waits for the fetch another goroutine does already (this
+// query's prefetchKeys, say, or another query's validation), so that a
+// zone's keys are fetched once however many wait for them.
+//
+// A fetch can need other zones' keys (the parent's for the DS, a name
+// server's zone for its address), and two fetches waiting for each
+// other would wait until the query's time ran out. So a call stack that
+// does a fetch for others waits only for the fetch of a zone with fewer
+// labels than any of its own, and does the work itself otherwise, as it
+// did before fetches were shared: every wait then leads to a zone with
+// fewer labels, and no chain of waits comes back. A failure of another's
+// fetch (its budget, its context) says nothing of this query's: it
+// tries for itself.
+func (r *Resolver) sharedKeys(ctx context.Context, qs *qstate, zone string, now time.Time) (dnssec.KeySet, error) {
+	labels := dns.CountLabel(zone)
+	if qs.leads && labels >= qs.leadLabels {
+		return r.judgeKeys(ctx, qs, zone, nil, false, now)
+	}
+	v, shared, err := r.keyflights.do(ctx, zone, func() (keyFlight, error) {
+		leads, leadLabels := qs.leads, qs.leadLabels
+		qs.leads, qs.leadLabels = true, labels
+		defer func() { qs.leads, qs.leadLabels = leads, leadLabels }()
+		ks, err := r.judgeKeys(ctx, qs, zone, nil, false, now)
+		return keyFlight{ks: ks, unchecked: qs.unchecked}, err
+	})
+	if shared && err != nil && ctx.Err() == nil {
+		return r.judgeKeys(ctx, qs, zone, nil, false, now)
+	}
+	if shared && err == nil {
+		qs.unchecked = qs.unchecked || v.unchecked
+	}
+	return v.ks, err
+}
+
+// judgeKeys fetches the DS (or takes the trust anchor) of zone and judges
+// its key set, keys or, when nil, the one the zone's servers give, and
+// keeps the outcome. proven says the key cache holds keys of the zone
+// proven already, which one Bogus copy does not replace.
+func (r *Resolver) judgeKeys(ctx context.Context, qs *qstate, zone string, keys *dns.Msg, proven bool, now time.Time) (dnssec.KeySet, error) {
 	anchors := r.anchors.Load()
 	if dnssec.UnderNTA(r.cfg.NegativeAnchors, zone, r.wall()) || anchors.Closest(zone) == nil {
 		return dnssec.KeySet{Result: dnssec.Result{Status: dnssec.Insecure}}, nil
@@ -96,7 +150,7 @@ func (r *Resolver) zoneKeysWith(ctx context.Context, qs *qstate, zone string, ke
 		// times went unchecked, which a replay could have supplied.
 		r.cfg.OnAnchorKeys(zone, keys.Answer, r.wall())
 	}
-	if ks.Status == dnssec.Bogus && hit && cached.ks.Status != dnssec.Bogus {
+	if ks.Status == dnssec.Bogus && proven {
 		// One bad copy (a forger's, or a broken server's) does not
 		// undo keys already proven: the answer is Bogus, the zone not.
 		return ks, nil
@@ -177,7 +231,7 @@ const maxBogusRetries = 5
 // key set judged from a DNSKEY answer is forgotten meanwhile, so that
 // the next server's copy is judged afresh.
 func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool {
-	if qs.bogusRetries >= maxBogusRetries {
+	if qs.shared.bogusRetries.Load() >= maxBogusRetries {
 		return false
 	}
 	if qtype != dns.TypeDNSKEY {
@@ -188,8 +242,7 @@ func (r *Resolver) retryBogus(qs *qstate, zone, name string, qtype uint16) bool 
 	} else {
 		r.forgetBogusKeys(name) // the answer is the keys
 	}
-	qs.bogusRetries++
-	return true
+	return qs.shared.bogusRetries.Add(1) <= maxBogusRetries
 }
 
 // noteReferralDS validates the DS RRset, or the denial of one, that a

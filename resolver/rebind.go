@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -169,7 +170,7 @@ func (r *Resolver) privateAddr(a netip.Addr) bool {
 // Resolver.private).
 func (r *Resolver) privateName(name string) bool {
 	for _, d := range r.cfg.PrivateDomains {
-		if dns.IsSubDomain(d, name) {
+		if dnssec.IsSubDomain(d, name) {
 			return true
 		}
 	}

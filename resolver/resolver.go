@@ -37,6 +37,8 @@ type Resolver struct {
 	wall      func() time.Time // the wall clock (Config.Now)
 	exflights flights[exKey, *dns.Msg]
 	qflights  flights[cache.Key, result]
+	// keyflights shares the fetch of a zone's keys (sharedKeys).
+	keyflights flights[string, keyFlight]
 
 	// fwdPorts maps each forwarder to its port; nil when iterating.
 	fwdPorts map[netip.Addr]uint16
@@ -313,7 +315,11 @@ func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (r
 // resolveTopWith is resolveTop with the query state given (a prefetch's,
 // which asks the authorities although the cache still has the answer).
 func (r *Resolver) resolveTopWith(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
+	// What the query started beside its walk (parallel.go) ends with it.
+	ctx, cancel := context.WithCancel(ctx)
 	m, meta, err := r.resolve(ctx, qs, name, qtype)
+	cancel()
+	qs.join()
 	wrongClock := r.noteClock(qs)
 	if err != nil {
 		return result{}, err

@@ -3,6 +3,7 @@ package resolver
 import (
 	"strings"
 
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -43,7 +44,7 @@ func scrub(resp *dns.Msg, qname string, qtype uint16, zone string) *dns.Msg {
 // inZone reports whether rr is of class IN and owned by a name in zone.
 func inZone(rr dns.RR, zone string) bool {
 	h := rr.Header()
-	return h.Class == dns.ClassINET && dns.IsSubDomain(zone, h.Name)
+	return h.Class == dns.ClassINET && dnssec.IsSubDomain(zone, h.Name)
 }
 
 // scrubAnswer copies to out the answer chain of resp that starts at qname
@@ -79,7 +80,7 @@ func scrubAnswer(resp, out *dns.Msg, qname string, qtype uint16, zone string) st
 		default:
 			return cur
 		}
-		if !dns.IsSubDomain(zone, cur) {
+		if !dnssec.IsSubDomain(zone, cur) {
 			break
 		}
 	}
@@ -105,7 +106,7 @@ func scrubLink(resp, out *dns.Msg, cur string, qtype uint16, zone string) (*dns.
 				cname = rr.(*dns.CNAME)
 			}
 		case h.Rrtype == dns.TypeDNAME && qtype != dns.TypeDNAME &&
-			!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
+			!strings.EqualFold(h.Name, cur) && dnssec.IsSubDomain(h.Name, cur):
 			if dname == nil {
 				dname = rr.(*dns.DNAME)
 			}
@@ -115,7 +116,7 @@ func scrubLink(resp, out *dns.Msg, cur string, qtype uint16, zone string) (*dns.
 				out.Answer = append(out.Answer, rr)
 			}
 		case h.Rrtype == dns.TypeRRSIG && rr.(*dns.RRSIG).TypeCovered == dns.TypeDNAME &&
-			!strings.EqualFold(h.Name, cur) && dns.IsSubDomain(h.Name, cur):
+			!strings.EqualFold(h.Name, cur) && dnssec.IsSubDomain(h.Name, cur):
 			// The DNAME's own signature, at the DNAME's owner.
 			out.Answer = append(out.Answer, rr)
 		}
@@ -135,12 +136,12 @@ func scrubAuthority(resp, out *dns.Msg, end string, qtype uint16, zone string) m
 		h := rr.Header()
 		switch h.Rrtype {
 		case dns.TypeNS:
-			if dns.IsSubDomain(h.Name, end) {
+			if dnssec.IsSubDomain(h.Name, end) {
 				out.Ns = append(out.Ns, rr)
 				nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
 			}
 		case dns.TypeSOA:
-			if dns.IsSubDomain(h.Name, end) {
+			if dnssec.IsSubDomain(h.Name, end) {
 				out.Ns = append(out.Ns, rr)
 			}
 		case dns.TypeDS, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeRRSIG:
@@ -213,7 +214,7 @@ func synthCNAME(owner, target string, ttl uint32) *dns.CNAME {
 func outOfZoneGlue(resp, scrubbed *dns.Msg, zone string) []dns.RR {
 	targets := map[string]bool{}
 	for _, rr := range scrubbed.Ns {
-		if ns, ok := rr.(*dns.NS); ok && !dns.IsSubDomain(zone, ns.Ns) {
+		if ns, ok := rr.(*dns.NS); ok && !dnssec.IsSubDomain(zone, ns.Ns) {
 			targets[strings.ToLower(ns.Ns)] = true
 		}
 	}

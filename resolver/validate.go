@@ -18,16 +18,24 @@ import (
 // anchor (keys.go).
 
 // budget returns the query's validation budget, making it on first use.
+// Every goroutine of the query spends the one budget.
 func (r *Resolver) budget(qs *qstate) *dnssec.Budget {
-	if qs.budget == nil {
+	s := qs.shared
+	s.mu.Lock()
+	if s.budget == nil {
 		p := r.cfg.DNSSECPolicy
 		if r.cfg.DNSSEC && !r.ClockPlausible() {
 			p.IgnoreTime = true
-			qs.unchecked = true
+			s.ignoreTime = true
 		}
-		qs.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
+		s.budget = dnssec.NewBudget(r.dnssecLimits, p).WithSigCache(r.sigs)
 	}
-	return qs.budget
+	b, ignoreTime := s.budget, s.ignoreTime
+	s.mu.Unlock()
+	if ignoreTime {
+		qs.unchecked = true
+	}
+	return b
 }
 
 // validateAnswer judges the final response for (qname, qtype) from a
@@ -99,7 +107,7 @@ func (r *Resolver) anchoredZone(zone, qname string, qtype uint16) string {
 		name = parent(dns.CanonicalName(name))
 	}
 	a := r.anchors.Load().Closest(name)
-	if a == nil || !dns.IsSubDomain(zone, a.Zone) || strings.EqualFold(a.Zone, zone) {
+	if a == nil || !dnssec.IsSubDomain(zone, a.Zone) || strings.EqualFold(a.Zone, zone) {
 		return zone
 	}
 	return a.Zone
@@ -160,7 +168,7 @@ func (r *Resolver) validate(ctx context.Context, qs *qstate, m *dns.Msg, zone, q
 		return status, code, err
 	}
 	proofZone := zone
-	if s := firstSigner(m.Ns); s != "" && dns.IsSubDomain(zone, s) {
+	if s := firstSigner(m.Ns); s != "" && dnssec.IsSubDomain(zone, s) {
 		proofZone = s
 	}
 	var final string
@@ -223,7 +231,7 @@ type verifier struct {
 // keysFor returns the keys for a signer inside zone (a child zone the
 // same server serves signs its own records).
 func (v *verifier) keysFor(ctx context.Context, signer string) ([]*dns.DNSKEY, dnssec.Result, error) {
-	if signer == "" || strings.EqualFold(signer, v.zone) || !dns.IsSubDomain(v.zone, signer) {
+	if signer == "" || strings.EqualFold(signer, v.zone) || !dnssec.IsSubDomain(v.zone, signer) {
 		return v.ks.Keys, v.ks.Result, nil
 	}
 	cks, err := v.r.zoneKeys(ctx, v.qs, signer)
@@ -239,7 +247,7 @@ func (v *verifier) verify(ctx context.Context, set []dns.RR, sigs []*dns.RRSIG) 
 	// The signer comes off the wire: it must be the zone that answered
 	// or a zone between it and the owner (a child served by the same
 	// servers), never anything else, before any key is fetched for it.
-	if owner := set[0].Header().Name; !dns.IsSubDomain(v.zone, signer) || !dns.IsSubDomain(signer, owner) {
+	if owner := set[0].Header().Name; !dnssec.IsSubDomain(v.zone, signer) || !dnssec.IsSubDomain(signer, owner) {
 		return dnssec.Result{Status: dnssec.Bogus, Err: fmt.Errorf("%w: signer outside the zone", dnssec.ErrBogus)}, nil
 	}
 	if len(sigs) == 0 && v.r.forwarded(set[0].Header().Name) {
@@ -270,7 +278,8 @@ func (v *verifier) verify(ctx context.Context, set []dns.RR, sigs []*dns.RRSIG) 
 // span zones (a forwarder's alias chain from an unsigned zone into a
 // signed one), and an unsigned zone's record must not carry a signed
 // zone's forged one past validation. The first Insecure one's status and
-// code are the result when nothing is Bogus.
+// code (none unless its result names one) are the result when nothing is
+// Bogus.
 func (v *verifier) verifySets(ctx context.Context, section []dns.RR, skip func(h *dns.RR_Header) bool, each func(set []dns.RR, res dnssec.Result)) (dnssec.Status, uint16, error) {
 	status, code := dnssec.Secure, uint16(0)
 	for _, set := range rrsets(section) {
@@ -291,8 +300,11 @@ func (v *verifier) verifySets(ctx context.Context, section []dns.RR, skip func(h
 		case dnssec.Bogus:
 			return res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus)), nil
 		default:
+			// Insecure: an EDE only when the result names one (an
+			// unsupported algorithm or digest, RFC 8914 §4.2, 4.3);
+			// EDE 6 says Bogus, and Bogus is never served.
 			if status == dnssec.Secure {
-				status, code = res.Status, ede(res.Err, dnssecEDE(dnssec.ErrBogus))
+				status, code = res.Status, ede(res.Err, 0)
 			}
 		}
 	}

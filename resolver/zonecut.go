@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
 	"github.com/miekg/dns"
 )
 
@@ -28,6 +29,11 @@ type zoneCut struct {
 	nsLookups int
 	// parentGlue says the parent-side glue of the NS names was added.
 	parentGlue bool
+	// fetch is the address lookups of glueless NS names under way
+	// (lookupNSAddrs); nil before the first.
+	fetch *nsFetch
+	// keysAsked says the zone's keys were asked for (prefetchKeys).
+	keysAsked bool
 }
 
 // reaskParent reports whether the parent may be asked again for zone's
@@ -68,7 +74,7 @@ func (r *Resolver) takeReferral(resp *dns.Msg, zone string) *zoneCut {
 	r.cache.SetRRset(ns, cache.Meta{Rank: cache.RankAuthorityReferral}, now)
 	r.keepDelegation(child, ns, now)
 	for _, set := range rrsets(resp.Extra) {
-		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dns.IsSubDomain(zone, set[0].Header().Name) {
+		if t := set[0].Header().Rrtype; (t == dns.TypeA || t == dns.TypeAAAA) && dnssec.IsSubDomain(zone, set[0].Header().Name) {
 			r.cache.SetRRset(set, cache.Meta{Rank: cache.RankAdditional}, now)
 			r.keepGlue(set, now)
 		}
@@ -320,7 +326,7 @@ func (r *Resolver) cutAtOrAbove(z string) *zoneCut {
 // without the cut's own servers.
 func hasOutOfZoneNS(cut *zoneCut) bool {
 	for _, n := range cut.nsNames {
-		if !dns.IsSubDomain(cut.zone, n) {
+		if !dnssec.IsSubDomain(cut.zone, n) {
 			return true
 		}
 	}

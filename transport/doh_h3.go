@@ -60,6 +60,12 @@ func (s *DoHServer) initH3(tc *tls.Config, perClient int) {
 	}
 }
 
+// setH3Limits makes the caps on QUIC handshakes follow the connection
+// caps (a reload).
+func (s *DoHServer) setH3Limits(maxConns, perClient int) {
+	s.h3.handshakes.setLimits(maxConns, perClient)
+}
+
 // shutdownH3 starts HTTP/3's shutdown; the channel gets its result.
 func (s *DoHServer) shutdownH3(ctx context.Context) chan error {
 	h3 := make(chan error, 1)

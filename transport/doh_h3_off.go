@@ -29,6 +29,8 @@ func (s *DoHServer) shutdownH3(context.Context) chan error {
 
 func (s *DoHServer) closeH3() {}
 
+func (s *DoHServer) setH3Limits(int, int) {}
+
 // ServeQUIC returns an error at once: this build has no HTTP/3.
 func (s *DoHServer) ServeQUIC(net.PacketConn) error { return errNoQUIC }
 

@@ -209,6 +209,22 @@ func (s *DoQServer) listen(pc net.PacketConn) (*doqListener, error) {
 // without waiting further.
 func (s *DoQServer) Shutdown(ctx context.Context) error { return s.life.shutdown(ctx) }
 
+// What a reload changes (see live.go).
+
 // SetAllowClients replaces Config.AllowClients for connections accepted
 // from now on; see UDPServer.SetAllowClients.
 func (s *DoQServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetConnLimits replaces Config.MaxConns and Config.MaxConnsPerClient;
+// see TCPServer.SetConnLimits. The caps on QUIC handshakes follow.
+func (s *DoQServer) SetConnLimits(maxConns, perClient int) {
+	c := Config{MaxConns: maxConns, MaxConnsPerClient: perClient}.withDefaults()
+	s.limit.setLimits(c.MaxConns, c.MaxConnsPerClient)
+	s.handshakes.setLimits(c.MaxConns, c.MaxConnsPerClient)
+}
+
+// SetIdentity replaces Config.Chaos and Config.NSID; see
+// UDPServer.SetIdentity.
+func (s *DoQServer) SetIdentity(chaos map[string]string, nsid []byte) {
+	s.pipe.ident.Store(newIdentity(chaos, nsid))
+}

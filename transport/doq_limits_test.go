@@ -149,10 +149,11 @@ func TestDoQBlindHandshakes(t *testing.T) {
 				t.Errorf("connection slots taken: %d; want 1, the real client's", n)
 			}
 			h := s.handshakes
-			if want := min(tt.blind, h.retryAt); int(h.pending.Load()) != want {
+			retryAt := int(h.retryAt.Load())
+			if want := min(tt.blind, retryAt); int(h.pending.Load()) != want {
 				t.Errorf("unproven handshakes counted: %d; want %d", h.pending.Load(), want)
 			}
-			if tt.blind >= h.retryAt && h.retries.Load() == 0 {
+			if tt.blind >= retryAt && h.retries.Load() == 0 {
 				t.Errorf("no Retry demanded with %d unproven handshakes", tt.blind)
 			}
 		})

@@ -22,5 +22,8 @@ func (s *DoQServer) Serve(net.PacketConn) error { return errNoQUIC }
 // Shutdown has nothing to stop.
 func (s *DoQServer) Shutdown(context.Context) error { return nil }
 
-// SetAllowClients has nothing to apply it to.
-func (s *DoQServer) SetAllowClients([]netip.Prefix) {}
+// SetAllowClients, SetConnLimits and SetIdentity have nothing to apply
+// their settings to.
+func (s *DoQServer) SetAllowClients([]netip.Prefix)        {}
+func (s *DoQServer) SetConnLimits(int, int)                {}
+func (s *DoQServer) SetIdentity(map[string]string, []byte) {}

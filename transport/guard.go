@@ -88,12 +88,13 @@ func (pl *pipeline) guard(sc *scratch, req *request, p proto, client netip.Addr)
 		valid = res.Kind == cookie.Valid
 		req.sendCookie, req.respCookie = res.HasResponse, res.Response
 	}
-	if pl.limit == nil || valid {
+	limit := pl.limit.Load()
+	if limit == nil || valid {
 		return nil, actHandle, false
 	}
 	verdict := req.verdict
 	if !req.limited {
-		verdict = pl.limit.Check(client, now)
+		verdict = limit.Check(client, now)
 	}
 	switch verdict {
 	case ratelimit.Allow:

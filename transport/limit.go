@@ -12,11 +12,10 @@ import (
 // has. One mutex guards the counts: it is taken twice per connection,
 // never per query.
 type connLimiter struct {
-	max, perClient int
-
-	mu       sync.Mutex
-	total    int                  // mu guards
-	byClient map[netip.Prefix]int // mu guards
+	mu             sync.Mutex
+	max, perClient int                  // mu guards
+	total          int                  // mu guards
+	byClient       map[netip.Prefix]int // mu guards
 }
 
 func newConnLimiter(max, perClient int) *connLimiter {
@@ -31,6 +30,13 @@ func clientKey(a netip.Addr) netip.Prefix {
 	}
 	p, _ := a.Prefix(bits)
 	return p
+}
+
+// setLimits replaces the caps; what is counted stays.
+func (l *connLimiter) setLimits(max, perClient int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max, l.perClient = max, perClient
 }
 
 // acquire takes a slot for a connection from a; false means over a cap.

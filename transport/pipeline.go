@@ -19,8 +19,9 @@ import (
 // pipeline is the query pipeline every listener runs: the checks that need
 // no handler (prepare, in query.go), the CacheAnswerer fast path, the call
 // to the handler and the building of the response (response.go). It is
-// built once per server from its Config, and only read afterwards, so the
-// listeners' goroutines share it without locks.
+// built once per server from its Config, and only read afterwards (what a
+// reload changes is behind atomic pointers), so the listeners' goroutines
+// share it without locks.
 type pipeline struct {
 	handler Handler
 	// cache is handler as a CacheAnswerer, if it is one, so that the hot
@@ -34,13 +35,25 @@ type pipeline struct {
 	// DoT: Config.IdleTimeout in units of 100 ms.
 	keepalive uint16
 	errorLog  func(error)
-	// cookies and limit guard the UDP listeners (guard.go).
+	// cookies and limit guard the UDP listeners (guard.go); limit is
+	// Config.RateLimit or what SetRateLimit put there since (nil: off).
 	cookies *cookie.Keeper
-	limit   *ratelimit.Clients
-	// chaos is Config.Chaos; nsid is Config.NSID in the hex form
-	// dns.EDNS0_NSID carries, made once so that no response allocates it.
+	limit   atomic.Pointer[ratelimit.Clients]
+	// ident is Config.Chaos and Config.NSID, or what SetIdentity put
+	// there since.
+	ident atomic.Pointer[identity]
+}
+
+// identity is what hush says about itself: the CHAOS answers, and the
+// NSID in the hex form dns.EDNS0_NSID carries, made once so that no
+// response allocates it.
+type identity struct {
 	chaos map[string]string
 	nsid  string
+}
+
+func newIdentity(chaos map[string]string, nsid []byte) *identity {
+	return &identity{chaos: chaos, nsid: hex.EncodeToString(nsid)}
 }
 
 // newPipeline returns the pipeline of c, with c's defaults filled in.
@@ -51,12 +64,9 @@ func newPipeline(c Config) *pipeline {
 		keepalive: keepaliveUnits(c.IdleTimeout),
 		errorLog:  c.ErrorLog,
 		cookies:   c.Cookies,
-		limit:     c.RateLimit,
-		chaos:     c.Chaos,
 	}
-	if len(c.NSID) > 0 {
-		pl.nsid = hex.EncodeToString(c.NSID)
-	}
+	pl.limit.Store(c.RateLimit)
+	pl.ident.Store(newIdentity(c.Chaos, c.NSID))
 	pl.acl.Store(&c.AllowClients)
 	pl.cache, _ = c.Handler.(CacheAnswerer)
 	pl.wire, _ = c.Handler.(WireAnswerer)
@@ -231,10 +241,11 @@ func (pl *pipeline) answerChaos(sc *scratch, req *request, p proto) ([]byte, boo
 }
 
 func (pl *pipeline) chaosText(name string) (string, bool) {
-	if len(pl.chaos) == 0 {
+	chaos := pl.ident.Load().chaos
+	if len(chaos) == 0 {
 		return "", false
 	}
-	text, ok := pl.chaos[strings.ToLower(name)]
+	text, ok := chaos[strings.ToLower(name)]
 	return text, ok
 }
 
@@ -267,20 +278,3 @@ type socketError struct {
 
 func (e *socketError) Error() string { return e.prefix + ": " + e.err.Error() }
 func (e *socketError) Unwrap() error { return e.err }
-
-// SetAllowClients replaces Config.AllowClients (a reload): queries read
-// after it are judged by the new list. A connection already open keeps
-// the verdict it got when it was accepted, as it keeps its TLS session.
-func (s *UDPServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
-
-// SetAllowClients replaces Config.AllowClients for connections accepted
-// from now on; see UDPServer.SetAllowClients.
-func (s *TCPServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
-
-// SetAllowClients replaces Config.AllowClients for connections accepted
-// from now on; see UDPServer.SetAllowClients.
-func (s *TLSServer) SetAllowClients(prefixes []netip.Prefix) { s.tcp.SetAllowClients(prefixes) }
-
-// SetAllowClients replaces Config.AllowClients for requests read from now
-// on (DoH judges each request by its connection's address).
-func (s *DoHServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }

@@ -132,7 +132,7 @@ func (pl *pipeline) prepare(sc *scratch, raw []byte, q *dns.Msg, req *request, p
 // guarded reports whether the UDP guard (cookies, rate limit) checks a
 // query from client over p.
 func (pl *pipeline) guarded(p proto, client netip.Addr) bool {
-	return p == protoUDP && client.IsValid() && (pl.limit != nil || pl.cookies.Server() != nil)
+	return p == protoUDP && client.IsValid() && (pl.limit.Load() != nil || pl.cookies.Server() != nil)
 }
 
 // prepareFrom is prepare for a query from client, which the UDP listeners
@@ -143,9 +143,10 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 	// query by query (a query with a COOKIE option goes there); the rate
 	// limit must see every query once, which it does there.
 	guarded := pl.guarded(p, client)
+	limit := pl.limit.Load()
 	limited, verdict := false, ratelimit.Allow
 	switch {
-	case !guarded || pl.limit == nil:
+	case !guarded || limit == nil:
 		if out, ok := pl.answerWire(sc, raw, p, allowed, guarded); ok {
 			return out, actReply
 		}
@@ -155,7 +156,7 @@ func (pl *pipeline) prepareFrom(sc *scratch, raw []byte, q *dns.Msg, req *reques
 		// within the limit still takes the wire path; the guard below
 		// then uses this verdict instead of counting the query again.
 		if wq, ok := parseWireQuery(raw, p); ok && !wq.cookie {
-			limited, verdict = true, pl.limit.Check(client, time.Now())
+			limited, verdict = true, limit.Check(client, time.Now())
 			if verdict == ratelimit.Allow {
 				if out, ok := pl.answerParsed(sc, raw, p, wq); ok {
 					return out, actReply

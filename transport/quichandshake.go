@@ -30,8 +30,8 @@ import (
 // and call handshakeDone when a connection's handshake completes; a
 // connection that ends first is released by itself.
 type quicHandshakes struct {
-	max     int // handshakes from unproven addresses at most
-	retryAt int // from this many on, unproven addresses must Retry
+	max     atomic.Int64 // handshakes from unproven addresses at most
+	retryAt atomic.Int64 // from this many on, unproven addresses must Retry
 
 	pending atomic.Int64 // handshakes from unproven addresses
 	retries atomic.Int64 // Retries demanded, for tests
@@ -42,11 +42,17 @@ type quicHandshakes struct {
 // (Retry from n/8 on, at least 1) and to n in total and perClient per
 // client from addresses proven by a token.
 func newQUICHandshakes(n, perClient int) *quicHandshakes {
-	return &quicHandshakes{
-		max:     n,
-		retryAt: max(1, n/8),
-		proven:  newConnLimiter(n, perClient),
-	}
+	h := &quicHandshakes{proven: newConnLimiter(n, perClient)}
+	h.setLimits(n, perClient)
+	return h
+}
+
+// setLimits replaces the bounds for the handshakes that start from now
+// on.
+func (h *quicHandshakes) setLimits(n, perClient int) {
+	h.max.Store(int64(n))
+	h.retryAt.Store(int64(max(1, n/8)))
+	h.proven.setLimits(n, perClient)
 }
 
 // errTooManyHandshakes refuses a connection (CONNECTION_REFUSED) when the
@@ -57,7 +63,7 @@ var errTooManyHandshakes = errors.New("transport: too many QUIC handshakes in pr
 // Retry) when the handshakes from unproven addresses are many. The address
 // itself is not looked at: it may be forged.
 func (h *quicHandshakes) verifySourceAddress(net.Addr) bool {
-	if h.pending.Load() < int64(h.retryAt) {
+	if h.pending.Load() < h.retryAt.Load() {
 		return false
 	}
 	h.retries.Add(1)
@@ -77,7 +83,7 @@ func (h *quicHandshakes) connContext(ctx context.Context, ci *quic.ClientInfo) (
 			return nil, errTooManyHandshakes
 		}
 		t.proven = true
-	} else if h.pending.Add(1) > int64(h.max) {
+	} else if h.pending.Add(1) > h.max.Load() {
 		h.pending.Add(-1)
 		return nil, errTooManyHandshakes
 	}

@@ -87,7 +87,7 @@ func (pl *pipeline) build(sc *scratch, req *request, p proto, r *response) ([]by
 	if r.rcode < 0 || r.rcode > 0xFFF || (r.rcode > 0xF && !req.edns) {
 		return nil, fmt.Errorf("transport: rcode %d cannot be sent", r.rcode)
 	}
-	m := sc.compose(req, r, pl.keepalive, pl.nsid)
+	m := sc.compose(req, r, pl.keepalive, pl.ident.Load().nsid)
 	limit := req.limit(p)
 	nan, nns := len(m.Answer), len(m.Ns)
 	m.Truncate(limit)

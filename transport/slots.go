@@ -60,7 +60,7 @@ const (
 // is raised and the next head looked at, so that the one found is truly
 // the least recently active, at O(log n) per connection and per look.
 type connSlots struct {
-	max, perClient int
+	max, perClient int    // mu guards
 	ev             Events // nil: nobody counts
 	// idle and fresh are the unshrunk timeouts: the idle timeout of a
 	// connection that asked something, and the time a new one has to
@@ -97,6 +97,13 @@ func newConnSlots(max, perClient int, idle, fresh time.Duration) *connSlots {
 	}
 	t.now = func() int64 { return int64(time.Since(t.epoch)) }
 	return t
+}
+
+// setLimits replaces the caps. Connections already over them stay.
+func (t *connSlots) setLimits(max, perClient int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.max, t.perClient = max, perClient
 }
 
 // slot is one connection's place in a connSlots. The connection reports

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"strings"
@@ -24,38 +23,6 @@ const selfSignedValidity = 90 * 24 * time.Hour
 
 // pinPrefix introduces an SPKI pin, as kdig's and HPKP's pins are written.
 const pinPrefix = "sha256/"
-
-// serverTLSConfig returns the certificate configuration of hush serve's
-// encrypted listeners: the --tls-cert and --tls-key pair when given,
-// served through a certStore that reloads it when the files change or on
-// SIGHUP (the store is returned so that serve can pass the signal on);
-// otherwise a self-signed ECDSA P-256 certificate for the listen
-// addresses, made now and never written to disk, whose SPKI pin is
-// printed to stderr so that clients can pin it.
-//
-// Every encrypted listener (DoT, DoH, DoQ) takes its certificate from
-// this one tls.Config, so one reload covers them all.
-func serverTLSConfig(cfg serveConfig, stderr io.Writer) (*tls.Config, *certStore, error) {
-	if cfg.TLSCert != "" {
-		store, err := newCertStore(cfg.TLSCert, cfg.TLSKey, stderr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tls-cert: %w", err)
-		}
-		return &tls.Config{GetCertificate: store.GetCertificate}, store, nil
-	}
-	var ips []net.IP
-	for _, u := range cfg.Listen {
-		if u.Scheme != "dns" && !u.Addr.Addr().IsUnspecified() {
-			ips = append(ips, net.IP(u.Addr.Addr().Unmap().AsSlice()))
-		}
-	}
-	cert, err := selfSigned(ips, time.Now())
-	if err != nil {
-		return nil, nil, fmt.Errorf("tls: %w", err)
-	}
-	fmt.Fprintf(stderr, "hush: self-signed certificate, SPKI pin %s\n", spkiPin(cert.Leaf))
-	return &tls.Config{Certificates: []tls.Certificate{cert}}, nil, nil
-}
 
 // selfSigned makes a self-signed server certificate for ips (and the name
 // localhost) with a new ECDSA P-256 key.

@@ -47,14 +47,20 @@ type httpsSockets struct {
 // It binds one UDP socket per CPU on each address (SO_REUSEPORT), so that
 // each gets its own reader goroutine.
 func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
+	return openSocketsAmong(ctx, urls, urls)
+}
+
+// openSocketsAmong binds the URLs in open, choosing their networks as
+// among all (see listenNets): a reload opens the listeners it adds.
+func openSocketsAmong(ctx context.Context, open, all []listenURL) (*sockets, error) {
 	s := &sockets{}
 	inherited, err := takeInheritedSockets() // hush.socket
 	if err != nil {
 		return nil, err
 	}
 	defer inherited.Close()
-	for _, u := range urls {
-		udpNet, tcpNet := listenNets(u, urls)
+	for _, u := range open {
+		udpNet, tcpNet := listenNets(u, all)
 		switch u.Scheme {
 		case "dns":
 			if pc, ln, ok := inherited.dns(u.Addr); ok {
@@ -108,6 +114,54 @@ func openSockets(ctx context.Context, urls []listenURL) (*sockets, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// urlSockets are the sockets of one --listen URL, as its servers take
+// them.
+type urlSockets struct {
+	url   listenURL // as configured
+	bound listenURL // with the port bound
+	udp   []net.PacketConn
+	tcp   net.Listener   // dns://, tls://, https://
+	pc    net.PacketConn // quic://, https:// (HTTP/3)
+}
+
+// close closes its sockets; the servers have closed most of them already.
+func (u urlSockets) close() {
+	for _, pc := range u.udp {
+		pc.Close()
+	}
+	if u.tcp != nil {
+		u.tcp.Close()
+	}
+	if u.pc != nil {
+		u.pc.Close()
+	}
+}
+
+// split returns the sockets of each URL, in the order configured.
+func (s *sockets) split() []urlSockets {
+	var out []urlSockets
+	var nDNS, nTLS, nHTTPS, nQUIC int
+	for i, u := range s.Configured {
+		us := urlSockets{url: u, bound: s.Bound[i]}
+		switch u.Scheme {
+		case "dns":
+			us.udp, us.tcp = s.UDP[nDNS], s.TCP[nDNS]
+			nDNS++
+		case "tls":
+			us.tcp = s.TLS[nTLS]
+			nTLS++
+		case "https":
+			us.tcp, us.pc = s.HTTPS[nHTTPS].TCP, s.HTTPS[nHTTPS].UDP
+			nHTTPS++
+		case "quic":
+			us.pc = s.QUIC[nQUIC]
+			nQUIC++
+		}
+		out = append(out, us)
+	}
+	return out
 }
 
 // bind records u as bound to a.

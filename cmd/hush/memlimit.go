@@ -83,13 +83,26 @@ func memoryLimit(cacheBytes int64) int64 {
 	return cacheBytes + max(cacheBytes/2, 32<<20) + 16<<20
 }
 
+// gcPercent is hush's GOGC: the heap may grow by half of what is live
+// before the collector runs, not by all of it (Go's default, 100). Most of
+// what is live is the cache, which the miss path does not churn, so
+// doubling it only doubled the resident size: after the fake internet's
+// 20,000-name cold pass with the default cache, 95 MB instead of 115-122
+// MB, for the collector's share of CPU going from 7 to 12 % (47 cycles
+// instead of 24).
+const gcPercent = 50
+
 // setMemoryLimit sets the Go runtime's soft memory limit from the cache
-// size, unless GOMEMLIMIT already says what it is. Without a limit the heap
-// may grow to twice what is live (GOGC=100) and stay there: after a flood
-// of queries the process would keep what the flood made it grow to. With
-// one, the collector works harder as the heap nears it and the runtime
-// returns memory above it to the system.
+// size, unless GOMEMLIMIT already says what it is, and GOGC to gcPercent
+// unless GOGC does. Without a limit the heap may grow to what GOGC allows
+// over what is live and stay there: after a flood of queries the process
+// would keep what the flood made it grow to. With one, the collector works
+// harder as the heap nears it and the runtime returns memory above it to
+// the system.
 func setMemoryLimit(cacheBytes int64) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}

@@ -43,12 +43,23 @@ func TestParseCacheSize(t *testing.T) {
 
 func TestSetMemoryLimit(t *testing.T) {
 	orig := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
+	origGC := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig); debug.SetGCPercent(origGC) })
 
 	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
 	setMemoryLimit(16 << 20)
 	if got, want := debug.SetMemoryLimit(-1), memoryLimit(16<<20); got != want {
 		t.Errorf("limit = %d, want %d", got, want)
+	}
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("GOGC = %d, want %d", got, gcPercent)
+	}
+	// GOGC set by the user wins.
+	t.Setenv("GOGC", "100")
+	setMemoryLimit(16 << 20)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC = %d with GOGC=100 set, want it untouched", got)
 	}
 	// GOMEMLIMIT set by the user wins.
 	debug.SetMemoryLimit(math.MaxInt64)

@@ -21,6 +21,7 @@ import (
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/filter"
 	"github.com/hush-dns/hush/metrics"
+	"github.com/hush-dns/hush/ratelimit"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/miekg/dns"
 )
@@ -36,9 +37,11 @@ type opsRuntime struct {
 	live    *liveHandler
 	// load re-reads the config file (if any) and re-applies the flags.
 	load func() (serveConfig, error)
-	// cookies holds the UDP listeners' server cookie secrets, which a
-	// reload re-reads (rotation without a restart); nil when off.
-	cookies *cookie.Keeper
+	// cookies holds the UDP listeners' server cookie maker, which a
+	// reload replaces (rotation without a restart, on and off); random is
+	// its secret when the settings name none.
+	cookies      *cookie.Keeper
+	cookieRandom cookie.Secret
 	// newResolver builds a resolver for cfg with extra negative trust
 	// anchors over the cache c.
 	// The closers are the forwarders' connection pools, closed when the
@@ -56,19 +59,21 @@ type opsRuntime struct {
 	ntas  []dnssec.NTA // added by hush ctl nta add
 	// portal is the open captive-portal window (portal.go), or nil.
 	portal *portalWindow
-	acls   []aclSetter   // the transport servers, once serving
-	dnsLs  *dnsListeners // the dns:// listeners, once serving
+	ls     *listenerSet // the listeners, once serving
+	// endpoints are the control socket and the metrics listener.
+	endpoints *opsEndpoints
+	rate      *ratelimit.Clients // the UDP rate limiter in force; nil: off
+	// designated returns the DDR records of the listeners in service.
+	designated func() []*dns.SVCB
 }
 
-// setServers receives the transport servers, and gives them the client
-// ACL in force, which a reload may have changed while they were made.
-func (o *opsRuntime) setServers(acls []aclSetter) {
+// setListeners receives the listeners, and gives them the settings in
+// force, which a reload may have changed while they were made.
+func (o *opsRuntime) setListeners(ls *listenerSet) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.acls = acls
-	for _, a := range acls {
-		a.SetAllowClients(o.cfg.AllowClient)
-	}
+	o.ls = ls
+	ls.set(settingsOf(&o.cfg, o.rate))
 }
 
 // newCache makes the cache cfg asks for.
@@ -158,31 +163,9 @@ const (
 	applied      reloadEffect = iota // the new stage has it
 	newCacheNeed                     // a new, empty cache
 	flushNeed                        // cached validation results are wrong
-	restartNeed                      // listeners and their TLS: kept as they are
-	listenNeed                       // dns:// listeners opened or closed
+	restartNeed                      // kept as they are until a restart
+	listenNeed                       // listeners or their certificate
 )
-
-// dnsListenURLs and encryptedListeners split a listen list: a reload
-// opens and closes dns:// listeners, the others wait for a restart.
-func dnsListenURLs(ls []listenURL) []listenURL {
-	var out []listenURL
-	for _, l := range ls {
-		if l.Scheme == "dns" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func encryptedListeners(ls []listenURL) []listenURL {
-	var out []listenURL
-	for _, l := range ls {
-		if l.Scheme != "dns" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // reloadKeys are the settings a reload compares, with what a change of
 // each needs. Settings not listed are applied by rebuilding the stage,
@@ -192,18 +175,17 @@ var reloadKeys = []struct {
 	get    func(c *serveConfig) any
 	effect reloadEffect
 }{
-	{"listen", func(c *serveConfig) any { return encryptedListeners(c.Listen) }, restartNeed},
-	{"listen (dns://)", func(c *serveConfig) any { return dnsListenURLs(c.Listen) }, listenNeed},
+	{"listen", func(c *serveConfig) any { return c.Listen }, listenNeed},
 	{"allow-client", func(c *serveConfig) any { return c.AllowClient }, applied},
-	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, restartNeed},
-	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, restartNeed},
-	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, restartNeed},
-	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, restartNeed},
-	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, restartNeed},
-	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, restartNeed},
-	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, restartNeed},
-	{"version-string", func(c *serveConfig) any { return c.Ops.Version }, restartNeed},
-	{"nsid", func(c *serveConfig) any { return c.Ops.NSID }, restartNeed},
+	{"max-connections", func(c *serveConfig) any { return c.MaxConns }, applied},
+	{"max-connections-per-client", func(c *serveConfig) any { return c.MaxConnsPerClient }, applied},
+	{"tls-cert", func(c *serveConfig) any { return c.TLSCert }, listenNeed},
+	{"tls-key", func(c *serveConfig) any { return c.TLSKey }, listenNeed},
+	{"metrics-listen", func(c *serveConfig) any { return c.Ops.MetricsListen }, applied},
+	{"control-socket", func(c *serveConfig) any { return c.Ops.ControlSocket }, applied},
+	{"identity", func(c *serveConfig) any { return c.Ops.Identity }, applied},
+	{"version-string", func(c *serveConfig) any { return c.Ops.Version }, applied},
+	{"nsid", func(c *serveConfig) any { return c.Ops.NSID }, applied},
 	{"cache-size", func(c *serveConfig) any { return [2]int64{int64(c.CacheSize), c.CacheBytes} }, newCacheNeed},
 	{"min-ttl", func(c *serveConfig) any { return c.MinTTL }, newCacheNeed},
 	{"max-ttl", func(c *serveConfig) any { return c.MaxTTL }, newCacheNeed},
@@ -233,8 +215,8 @@ var reloadKeys = []struct {
 	{"block-ede", func(c *serveConfig) any { return c.Ops.BlockEDE }, applied},
 	{"log-level", func(c *serveConfig) any { return c.Ops.LogLevel }, applied},
 	{"cookie-secret", func(c *serveConfig) any { return c.cookieSecrets }, applied},
-	{"server-cookies", func(c *serveConfig) any { return c.ServerCookies }, restartNeed},
-	{"rate-limit", func(c *serveConfig) any { return c.RateLimit }, restartNeed},
+	{"server-cookies", func(c *serveConfig) any { return c.ServerCookies }, applied},
+	{"rate-limit", func(c *serveConfig) any { return clientRate(c) }, applied},
 	{"zone-rate-limit", func(c *serveConfig) any { return c.ZoneRateLimit }, applied},
 	{"upstream-cookies", func(c *serveConfig) any { return c.UpstreamCookies }, applied},
 	{"dns0x20", func(c *serveConfig) any { return c.DNS0x20 }, applied},
@@ -252,7 +234,9 @@ var errReload = errors.New("reload failed, still running the previous configurat
 // files re-read, a resolver with the new upstreams, anchors and limits)
 // swapped in over the same cache, unless cache settings changed (a new,
 // empty cache) or validation settings did (the cache is flushed).
-// Listener settings are kept until a restart, and the one line it prints
+// Listeners added are opened and served, listeners removed stop
+// accepting and finish the queries in flight. The settings a reload
+// cannot change are kept until a restart, and the one line it prints
 // says so. A configuration that does not load or build leaves everything
 // as it was; the error says why in one line.
 func (o *opsRuntime) Reload(ctx context.Context) error {
@@ -292,7 +276,6 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 			flush = true
 		case listenNeed:
 			relisten = true
-			continue
 		}
 		changed = append(changed, k.key)
 	}
@@ -305,34 +288,61 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rate := o.rate
+	if clientRate(&next) != clientRate(&o.cfg) {
+		// A new rate: a new limiter, which starts with no client over
+		// it.
+		if rate, err = clientLimiter(next); err != nil {
+			return err
+		}
+	}
 	res, closers, err := o.build(next, o.ntas, c)
 	if err != nil {
 		return err
 	}
-	// The dns:// listeners last: a port that cannot be opened fails the
-	// reload with nothing changed (the new stage is dropped), and nothing
-	// can fail after them.
-	var added, removed []string
-	if relisten && o.dnsLs != nil {
-		if added, removed, err = o.dnsLs.apply(dnsListenURLs(next.Listen), next.AllowClient); err != nil {
+	// The sockets last: a port that cannot be opened or a certificate
+	// that does not load fails the reload with nothing changed (the new
+	// stage is dropped, the endpoints opened are closed), and nothing can
+	// fail after them.
+	var ends *endpointChange
+	if o.endpoints != nil {
+		if ends, err = o.endpoints.prepare(ctx, &next); err != nil {
 			closeAll(closers)
 			return err
 		}
+	}
+	var lc listenChange
+	if relisten && o.ls == nil {
+		// Not serving yet: the listeners will be the start's.
+		next.Listen, next.TLSCert, next.TLSKey = o.cfg.Listen, o.cfg.TLSCert, o.cfg.TLSKey
+	}
+	if relisten && o.ls != nil {
+		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
+			if ends != nil {
+				ends.abort()
+			}
+			closeAll(closers)
+			return err
+		}
+	}
+	if ends != nil {
+		ends.commit()
+	}
+	if o.designated != nil {
+		res.SetDesignated(o.designated())
 	}
 	o.retire(o.live.swap(&stage{policy: policy, res: res, closers: closers}), o.cfg.Timeout)
 	if flush && !newCacheNeeded {
 		res.FlushAll()
 	}
 	releaseBuildMemory(policy.Stats())
-	if o.cookies != nil && len(next.cookieSecrets) > 0 {
-		// The secret file re-read: the first secret makes cookies from
-		// now on, and the others are still accepted.
-		o.cookies.Set(cookie.NewServer(next.cookieSecrets[0], next.cookieSecrets[1:]...))
-	}
-	o.cfg, o.cache = next, c
+	// The secret file re-read: the first secret makes cookies from now
+	// on, and the others are still accepted.
+	o.cookies.Set(cookieServer(next, o.cookieRandom))
+	o.cfg, o.cache, o.rate = next, c, rate
 	o.level.Store(int32(next.Ops.LogLevel))
-	for _, a := range o.acls {
-		a.SetAllowClients(next.AllowClient)
+	if o.ls != nil {
+		o.ls.set(settingsOf(&next, rate))
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "hush: reloaded")
@@ -352,11 +362,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	default:
 		sb.WriteString("; cache kept")
 	}
-	if len(added) > 0 {
-		fmt.Fprintf(&sb, "; serving %s", strings.Join(added, ", "))
+	if len(lc.added) > 0 {
+		fmt.Fprintf(&sb, "; serving %s", strings.Join(lc.added, ", "))
 	}
-	if len(removed) > 0 {
-		fmt.Fprintf(&sb, "; stopped %s", strings.Join(removed, ", "))
+	if len(lc.removed) > 0 {
+		fmt.Fprintf(&sb, "; stopped %s", strings.Join(lc.removed, ", "))
 	}
 	if len(restart) > 0 {
 		fmt.Fprintf(&sb, "; %s changed but take effect at restart", strings.Join(restart, ", "))
@@ -369,17 +379,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	return nil
 }
 
-// keepListenerSettings copies into next the settings a reload cannot
-// change (listeners, their limits and certificates, the metrics listener
-// and the control socket), so that the configuration in force describes
-// what runs.
+// keepListenerSettings copies into next the settings a reload does not
+// change (the trust anchor state), so that the configuration in force
+// describes what runs.
 func keepListenerSettings(next, cur *serveConfig) {
-	next.Listen = append(encryptedListeners(cur.Listen), dnsListenURLs(next.Listen)...)
-	next.MaxConns, next.MaxConnsPerClient = cur.MaxConns, cur.MaxConnsPerClient
-	next.TLSCert, next.TLSKey, next.tlsCert = cur.TLSCert, cur.TLSKey, cur.tlsCert
-	next.Ops.MetricsListen, next.Ops.ControlSocket = cur.Ops.MetricsListen, cur.Ops.ControlSocket
 	next.TrustAnchorState = cur.TrustAnchorState
-	next.Ops.Identity, next.Ops.Version, next.Ops.NSID = cur.Ops.Identity, cur.Ops.Version, cur.Ops.NSID
 }
 
 // The control.Backend methods.

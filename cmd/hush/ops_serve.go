@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
-	"github.com/hush-dns/hush/control"
 	"github.com/hush-dns/hush/metrics"
 	"github.com/hush-dns/hush/transport"
 )
@@ -22,12 +18,9 @@ type serveHooks struct {
 	ready   func(up bool)
 	// infof prints an info line (nil: always printed).
 	infof func(format string, args ...any)
-	// servers receives the servers once they are made, for a reload to
-	// change their client ACL (nil: nobody does).
-	servers func([]aclSetter)
-	// dnsListeners receives the dns:// listeners, for a reload to add and
-	// remove them (nil: nobody does).
-	dnsListeners func(*dnsListeners)
+	// listeners receives the listeners, for a reload to add and remove
+	// them (nil: nobody does).
+	listeners func(*listenerSet)
 }
 
 // aclSetter is a transport server whose client ACL a reload can change.
@@ -36,8 +29,8 @@ type aclSetter interface {
 }
 
 // connListeners name the hush_connections_open series: one per kind of
-// connection-oriented listener (all the tls:// listeners share one
-// server, and so on). UDP has no connections.
+// connection-oriented listener (all the tls:// listeners count together,
+// and so on). UDP has no connections.
 var connListeners = []string{"tcp", "tls", "https", "quic"}
 
 // listenerEvents counts one server's connections and what its limits
@@ -59,7 +52,7 @@ const (
 )
 
 // startOps starts the control socket and the metrics listener that cfg
-// asks for, and sets hooks.ready for the health check. The returned
+// asks for (see opsEndpoints), and sets hooks.ready for the health check. The returned
 // function stops them.
 func startOps(ctx context.Context, cfg serveConfig, ops *opsRuntime, socks *sockets, hooks *serveHooks, stderr io.Writer) (stop func(), err error) {
 	var stops []func()
@@ -82,68 +75,21 @@ func startOps(ctx context.Context, cfg serveConfig, ops *opsRuntime, socks *sock
 		}()
 		stops = append(stops, func() { cancel(); <-done })
 	}
-	if p := cfg.Ops.ControlSocket; p != "" {
-		ln, err := control.Listen(p)
-		if err != nil {
-			return nil, fmt.Errorf("control-socket: %w", err)
+	e := &opsEndpoints{ops: ops, stderr: stderr}
+	for _, b := range socks.Bound {
+		if b.Scheme == "dns" {
+			e.probeAddr = b.Addr
+			break
 		}
-		srv := control.NewServer(ops, nil)
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ln) }()
-		ops.logf(logInfo, "hush: control socket %s (hush ctl --control-socket %s status)", p, p)
-		stops = append(stops, func() {
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-			if err := <-done; err != nil && !errors.Is(err, control.ErrServerClosed) {
-				fmt.Fprintf(stderr, "hush: control socket: %v\n", err)
-			}
-		})
 	}
-	if u := cfg.Ops.MetricsListen; u != nil {
-		var first netip.AddrPort
-		for _, b := range socks.Bound {
-			if b.Scheme == "dns" {
-				first = b.Addr
-				break
-			}
-		}
-		health := metrics.NewHealth(ops.probe(first), healthMaxAge, nil)
-		h, err := metrics.Handler(ops.m, u.Path, health)
-		if err != nil {
-			return nil, fmt.Errorf("metrics-listen: %w", err)
-		}
-		ms, err := startMetrics(ctx, *u, h, stderr)
-		if err != nil {
-			return nil, err
-		}
-		hctx, cancel := context.WithCancel(context.Background())
-		probed := make(chan struct{})
-		var started atomic.Bool
-		hooks.ready = func(up bool) {
-			health.SetListenersUp(up)
-			if up && started.CompareAndSwap(false, true) {
-				// The first probe at once, so that /healthz turns 200 as
-				// soon as hush serves, then every healthInterval.
-				go func() {
-					defer close(probed)
-					pctx, pcancel := context.WithTimeout(hctx, healthInterval)
-					_ = health.Probe(pctx)
-					pcancel()
-					health.Run(hctx, healthInterval)
-				}()
-			}
-		}
-		stops = append(stops, func() {
-			cancel()
-			if started.Load() {
-				<-probed
-			}
-			sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer scancel()
-			_ = ms.stop(sctx)
-		})
+	stops = append(stops, e.stop)
+	if err := e.start(ctx, &cfg); err != nil {
+		return nil, err
 	}
+	hooks.ready = e.setUp
+	ops.mu.Lock()
+	ops.endpoints = e
+	ops.mu.Unlock()
 	return stop, nil
 }
 

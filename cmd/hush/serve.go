@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -146,26 +146,23 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return err
 	}
 	defer socks.Close()
-	var (
-		tlsConf *tls.Config
-		store   *certStore
-		leaf    *x509.Certificate
-	)
+	// The encrypted listeners' certificate: made now if there are some,
+	// by the reload that adds the first one otherwise.
+	certs := newCertSource(stderr)
 	if len(socks.TLS) > 0 || len(socks.HTTPS) > 0 || len(socks.QUIC) > 0 {
-		if tlsConf, store, err = serverTLSConfig(cfg, stderr); err != nil {
+		o, err := certs.prepare(cfg.TLSCert, cfg.TLSKey, cfg.Listen)
+		if err != nil {
 			return err
 		}
-		if store != nil {
-			leaf = store.current().Leaf
-		} else {
-			leaf = tlsConf.Certificates[0].Leaf
-		}
+		certs.commit(o)
 	}
-	currentLeaf := func() *x509.Certificate {
-		if store != nil {
-			return store.current().Leaf
+	// The listeners in service, once serving: DDR describes them.
+	var lset atomic.Pointer[listenerSet]
+	designated := func() []*dns.SVCB {
+		if s := lset.Load(); s != nil {
+			return designatedResolvers(s.bound(), certs.leaf())
 		}
-		return leaf
+		return designatedResolvers(socks.Bound, certs.leaf())
 	}
 	m := metrics.New(metrics.Options{Version: version, Listeners: connListeners})
 	if w := hintsWarning(cfg); w != "" && cfg.Ops.LogLevel >= logWarn {
@@ -178,7 +175,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	}
 	ops := &opsRuntime{
 		version: version, started: time.Now(), stderr: stderr, m: m, load: cfg.Ops.load,
-		cookies: guards.cookies,
+		cookies: guards.cookies, cookieRandom: guards.random, rate: guards.clients,
 		newResolver: func(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (*resolver.Resolver, []io.Closer, error) {
 			fwdZones, closers, err := forwarding(cfg, stderr)
 			if err != nil {
@@ -188,7 +185,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 			for i := range fwdZones {
 				fwdZones[i].Forwarder = &countingForwarder{fw: fwdZones[i].Forwarder, m: m, h: health}
 			}
-			rc := resolverConfig(cfg, ntas, c, designatedResolvers(socks.Bound, currentLeaf()), fwdZones, trustState{floor, taState}, stderr)
+			rc := resolverConfig(cfg, ntas, c, designated(), fwdZones, trustState{floor, taState}, stderr)
 			rc.Exchanger = &countingExchanger{ex: &resolver.NetExchanger{}, m: m, h: health}
 			r, err := resolver.New(rc)
 			if err != nil {
@@ -208,11 +205,8 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		return err
 	}
 	defer ops.close()
-	if store != nil {
-		store.OnReload(func(leaf *x509.Certificate) {
-			ops.live.stage().res.SetDesignated(designatedResolvers(socks.Bound, leaf))
-		})
-	}
+	ops.designated = designated
+	certs.OnLeaf(func(*x509.Certificate) { ops.live.stage().res.SetDesignated(designated()) })
 	healthCtx, stopHealth := context.WithCancel(ctx)
 	healthDone := make(chan struct{})
 	go func() {
@@ -220,17 +214,21 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		health.watch(healthCtx, func(line string) { ops.logf(logWarn, "%s", line) })
 	}()
 	defer func() { stopHealth(); <-healthDone }()
-	stopHUP := onHangup(ctx, store, func() { _ = ops.Reload(ctx) })
+	reclaimDone := make(chan struct{})
+	go func() {
+		defer close(reclaimDone)
+		reclaimAfterBursts(healthCtx, func(format string, args ...any) { ops.logf(logDebug, format, args...) })
+	}()
+	defer func() { stopHealth(); <-reclaimDone }()
+	stopHUP := onHangup(ctx, certs, func() { _ = ops.Reload(ctx) })
 	defer stopHUP()
 	hooks := serveHooks{
 		handler: func(t metrics.Transport) transport.Handler { return &observed{live: ops.live, m: m, t: t} },
 		events:  func(t metrics.Transport) transport.Events { return &listenerEvents{l: m.Listener(t.String()), m: m} },
 		infof:   func(format string, args ...any) { ops.logf(logInfo, format, args...) },
-		servers: ops.setServers,
-		dnsListeners: func(d *dnsListeners) {
-			ops.mu.Lock()
-			ops.dnsLs = d
-			ops.mu.Unlock()
+		listeners: func(s *listenerSet) {
+			lset.Store(s)
+			ops.setListeners(s)
 		},
 	}
 	stopOps, err := startOps(ctx, cfg, ops, socks, &hooks, stderr)
@@ -249,7 +247,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 		Chaos:             cfg.Ops.chaos(),
 		NSID:              []byte(cfg.Ops.NSID),
 	}
-	return serveSockets(ctx, socks, tc, tlsConf, hooks, stderr)
+	return serveSockets(ctx, socks, tc, certs, hooks, stderr)
 }
 
 // resolverConfig is the resolver.Config of cfg, with extra negative trust
@@ -345,7 +343,7 @@ func openTrustAnchorState(cfg serveConfig, stderr io.Writer) (time.Time, *anchor
 // (systemctl reload, OpenWRT's procd) ask for. SIGHUP's default action
 // would end the process; here it never does. The returned function stops
 // listening for it.
-func onHangup(ctx context.Context, store *certStore, reload func()) (stop func()) {
+func onHangup(ctx context.Context, certs *certSource, reload func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	quit := make(chan struct{})
@@ -359,8 +357,8 @@ func onHangup(ctx context.Context, store *certStore, reload func()) (stop func()
 			case <-quit:
 				return
 			case <-hup:
-				if store != nil {
-					store.Reload()
+				if certs != nil {
+					certs.Reload()
 				}
 				reload()
 			}
@@ -382,10 +380,10 @@ type shutdowner interface {
 }
 
 // serveSockets runs the transports on socks until ctx ends, then shuts
-// them down, letting in-flight queries finish. tlsConf is the certificate
-// configuration of the tls://, https:// and quic:// listeners (nil when
-// there are none); each server clones it and adds its own ALPN.
-func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsConf *tls.Config, hooks serveHooks, stderr io.Writer) error {
+// them down, letting in-flight queries finish. certs gives the tls://,
+// https:// and quic:// listeners their certificate (nil when there may be
+// none); each server clones its configuration and adds its own ALPN.
+func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, certs *certSource, hooks serveHooks, stderr io.Writer) error {
 	infof := hooks.infof
 	if infof == nil {
 		infof = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
@@ -398,15 +396,8 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 		}
 		return c
 	}
-	var (
-		servers []shutdowner
-		wg      sync.WaitGroup
-		nserve  = len(socks.TCP) + len(socks.TLS) + 2*len(socks.HTTPS) + len(socks.QUIC)
-	)
-	for _, group := range socks.UDP {
-		nserve += len(group)
-	}
-	errc := make(chan error, nserve) // the first error is enough
+	var wg sync.WaitGroup
+	errc := make(chan error, 1) // the first error is enough
 	run := func(serve func() error) {
 		wg.Add(1)
 		go func() {
@@ -414,59 +405,29 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 			if err := serve(); err != nil && !errors.Is(err, transport.ErrServerClosed) {
 				select {
 				case errc <- err:
-				default: // listeners a reload added: never block
+				default:
 				}
 			}
 		}()
 	}
-	dnsLs := &dnsListeners{ctx: ctx, run: run, with: with, infof: infof, byURL: make(map[listenURL]*dnsListener)}
-	var dnsURLs []listenURL
-	for _, u := range socks.Configured {
-		if u.Scheme == "dns" {
-			dnsURLs = append(dnsURLs, u)
+	ls := &listenerSet{ctx: ctx, run: run, with: with, infof: infof, certs: certs, byURL: make(map[listenURL]*listener),
+		live: serverSettings{
+			acl:      tc.AllowClients,
+			maxConns: tc.MaxConns, perClient: tc.MaxConnsPerClient,
+			rateLimit: tc.RateLimit,
+			chaos:     tc.Chaos, nsid: tc.NSID,
+		}}
+	split := socks.split()
+	for _, us := range split {
+		if us.url.Scheme != "dns" && certs == nil {
+			return fmt.Errorf("listen %s: %w", us.url, errNoCertificates)
 		}
 	}
-	for i, group := range socks.UDP {
-		dnsLs.start(dnsURLs[i], group, socks.TCP[i])
+	for _, us := range split {
+		ls.start(us)
 	}
-	if len(socks.TLS) > 0 {
-		t := transport.NewTLSServer(with(metrics.TLS), tlsConf)
-		servers = append(servers, t)
-		for _, ln := range socks.TLS {
-			run(func() error { return t.Serve(ln) })
-			infof("hush: serving tls://%s (DNS over TLS)", ln.Addr())
-		}
-	}
-	for _, hs := range socks.HTTPS {
-		d := transport.NewDoHServer(with(metrics.HTTPS), tlsConf, transport.DoHOptions{Path: hs.URL.Path})
-		servers = append(servers, d)
-		run(func() error { return d.Serve(hs.TCP) })
-		if hs.UDP != nil {
-			run(func() error { return d.ServeQUIC(hs.UDP) })
-			infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", hs.URL)
-		} else {
-			infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2)", hs.URL)
-		}
-	}
-	if len(socks.QUIC) > 0 {
-		q := transport.NewDoQServer(with(metrics.QUIC), tlsConf)
-		servers = append(servers, q)
-		for _, pc := range socks.QUIC {
-			run(func() error { return q.Serve(pc) })
-			infof("hush: serving quic://%s (DNS over QUIC)", pc.LocalAddr())
-		}
-	}
-	if hooks.servers != nil {
-		acls := []aclSetter{dnsLs}
-		for _, s := range servers {
-			if a, ok := s.(aclSetter); ok {
-				acls = append(acls, a)
-			}
-		}
-		hooks.servers(acls)
-	}
-	if hooks.dnsListeners != nil {
-		hooks.dnsListeners(dnsLs)
+	if hooks.listeners != nil {
+		hooks.listeners(ls)
 	}
 	if hooks.ready != nil {
 		hooks.ready(true)
@@ -482,12 +443,7 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, tlsC
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	errs := dnsLs.shutdown(sctx)
-	for _, s := range servers {
-		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
-		}
-	}
+	errs := ls.shutdown(sctx)
 	wg.Wait()
 	if runErr != nil {
 		return fmt.Errorf("serve: %w", runErr)

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestBurstWatch drives burstWatch with one sample a second and checks on
+// which ticks it asks for a reclaim.
+func TestBurstWatch(t *testing.T) {
+	const mib = 1 << 20
+	type step struct {
+		alloc      uint64 // allocated during the tick, MiB
+		held, live uint64 // MiB
+		want       bool
+	}
+	busy := func(n int) []step {
+		s := make([]step, n)
+		for i := range s {
+			s[i] = step{alloc: 90, held: 120, live: 40}
+		}
+		return s
+	}
+	cat := func(parts ...[]step) []step {
+		var out []step
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a burst that ends", cat(busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}, {alloc: 1, held: 50, live: 40}})},
+		{"still busy", busy(10)},
+		{"a burst slowing but not ended", cat(busy(3), []step{{alloc: 20, held: 120, live: 40}, {alloc: 12, held: 120, live: 40}})},
+		{"too small a burst", []step{{alloc: 20, held: 120, live: 40}, {alloc: 20, held: 120, live: 40}, {alloc: 0, held: 120, live: 40}}},
+		{"nothing to give back", cat(busy(3), []step{{alloc: 1, held: 60, live: 40}})},
+		{"a burst smaller than what is live", []step{{alloc: 90, held: 400, live: 200}, {alloc: 0, held: 400, live: 200}}},
+		{"two bursts 10 s apart, then 30 s", cat(
+			busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},
+			busy(3), []step{{alloc: 1, held: 120, live: 40}},
+			busy(26), []step{{alloc: 1, held: 120, live: 40, want: true}},
+		)},
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var w burstWatch
+			allocs := uint64(1000 * mib)
+			if w.observe(memSample{allocs: allocs}, t0) {
+				t.Fatalf("reclaim on the first sample")
+			}
+			for i, s := range tt.steps {
+				allocs += s.alloc * mib
+				got := w.observe(memSample{allocs: allocs, held: s.held * mib, live: s.live * mib}, t0.Add(time.Duration(i+1)*time.Second))
+				if got != s.want {
+					t.Errorf("tick %d (%+v): reclaim = %v, want %v", i+1, s, got, s.want)
+				}
+				if got {
+					w.reclaimed(allocs)
+				}
+			}
+		})
+	}
+}
+
+// TestReclaimAfterBurstsStops: the reclaimer returns when its context ends.
+func TestReclaimAfterBurstsStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reclaimAfterBursts(ctx, func(string, ...any) {})
+	}()
+	cancel()
+	<-done
+}
