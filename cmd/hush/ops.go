@@ -300,33 +300,11 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The sockets last: a port that cannot be opened or a certificate
-	// that does not load fails the reload with nothing changed (the new
-	// stage is dropped, the endpoints opened are closed), and nothing can
-	// fail after them.
-	var ends *endpointChange
-	if o.endpoints != nil {
-		if ends, err = o.endpoints.prepare(ctx, &next); err != nil {
-			closeAll(closers)
-			return err
-		}
-	}
-	var lc listenChange
-	if relisten && o.ls == nil {
-		// Not serving yet: the listeners will be the start's.
-		next.Listen, next.TLSCert, next.TLSKey = o.cfg.Listen, o.cfg.TLSCert, o.cfg.TLSKey
-	}
-	if relisten && o.ls != nil {
-		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
-			if ends != nil {
-				ends.abort()
-			}
-			closeAll(closers)
-			return err
-		}
-	}
-	if ends != nil {
-		ends.commit()
+	// The sockets last: nothing can fail after them.
+	lc, err := o.applySocketsLocked(ctx, &next, relisten)
+	if err != nil {
+		closeAll(closers)
+		return err
 	}
 	if o.designated != nil {
 		res.SetDesignated(o.designated())
@@ -344,39 +322,91 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	if o.ls != nil {
 		o.ls.set(settingsOf(&next, rate))
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "hush: reloaded")
-	if next.Ops.file != "" {
-		fmt.Fprintf(&sb, " %s", next.Ops.file)
-	}
-	if len(changed) == 0 {
-		sb.WriteString(": no setting changed, files re-read")
-	} else {
-		fmt.Fprintf(&sb, ": %s changed", strings.Join(changed, ", "))
+	o.logf(logInfo, "%s", reloadReport{
+		file: next.Ops.file, changed: changed, restart: restart,
+		newCache: newCacheNeeded, flush: flush, listen: lc,
+		names: policy.Stats().Names, took: time.Since(start),
+	})
+	return nil
+}
+
+// applySocketsLocked opens the control socket, metrics listener and
+// listeners next asks for and the running ones lack, and closes those it
+// no longer wants (relisten: the listeners or their certificate
+// changed). A port that cannot be opened or a certificate that does not
+// load fails it with nothing changed. o.mu is held.
+func (o *opsRuntime) applySocketsLocked(ctx context.Context, next *serveConfig, relisten bool) (listenChange, error) {
+	var lc listenChange
+	var ends *endpointChange
+	if o.endpoints != nil {
+		var err error
+		if ends, err = o.endpoints.prepare(ctx, next); err != nil {
+			return lc, err
+		}
 	}
 	switch {
-	case newCacheNeeded:
+	case relisten && o.ls == nil:
+		// Not serving yet: the listeners will be the start's.
+		next.Listen, next.TLSCert, next.TLSKey = o.cfg.Listen, o.cfg.TLSCert, o.cfg.TLSKey
+	case relisten:
+		var err error
+		if lc, err = o.ls.apply(next.Listen, next.TLSCert, next.TLSKey); err != nil {
+			if ends != nil {
+				ends.abort()
+			}
+			return lc, err
+		}
+	}
+	if ends != nil {
+		ends.commit()
+	}
+	return lc, nil
+}
+
+// reloadReport is what a reload did, as the one line it prints says it.
+// Scripts read the line: it starts "hush: reloaded".
+type reloadReport struct {
+	file             string
+	changed, restart []string
+	newCache, flush  bool
+	listen           listenChange
+	names            int
+	took             time.Duration
+}
+
+func (r reloadReport) String() string {
+	var sb strings.Builder
+	sb.WriteString("hush: reloaded")
+	if r.file != "" {
+		fmt.Fprintf(&sb, " %s", r.file)
+	}
+	if len(r.changed) == 0 {
+		sb.WriteString(": no setting changed, files re-read")
+	} else {
+		fmt.Fprintf(&sb, ": %s changed", strings.Join(r.changed, ", "))
+	}
+	switch {
+	case r.newCache:
 		sb.WriteString("; new empty cache")
-	case flush:
+	case r.flush:
 		sb.WriteString("; cache flushed (validation settings changed)")
 	default:
 		sb.WriteString("; cache kept")
 	}
-	if len(lc.added) > 0 {
-		fmt.Fprintf(&sb, "; serving %s", strings.Join(lc.added, ", "))
+	if len(r.listen.added) > 0 {
+		fmt.Fprintf(&sb, "; serving %s", strings.Join(r.listen.added, ", "))
 	}
-	if len(lc.removed) > 0 {
-		fmt.Fprintf(&sb, "; stopped %s", strings.Join(lc.removed, ", "))
+	if len(r.listen.removed) > 0 {
+		fmt.Fprintf(&sb, "; stopped %s", strings.Join(r.listen.removed, ", "))
 	}
-	if len(restart) > 0 {
-		fmt.Fprintf(&sb, "; %s changed but take effect at restart", strings.Join(restart, ", "))
+	if len(r.restart) > 0 {
+		fmt.Fprintf(&sb, "; %s changed but take effect at restart", strings.Join(r.restart, ", "))
 	}
-	if n := policy.Stats(); n.Names > 0 {
-		fmt.Fprintf(&sb, "; policy: %d names", n.Names)
+	if r.names > 0 {
+		fmt.Fprintf(&sb, "; policy: %d names", r.names)
 	}
-	fmt.Fprintf(&sb, " (%v)", time.Since(start).Round(time.Millisecond))
-	o.logf(logInfo, "%s", sb.String())
-	return nil
+	fmt.Fprintf(&sb, " (%v)", r.took.Round(time.Millisecond))
+	return sb.String()
 }
 
 // keepListenerSettings copies into next the settings a reload does not
