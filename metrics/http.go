@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // HealthPath is where Handler serves the health check.
@@ -27,13 +25,7 @@ func Handler(m *Metrics, path string, h *Health) (http.Handler, error) {
 		return nil, fmt.Errorf("metrics: path %s is the health check's", HealthPath)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(path, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		// Scrapes are cheap, but a listener open to a network should not
-		// let anyone stack them up.
-		MaxRequestsInFlight: 4,
-		Timeout:             10 * time.Second,
-		ErrorHandling:       promhttp.ContinueOnError,
-	}))
+	mux.Handle(path, m.reg.handler())
 	mux.Handle(HealthPath, h)
 	return getOnly(mux), nil
 }

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
 )
 
 const dnsMessage = "application/dns-message"
@@ -47,7 +45,7 @@ type doh struct {
 	counters
 
 	h2 *http.Client
-	h3 *http3.Transport // nil until needed
+	h3 h3Client // nil in a build without QUIC (-tags noquic)
 
 	h3mu   sync.Mutex
 	h3url  string    // h3mu guards; "" when HTTP/3 is not in use
@@ -83,28 +81,7 @@ func newDoH(s Spec, opts Options) *doh {
 	if s.HTTP3 {
 		u.h3url = u.url
 	}
-	u.h3 = &http3.Transport{
-		TLSClientConfig: conf.Clone(),
-		QUICConfig: &quic.Config{
-			MaxIdleTimeout:       opts.idle(),
-			HandshakeIdleTimeout: 5 * time.Second,
-		},
-		DisableCompression: true,
-		// As on HTTP/2: quic-go would take 10 MiB of headers per
-		// response, which an upstream could make hush hold for every
-		// query in flight.
-		MaxResponseHeaderBytes: 16 << 10,
-		Dial: func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
-			c, err := quic.DialAddrEarly(ctx, addr, tc, qc)
-			if err == nil {
-				u.dials.Add(1)
-				if c.ConnectionState().TLS.DidResume {
-					u.resumed.Add(1)
-				}
-			}
-			return c, err
-		},
-	}
+	u.h3 = newH3(u, conf)
 	return u
 }
 
@@ -114,6 +91,9 @@ func (u *doh) String() string { return u.spec.String() }
 func (u *doh) Close() error {
 	u.closed.Store(true)
 	u.h2.CloseIdleConnections()
+	if u.h3 == nil {
+		return nil
+	}
 	return u.h3.Close()
 }
 
@@ -186,13 +166,7 @@ func (u *doh) post(ctx context.Context, q *dns.Msg, wire []byte, url string, h3 
 	req.Header.Set("Accept", dnsMessage)
 	var resp *http.Response
 	if h3 {
-		// An HTTP/3 connection already there counts as reused.
-		resp, err = u.h3.RoundTripOpt(req, http3.RoundTripOpt{OnlyCachedConn: true})
-		if errors.Is(err, http3.ErrNoCachedConn) {
-			resp, err = u.h3.RoundTrip(req)
-		} else {
-			reused = true
-		}
+		resp, reused, err = u.h3.roundTrip(req)
 	} else {
 		resp, err = u.h2.Do(req)
 	}
@@ -235,7 +209,7 @@ func (u *doh) noteAltSvc(v string) {
 		return
 	}
 	port, ok := altSvcH3(v, u.spec.Addr.Addr())
-	if !ok {
+	if !ok || u.h3 == nil {
 		return
 	}
 	u.h3mu.Lock()

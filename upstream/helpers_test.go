@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -234,6 +235,9 @@ func query(name string, qtype uint16) *dns.Msg {
 func mustUp(t *testing.T, raw string, opts Options) Upstream {
 	t.Helper()
 	s, err := Parse(raw)
+	if errors.Is(err, errNoQUIC) && !quicBuilt {
+		t.Skip("QUIC is not in this build (-tags noquic)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

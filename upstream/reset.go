@@ -20,23 +20,14 @@ func (u *dot) ResetConnections() {
 	}
 }
 
-// ResetConnections implements Pool's optional interface.
-func (u *doq) ResetConnections() {
-	u.mu.Lock()
-	c := u.conn
-	u.conn = nil
-	u.mu.Unlock()
-	if c != nil {
-		c.CloseWithError(doqNoError, "")
-	}
-}
-
 // ResetConnections implements Pool's optional interface. The HTTP/3
 // endpoint learnt from Alt-Svc is forgotten too: the next response says
 // again whether it is on offer.
 func (u *doh) ResetConnections() {
 	u.h2.CloseIdleConnections()
-	u.h3.CloseIdleConnections()
+	if u.h3 != nil {
+		u.h3.CloseIdleConnections()
+	}
 	u.h3mu.Lock()
 	if !u.h3only {
 		u.h3url = ""

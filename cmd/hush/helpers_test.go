@@ -41,7 +41,7 @@ func (b *lockedBuffer) String() string {
 func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
+	done := make(chan int, 1) // the exit code; put back for the cleanup once read
 	stderr := &lockedBuffer{}
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, stderr) }()
 	t.Cleanup(func() {
@@ -53,6 +53,7 @@ func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		select {
 		case code := <-done:
+			done <- code
 			t.Fatalf("hush serve exited %d before serving: %s", code, stderr.String())
 		default:
 		}
