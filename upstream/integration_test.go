@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -25,14 +26,30 @@ type realUpstream struct {
 	stop            func() // stops the server and waits for it
 }
 
+// freePort returns a port free for both TCP and UDP on 127.0.0.1 for an
+// external server to bind. It is chosen below the kernel's ephemeral
+// range (32768-60999 on Linux): a port the kernel handed out and took
+// back would soon be handed to another test's socket (go test runs
+// packages at once), and the server would fail with "address already in
+// use" at random.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", l.Addr().String())
+		l.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port between 20000 and 32000")
+	return 0
 }
 
 // run starts a server in the foreground and stops it at cleanup (or

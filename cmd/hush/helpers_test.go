@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -79,15 +80,20 @@ func loopbackAddr(t *testing.T) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 }
 
-// freePort returns a loopback port free for UDP and TCP at this moment.
+// freePort returns a loopback port free for UDP and TCP at this moment,
+// for a server started later (hush serve, or a program nobody here
+// wrote). It is chosen below the kernel's ephemeral range (32768-60999
+// on Linux): a port the kernel handed out and took back would soon be
+// handed to another test's socket (go test runs packages at once), and
+// the server would fail with "address already in use" at random.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		pc.Close()
 		if err == nil {
@@ -95,7 +101,7 @@ func freePort(t *testing.T) int {
 			return port
 		}
 	}
-	t.Fatal("no free port")
+	t.Fatal("no free port between 20000 and 32000")
 	return 0
 }
 
