@@ -90,15 +90,23 @@ type burstWatch struct {
 	// followUp, when not zero, is when the follow-up of the last burst's
 	// reclaim is due.
 	followUp time.Time
+	// quiet and idle count the ticks in a row that were quiet (an eighth
+	// of the peak) and idle (reclaimIdleTick).
+	quiet, idle int
 }
+
+// reclaimTicks is how many quiet (or idle) ticks in a row it takes: one
+// second of little allocation happens inside a burst too, on a machine
+// whose CPU others share, and a reclaim then would only be undone.
+const reclaimTicks = 2
 
 // observe takes the tick's sample at now and reports whether to reclaim:
 // a burst (at least reclaimMinBurst allocated since the last reclaim, and
-// at least as much as is live) has ended (this tick allocated less than an
-// eighth of the busiest tick since), the heap holds reclaimSlack more than
-// it needs, and the last reclaim is reclaimMinGap old. Once, at least
-// reclaimFollowUp after a burst's reclaim, it asks again at the first
-// idle tick.
+// at least as much as is live) has ended (the last reclaimTicks ticks each
+// allocated less than an eighth of the busiest tick since), the heap holds
+// reclaimSlack more than it needs, and the last reclaim is reclaimMinGap
+// old. Once, at least reclaimFollowUp after a burst's reclaim, it asks
+// again after reclaimTicks idle ticks.
 func (w *burstWatch) observe(s memSample, now time.Time) bool {
 	if !w.initiated {
 		w.initiated, w.prev, w.allocs0 = true, s.allocs, s.allocs
@@ -106,15 +114,16 @@ func (w *burstWatch) observe(s memSample, now time.Time) bool {
 	}
 	tick := s.allocs - min(s.allocs, w.prev)
 	w.prev = s.allocs
-	if !w.followUp.IsZero() && !now.Before(w.followUp) && tick <= reclaimIdleTick {
+	w.idle = inARow(w.idle, tick <= reclaimIdleTick)
+	if !w.followUp.IsZero() && !now.Before(w.followUp) && w.idle >= reclaimTicks {
 		w.followUp, w.last = time.Time{}, now
 		return true
 	}
 	burst := s.allocs - min(s.allocs, w.allocs0)
-	quiet := tick*8 < w.peak
+	w.quiet = inARow(w.quiet, tick*8 < w.peak)
 	w.peak = max(w.peak, tick)
 	switch {
-	case !quiet,
+	case w.quiet < reclaimTicks,
 		burst < max(reclaimMinBurst, s.live),
 		s.held < s.live+s.live/8+reclaimSlack,
 		!w.last.IsZero() && now.Sub(w.last) < reclaimMinGap:
@@ -124,10 +133,18 @@ func (w *burstWatch) observe(s memSample, now time.Time) bool {
 	return true
 }
 
+// inARow counts n+1 ticks in a row when ok, none when not.
+func inARow(n int, ok bool) int {
+	if ok {
+		return n + 1
+	}
+	return 0
+}
+
 // reclaimed restarts the watch after a reclaim, from allocs (the
 // allocations after it: the reclaim's own copies are not a burst).
 func (w *burstWatch) reclaimed(allocs uint64) {
-	w.allocs0, w.prev, w.peak = allocs, allocs, 0
+	w.allocs0, w.prev, w.peak, w.quiet, w.idle = allocs, allocs, 0, 0, 0
 }
 
 // reclaimAfterBursts watches the heap until ctx is done and, when a burst

@@ -31,6 +31,8 @@ func TestBurstWatch(t *testing.T) {
 	}
 	idle := func(n int) []step { return repeat(n, step{alloc: 0, held: 50, live: 40}) }
 	light := func(n int) []step { return repeat(n, step{alloc: 2, held: 50, live: 40}) }
+	// end is a burst's end: two quiet ticks, the second reclaims.
+	end := []step{{alloc: 1, held: 120, live: 40}, {alloc: 1, held: 120, live: 40, want: true}}
 	cat := func(parts ...[]step) []step {
 		var out []step
 		for _, p := range parts {
@@ -42,20 +44,19 @@ func TestBurstWatch(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"a burst that ends, and its follow-up once idle", cat(busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},
-			idle(9), []step{{alloc: 0, held: 50, live: 40, want: true}}, idle(30))},
-		{"no follow-up while busy", cat(busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},
-			light(20), []step{{alloc: 0, held: 50, live: 40, want: true}}, idle(30))},
+		{"a burst that ends, and its follow-up once idle", cat(busy(3), end, idle(9), []step{{alloc: 0, held: 50, live: 40, want: true}}, idle(30))},
+		{"no follow-up while busy", cat(busy(3), end, light(20), idle(1), []step{{alloc: 0, held: 50, live: 40, want: true}}, idle(30))},
+		{"one quiet second inside a burst", cat(busy(3), []step{{alloc: 1, held: 120, live: 40}}, busy(3))},
 		{"still busy", busy(10)},
 		{"a burst slowing but not ended", cat(busy(3), []step{{alloc: 20, held: 120, live: 40}, {alloc: 12, held: 120, live: 40}})},
-		{"too small a burst", []step{{alloc: 20, held: 120, live: 40}, {alloc: 20, held: 120, live: 40}, {alloc: 0, held: 120, live: 40}}},
-		{"nothing to give back", cat(busy(3), []step{{alloc: 1, held: 52, live: 40}})},
-		{"a full cache and the collector's headroom", cat(busy(3), []step{{alloc: 1, held: 105, live: 70, want: true}})},
-		{"a burst smaller than what is live", []step{{alloc: 90, held: 400, live: 200}, {alloc: 0, held: 400, live: 200}}},
+		{"too small a burst", []step{{alloc: 20, held: 120, live: 40}, {alloc: 20, held: 120, live: 40}, {alloc: 0, held: 120, live: 40}, {alloc: 0, held: 120, live: 40}}},
+		{"nothing to give back", cat(busy(3), repeat(2, step{alloc: 1, held: 52, live: 40}))},
+		{"a full cache and the collector's headroom", cat(busy(3), []step{{alloc: 1, held: 105, live: 70}, {alloc: 1, held: 105, live: 70, want: true}})},
+		{"a burst smaller than what is live", []step{{alloc: 90, held: 400, live: 200}, {alloc: 0, held: 400, live: 200}, {alloc: 0, held: 400, live: 200}}},
 		{"two bursts 10 s apart, then 30 s", cat(
-			busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},
-			busy(3), []step{{alloc: 1, held: 120, live: 40}},
-			busy(26), []step{{alloc: 1, held: 120, live: 40, want: true}},
+			busy(3), end,
+			busy(3), repeat(2, step{alloc: 1, held: 120, live: 40}),
+			busy(26), end,
 		)},
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
