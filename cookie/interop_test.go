@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-dns/hush/internal/testport"
 	"github.com/miekg/dns"
 )
 
@@ -95,9 +95,10 @@ func TestInteropKnot(t *testing.T) {
 // secretA on a loopback port, and returns that address once knotd has
 // said it is serving the zone.
 //
-// The port is found free for UDP and TCP (knotd binds both) and then
-// closed, so something else may take it before knotd binds it; knotd
-// then exits saying so, and the start is made again on another port.
+// The port is found free for UDP and TCP (knotd binds both), below the
+// ephemeral range, and then closed, so another test choosing the same
+// number may take it before knotd binds it; knotd then exits saying so,
+// and the start is made again on another port.
 // Any other exit fails the test.
 func startKnotd(t *testing.T, knotd string) netip.AddrPort {
 	t.Helper()
@@ -124,7 +125,7 @@ var errKnotdPortTaken = errors.New("knotd: port taken")
 func tryKnotd(t *testing.T, knotd string) (netip.AddrPort, error) {
 	t.Helper()
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr := testport.Addr(t)
 	conf := "server:\n    listen: " + addr.Addr().String() + "@" + strconv.Itoa(int(addr.Port())) + "\n    rundir: " + dir + "\n" +
 		"log:\n  - target: stderr\n    any: info\n" +
 		"database:\n    storage: " + dir + "\n" +
@@ -186,25 +187,4 @@ func tryKnotd(t *testing.T, knotd string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("%w: %s (%v):\n%s", errKnotdPortTaken, addr, err, log.String())
 	}
 	return netip.AddrPort{}, fmt.Errorf("knotd exited before serving (%v):\n%s", err, log.String())
-}
-
-// freePort returns a loopback address whose port was free for both UDP
-// and TCP a moment ago.
-func freePort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-		ln, err := net.Listen("tcp", addr.String())
-		_ = pc.Close()
-		if err == nil {
-			_ = ln.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return netip.AddrPort{}
 }

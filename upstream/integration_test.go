@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hush-dns/hush/internal/testport"
 	"github.com/miekg/dns"
 )
 
@@ -25,14 +26,12 @@ type realUpstream struct {
 	stop            func() // stops the server and waits for it
 }
 
+// freePort returns a loopback port free for UDP and TCP (the servers
+// bind both) at this moment, below the ephemeral range (see package
+// testport for why).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testport.Free(t)
 }
 
 // run starts a server in the foreground and stops it at cleanup (or

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hush-dns/hush/internal/testport"
 )
 
 // Helpers shared by the cmd/hush tests: starting hush serve in-process,
@@ -41,18 +43,28 @@ func (b *lockedBuffer) String() string {
 func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
+	// exited is closed when run returns, after code is set: both the
+	// wait below and the cleanup can see it (a channel that carried
+	// the code once left the cleanup waiting forever after hush exited
+	// early, hanging the whole test binary until its timeout).
+	exited := make(chan struct{})
+	var code int
 	stderr := &lockedBuffer{}
-	go func() { done <- run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, stderr) }()
+	go func() {
+		defer close(exited)
+		code = run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, stderr)
+	}()
+	servedOK := false
 	t.Cleanup(func() {
 		cancel()
-		if code := <-done; code != 0 {
+		<-exited
+		if servedOK && code != 0 {
 			t.Errorf("hush serve exited %d: %s", code, stderr.String())
 		}
 	})
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		select {
-		case code := <-done:
+		case <-exited:
 			t.Fatalf("hush serve exited %d before serving: %s", code, stderr.String())
 		default:
 		}
@@ -63,6 +75,7 @@ func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
 			}
 		}
 		if missing == "" {
+			servedOK = true
 			return stderr
 		}
 		if time.Now().After(deadline) {
@@ -78,24 +91,11 @@ func loopbackAddr(t *testing.T) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 }
 
-// freePort returns a loopback port free for UDP and TCP at this moment.
+// freePort returns a loopback port free for UDP and TCP at this moment,
+// below the ephemeral range (see package testport for why).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
+	return testport.Free(t)
 }
 
 // toolPackages are the Debian packages of the external programs the
