@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -63,28 +64,55 @@ func run(t *testing.T, out *bytes.Buffer, bin string, args ...string) (exited <-
 
 // waitUp asks addr over plain DNS until it answers or the server exits.
 // Waiting for a process to start listening has no event to wait on; the
-// retries are spaced out a little.
-func waitUp(t *testing.T, addr string, exited <-chan struct{}, out *bytes.Buffer) {
+// retries are spaced out a little. (addr's port is below the ephemeral
+// range, so a query can never come back from its own socket.)
+//
+// It returns false when the server exited because one of its ports was
+// taken between freePort and its bind; the caller starts it again on
+// fresh ports. Any other exit fails the test.
+func waitUp(t *testing.T, addr string, exited <-chan struct{}, out *bytes.Buffer) bool {
 	t.Helper()
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	for i := 0; i < 100; i++ {
 		select {
 		case <-exited:
+			if strings.Contains(strings.ToLower(out.String()), "address already in use") {
+				t.Logf("server exited, a port was taken; again on other ports:\n%s", out)
+				return false
+			}
 			t.Fatalf("server exited:\n%s", out)
 		default:
 		}
-		if _, _, err := c.Exchange(query("www.test", dns.TypeA), addr); err == nil {
-			return
+		if r, _, err := c.Exchange(query("www.test", dns.TypeA), addr); err == nil && r.Response {
+			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("server on %s never answered:\n%s", addr, out)
+	return false
 }
+
+// portAttempts is how many times a server is started on fresh ports
+// when one was taken before it bound it.
+const portAttempts = 5
 
 // startUnboundUpstream runs Unbound with tls-service-key/pem (DoT) and
 // https-port (DoH over HTTP/2, Debian's build has libnghttp2). idleMS is
 // its tcp-idle-timeout, announced with edns-tcp-keepalive.
 func startUnboundUpstream(t *testing.T, c testCert, idleMS int) realUpstream {
+	t.Helper()
+	for range portAttempts {
+		if u, ok := tryUnboundUpstream(t, c, idleMS); ok {
+			return u
+		}
+	}
+	t.Fatalf("unbound: ports taken %d times", portAttempts)
+	return realUpstream{}
+}
+
+// tryUnboundUpstream is one start for startUnboundUpstream.
+func tryUnboundUpstream(t *testing.T, c testCert, idleMS int) (realUpstream, bool) {
+	t.Helper()
 	bin := needTool(t, "unbound")
 	dir := t.TempDir()
 	certFile, keyFile := c.writePEM(t, dir)
@@ -129,13 +157,25 @@ remote-control:
 		tls:   net.JoinHostPort("127.0.0.1", strconv.Itoa(pt)),
 		https: net.JoinHostPort("127.0.0.1", strconv.Itoa(ph)),
 	}
-	waitUp(t, u.dns, exited, &out)
-	return u
+	return u, waitUp(t, u.dns, exited, &out)
 }
 
 // startKresdUpstream runs Knot Resolver with net.listen kind='tls' and
 // kind='doh2', answering test. from policy.ANSWER and refusing the rest.
 func startKresdUpstream(t *testing.T, c testCert) realUpstream {
+	t.Helper()
+	for range portAttempts {
+		if u, ok := tryKresdUpstream(t, c); ok {
+			return u
+		}
+	}
+	t.Fatalf("kresd: ports taken %d times", portAttempts)
+	return realUpstream{}
+}
+
+// tryKresdUpstream is one start for startKresdUpstream.
+func tryKresdUpstream(t *testing.T, c testCert) (realUpstream, bool) {
+	t.Helper()
 	bin := needTool(t, "kresd")
 	dir := t.TempDir()
 	certFile, keyFile := c.writePEM(t, dir)
@@ -171,8 +211,7 @@ policy.add(policy.all(policy.DENY))
 		tls:   net.JoinHostPort("127.0.0.1", strconv.Itoa(pt)),
 		https: net.JoinHostPort("127.0.0.1", strconv.Itoa(ph)),
 	}
-	waitUp(t, u.dns, exited, &out)
-	return u
+	return u, waitUp(t, u.dns, exited, &out)
 }
 
 // TestRealUpstreams resolves through Unbound and Knot Resolver over DoT
