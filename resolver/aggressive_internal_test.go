@@ -199,3 +199,24 @@ func TestNSECStoreBound(t *testing.T) {
 		t.Errorf("after a purge: count %d, want 0", got)
 	}
 }
+
+// TestKeysByteBound: the validated keys kept are bounded in bytes as well
+// as in zones, so that large key sets cannot make them hundreds of MB.
+func TestKeysByteBound(t *testing.T) {
+	r := aggrResolver(t)
+	big := make([]*dns.DNSKEY, 32)
+	for i := range big {
+		big[i] = &dns.DNSKEY{Hdr: dns.RR_Header{Name: "z.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET},
+			Flags: 257, Protocol: 3, Algorithm: dns.RSASHA256, PublicKey: strings.Repeat("A", 700)}
+	}
+	e := keyEntry{ks: dnssec.KeySet{Keys: big}, expires: time.Unix(1_800_000_000, 0)}
+	for i := range maxKeyEntries {
+		r.keys.Add(fmt.Sprintf("z%d.", i), e)
+	}
+	if got := r.keys.Weight(); got > maxKeyBytes || got < maxKeyBytes/2 {
+		t.Errorf("keys hold %d bytes, want at most %d and about that", got, maxKeyBytes)
+	}
+	if n := r.keys.Len(); n >= maxKeyEntries {
+		t.Errorf("keys hold %d sets of 32 large keys: the byte bound did not apply", n)
+	}
+}

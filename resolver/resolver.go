@@ -188,7 +188,8 @@ func newResolver(cfg Config) *Resolver {
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.sigs = dnssec.NewSigCache(dnssec.DefaultSigCacheEntries)
-	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
+	// 64 shards: each holds 256 KiB, far more than the largest key set.
+	r.keys = cache.NewWeighted(maxKeyBytes, maxKeyEntries, 64, nil, keyEntryBytes)
 	r.nsec = newNSECStore(&r.nsecHeld)
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
 	r.delegs = cache.NewSharded[string, delegEntry](4096, 0, nil)
