@@ -12,7 +12,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
 
-.PHONY: build run test vulncheck bench fuzz conformance conformance-update clean cross size-check install soak
+.PHONY: build run test vulncheck bench fuzz conformance conformance-update clean cross size-check router-tags router-mips-tags install soak
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/hush ./cmd/hush
@@ -93,25 +93,45 @@ conformance-update:
 
 # Router and server builds: static (no cgo), stripped (-s -w), without
 # build paths (-trimpath), version stamped. Each entry is
-# NAME:GOARCH:GOARM-or-GOMIPS; MIPS routers rarely have an FPU, so the
-# MIPS builds use soft float. Sizes are printed; `make size-check` holds
-# them to the budgets in packaging/size-check.sh.
-# CROSS_GCFLAGS=all=-l (no inlining) makes them about 9% smaller and
-# slower; it is not the default.
-CROSS_TARGETS ?= mipsle:mipsle:softfloat mips:mips:softfloat armv7:arm:7 armv6:arm:6 arm64:arm64: amd64:amd64:
-CROSS_LDFLAGS := -s -w $(LDFLAGS)
-CROSS_GCFLAGS ?=
+# NAME:GOARCH:GOARM-or-GOMIPS:PROFILE; MIPS routers rarely have an FPU,
+# so the MIPS builds use soft float. Sizes are printed; `make size-check`
+# holds them to the budgets in packaging/size-check.sh.
+# PROFILE router is what the OpenWRT package ships: ROUTER_TAGS leave out
+# hush demo (nodemo), client_golang (litemetrics: the same hush_* metrics
+# from a small registry of hush's own) and quic-go (noquic: no DNS over
+# QUIC, no HTTP/3), and ROUTER_GCFLAGS turns inlining off (-l, 11% smaller
+# and a little slower). PROFILE router-mips, for MIPS, whose code is 15%
+# bigger, also leaves out net/http (nohttp: no DNS over HTTPS, no metrics
+# listener; DoT remains). PROFILE full is the default build.
+ROUTER_TAGS      ?= nodemo litemetrics noquic
+ROUTER_MIPS_TAGS ?= $(ROUTER_TAGS) nohttp
+ROUTER_GCFLAGS   ?= all=-l
+CROSS_TARGETS    ?= mipsle:mipsle:softfloat:router-mips mips:mips:softfloat:router-mips armv7:arm:7:router armv6:arm:6:router arm64:arm64::router amd64:amd64::full
+CROSS_LDFLAGS  := -s -w $(LDFLAGS)
 
 cross:
 	@mkdir -p bin/cross
 	@set -e; for t in $(CROSS_TARGETS); do \
-		name=$${t%%:*}; rest=$${t#*:}; arch=$${rest%%:*}; variant=$${rest#*:}; \
-		out=bin/cross/hush-linux-$$name; \
+		name=$${t%%:*}; rest=$${t#*:}; arch=$${rest%%:*}; rest=$${rest#*:}; \
+		variant=$${rest%%:*}; profile=$${rest#*:}; \
+		out=bin/cross/hush-linux-$$name; tags=; gcflags=; \
+		case $$profile in \
+		router) tags="$(ROUTER_TAGS)"; gcflags="$(ROUTER_GCFLAGS)";; \
+		router-mips) tags="$(ROUTER_MIPS_TAGS)"; gcflags="$(ROUTER_GCFLAGS)";; \
+		esac; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$( [ $$arch = arm ] && echo $$variant ) \
 			GOMIPS=$$( case $$arch in mips*) echo $$variant;; esac ) \
-			$(GO) build -trimpath -gcflags "$(CROSS_GCFLAGS)" -ldflags "$(CROSS_LDFLAGS)" -o $$out ./cmd/hush; \
-		printf '%-24s %10d bytes\n' $$out $$(wc -c <$$out); \
+			$(GO) build -trimpath -tags "$$tags" -gcflags "$$gcflags" -ldflags "$(CROSS_LDFLAGS)" -o $$out ./cmd/hush; \
+		printf '%-24s %10d bytes  (%s)\n' $$out $$(wc -c <$$out) $$profile; \
 	done
+
+# The tags of the router builds, for scripts (packaging/ci.bash tests the
+# router builds under qemu with them).
+router-tags:
+	@echo $(ROUTER_TAGS)
+
+router-mips-tags:
+	@echo $(ROUTER_MIPS_TAGS)
 
 size-check: cross
 	packaging/size-check.sh bin/cross

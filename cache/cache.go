@@ -172,13 +172,18 @@ type Cache struct {
 
 // entry is one cached message or RRset. It is immutable once stored:
 // readers copy it with no lock held.
+//
+// Its fields are laid out to make 128 bytes, a size class of the Go
+// allocator, rather than the 136 (allocated as 144) that three separate
+// flags made: tens of thousands are live in a warm cache.
 type entry struct {
 	stored time.Time
 	ttl    uint32 // seconds from stored until expiry; > 0
 	meta   Meta
-	// prefetch is set once a reader was told to prefetch the entry
-	// (Meta.Prefetch); the only field that changes after storing.
-	prefetch atomic.Bool
+	// flags holds entryServfail and entryOpt, set before the entry is
+	// stored, and entryPrefetched, set once a reader was told to
+	// prefetch the entry (Meta.Prefetch): the only change after storing.
+	flags atomic.Uint32
 
 	// A message: packed with ID 0, TTLs already capped to ttl, as a
 	// client that set DO gets it. ttlOffs lists the offset of every TTL
@@ -187,12 +192,20 @@ type entry struct {
 	//
 	// An RRset (with its covering RRSIGs): packed as the answer section
 	// of a message with no question, compressed; TTLs are set on read.
-	wire     []byte
-	ttlOffs  []uint16
-	plain    plainCut
-	servfail bool
-	opt      bool // the message's additional section holds an OPT record
+	wire    []byte
+	ttlOffs []uint16
+	plain   plainCut
 }
+
+// entry.flags' bits.
+const (
+	entryServfail   = 1 << iota // the message is a SERVFAIL
+	entryOpt                    // its additional section holds an OPT record
+	entryPrefetched             // a reader was told to prefetch it
+)
+
+// servfail reports whether e is a cached SERVFAIL.
+func (e *entry) servfail() bool { return e.flags.Load()&entryServfail != 0 }
 
 // size is what e holds in bytes, as Config.MaxBytes counts it.
 func (e *entry) size(k key) int64 {
@@ -216,7 +229,7 @@ func (e *entry) remaining(now time.Time) (elapsed, left uint32, ok bool) {
 // stale reports whether e, expired at now, is still kept for
 // GetStaleMsg: an answer (not a SERVFAIL) expired less than staleFor ago.
 func (c *Cache) stale(e *entry, now time.Time) bool {
-	if c.staleFor <= 0 || e.servfail {
+	if c.staleFor <= 0 || e.servfail() {
 		return false
 	}
 	expired := e.stored.Add(time.Duration(e.ttl) * time.Second)

@@ -63,14 +63,20 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		return
 	}
 	e := &entry{
-		stored:   now,
-		ttl:      ttl,
-		meta:     meta,
-		wire:     wire,
-		ttlOffs:  offs,
-		servfail: m.Rcode == dns.RcodeServerFailure,
-		opt:      m.IsEdns0() != nil,
+		stored:  now,
+		ttl:     ttl,
+		meta:    meta,
+		wire:    wire,
+		ttlOffs: offs,
 	}
+	var flags uint32
+	if m.Rcode == dns.RcodeServerFailure {
+		flags |= entryServfail
+	}
+	if m.IsEdns0() != nil {
+		flags |= entryOpt
+	}
+	e.flags.Store(flags)
 	plain, ok := planPlain(wire, q.Qtype)
 	if !ok {
 		// Rare: pack the plain message on its own.
@@ -84,14 +90,14 @@ func (c *Cache) SetMsg(k Key, m *dns.Msg, meta Meta, now time.Time) {
 		plain = &plainView{wire: pw, ttlOffs: poffs}
 	}
 	e.plain = plain.compact()
-	if !e.servfail {
+	if !e.servfail() {
 		c.store.Add(ik, e)
 		return
 	}
 	c.store.AddIf(ik, e, func(old *entry) bool {
 		_, _, live := old.remaining(now)
 		// Nor does it replace an expired answer kept for serving stale.
-		return old.servfail || !live && !c.stale(old, now)
+		return old.servfail() || !live && !c.stale(old, now)
 	})
 }
 
@@ -297,7 +303,7 @@ const PrefetchMinTTL = 10
 // reader in the last tenth of a long enough TTL.
 func (e *entry) metaFor(elapsed uint32) Meta {
 	m := e.meta
-	if e.ttl >= PrefetchMinTTL && !e.servfail && (e.ttl-elapsed)*10 <= e.ttl && e.prefetch.CompareAndSwap(false, true) {
+	if e.ttl >= PrefetchMinTTL && !e.servfail() && (e.ttl-elapsed)*10 <= e.ttl && e.flags.Or(entryPrefetched)&entryPrefetched == 0 {
 		m.Prefetch = true
 	}
 	return m

@@ -89,6 +89,18 @@ func NewSharded[K comparable, V any](capacity, shards int, hash func(K) uint64) 
 	return s
 }
 
+// NewShardedEvict is NewSharded with onEvict called for every entry that
+// leaves: evicted, replaced by Add, removed or purged. It runs with the
+// shard locked: it must be quick and must not call back into s. Its use
+// is accounting for what the values hold.
+func NewShardedEvict[K comparable, V any](capacity, shards int, hash func(K) uint64, onEvict func(K, V)) *Sharded[K, V] {
+	s := NewSharded[K, V](capacity, shards, hash)
+	for i := range s.shards {
+		s.shards[i].lru.onEvict = onEvict
+	}
+	return s
+}
+
 // NewWeighted returns a Sharded bounded by weight rather than by count: the
 // sum of weight(k, v) over its entries never exceeds capacity (at least 1),
 // split equally between the shards. When maxEntries is above zero the
@@ -141,6 +153,10 @@ func NewWeighted[K comparable, V any](capacity int64, maxEntries, shards int, ha
 // and whether another entry was evicted. The caller holds sh.mu.
 func (sh *shard[K, V]) addLocked(k K, v V) (stored, evicted bool) {
 	if sh.weigh == nil {
+		if sh.lru.onEvict != nil {
+			// A replaced value leaves too (NewShardedEvict).
+			sh.lru.Remove(k)
+		}
 		return true, sh.lru.Add(k, v)
 	}
 	// Removing first runs the eviction callback for the old value, so

@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -274,5 +275,27 @@ func TestWeightedLRUOrder(t *testing.T) {
 	}
 	if got := s.Weight(); got != 10 {
 		t.Errorf("Weight() = %d, want 10", got)
+	}
+}
+
+// TestShardedEvict: NewShardedEvict's callback sees every value that
+// leaves, whichever way: eviction, replacement, Remove, RemoveIf,
+// RemoveFunc and Purge.
+func TestShardedEvict(t *testing.T) {
+	var left []int
+	s := NewShardedEvict[int, int](2, 1, func(k int) uint64 { return uint64(k) }, func(_, v int) { left = append(left, v) })
+	s.Add(1, 10)
+	s.Add(2, 20)
+	s.Add(3, 30) // evicts 1
+	s.Add(2, 21) // replaces 20
+	s.Remove(3)
+	s.Add(4, 40)
+	s.RemoveIf(4, func(int) bool { return true })
+	s.Add(5, 50)
+	s.RemoveFunc(func(k, _ int) bool { return k == 5 })
+	s.Purge() // 21
+	want := []int{10, 20, 30, 40, 50, 21}
+	if !slices.Equal(left, want) {
+		t.Errorf("values left: %v, want %v", left, want)
 	}
 }

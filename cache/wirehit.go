@@ -47,7 +47,7 @@ func (c *Cache) AppendWire(dst, name []byte, qtype, qclass uint16, do, cd bool, 
 		return dst, Meta{}, false
 	}
 	elapsed, _, live := e.remaining(now)
-	if !live || e.servfail || e.opt {
+	if !live || e.flags.Load()&(entryServfail|entryOpt) != 0 {
 		// An expired entry is dropped by the slow path's lookup, which
 		// has a key of its own to drop it by.
 		return dst, Meta{}, false

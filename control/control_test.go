@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -83,6 +84,11 @@ func start(t *testing.T, b Backend) string {
 	return path
 }
 
+func (f *fakeBackend) PortalOpen(_ context.Context, p Portal) error {
+	return f.record(fmt.Sprintf("portalopen %s %s %v", p.Resolver, p.Until.UTC().Format(time.RFC3339), p.Zones))
+}
+func (f *fakeBackend) PortalClose(context.Context) error { return f.record("portalclose") }
+
 func TestVerbs(t *testing.T) {
 	b := &fakeBackend{}
 	path := start(t, b)
@@ -113,6 +119,16 @@ func TestVerbs(t *testing.T) {
 		{"nta remove broken.example", "", "ntaremove broken.example.", ""},
 		{"nta list", "broken.example. until 2030-01-02T03:04:05Z\n", "ntalist", ""},
 		{"cache stats", "entries: 12\nbytes: 3456\ncapacity-bytes: 100000\nhits: 60\nmisses: 40\n", "cachestats", ""},
+		{"portal open 10.20.0.1", "portal window: every name to 10.20.0.1:53, unvalidated, until 2030-01-01T00:05:00Z\n", "portalopen 10.20.0.1:53 2030-01-01T00:05:00Z []", ""},
+		{"portal open [fe80::1%wlan0]:53", "", "", "want the network's resolver"},
+		{"portal open 192.168.1.1:5353 10m Portal.Example wifi.example.", "portal window: portal.example. wifi.example. to 192.168.1.1:5353, unvalidated, until 2030-01-01T00:10:00Z\n", "portalopen 192.168.1.1:5353 2030-01-01T00:10:00Z [portal.example. wifi.example.]", ""},
+		{"portal open 10.20.0.1 31m", "", "", "at most 30m"},
+		{"portal open 10.20.0.1 0s", "", "", "at most 30m"},
+		{"portal open 0.0.0.0", "", "", "not a unicast"},
+		{"portal open portal.example", "", "", "want the network's resolver"},
+		{"portal open 10.20.0.1 a..b", "", "", "not a domain name"},
+		{"portal close", "", "portalclose", ""},
+		{"portal", "", "", "verbs are"},
 		{"dump_cache", "", "", "verbs are"},
 		{"cache dump", "", "", "verbs are"},
 		{"flush", "", "", "verbs are"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,27 @@ type Backend interface {
 	NTARemove(ctx context.Context, name string) error
 	NTAList(ctx context.Context) ([]NTA, error)
 	CacheStats(ctx context.Context) (CacheStats, error)
+	// PortalOpen opens a captive-portal window: until p.Until, the names
+	// at or below p.Zones (every name when empty) go to p.Resolver, the
+	// network's own resolver, unvalidated and cached apart.
+	PortalOpen(ctx context.Context, p Portal) error
+	// PortalClose ends the window, if one is open.
+	PortalClose(ctx context.Context) error
 }
+
+// Portal is a captive-portal window (see Backend.PortalOpen).
+type Portal struct {
+	Resolver netip.AddrPort
+	Until    time.Time
+	Zones    []string
+}
+
+// Captive-portal windows: long enough to log in, short enough that a
+// forgotten one ends by itself.
+const (
+	DefaultPortalDuration = 5 * time.Minute
+	MaxPortalDuration     = 30 * time.Minute
+)
 
 // Counter is an aggregate count, named by what happened.
 type Counter struct {
@@ -48,6 +69,9 @@ type Status struct {
 	CacheEntries int
 	CacheBytes   int64
 	Counters     []Counter
+	// PortalUntil is when the captive-portal window closes; zero when
+	// none is open.
+	PortalUntil time.Time
 }
 
 // CacheStats is what the cache stats verb shows.
@@ -81,7 +105,8 @@ const Usage = `status
 flush NAME | flush zone NAME | flush all | flush infra
 reload
 nta add NAME [EXPIRY] | nta remove NAME | nta list
-cache stats`
+cache stats
+portal open RESOLVER [DURATION] [ZONE...] | portal close`
 
 func usage(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
@@ -89,16 +114,17 @@ func usage(format string, args ...any) error {
 
 // request is a parsed control line.
 type request struct {
-	verb  string // "status", "flush", "flush zone", ...
-	name  string
-	until time.Time
+	verb   string // "status", "flush", "flush zone", ...
+	name   string
+	until  time.Time
+	portal Portal
 }
 
 // parse parses the words of a request line. now is the clock NTA
 // expiries count from.
 func parse(words []string, now time.Time) (request, error) {
 	if len(words) == 0 {
-		return request{}, usage("no verb; verbs are status, flush, reload, nta, cache")
+		return request{}, usage("no verb; verbs are status, flush, reload, nta, cache, portal")
 	}
 	w := words[0]
 	args := words[1:]
@@ -132,6 +158,11 @@ func parse(words []string, now time.Time) (request, error) {
 			}
 		}
 		return request{verb: "nta add", name: name, until: until}, nil
+	case w == "portal" && len(args) == 1 && args[0] == "close":
+		return request{verb: "portal close"}, nil
+	case w == "portal" && len(args) >= 2 && args[0] == "open":
+		p, err := portal(args[1:], now)
+		return request{verb: "portal open", portal: p}, err
 	}
 	return request{}, usage("%q: verbs are\n%s", strings.Join(words, " "), Usage)
 }
@@ -180,6 +211,48 @@ func expiry(s string, now time.Time) (time.Time, error) {
 	return until, nil
 }
 
+// portal parses RESOLVER [DURATION] [ZONE...]: the resolver as an IP
+// address with an optional port (53), the duration (5m by default, at
+// most 30m) and the zones (none: every name).
+func portal(args []string, now time.Time) (Portal, error) {
+	ap, err := netip.ParseAddrPort(args[0])
+	if err != nil {
+		a, err2 := netip.ParseAddr(args[0])
+		if err2 != nil || a.Zone() != "" {
+			return Portal{}, usage("portal resolver %q: want the network's resolver as an IP address, optionally with :port", args[0])
+		}
+		ap = netip.AddrPortFrom(a, 53)
+	}
+	if ap.Addr().Zone() != "" {
+		return Portal{}, usage("portal resolver %q: want the network's resolver as an IP address without a zone", args[0])
+	}
+	if !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() || ap.Port() == 0 {
+		return Portal{}, usage("portal resolver %q is not a unicast address and port", args[0])
+	}
+	p := Portal{Resolver: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), Until: now.Add(DefaultPortalDuration)}
+	args = args[1:]
+	if len(args) > 0 {
+		if d, err := time.ParseDuration(args[0]); err == nil {
+			if d <= 0 || d > MaxPortalDuration {
+				return Portal{}, usage("portal duration %q: want more than 0 and at most %v", args[0], MaxPortalDuration)
+			}
+			p.Until = now.Add(d)
+			args = args[1:]
+		}
+	}
+	if len(args) > 16 {
+		return Portal{}, usage("portal: at most 16 zones")
+	}
+	for _, z := range args {
+		name, err := domain(z)
+		if err != nil {
+			return Portal{}, err
+		}
+		p.Zones = append(p.Zones, name)
+	}
+	return p, nil
+}
+
 // run does what r asks and returns the output lines (without the status
 // line).
 func run(ctx context.Context, b Backend, r request) (string, error) {
@@ -199,6 +272,9 @@ func run(ctx context.Context, b Backend, r request) (string, error) {
 		fmt.Fprintf(&sb, "cache-entries: %d\ncache-bytes: %d\n", st.CacheEntries, st.CacheBytes)
 		for _, c := range st.Counters {
 			fmt.Fprintf(&sb, "%s: %d\n", c.Name, c.Value)
+		}
+		if !st.PortalUntil.IsZero() {
+			fmt.Fprintf(&sb, "portal-window-until: %s\n", st.PortalUntil.UTC().Format(time.RFC3339))
 		}
 	case "cache stats":
 		cs, err := b.CacheStats(ctx)
@@ -232,6 +308,17 @@ func run(ctx context.Context, b Backend, r request) (string, error) {
 		for _, n := range ntas {
 			fmt.Fprintf(&sb, "%s until %s\n", n.Name, n.Until.UTC().Format(time.RFC3339))
 		}
+	case "portal open":
+		if err := b.PortalOpen(ctx, r.portal); err != nil {
+			return "", err
+		}
+		what := "every name"
+		if len(r.portal.Zones) > 0 {
+			what = strings.Join(r.portal.Zones, " ")
+		}
+		fmt.Fprintf(&sb, "portal window: %s to %s, unvalidated, until %s\n", what, r.portal.Resolver, r.portal.Until.UTC().Format(time.RFC3339))
+	case "portal close":
+		return "", b.PortalClose(ctx)
 	default:
 		return "", usage("unknown verb %q", r.verb)
 	}

@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every hush metric name.
@@ -100,7 +97,7 @@ const maxEDE = 30
 
 // Listener is the connection gauge of one listener. Its methods do
 // nothing on a nil Listener.
-type Listener struct{ open prometheus.Gauge }
+type Listener struct{ open gauge }
 
 // Opened counts a connection accepted.
 func (l *Listener) Opened() {
@@ -140,71 +137,58 @@ type Options struct {
 // methods are safe for concurrent use and do nothing on a nil *Metrics,
 // so that a hush without a metrics listener pays one nil check.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg registry
 
-	queries     [numTransports]prometheus.Counter
-	qtypes      []prometheus.Counter // len(qtypes)+1, the last is "other"
-	rcodes      [maxRcode + 2]prometheus.Counter
-	dnssec      [numStatuses]prometheus.Counter
-	ede         [maxEDE + 2]prometheus.Counter
-	policy      [numActions]prometheus.Counter
-	duration    prometheus.Histogram
-	cacheHits   prometheus.Counter
-	cacheMisses prometheus.Counter
-	stale       prometheus.Counter
-	rateLimited prometheus.Counter
-	upQueries   prometheus.Counter
-	upTimeouts  prometheus.Counter
-	upRTT       prometheus.Histogram
-	reloadsOK   prometheus.Counter
-	reloadsBad  prometheus.Counter
+	queries     [numTransports]counter
+	qtypes      []counter // len(qtypes)+1, the last is "other"
+	rcodes      [maxRcode + 2]counter
+	dnssec      [numStatuses]counter
+	ede         [maxEDE + 2]counter
+	policy      [numActions]counter
+	duration    histogram
+	cacheHits   counter
+	cacheMisses counter
+	stale       counter
+	rateLimited counter
+	upQueries   counter
+	upTimeouts  counter
+	upRTT       histogram
+	reloadsOK   counter
+	reloadsBad  counter
 	listeners   map[string]*Listener
 }
 
-func name(n string) string { return prometheus.BuildFQName(Namespace, "", n) }
+func name(n string) string { return Namespace + "_" + n }
 
 // New builds the metrics and registers them, with the Go runtime and
-// process collectors, in a registry of their own (never the global one).
-func New(opts Options) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), listeners: make(map[string]*Listener)}
-	m.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: name("build_info"),
-		Help: "Always 1; the labels give the hush version and the Go version it was built with.",
-	}, []string{"version", "goversion"})
-	build.WithLabelValues(opts.Version, runtime.Version()).Set(1)
-	m.reg.MustRegister(build)
+// process metrics, in a registry of their own (never a global one):
+// client_golang's, or with -tags litemetrics the small one of lite.go.
+func New(opts Options) *Metrics { return newWith(newRegistry(), opts) }
 
-	queries := m.counterVec("queries_total", "Queries received, by transport.", "transport")
-	for i := range m.queries {
-		m.queries[i] = queries.WithLabelValues(transportNames[i])
-	}
-	byType := m.counterVec("queries_by_qtype_total", "Queries received, by query type (a fixed set; the rest are other).", "qtype")
+func newWith(reg registry, opts Options) *Metrics {
+	m := &Metrics{reg: reg, listeners: make(map[string]*Listener)}
+	m.reg.buildInfo(name("build_info"),
+		"Always 1; the labels give the hush version and the Go version it was built with.",
+		opts.Version, runtime.Version())
+
+	copy(m.queries[:], m.counterVec("queries_total", "Queries received, by transport.", "transport", transportNames[:]))
+	typeNames := make([]string, 0, len(qtypes)+1)
 	for _, t := range qtypes {
-		m.qtypes = append(m.qtypes, byType.WithLabelValues(dns.TypeToString[t]))
+		typeNames = append(typeNames, dns.TypeToString[t])
 	}
-	m.qtypes = append(m.qtypes, byType.WithLabelValues("other"))
-	rcodes := m.counterVec("answers_total", "Answers sent, by response code.", "rcode")
+	m.qtypes = m.counterVec("queries_by_qtype_total", "Queries received, by query type (a fixed set; the rest are other).", "qtype", append(typeNames, "other"))
+	rcodeNames := make([]string, 0, maxRcode+2)
 	for i := 0; i <= maxRcode; i++ {
-		m.rcodes[i] = rcodes.WithLabelValues(rcodeLabel(i))
+		rcodeNames = append(rcodeNames, rcodeLabel(i))
 	}
-	m.rcodes[maxRcode+1] = rcodes.WithLabelValues("other")
-	dnssecs := m.counterVec("answers_dnssec_total", "Answers sent, by DNSSEC status.", "status")
-	for i := range m.dnssec {
-		m.dnssec[i] = dnssecs.WithLabelValues(statusNames[i])
-	}
-	ede := m.counterVec("answers_ede_total", "Extended DNS Errors (RFC 8914) sent, by INFO-CODE.", "code")
+	copy(m.rcodes[:], m.counterVec("answers_total", "Answers sent, by response code.", "rcode", append(rcodeNames, "other")))
+	copy(m.dnssec[:], m.counterVec("answers_dnssec_total", "Answers sent, by DNSSEC status.", "status", statusNames[:]))
+	edeNames := make([]string, 0, maxEDE+2)
 	for i := 0; i <= maxEDE; i++ {
-		m.ede[i] = ede.WithLabelValues(strconv.Itoa(i))
+		edeNames = append(edeNames, strconv.Itoa(i))
 	}
-	m.ede[maxEDE+1] = ede.WithLabelValues("other")
-	policy := m.counterVec("policy_answers_total", "Answers made by the filtering policy instead of resolution, by action.", "action")
-	for i := range m.policy {
-		m.policy[i] = policy.WithLabelValues(actionNames[i])
-	}
+	copy(m.ede[:], m.counterVec("answers_ede_total", "Extended DNS Errors (RFC 8914) sent, by INFO-CODE.", "code", append(edeNames, "other")))
+	copy(m.policy[:], m.counterVec("policy_answers_total", "Answers made by the filtering policy instead of resolution, by action.", "action", actionNames[:]))
 	m.duration = m.histogram("request_duration_seconds", "Time from a query's arrival to its answer.",
 		[]float64{.0005, .001, .005, .01, .05, .1, .25, .5, 1, 2, 5})
 	m.cacheHits = m.counter("cache_hits_total", "Queries answered from the cache.")
@@ -215,27 +199,18 @@ func New(opts Options) *Metrics {
 	m.upTimeouts = m.counter("upstream_timeouts_total", "Upstream queries that got no answer in time.")
 	m.upRTT = m.histogram("upstream_rtt_seconds", "Round-trip time of answered upstream queries.",
 		[]float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 1.5})
-	reloads := m.counterVec("reloads_total", "Configuration reloads, by result.", "result")
-	m.reloadsOK = reloads.WithLabelValues("ok")
-	m.reloadsBad = reloads.WithLabelValues("failed")
+	reloads := m.counterVec("reloads_total", "Configuration reloads, by result.", "result", []string{"ok", "failed"})
+	m.reloadsOK, m.reloadsBad = reloads[0], reloads[1]
 
-	conns := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: name("connections_open"),
-		Help: "Open client connections, by listener.",
-	}, []string{"listener"})
-	m.reg.MustRegister(conns)
-	for _, l := range opts.Listeners {
-		m.listeners[l] = &Listener{open: conns.WithLabelValues(l)}
+	conns := m.reg.gaugeVec(name("connections_open"), "Open client connections, by listener.", "listener", opts.Listeners)
+	for i, l := range opts.Listeners {
+		m.listeners[l] = &Listener{open: conns[i]}
 	}
 	if f := opts.CacheEntries; f != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: name("cache_entries"), Help: "Entries in the cache.",
-		}, f))
+		m.reg.gaugeFunc(name("cache_entries"), "Entries in the cache.", f)
 	}
 	if f := opts.CacheBytes; f != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: name("cache_size_bytes"), Help: "Estimated bytes held by the cache.",
-		}, f))
+		m.reg.gaugeFunc(name("cache_size_bytes"), "Estimated bytes held by the cache.", f)
 	}
 	return m
 }
@@ -259,27 +234,17 @@ func lower(s string) string {
 	return string(b)
 }
 
-func (m *Metrics) counter(n, help string) prometheus.Counter {
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name(n), Help: help})
-	m.reg.MustRegister(c)
-	return c
+func (m *Metrics) counter(n, help string) counter {
+	return m.reg.counterVec(name(n), help, "", []string{""})[0]
 }
 
-func (m *Metrics) counterVec(n, help, label string) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name(n), Help: help}, []string{label})
-	m.reg.MustRegister(c)
-	return c
+func (m *Metrics) counterVec(n, help, label string, values []string) []counter {
+	return m.reg.counterVec(name(n), help, label, values)
 }
 
-func (m *Metrics) histogram(n, help string, buckets []float64) prometheus.Histogram {
-	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name(n), Help: help, Buckets: buckets})
-	m.reg.MustRegister(h)
-	return h
+func (m *Metrics) histogram(n, help string, buckets []float64) histogram {
+	return m.reg.histogram(name(n), help, buckets)
 }
-
-// Registry returns the registry the metrics are registered in, for the
-// HTTP handler and for tests.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Listener returns the connection gauge of the listener registered under
 // name in Options.Listeners, or nil (whose methods do nothing) for any
@@ -428,12 +393,4 @@ func (m *Metrics) Totals() Totals {
 	t.UpstreamTimeouts = value(m.upTimeouts)
 	t.Stale = value(m.stale)
 	return t
-}
-
-func value(c prometheus.Counter) uint64 {
-	var d dto.Metric
-	if err := c.Write(&d); err != nil {
-		return 0
-	}
-	return uint64(d.GetCounter().GetValue())
 }

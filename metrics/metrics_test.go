@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package metrics
 
 import (
@@ -5,20 +7,37 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-func newTest() *Metrics {
-	return New(Options{
+// registries are the registries the tests run against: the lite one
+// always, client_golang's in the default build (prom_test.go).
+var registries = map[string]func() registry{
+	"lite": func() registry { return newLiteRegistry() },
+}
+
+// forEachRegistry runs f once per registry, as a subtest.
+func forEachRegistry(t *testing.T, f func(t *testing.T, newReg func() registry)) {
+	for name, nr := range registries {
+		t.Run(name, func(t *testing.T) { f(t, nr) })
+	}
+}
+
+func newTest() *Metrics { return newTestWith(newRegistry) }
+
+func newTestWith(newReg func() registry) *Metrics {
+	return newWith(newReg(), Options{
 		Version:   "test",
 		Listeners: []string{"dns-main", "tls-main"},
 		Sources: Sources{
@@ -54,34 +73,89 @@ func record(m *Metrics) {
 	m.Listener("never-registered").Opened()
 }
 
+// TestCounts reads the counts back from the exposition each registry
+// serves, so both are checked the same way, through what a scraper sees.
 func TestCounts(t *testing.T) {
-	m := newTest()
-	record(m)
-	for _, tc := range []struct {
-		name string
-		got  float64
-		want float64
-	}{
-		{"queries udp", testutil.ToFloat64(m.queries[UDP]), 1},
-		{"queries tls", testutil.ToFloat64(m.queries[TLS]), 1},
-		{"qtype A", testutil.ToFloat64(m.qtypes[qtypeIndex(dns.TypeA)]), 1},
-		{"qtype other", testutil.ToFloat64(m.qtypes[len(qtypes)]), 1},
-		{"rcode noerror", testutil.ToFloat64(m.rcodes[dns.RcodeSuccess]), 1},
-		{"rcode other", testutil.ToFloat64(m.rcodes[maxRcode+1]), 1},
-		{"secure", testutil.ToFloat64(m.dnssec[Secure]), 1},
-		{"ede 6", testutil.ToFloat64(m.ede[6]), 1},
-		{"ede other", testutil.ToFloat64(m.ede[maxEDE+1]), 1},
-		{"blocked", testutil.ToFloat64(m.policy[Blocked]), 1},
-		{"upstream queries", testutil.ToFloat64(m.upQueries), 3},
-		{"upstream timeouts", testutil.ToFloat64(m.upTimeouts), 1},
-		{"reloads failed", testutil.ToFloat64(m.reloadsBad), 1},
-		{"dns-main open", testutil.ToFloat64(m.listeners["dns-main"].open), 1},
-		{"tls-main open", testutil.ToFloat64(m.listeners["tls-main"].open), 0},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%s: got %v; want %v", tc.name, tc.got, tc.want)
+	forEachRegistry(t, func(t *testing.T, newReg func() registry) {
+		m := newTestWith(newReg)
+		record(m)
+		samples := parseExposition(t, exposition(t, m))
+		for _, tc := range []struct {
+			sample string
+			want   float64
+		}{
+			{`hush_queries_total{transport="udp"}`, 1},
+			{`hush_queries_total{transport="tls"}`, 1},
+			{`hush_queries_total{transport="quic"}`, 0},
+			{`hush_queries_by_qtype_total{qtype="A"}`, 1},
+			{`hush_queries_by_qtype_total{qtype="other"}`, 1},
+			{`hush_answers_total{rcode="noerror"}`, 1},
+			{`hush_answers_total{rcode="other"}`, 1},
+			{`hush_answers_dnssec_total{status="secure"}`, 1},
+			{`hush_answers_ede_total{code="6"}`, 1},
+			{`hush_answers_ede_total{code="other"}`, 1},
+			{`hush_policy_answers_total{action="blocked"}`, 1},
+			{`hush_upstream_queries_total`, 3},
+			{`hush_upstream_timeouts_total`, 1},
+			{`hush_cache_hits_total`, 1},
+			{`hush_reloads_total{result="failed"}`, 1},
+			{`hush_reloads_total{result="ok"}`, 1},
+			{`hush_connections_open{listener="dns-main"}`, 1},
+			{`hush_connections_open{listener="tls-main"}`, 0},
+			{`hush_cache_entries`, 42},
+			{`hush_cache_size_bytes`, 4096},
+			{`hush_request_duration_seconds_count`, 3},
+			{`hush_request_duration_seconds_bucket{le="0.005"}`, 2},
+			{`hush_request_duration_seconds_bucket{le="+Inf"}`, 3},
+			{`hush_request_duration_seconds_sum`, 1.003},
+			{`hush_upstream_rtt_seconds_bucket{le="0.01"}`, 0},
+			{`hush_upstream_rtt_seconds_bucket{le="0.025"}`, 1},
+			{`hush_build_info{goversion="` + runtime.Version() + `",version="test"}`, 1},
+		} {
+			got, ok := samples[tc.sample]
+			if !ok {
+				t.Errorf("%s: not in the exposition", tc.sample)
+			} else if math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("%s: got %v; want %v", tc.sample, got, tc.want)
+			}
 		}
+	})
+}
+
+// exposition scrapes m's handler.
+func exposition(t *testing.T, m *Metrics) string {
+	t.Helper()
+	h, err := Handler(m, "/metrics", NewHealth(func(context.Context) error { return nil }, time.Minute, nil))
+	if err != nil {
+		t.Fatal(err)
 	}
+	code, body := scrape(t, h, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: got %d; want 200", code)
+	}
+	return body
+}
+
+// parseExposition maps each sample of a text exposition, as written
+// (name and labels), to its value.
+func parseExposition(t *testing.T, body string) map[string]float64 {
+	t.Helper()
+	out := make(map[string]float64)
+	for _, line := range strings.Split(body, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			t.Fatalf("sample without a value: %q", line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
 
 func TestNilMetricsRecordsNothing(t *testing.T) {
@@ -90,63 +164,68 @@ func TestNilMetricsRecordsNothing(t *testing.T) {
 }
 
 func TestRecordingAllocatesNothing(t *testing.T) {
-	m := newTest()
-	l := m.Listener("dns-main")
-	allocs := testing.AllocsPerRun(1000, func() {
-		m.Query(UDP, dns.TypeAAAA)
-		m.Answer(dns.RcodeNameError, Insecure, 15, time.Millisecond)
-		m.CacheHit()
-		m.UpstreamQuery(time.Millisecond)
-		m.Policy(Blocked)
-		l.Opened()
-		l.Closed()
+	forEachRegistry(t, func(t *testing.T, newReg func() registry) {
+		m := newTestWith(newReg)
+		l := m.Listener("dns-main")
+		allocs := testing.AllocsPerRun(1000, func() {
+			m.Query(UDP, dns.TypeAAAA)
+			m.Answer(dns.RcodeNameError, Insecure, 15, time.Millisecond)
+			m.CacheHit()
+			m.UpstreamQuery(time.Millisecond)
+			m.Policy(Blocked)
+			l.Opened()
+			l.Closed()
+		})
+		if allocs != 0 {
+			t.Errorf("recording: got %v allocations per run; want 0", allocs)
+		}
 	})
-	if allocs != 0 {
-		t.Errorf("recording: got %v allocations per run; want 0", allocs)
-	}
 }
 
 // TestLabelValuesAreFixed gathers every metric after recording values
 // outside the fixed sets and checks that each hush label value belongs to
 // the set the package documents: nothing a client sends can become one.
 func TestLabelValuesAreFixed(t *testing.T) {
-	m := newTest()
-	record(m)
-	allowed := map[string]map[string]bool{
-		"transport": set(transportNames[:]...),
-		"qtype":     set("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "HTTPS", "SVCB", "DS", "DNSKEY", "CAA", "NAPTR", "ANY", "other"),
-		"rcode":     set("noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "yxdomain", "yxrrset", "nxrrset", "notauth", "notzone", "other"),
-		"status":    set(statusNames[:]...),
-		"action":    set(actionNames[:]...),
-		"listener":  set("dns-main", "tls-main"),
-		"result":    set("ok", "failed"),
-		"version":   set("test"),
-		"code":      set("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "other"),
-	}
-	fams, err := m.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if !strings.HasPrefix(f.GetName(), Namespace+"_") {
-			continue // the Go and process collectors' own
+	forEachRegistry(t, func(t *testing.T, newReg func() registry) {
+		m := newTestWith(newReg)
+		record(m)
+		allowed := map[string]map[string]bool{
+			"transport": set(transportNames[:]...),
+			"qtype":     set("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "HTTPS", "SVCB", "DS", "DNSKEY", "CAA", "NAPTR", "ANY", "other"),
+			"rcode":     set("noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "yxdomain", "yxrrset", "nxrrset", "notauth", "notzone", "other"),
+			"status":    set(statusNames[:]...),
+			"action":    set(actionNames[:]...),
+			"listener":  set("dns-main", "tls-main"),
+			"result":    set("ok", "failed"),
+			"version":   set("test"),
+			"code":      set("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "other"),
 		}
-		for _, metric := range f.GetMetric() {
-			for _, lp := range metric.GetLabel() {
-				if lp.GetName() == "goversion" {
+		for sample := range parseExposition(t, exposition(t, m)) {
+			if !strings.HasPrefix(sample, Namespace+"_") {
+				continue // the Go and process metrics' own
+			}
+			open := strings.IndexByte(sample, '{')
+			if open < 0 {
+				continue
+			}
+			name, labels := sample[:open], strings.TrimSuffix(sample[open+1:], "}")
+			for _, lp := range strings.Split(labels, ",") {
+				k, v, _ := strings.Cut(lp, "=")
+				v = strings.Trim(v, `"`)
+				if k == "goversion" || k == "le" {
 					continue
 				}
-				vals, ok := allowed[lp.GetName()]
+				vals, ok := allowed[k]
 				if !ok {
-					t.Errorf("%s: label %q is not in the documented set", f.GetName(), lp.GetName())
+					t.Errorf("%s: label %q is not in the documented set", name, k)
 					continue
 				}
-				if !vals[lp.GetValue()] {
-					t.Errorf("%s{%s=%q}: value not in the fixed set", f.GetName(), lp.GetName(), lp.GetValue())
+				if !vals[v] {
+					t.Errorf("%s{%s=%q}: value not in the fixed set", name, k, v)
 				}
 			}
 		}
-	}
+	})
 }
 
 func set(vs ...string) map[string]bool {
@@ -169,23 +248,25 @@ func scrape(t *testing.T, h http.Handler, path string) (int, string) {
 // on the exposition: names, suffixes, units and help texts as Prometheus
 // expects them.
 func TestPromtool(t *testing.T) {
-	promtool := RequireTool(t, "promtool")
-	m := newTest()
-	record(m)
-	h, err := Handler(m, "/metrics", NewHealth(func(context.Context) error { return nil }, time.Minute, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, body := scrape(t, h, "/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics: got %d; want 200", code)
-	}
-	for _, want := range []string{`hush_queries_total{transport="udp"} 1`, "hush_cache_entries 42", "go_goroutines", "process_resident_memory_bytes"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("exposition lacks %q", want)
+	forEachRegistry(t, func(t *testing.T, newReg func() registry) {
+		promtool := RequireTool(t, "promtool")
+		m := newTestWith(newReg)
+		record(m)
+		h, err := Handler(m, "/metrics", NewHealth(func(context.Context) error { return nil }, time.Minute, nil))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	CheckExposition(t, promtool, body)
+		code, body := scrape(t, h, "/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics: got %d; want 200", code)
+		}
+		for _, want := range []string{`hush_queries_total{transport="udp"} 1`, "hush_cache_entries 42", "go_goroutines", "process_resident_memory_bytes"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("exposition lacks %q", want)
+			}
+		}
+		CheckExposition(t, promtool, body)
+	})
 }
 
 // RequireTool returns the path of a command the test needs. It skips the
@@ -267,15 +348,17 @@ func TestHandlerPath(t *testing.T) {
 }
 
 func TestTotals(t *testing.T) {
-	m := newTest()
-	record(m)
-	got := m.Totals()
-	want := Totals{Queries: 2, CacheHits: 1, CacheMisses: 1, Servfail: 1, Blocked: 1, UpstreamQueries: 3, UpstreamTimeouts: 1, Stale: 1}
-	if got != want {
-		t.Errorf("Totals: got %+v; want %+v", got, want)
-	}
-	var nilM *Metrics
-	if got := nilM.Totals(); got != (Totals{}) {
-		t.Errorf("nil Totals: got %+v", got)
-	}
+	forEachRegistry(t, func(t *testing.T, newReg func() registry) {
+		m := newTestWith(newReg)
+		record(m)
+		got := m.Totals()
+		want := Totals{Queries: 2, CacheHits: 1, CacheMisses: 1, Servfail: 1, Blocked: 1, UpstreamQueries: 3, UpstreamTimeouts: 1, Stale: 1}
+		if got != want {
+			t.Errorf("Totals: got %+v; want %+v", got, want)
+		}
+		var nilM *Metrics
+		if got := nilM.Totals(); got != (Totals{}) {
+			t.Errorf("nil Totals: got %+v", got)
+		}
+	})
 }

@@ -36,15 +36,9 @@ openwrt() {
 
 cross() {
 	make --no-print-directory cross
-	# --report: the budgets are written down in size-check.sh, but the
-	# mipsle one (12 MB, the issue's) is not met: 12,976,321 bytes at
-	# 00:50 UTC on 6 Dec 2026, the same with and without package testing
-	# linked (CROSS_GCFLAGS=all=-l made it 11,796,673), and 19,726,529
-	# once metrics (Prometheus client, protobuf) and the other new
-	# features were wired in. Meeting it takes leaving features out of
-	# router builds; over-budget sizes are printed, not failed, until that
-	# is decided. Then drop --report.
-	packaging/size-check.sh --report bin/cross
+	# The budgets and ceilings, and why the MIPS ones are over budget,
+	# are in size-check.sh.
+	packaging/size-check.sh bin/cross
 	# Static, path-free and version-stamped, as go version -m records it.
 	local f want
 	want=$(git describe --always --dirty 2>/dev/null || echo dev)
@@ -84,25 +78,32 @@ SKIP_ALL='^(TestTLSBadClients|TestDoHSlowClient|TestDoQIdleTimeout|TestDoQIdlePi
 # go test's -skip splits its pattern at '/' into one pattern per subtest
 # level, so a subtest skip and a top-level skip cannot share one -skip:
 # cmd/hush runs on its own.
-qemu_go_test() { # QEMU SKIP-FOR-CMD/HUSH PACKAGES...
-	local qemu=$1 skip_cmd=$2 pkgs=()
-	shift 2
-	for p in $(go list "$@"); do
+#
+# The tests are built with the router builds' tags (make router-tags):
+# those are the binaries routers run. The full build's QUIC code is
+# tested natively by make test.
+# MIPS gets the router-mips tags (nohttp too), as make cross builds it.
+ROUTER_TAGS=$(make --no-print-directory -s router-tags)
+ROUTER_MIPS_TAGS=$(make --no-print-directory -s router-mips-tags)
+qemu_go_test() { # QEMU TAGS SKIP-FOR-CMD/HUSH PACKAGES...
+	local qemu=$1 tags=$2 skip_cmd=$3 pkgs=()
+	shift 3
+	for p in $(go list -tags "$tags" "$@"); do
 		[ "$p" = github.com/hush-dns/hush/cmd/hush ] || pkgs+=("$p")
 	done
 	if [ "${#pkgs[@]}" -gt 0 ]; then
-		go test -count=1 -short -exec "$qemu" -skip "$SKIP_ALL" "${pkgs[@]}"
+		go test -tags "$tags" -count=1 -short -exec "$qemu" -skip "$SKIP_ALL" "${pkgs[@]}"
 	fi
 	if go list "$@" | grep -qx github.com/hush-dns/hush/cmd/hush; then
-		go test -count=1 -short -exec "$qemu" ${skip_cmd:+-skip "$skip_cmd"} ./cmd/hush
+		go test -tags "$tags" -count=1 -short -exec "$qemu" ${skip_cmd:+-skip "$skip_cmd"} ./cmd/hush
 	fi
 }
 
 qemu_tests() {
-	GOARCH=mipsle GOMIPS=softfloat qemu_go_test qemu-mipsel-static "$SKIP_MIPS_CMD" ./...
-	GOARCH=arm64 qemu_go_test qemu-aarch64-static "" ./...
+	GOARCH=mipsle GOMIPS=softfloat qemu_go_test qemu-mipsel-static "$ROUTER_MIPS_TAGS" "$SKIP_MIPS_CMD" ./...
+	GOARCH=arm64 qemu_go_test qemu-aarch64-static "$ROUTER_TAGS" "" ./...
 	# Big-endian: the packages that parse and build wire format.
-	GOARCH=mips GOMIPS=softfloat qemu_go_test qemu-mips-static "" ./cache/... ./dnssec/... ./resolver/
+	GOARCH=mips GOMIPS=softfloat qemu_go_test qemu-mips-static "$ROUTER_MIPS_TAGS" "" ./cache/... ./dnssec/... ./resolver/
 }
 
 step "shellcheck" lint
@@ -110,4 +111,4 @@ step "OpenWRT init script" openwrt
 step "systemd unit" packaging/systemd/verify.sh
 step "make cross and size budget" cross
 step "unit tests under qemu (mipsle, arm64; mips: cache, dnssec, resolver)" qemu_tests
-step "mipsle binary under qemu answering the simulated internet" packaging/qemu-demo.bash bin/cross/hush-linux-mipsle qemu-mipsel-static
+step "mipsle binary under qemu answering the simulated internet" packaging/qemu-demo.bash bin/cross/hush-linux-mipsle qemu-mipsel-static bin/hush

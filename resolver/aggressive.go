@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hush-dns/hush/cache"
@@ -23,6 +24,13 @@ import (
 const (
 	maxNSECPerZone = 256
 	maxNSECZones   = 4096
+	// maxNSECHeld bounds the records (NSEC, NSEC3, their RRSIGs, and the
+	// wildcard RRsets) kept over all zones, 300 to 700 bytes each as Go
+	// values: about 20 to 45 MiB at most. The two bounds above allow a
+	// thousand times that (4,096 zones of 256 records and their
+	// signatures), which a signer of its own zones answering with a fresh
+	// NSEC for every name (RFC 4470) could make hush hold.
+	maxNSECHeld = 65536
 	// maxWildPerZone and maxWildRRs bound the wildcard RRsets kept per
 	// zone for synthesis, and the records in each.
 	maxWildPerZone = 16
@@ -43,6 +51,36 @@ type zoneNSEC struct {
 	nsec3   []nsec3Entry // in no order
 	soa     []dns.RR     // SOA and its RRSIGs
 	wild    []wildEntry  // in no order
+	// held counts the records kept over all zones (maxNSECHeld); nil
+	// for a zone on its own (tests), which counts nothing.
+	held *atomic.Int64
+	// gone marks a zone the store dropped: it keeps nothing more.
+	gone bool
+}
+
+// room reports whether another record may be kept.
+func (z *zoneNSEC) room() bool { return z.held == nil || z.held.Load() < maxNSECHeld }
+
+// count adds d records to the total held.
+func (z *zoneNSEC) count(d int) {
+	if z.held != nil && d != 0 {
+		z.held.Add(int64(d))
+	}
+}
+
+// recordsLocked is what z holds, in records.
+func (z *zoneNSEC) recordsLocked() int {
+	n := 0
+	for _, e := range z.entries {
+		n += 1 + len(e.sigs)
+	}
+	for _, e := range z.nsec3 {
+		n += 1 + len(e.sigs)
+	}
+	for _, e := range z.wild {
+		n += len(e.rrs)
+	}
+	return n
 }
 
 // wildEntry is a wildcard RRset of the zone, kept with the proof that
@@ -60,8 +98,15 @@ type nsec3Entry struct {
 	expires time.Time
 }
 
-func newNSECStore() *cache.Sharded[string, *zoneNSEC] {
-	return cache.NewSharded[string, *zoneNSEC](maxNSECZones, 0, nil)
+// newNSECStore makes the store of zones' records, counting in held what
+// they hold: a zone that leaves it (evicted, flushed) gives its count back.
+func newNSECStore(held *atomic.Int64) *cache.Sharded[string, *zoneNSEC] {
+	return cache.NewShardedEvict(maxNSECZones, 0, nil, func(_ string, z *zoneNSEC) {
+		z.mu.Lock()
+		defer z.mu.Unlock()
+		held.Add(-int64(z.recordsLocked()))
+		z.entries, z.nsec3, z.wild, z.gone = nil, nil, nil, true
+	})
 }
 
 // rememberNSEC keeps the validated NSEC RRsets of a Secure denial from
@@ -80,13 +125,19 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		}
 	}
 	zone = dns.CanonicalName(zone)
+	if r.nsecHeld.Load() >= maxNSECHeld {
+		r.sweepNSEC(now)
+	}
 	z, ok := r.nsec.Get(zone)
 	if !ok {
-		z = &zoneNSEC{}
+		z = &zoneNSEC{held: &r.nsecHeld}
 		r.nsec.Add(zone, z)
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if z.gone {
+		return
+	}
 	if len(soa) > 0 {
 		// A wildcard answer's proof comes without one: negative answers
 		// are synthesised only once a denial brought it.
@@ -109,20 +160,54 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		i, found := slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
 			return dnssec.CanonicalCompare(e.nsec.Hdr.Name, name)
 		})
-		if !found && len(z.entries) >= maxNSECPerZone {
+		if !found && (len(z.entries) >= maxNSECPerZone || !z.room()) {
 			// Full: make room by dropping what has expired.
-			z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool { return !now.Before(e.expires) })
+			z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool {
+				if now.Before(e.expires) {
+					return false
+				}
+				z.count(-1 - len(e.sigs))
+				return true
+			})
 			i, found = slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
 				return dnssec.CanonicalCompare(e.nsec.Hdr.Name, name)
 			})
 		}
 		switch {
 		case found:
+			z.count(len(e.sigs) - len(z.entries[i].sigs))
 			z.entries[i] = e
-		case len(z.entries) < maxNSECPerZone:
+		case len(z.entries) < maxNSECPerZone && z.room():
 			z.entries = slices.Insert(z.entries, i, e)
+			z.count(1 + len(e.sigs))
 		}
 	}
+}
+
+// nsecSweepEvery is the least time between two sweeps of the store.
+const nsecSweepEvery = 10 * time.Second
+
+// sweepNSEC drops the expired records of every zone when the store is
+// full (maxNSECHeld), at most once per nsecSweepEvery: a zone's expired
+// records otherwise go only when the zone gets new ones, and zones no
+// longer asked about would keep the room new zones need. It visits every
+// zone; the store holds at most maxNSECHeld records.
+func (r *Resolver) sweepNSEC(now time.Time) {
+	last := r.nsecSwept.Load()
+	if now.UnixNano()-last < int64(nsecSweepEvery) || !r.nsecSwept.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	r.nsec.Range(func(_ string, z *zoneNSEC) bool {
+		z.mu.Lock()
+		defer z.mu.Unlock()
+		before := z.recordsLocked()
+		live := func(t time.Time) bool { return now.Before(t) }
+		z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool { return !live(e.expires) })
+		z.nsec3 = slices.DeleteFunc(z.nsec3, func(e nsec3Entry) bool { return !live(e.expires) })
+		z.wild = slices.DeleteFunc(z.wild, func(e wildEntry) bool { return !live(e.expires) })
+		z.count(z.recordsLocked() - before)
+		return true
+	})
 }
 
 // addNSEC3Locked keeps e, replacing the record of the same owner or an
@@ -130,12 +215,14 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 func (z *zoneNSEC) addNSEC3Locked(e nsec3Entry, now time.Time) {
 	for i := range z.nsec3 {
 		if strings.EqualFold(z.nsec3[i].nsec3.Hdr.Name, e.nsec3.Hdr.Name) || !now.Before(z.nsec3[i].expires) {
+			z.count(len(e.sigs) - len(z.nsec3[i].sigs))
 			z.nsec3[i] = e
 			return
 		}
 	}
-	if len(z.nsec3) < maxNSECPerZone {
+	if len(z.nsec3) < maxNSECPerZone && z.room() {
 		z.nsec3 = append(z.nsec3, e)
+		z.count(1 + len(e.sigs))
 	}
 }
 
@@ -418,14 +505,19 @@ func signedBy(rrs []dns.RR, zone string) bool {
 func (z *zoneNSEC) addWild(e wildEntry, now time.Time) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if z.gone {
+		return
+	}
 	for i := range z.wild {
 		if z.wild[i].name == e.name && z.wild[i].rrtype == e.rrtype || !now.Before(z.wild[i].expires) {
+			z.count(len(e.rrs) - len(z.wild[i].rrs))
 			z.wild[i] = e
 			return
 		}
 	}
-	if len(z.wild) < maxWildPerZone {
+	if len(z.wild) < maxWildPerZone && z.room() {
 		z.wild = append(z.wild, e)
+		z.count(len(e.rrs))
 	}
 }
 

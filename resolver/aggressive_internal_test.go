@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,87 @@ func TestClosestEncloserNoCommonLabel(t *testing.T) {
 	}
 	if got := suffix("a.b.", 0); got != "." {
 		t.Errorf("suffix(a.b., 0) = %q, want .", got)
+	}
+}
+
+// TestNSECStoreBound: the records kept for aggressive use are counted
+// over all zones and stop at maxNSECHeld, however many zones send fresh
+// NSEC records; a zone that leaves the store (evicted past maxNSECZones,
+// or flushed) gives its count back, so the count is always what the
+// zones hold.
+func TestNSECStoreBound(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := aggrResolver(t)
+	denial := func(zone string, n int) *dns.Msg {
+		m := new(dns.Msg)
+		for i := range n {
+			owner := fmt.Sprintf("n%04d.%s", i, zone)
+			m.Ns = append(m.Ns,
+				&dns.NSEC{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+					NextDomain: fmt.Sprintf("n%04d.%s", i+1, zone), TypeBitMap: []uint16{dns.TypeA, dns.TypeRRSIG, dns.TypeNSEC}},
+				&dns.RRSIG{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: 300},
+					TypeCovered: dns.TypeNSEC, Algorithm: dns.ECDSAP256SHA256, Labels: 2, OrigTtl: 300,
+					Expiration: 1_900_000_000, Inception: 1_600_000_000, SignerName: zone, Signature: "AAAA"})
+		}
+		return m
+	}
+	recount := func() int64 {
+		var n int64
+		r.nsec.Range(func(_ string, z *zoneNSEC) bool {
+			z.mu.Lock()
+			n += int64(z.recordsLocked())
+			z.mu.Unlock()
+			return true
+		})
+		return n
+	}
+	// 160 zones of 256 records and their signatures: 81,920 records
+	// offered, more than the bound.
+	for i := range 160 {
+		r.rememberNSEC(fmt.Sprintf("z%d.", i), denial(fmt.Sprintf("z%d.", i), maxNSECPerZone), now)
+	}
+	if got := r.nsecHeld.Load(); got > maxNSECHeld || got < maxNSECHeld-2 {
+		t.Errorf("held %d records, want %d", got, maxNSECHeld)
+	}
+	if got, want := r.nsecHeld.Load(), recount(); got != want {
+		t.Errorf("count %d, zones hold %d", got, want)
+	}
+	// Once expired, records make room for new ones.
+	later := now.Add(time.Hour)
+	r.rememberNSEC("fresh.", denial("fresh.", 10), later)
+	if z, ok := r.nsec.Get("fresh."); !ok || len(z.entries) != 10 {
+		t.Errorf("a new zone kept nothing while the others' records had expired")
+	}
+	// Evictions (more zones than maxNSECZones) and a flush give back.
+	for i := range maxNSECZones {
+		r.rememberNSEC(fmt.Sprintf("small%d.", i), denial(fmt.Sprintf("small%d.", i), 1), later)
+	}
+	if got, want := r.nsecHeld.Load(), recount(); got != want {
+		t.Errorf("after evictions: count %d, zones hold %d", got, want)
+	}
+	r.nsec.Purge()
+	if got := r.nsecHeld.Load(); got != 0 {
+		t.Errorf("after a purge: count %d, want 0", got)
+	}
+}
+
+// TestKeysByteBound: the validated keys kept are bounded in bytes as well
+// as in zones, so that large key sets cannot make them hundreds of MB.
+func TestKeysByteBound(t *testing.T) {
+	r := aggrResolver(t)
+	big := make([]*dns.DNSKEY, 32)
+	for i := range big {
+		big[i] = &dns.DNSKEY{Hdr: dns.RR_Header{Name: "z.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET},
+			Flags: 257, Protocol: 3, Algorithm: dns.RSASHA256, PublicKey: strings.Repeat("A", 700)}
+	}
+	e := keyEntry{ks: dnssec.KeySet{Keys: big}, expires: time.Unix(1_800_000_000, 0)}
+	for i := range maxKeyEntries {
+		r.keys.Add(fmt.Sprintf("z%d.", i), e)
+	}
+	if got := r.keys.Weight(); got > maxKeyBytes || got < maxKeyBytes/2 {
+		t.Errorf("keys hold %d bytes, want at most %d and about that", got, maxKeyBytes)
+	}
+	if n := r.keys.Len(); n >= maxKeyEntries {
+		t.Errorf("keys hold %d sets of 32 large keys: the byte bound did not apply", n)
 	}
 }

@@ -26,6 +26,27 @@ const (
 	maxKeyTTL = time.Hour
 )
 
+// maxKeyEntries and maxKeyBytes bound the validated keys kept: in zones,
+// and in bytes as keyEntryBytes counts them. 32 large RSA keys a zone
+// (dnssec.Limits.MaxDNSKEYs) in each of 4,096 zones would be about 120
+// MB; zones of two or three keys take 0.5 to 1.5 KiB each, so the bytes
+// bind only a set of unusually large keys.
+const (
+	maxKeyEntries = 4096
+	maxKeyBytes   = 16 << 20
+)
+
+// keyEntryBytes is what a keys entry holds, roughly, as Go values: the
+// entry, its LRU node and map slot, the zone's name, and each key's record
+// with its owner and base64 key.
+func keyEntryBytes(zone string, e keyEntry) int64 {
+	n := 160 + len(zone)
+	for _, k := range e.ks.Keys {
+		n += 96 + len(k.Hdr.Name) + len(k.PublicKey)
+	}
+	return int64(n)
+}
+
 type keyEntry struct {
 	ks      dnssec.KeySet
 	expires time.Time

@@ -58,6 +58,8 @@ type Resolver struct {
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
 	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
+	nsecHeld     atomic.Int64                      // records nsec holds (maxNSECHeld)
+	nsecSwept    atomic.Int64                      // when sweepNSEC last ran, Unix ns
 	// glue keeps the addresses referrals gave for name server names (the
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
@@ -186,8 +188,9 @@ func newResolver(cfg Config) *Resolver {
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
 	r.sigs = dnssec.NewSigCache(dnssec.DefaultSigCacheEntries)
-	r.keys = cache.NewSharded[string, keyEntry](4096, 0, nil)
-	r.nsec = newNSECStore()
+	// 64 shards: each holds 256 KiB, far more than the largest key set.
+	r.keys = cache.NewWeighted(maxKeyBytes, maxKeyEntries, 64, nil, keyEntryBytes)
+	r.nsec = newNSECStore(&r.nsecHeld)
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
 	r.delegs = cache.NewSharded[string, delegEntry](4096, 0, nil)
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)

@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package transport
 
 import (
@@ -8,12 +10,11 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
 )
 
 // DoH defaults and limits.
@@ -163,16 +164,11 @@ type DoHServer struct {
 	path     string
 	altSvcMA time.Duration
 	limit    *connSlots
-	// handshakes counts QUIC connections not yet proven; they take no
-	// slot of limit until then.
-	handshakes *quicHandshakes
 
 	h12 *http.Server
-	h3  *http3.Server
+	h3  dohH3 // HTTP/3: doh_h3.go, or nothing with -tags noquic
 
-	tlsTCP  *tls.Config // ALPN h2, http/1.1
-	tlsQUIC *tls.Config // ALPN h3
-	quicCfg *quic.Config
+	tlsTCP *tls.Config // ALPN h2, http/1.1
 
 	work sync.Pool // *dohWork
 
@@ -181,13 +177,6 @@ type DoHServer struct {
 		v []string // nil until ServeQUIC runs
 	}
 }
-
-// dohTransport is a quic-go transport of DoHServer.ServeQUIC, as Shutdown
-// sees it: http3.Server stops its listener, Shutdown closes it last.
-type dohTransport struct{ *quic.Transport }
-
-func (t dohTransport) stop()  {}
-func (t dohTransport) close() { _ = t.Close() }
 
 // dohWork is what one request needs, pooled: the response scratch, the
 // query message (replaced when a handler takes it) and the buffer the
@@ -224,7 +213,6 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	c := &s.cfg
 	// A new connection's first request comes after its handshake.
 	s.limit = newConnSlots(c.MaxConns, perClient, c.IdleTimeout, c.TLSHandshakeTimeout+c.IdleTimeout).withEvents(c.Events)
-	s.handshakes = newQUICHandshakes(s.cfg.MaxConns, perClient)
 	s.work.New = func() any {
 		return &dohWork{sc: newScratch(), q: new(dns.Msg), buf: make([]byte, tcpMaxSize+1)}
 	}
@@ -233,7 +221,6 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 	// DoH speaks what net/http serves, whatever tlsConfig offers.
 	tc.NextProtos = []string{"h2", "http/1.1"}
 	s.tlsTCP = tc
-	s.tlsQUIC = http3.ConfigureTLSConfig(tc.Clone())
 
 	var protos http.Protocols
 	protos.SetHTTP1(true)
@@ -258,28 +245,7 @@ func NewDoHServer(cfg Config, tlsConfig *tls.Config, opts DoHOptions) *DoHServer
 			MaxReceiveBufferPerConnection: 1 << 20,
 		},
 	}
-	s.quicCfg = &quic.Config{
-		// quic-go gives up on a handshake after twice this.
-		HandshakeIdleTimeout:  max(c.TLSHandshakeTimeout/2, time.Millisecond),
-		MaxIdleTimeout:        c.IdleTimeout,
-		MaxIncomingStreams:    int64(c.MaxInFlightPerConn),
-		MaxIncomingUniStreams: dohMaxUniStreams,
-		// Replaying a DNS query reveals nothing the first copy did
-		// not, and hush answers it the same way (RFC 8484 §7 leaves
-		// this to the server). A 0-RTT request that needs the handler
-		// waits for the handshake (see ServeHTTP).
-		Allow0RTT: true,
-	}
-	s.h3 = &http3.Server{
-		Handler:        s,
-		MaxHeaderBytes: dohMaxHeaderBytes,
-		IdleTimeout:    c.IdleTimeout,
-		// ServeHTTP needs the connection to wait for its handshake.
-		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
-			ctx = context.WithValue(ctx, dohQUICConnKey{}, c)
-			return context.WithValue(ctx, dohSlotKey{}, c.Context().Value(dohSlotKey{}))
-		},
-	}
+	s.initH3(tc, perClient)
 	return s
 }
 
@@ -292,63 +258,6 @@ func (s *DoHServer) Serve(l net.Listener) error {
 		return err
 	}
 	err := s.h12.Serve(tls.NewListener(&limitListener{Listener: l, limit: s.limit}, s.tlsTCP))
-	if errors.Is(err, http.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	if err != nil {
-		return fmt.Errorf("transport: doh: %w", err)
-	}
-	return nil
-}
-
-// ServeQUIC serves HTTP/3 on the UDP socket pc until Shutdown, then
-// returns ErrServerClosed. From then on the HTTP/1.1 and HTTP/2 responses
-// advertise h3 on pc's port with Alt-Svc. Shutdown does not close pc.
-func (s *DoHServer) ServeQUIC(pc net.PacketConn) error {
-	if err := s.check(); err != nil {
-		return err
-	}
-	tr := &quic.Transport{
-		Conn: pc,
-		ConnContext: func(ctx context.Context, ci *quic.ClientInfo) (context.Context, error) {
-			ctx, err := s.handshakes.connContext(ctx, ci)
-			if err != nil {
-				return nil, err
-			}
-			// Filled in once the handshake completes (see
-			// quicLimitListener.admit).
-			return context.WithValue(ctx, dohSlotKey{}, new(slotRef)), nil
-		},
-		VerifySourceAddress: s.handshakes.verifySourceAddress,
-	}
-	if !s.life.addListener(dohTransport{tr}, false) {
-		return ErrServerClosed
-	}
-	ln, err := tr.ListenEarly(s.tlsQUIC, s.quicCfg)
-	if err != nil {
-		if s.life.closing.Load() {
-			// Shutdown closed tr under us.
-			return ErrServerClosed
-		}
-		return fmt.Errorf("transport: doh: quic listen: %w", err)
-	}
-	defer ln.Close()
-	if ap := addrPortOf(pc.LocalAddr()); ap.Port() != 0 {
-		v := []string{fmt.Sprintf(`h3=":%d"; ma=%d`, ap.Port(), int(s.altSvcMA.Seconds()))}
-		s.altSvc.Lock()
-		s.altSvc.v = v
-		s.altSvc.Unlock()
-		// Once this socket serves no more, HTTP/3 is not on offer
-		// there: clients told so would try it and wait in vain.
-		defer func() {
-			s.altSvc.Lock()
-			if s.altSvc.v != nil && &s.altSvc.v[0] == &v[0] {
-				s.altSvc.v = nil
-			}
-			s.altSvc.Unlock()
-		}()
-	}
-	err = s.h3.ServeListener(&quicLimitListener{ln: ln, limit: s.limit})
 	if errors.Is(err, http.ErrServerClosed) {
 		return ErrServerClosed
 	}
@@ -382,8 +291,7 @@ func (s *DoHServer) Shutdown(ctx context.Context) error {
 	s.life.begin()
 	h12 := make(chan error, 1)
 	go func() { h12 <- s.h12.Shutdown(ctx) }()
-	h3 := make(chan error, 1)
-	go func() { h3 <- s.h3.Shutdown(ctx) }()
+	h3 := s.shutdownH3(ctx)
 
 	err := s.life.wait(ctx)
 	if e := <-h12; e != nil {
@@ -400,9 +308,30 @@ func (s *DoHServer) Shutdown(ctx context.Context) error {
 		}
 		linger.Stop()
 	}
-	// h3.Shutdown closes what is left by itself only when ctx ends.
-	_ = s.h3.Close()
+	s.closeH3()
 	<-h3
 	s.life.end(false)
 	return err
+}
+
+// What a reload changes (see live.go).
+
+// SetAllowClients replaces Config.AllowClients for requests read from now
+// on (DoH judges each request by its connection's address).
+func (s *DoHServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetConnLimits replaces Config.MaxConns and, for HTTP/1.1, HTTP/2 and
+// HTTP/3 together, the per-client cap (DoHOptions.MaxConnsPerClient
+// included); see TCPServer.SetConnLimits. The caps on QUIC handshakes
+// follow.
+func (s *DoHServer) SetConnLimits(maxConns, perClient int) {
+	c := Config{MaxConns: maxConns, MaxConnsPerClient: perClient}.withDefaults()
+	s.limit.setLimits(c.MaxConns, c.MaxConnsPerClient)
+	s.setH3Limits(c.MaxConns, c.MaxConnsPerClient)
+}
+
+// SetIdentity replaces Config.Chaos and Config.NSID; see
+// UDPServer.SetIdentity.
+func (s *DoHServer) SetIdentity(chaos map[string]string, nsid []byte) {
+	s.pipe.ident.Store(newIdentity(chaos, nsid))
 }

@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package transport
 
 import (
@@ -8,8 +10,6 @@ import (
 	"net"
 	"regexp"
 	"sync/atomic"
-
-	"github.com/quic-go/quic-go"
 )
 
 // limitListener closes, at once and before any TLS, the connections over
@@ -92,52 +92,6 @@ func holdSlot(ctx context.Context) func() {
 	sl.hold()
 	return sl.done
 }
-
-// quicLimitListener is limitListener for QUIC. A QUIC connection is
-// accepted before its handshake completes (so that 0-RTT requests can be
-// read), when its client address may still be forged: it takes a slot of
-// limit, which TCP shares, only once the handshake has proved the
-// address, and until then counts in the server's quicHandshakes, which
-// is keyed by nobody. A connection over the caps is closed with
-// H3_EXCESSIVE_LOAD; the others are counted until their context ends.
-type quicLimitListener struct {
-	ln    *quic.EarlyListener
-	limit *connSlots
-}
-
-func (l *quicLimitListener) Accept(ctx context.Context) (*quic.Conn, error) {
-	c, err := l.ln.Accept(ctx)
-	if err != nil {
-		return nil, err
-	}
-	go l.admit(c)
-	return c, nil
-}
-
-// admit waits for c's handshake (HandshakeIdleTimeout bounds the wait),
-// moves c from the handshake count to limit, or closes it when limit is
-// full. The handshake being complete, the client sees the error code (RFC
-// 9000 §10.2.3 hides it before).
-func (l *quicLimitListener) admit(c *quic.Conn) {
-	select {
-	case <-c.HandshakeComplete():
-	case <-c.Context().Done():
-		return
-	}
-	handshakeDone(c)
-	sl, ok := l.limit.acquire(addrOf(c.RemoteAddr()), func() { _ = c.CloseWithError(h3NoError, "idle") })
-	if !ok {
-		_ = c.CloseWithError(h3ExcessiveLoad, "too many connections")
-		return
-	}
-	if ref, ok := c.Context().Value(dohSlotKey{}).(*slotRef); ok {
-		ref.Store(sl)
-	}
-	context.AfterFunc(c.Context(), sl.release)
-}
-
-func (l *quicLimitListener) Addr() net.Addr { return l.ln.Addr() }
-func (l *quicLimitListener) Close() error   { return l.ln.Close() }
 
 // httpErrorLog receives net/http's error log (one Write per line). TLS
 // handshake failures and broken HTTP/2 prefaces are the client's business

@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package transport
 
 import (
@@ -11,7 +13,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/quic-go/quic-go"
 )
 
 // ServeHTTP answers one DoH request; see DoHServer for the rules.
@@ -147,23 +148,6 @@ func (s *DoHServer) resolve(ctx context.Context, wk *dohWork, raw []byte, allowe
 		cancel()
 	}
 	return out, 0
-}
-
-// dohQUICConnKey is the context key of an HTTP/3 request's QUIC connection.
-type dohQUICConnKey struct{}
-
-// dohHandshakeOf is nil for a request over TCP, whose address TCP's
-// handshake proved; for HTTP/3, its connection's HandshakeComplete.
-// A request over HTTP/3 without its connection, which cannot happen, is
-// never proven.
-func dohHandshakeOf(r *http.Request) <-chan struct{} {
-	if r.ProtoMajor < 3 {
-		return nil
-	}
-	if c, ok := r.Context().Value(dohQUICConnKey{}).(*quic.Conn); ok {
-		return c.HandshakeComplete()
-	}
-	return make(chan struct{})
 }
 
 // remoteAddr is the client's address as the connection gives it (net/http

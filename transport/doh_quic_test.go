@@ -1,3 +1,5 @@
+//go:build !noquic
+
 package transport
 
 import (
@@ -203,7 +205,7 @@ func TestDoHForgedQUICLeavesTCPSlots(t *testing.T) {
 	// server demand Retries (from an eighth of the cap on), which the
 	// forgers cannot answer: at least one is counted, the rest retried.
 	dohWaitFor(t, "the forged handshakes", func() bool {
-		return ts.s.handshakes.inProgress()+ts.s.limit.open() >= 1 && ts.s.handshakes.retries.Load() > 0
+		return ts.s.h3.handshakes.inProgress()+ts.s.limit.open() >= 1 && ts.s.h3.handshakes.retries.Load() > 0
 	})
 	if n := ts.s.limit.open(); n != 0 {
 		t.Errorf("forged QUIC connections hold %d connection slots, want 0", n)
@@ -214,7 +216,7 @@ func TestDoHForgedQUICLeavesTCPSlots(t *testing.T) {
 			t.Errorf("%s during forged handshakes: %s", proto, dns.RcodeToString[r.Rcode])
 		}
 	}
-	if n := ts.s.handshakes.inProgress(); n > 3 {
+	if n := ts.s.h3.handshakes.inProgress(); n > 3 {
 		t.Errorf("%d handshakes under way, want the forged ones that came before the Retries (and perhaps the h3 client's)", n)
 	}
 }
@@ -314,7 +316,7 @@ func TestDoHShutdownClosesLingeringH3(t *testing.T) {
 	}()
 	defer func() { <-blind }()
 	defer bcancel()
-	dohWaitFor(t, "both connections", func() bool { return s.handshakes.inProgress()+s.limit.open() >= 2 })
+	dohWaitFor(t, "both connections", func() bool { return s.h3.handshakes.inProgress()+s.limit.open() >= 2 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

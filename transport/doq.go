@@ -1,3 +1,5 @@
+//go:build !noquic
+
 package transport
 
 import (
@@ -5,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -12,29 +15,10 @@ import (
 	"github.com/quic-go/quic-go"
 )
 
-// ALPNDoQ is the ALPN protocol ID of DNS over QUIC (RFC 9250 §4.1).
-const ALPNDoQ = "doq"
-
-// DoQ error codes (RFC 9250 §4.3), used both as QUIC application error
-// codes when a connection is closed and as stream error codes when one
-// stream is reset. They are untyped so that they fit both quic-go types.
-const (
-	// DoQNoError: no error; the code a connection is closed with when
-	// the server shuts down or the client has gone idle.
-	DoQNoError = 0x0
-	// DoQInternalError: the server could not produce an answer.
-	DoQInternalError = 0x1
-	// DoQProtocolError: the peer broke RFC 9250 (§4.3.3); the connection
-	// is closed with it.
-	DoQProtocolError = 0x2
-	// DoQRequestCancelled: the client cancelled its query (§4.3.1).
-	DoQRequestCancelled = 0x3
-	// DoQExcessiveLoad: a connection is closed because the server has
-	// Config.MaxConns of them already.
-	DoQExcessiveLoad = 0x4
-	// DoQUnspecifiedError: an error with no better code.
-	DoQUnspecifiedError = 0x5
-)
+// QUIC reports whether this build has QUIC: DNS over QUIC and HTTP/3.
+// Builds with -tags noquic (the router builds of make cross) leave
+// quic-go out.
+const QUIC = true
 
 // DoQServer answers DNS queries over QUIC (DoQ, RFC 9250): TLS 1.3 inside
 // QUIC with ALPN "doq", one query per client-initiated bidirectional
@@ -229,3 +213,23 @@ func (s *DoQServer) listen(pc net.PacketConn) (*doqListener, error) {
 // contexts, closes everything the same way and returns ctx's error
 // without waiting further.
 func (s *DoQServer) Shutdown(ctx context.Context) error { return s.life.shutdown(ctx) }
+
+// What a reload changes (see live.go).
+
+// SetAllowClients replaces Config.AllowClients for connections accepted
+// from now on; see UDPServer.SetAllowClients.
+func (s *DoQServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetConnLimits replaces Config.MaxConns and Config.MaxConnsPerClient;
+// see TCPServer.SetConnLimits. The caps on QUIC handshakes follow.
+func (s *DoQServer) SetConnLimits(maxConns, perClient int) {
+	c := Config{MaxConns: maxConns, MaxConnsPerClient: perClient}.withDefaults()
+	s.limit.setLimits(c.MaxConns, c.MaxConnsPerClient)
+	s.handshakes.setLimits(c.MaxConns, c.MaxConnsPerClient)
+}
+
+// SetIdentity replaces Config.Chaos and Config.NSID; see
+// UDPServer.SetIdentity.
+func (s *DoQServer) SetIdentity(chaos map[string]string, nsid []byte) {
+	s.pipe.ident.Store(newIdentity(chaos, nsid))
+}

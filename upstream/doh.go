@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package upstream
 
 import (
@@ -19,8 +21,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
 )
 
 const dnsMessage = "application/dns-message"
@@ -28,6 +28,11 @@ const dnsMessage = "application/dns-message"
 // h3HoldDown is how long an HTTP/3 endpoint learnt from Alt-Svc is left
 // alone after it failed; HTTP/2 carries the queries meanwhile.
 const h3HoldDown = 5 * time.Minute
+
+// httpBuilt: this build has DNS over HTTPS (see doh_off.go).
+const httpBuilt = true
+
+var errNoHTTP error // never returned when httpBuilt
 
 // doh is an https:// upstream (RFC 8484): POST with the message (ID 0,
 // §4.1) as an application/dns-message body. HTTP/2 by default, through
@@ -47,7 +52,7 @@ type doh struct {
 	counters
 
 	h2 *http.Client
-	h3 *http3.Transport // nil until needed
+	h3 h3Client // nil in a build without QUIC (-tags noquic)
 
 	h3mu   sync.Mutex
 	h3url  string    // h3mu guards; "" when HTTP/3 is not in use
@@ -83,28 +88,7 @@ func newDoH(s Spec, opts Options) *doh {
 	if s.HTTP3 {
 		u.h3url = u.url
 	}
-	u.h3 = &http3.Transport{
-		TLSClientConfig: conf.Clone(),
-		QUICConfig: &quic.Config{
-			MaxIdleTimeout:       opts.idle(),
-			HandshakeIdleTimeout: 5 * time.Second,
-		},
-		DisableCompression: true,
-		// As on HTTP/2: quic-go would take 10 MiB of headers per
-		// response, which an upstream could make hush hold for every
-		// query in flight.
-		MaxResponseHeaderBytes: 16 << 10,
-		Dial: func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
-			c, err := quic.DialAddrEarly(ctx, addr, tc, qc)
-			if err == nil {
-				u.dials.Add(1)
-				if c.ConnectionState().TLS.DidResume {
-					u.resumed.Add(1)
-				}
-			}
-			return c, err
-		},
-	}
+	u.h3 = newH3(u, conf)
 	return u
 }
 
@@ -114,6 +98,9 @@ func (u *doh) String() string { return u.spec.String() }
 func (u *doh) Close() error {
 	u.closed.Store(true)
 	u.h2.CloseIdleConnections()
+	if u.h3 == nil {
+		return nil
+	}
 	return u.h3.Close()
 }
 
@@ -186,13 +173,7 @@ func (u *doh) post(ctx context.Context, q *dns.Msg, wire []byte, url string, h3 
 	req.Header.Set("Accept", dnsMessage)
 	var resp *http.Response
 	if h3 {
-		// An HTTP/3 connection already there counts as reused.
-		resp, err = u.h3.RoundTripOpt(req, http3.RoundTripOpt{OnlyCachedConn: true})
-		if errors.Is(err, http3.ErrNoCachedConn) {
-			resp, err = u.h3.RoundTrip(req)
-		} else {
-			reused = true
-		}
+		resp, reused, err = u.h3.roundTrip(req)
 	} else {
 		resp, err = u.h2.Do(req)
 	}
@@ -235,7 +216,7 @@ func (u *doh) noteAltSvc(v string) {
 		return
 	}
 	port, ok := altSvcH3(v, u.spec.Addr.Addr())
-	if !ok {
+	if !ok || u.h3 == nil {
 		return
 	}
 	u.h3mu.Lock()
@@ -275,4 +256,20 @@ func altSvcH3(v string, addr netip.Addr) (uint16, bool) {
 		return uint16(p), true
 	}
 	return 0, false
+}
+
+// ResetConnections implements Pool's optional interface. The HTTP/3
+// endpoint learnt from Alt-Svc is forgotten too: the next response says
+// again whether it is on offer.
+func (u *doh) ResetConnections() {
+	u.h2.CloseIdleConnections()
+	if u.h3 != nil {
+		u.h3.CloseIdleConnections()
+	}
+	u.h3mu.Lock()
+	if !u.h3only {
+		u.h3url = ""
+	}
+	u.h3down = time.Time{}
+	u.h3mu.Unlock()
 }

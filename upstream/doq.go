@@ -1,3 +1,5 @@
+//go:build !noquic
+
 package upstream
 
 import (
@@ -251,4 +253,20 @@ func (u *doq) exchangeOn(ctx context.Context, conn *quic.Conn, q *dns.Msg, wire 
 		return nil, err
 	}
 	return r, nil
+}
+
+// quicBuilt: this build has DNS over QUIC and HTTP/3 (see doq_off.go).
+const quicBuilt = true
+
+var errNoQUIC error // never returned when quicBuilt
+
+// ResetConnections implements Pool's optional interface.
+func (u *doq) ResetConnections() {
+	u.mu.Lock()
+	c := u.conn
+	u.conn = nil
+	u.mu.Unlock()
+	if c != nil {
+		c.CloseWithError(doqNoError, "")
+	}
 }

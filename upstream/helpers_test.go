@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -234,6 +235,9 @@ func query(name string, qtype uint16) *dns.Msg {
 func mustUp(t *testing.T, raw string, opts Options) Upstream {
 	t.Helper()
 	s, err := Parse(raw)
+	if errors.Is(err, errNoQUIC) && !quicBuilt || errors.Is(err, errNoHTTP) && !httpBuilt {
+		t.Skipf("not in this build: %v", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

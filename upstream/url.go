@@ -100,6 +100,12 @@ func parse(raw string) (Spec, error) {
 	if port == 0 {
 		return Spec{}, fmt.Errorf("unknown scheme %q: want dns://, tls://, https:// or quic://", scheme)
 	}
+	if scheme == "quic" && !quicBuilt {
+		return Spec{}, errNoQUIC
+	}
+	if scheme == "https" && !httpBuilt {
+		return Spec{}, errNoHTTP
+	}
 	// The fragment (#NAME) and the parameters (?...) may come in either
 	// order: RFC 3986 puts the query first, Unbound users write the name
 	// right after the address.
@@ -176,6 +182,9 @@ func parse(raw string) (Spec, error) {
 				}
 				switch v {
 				case "", "1", "true", "yes":
+					if !quicBuilt {
+						return Spec{}, errNoQUIC
+					}
 					sp.HTTP3 = true
 				case "0", "false", "no":
 					sp.HTTP3 = false

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/hush-dns/hush/transport"
 )
 
 // ddrTTL is the TTL of the DDR records: clients keep the upgrade that
@@ -39,6 +41,9 @@ func designatedResolvers(urls []listenURL, leaf *x509.Certificate) []*dns.SVCB {
 			alpn, defaultPort = []string{"dot"}, 853
 		case "https":
 			alpn, defaultPort, path = []string{"h2", "h3"}, 443, u.Path
+			if !transport.QUIC {
+				alpn = alpn[:1]
+			}
 		case "quic":
 			alpn, defaultPort = []string{"doq"}, 853
 		default:

@@ -23,7 +23,7 @@ func TestDesignatedResolvers(t *testing.T) {
 			[]listenURL{lu("dns", "0.0.0.0:53", ""), lu("https", "0.0.0.0:443", "/dns-query"), lu("tls", "[::]:853", ""), lu("quic", "0.0.0.0:853", "")},
 			named,
 			[]string{
-				`_dns.resolver.arpa.	300	IN	SVCB	1 dns.example.net. alpn="h2,h3" dohpath="/dns-query{?dns}"`,
+				`_dns.resolver.arpa.	300	IN	SVCB	1 dns.example.net. alpn="h2` + withQUIC(",h3") + `" dohpath="/dns-query{?dns}"`,
 				`_dns.resolver.arpa.	300	IN	SVCB	2 dns.example.net. alpn="dot"`,
 				`_dns.resolver.arpa.	300	IN	SVCB	3 dns.example.net. alpn="doq"`,
 			}},
@@ -32,7 +32,7 @@ func TestDesignatedResolvers(t *testing.T) {
 			&x509.Certificate{DNSNames: []string{"localhost"}},
 			[]string{
 				`_dns.resolver.arpa.	300	IN	SVCB	1 . alpn="dot" port="8853" ipv4hint="192.0.2.1"`,
-				`_dns.resolver.arpa.	300	IN	SVCB	2 . alpn="h2,h3" port="8443" ipv6hint="2001:db8::1" dohpath="/q{?dns}"`,
+				`_dns.resolver.arpa.	300	IN	SVCB	2 . alpn="h2` + withQUIC(",h3") + `" port="8443" ipv6hint="2001:db8::1" dohpath="/q{?dns}"`,
 				`_dns.resolver.arpa.	300	IN	SVCB	3 . alpn="doq" port="8853" ipv4hint="192.0.2.1"`,
 			}},
 		{"unnamed wildcard: no record", []listenURL{lu("tls", "0.0.0.0:853", ""), lu("tls", "127.0.0.1:853", "")}, nil,

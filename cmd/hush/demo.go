@@ -1,3 +1,5 @@
+//go:build !nodemo
+
 package main
 
 import (
@@ -9,10 +11,14 @@ import (
 
 	"github.com/hush-dns/hush/cache"
 	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/metrics"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/resolver/resolvertest"
 	"github.com/hush-dns/hush/transport"
 )
+
+// demoBuilt: this build has hush demo (see demo_off.go).
+const demoBuilt = true
 
 // runDemo runs hush demo: the simulated internet of resolver/resolvertest,
 // in-process, and a resolver that reaches only it, on a free loopback
@@ -71,4 +77,10 @@ func printDemo(w io.Writer, zones int, port uint16) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
+}
+
+// resolverOnly gives every listener the resolver itself: no policy, no
+// counting (hush demo).
+func resolverOnly(h transport.Handler) func(metrics.Transport) transport.Handler {
+	return func(metrics.Transport) transport.Handler { return h }
 }

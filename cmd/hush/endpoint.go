@@ -8,10 +8,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/hush-dns/hush/transport"
 )
 
 // scheme is a DNS URL scheme hush knows about. Known but unsupported
-// schemes get a "not supported yet" error rather than "unknown scheme", so
+// schemes (quic:// in a build with -tags noquic) get a "not in this
+// build" error rather than "unknown scheme", so
 // the message tells the user the URL was understood.
 type scheme struct {
 	name        string
@@ -29,8 +32,8 @@ func schemes() []scheme {
 	return []scheme{
 		{name: "dns", defaultPort: 53, supported: true},
 		{name: "tls", defaultPort: 853, supported: true},
-		{name: "https", defaultPort: 443, supported: true, hasPath: true},
-		{name: "quic", defaultPort: 853, supported: true},
+		{name: "https", defaultPort: 443, supported: transport.HTTP, hasPath: true},
+		{name: "quic", defaultPort: 853, supported: transport.QUIC},
 	}
 }
 
@@ -97,7 +100,7 @@ func parseEndpoint(s string) (endpoint, error) {
 	case !ok:
 		return endpoint{}, fmt.Errorf("unknown scheme %q (want %s)", u.Scheme, supportedSchemes())
 	case !sch.supported:
-		return endpoint{}, fmt.Errorf("scheme %q is not supported yet (want %s)", u.Scheme, supportedSchemes())
+		return endpoint{}, fmt.Errorf("scheme %q is not in this build (want %s)", u.Scheme, supportedSchemes())
 	case u.User != nil:
 		return endpoint{}, errors.New("user info is not allowed")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":

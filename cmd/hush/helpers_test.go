@@ -43,28 +43,19 @@ func (b *lockedBuffer) String() string {
 func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	// exited is closed when run returns, after code is set: both the
-	// wait below and the cleanup can see it (a channel that carried
-	// the code once left the cleanup waiting forever after hush exited
-	// early, hanging the whole test binary until its timeout).
-	exited := make(chan struct{})
-	var code int
+	done := make(chan int, 1) // the exit code; put back for the cleanup once read
 	stderr := &lockedBuffer{}
-	go func() {
-		defer close(exited)
-		code = run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, stderr)
-	}()
-	servedOK := false
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, stderr) }()
 	t.Cleanup(func() {
 		cancel()
-		<-exited
-		if servedOK && code != 0 {
+		if code := <-done; code != 0 {
 			t.Errorf("hush serve exited %d: %s", code, stderr.String())
 		}
 	})
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		select {
-		case <-exited:
+		case code := <-done:
+			done <- code
 			t.Fatalf("hush serve exited %d before serving: %s", code, stderr.String())
 		default:
 		}
@@ -75,7 +66,6 @@ func startHushServe(t *testing.T, want []string, args ...string) *lockedBuffer {
 			}
 		}
 		if missing == "" {
-			servedOK = true
 			return stderr
 		}
 		if time.Now().After(deadline) {

@@ -188,7 +188,10 @@ func (s *sockets) Close() error {
 		errs = append(errs, ln.Close())
 	}
 	for _, hs := range s.HTTPS {
-		errs = append(errs, hs.TCP.Close(), hs.UDP.Close())
+		errs = append(errs, hs.TCP.Close())
+		if hs.UDP != nil {
+			errs = append(errs, hs.UDP.Close())
+		}
 	}
 	for _, pc := range s.QUIC {
 		errs = append(errs, pc.Close())
@@ -209,6 +212,11 @@ func listenHTTPS(ctx context.Context, udpNet, tcpNet string, u listenURL) (https
 			return httpsSockets{}, err
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
+		if !transport.QUIC {
+			// No HTTP/3 in this build: no UDP socket to hold.
+			u.Addr = netip.AddrPortFrom(u.Addr.Addr(), uint16(port))
+			return httpsSockets{URL: u, TCP: ln}, nil
+		}
 		pc, err := lc.ListenPacket(ctx, udpNet, netip.AddrPortFrom(u.Addr.Addr(), uint16(port)).String())
 		if err == nil {
 			u.Addr = netip.AddrPortFrom(u.Addr.Addr(), uint16(port))

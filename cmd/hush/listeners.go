@@ -120,8 +120,12 @@ func (s *listenerSet) start(us urlSockets) {
 		d := transport.NewDoHServer(s.with(metrics.HTTPS), s.certs.config(), transport.DoHOptions{Path: us.url.Path})
 		servers = []server{d}
 		s.run(func() error { return d.Serve(us.tcp) })
-		s.run(func() error { return d.ServeQUIC(us.pc) })
-		s.infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", us.bound)
+		if us.pc != nil {
+			s.run(func() error { return d.ServeQUIC(us.pc) })
+			s.infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2, HTTP/3)", us.bound)
+		} else { // a build without QUIC (-tags noquic) opens no UDP socket
+			s.infof("hush: serving %s (DNS over HTTPS: HTTP/1.1, HTTP/2)", us.bound)
+		}
 	case "quic":
 		q := transport.NewDoQServer(s.with(metrics.QUIC), s.certs.config())
 		servers = []server{q}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -181,8 +182,30 @@ func newVersionCmd(e *env) *cobra.Command {
 	}
 }
 
+// versionText is what hush version prints: the version, the Go version
+// and platform, and, for a build with tags (the router builds of make
+// cross leave features out), a third line naming them.
 func versionText(v string) string {
-	return fmt.Sprintf("hush %s\n%s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	s := fmt.Sprintf("hush %s\n%s %s/%s\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if tags := buildTags(); tags != "" {
+		s += "built with -tags " + tags + "\n"
+	}
+	return s
+}
+
+// buildTags are the -tags the binary was built with, from its build
+// information ("" when none or unknown).
+func buildTags() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-tags" {
+			return s.Value
+		}
+	}
+	return ""
 }
 
 func newDemoCmd(e *env) *cobra.Command {

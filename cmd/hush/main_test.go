@@ -72,9 +72,9 @@ func TestUsageErrors(t *testing.T) {
 		{"bad forwarder", []string{"serve", "--forward", "dns.example"}, `hush: --forward "dns.example": want an IP address, optionally with :port ([v6]:port)`},
 		{"forwarder port 0", []string{"serve", "--forward", "192.0.2.1:0"}, `hush: --forward "192.0.2.1:0": port 0`},
 		{"bad upstream CIDR", []string{"serve", "--allow-upstream", "fe80::/129"}, `hush: --allow-upstream "fe80::/129": invalid CIDR`},
-		{"bad listen scheme", []string{"serve", "--listen", "ftp://127.0.0.1:53"}, `hush: --listen "ftp://127.0.0.1:53": unknown scheme "ftp" (want dns://, tls://, https://, quic://)`},
+		{"bad listen scheme", []string{"serve", "--listen", "ftp://127.0.0.1:53"}, `hush: --listen "ftp://127.0.0.1:53": unknown scheme "ftp" (want dns://, tls://` + withHTTP(", https://") + withQUIC(", quic://") + ")"},
 		{"listen host name", []string{"serve", "--listen", "dns://localhost:53"}, `hush: --listen "dns://localhost:53": host "localhost" is not an IP address`},
-		{"listen second bad", []string{"serve", "--listen", "dns://127.0.0.1:5300", "--listen", "127.0.0.1:53"}, `hush: --listen "127.0.0.1:53": missing scheme (want dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT, quic://HOST:PORT)`},
+		{"listen second bad", []string{"serve", "--listen", "dns://127.0.0.1:5300", "--listen", "127.0.0.1:53"}, `hush: --listen "127.0.0.1:53": missing scheme (want dns://HOST:PORT, tls://HOST:PORT` + withHTTP(", https://HOST:PORT") + withQUIC(", quic://HOST:PORT") + ")"},
 		{"cache size zero", []string{"serve", "--cache-size", "0"}, `hush: --cache-size "0": must be greater than 0`},
 		{"cache size text", []string{"serve", "--cache-size", "lots"}, `hush: --cache-size "lots": want a size with a unit (64MiB, 512KiB, 1GB) or a number of entries`},
 		{"bad bool", []string{"serve", "--qname-minimisation=maybe"}, `hush: --qname-minimisation "maybe": want true or false`},
@@ -92,7 +92,7 @@ func TestUsageErrors(t *testing.T) {
 		{"query too many", []string{"query", "a.", "A", "IN"}, `hush: query: want NAME [TYPE], got 3 arguments`},
 		{"query bad type", []string{"query", "example.", "AAA"}, `hush: query: unknown type "AAA"`},
 		{"query bad name", []string{"query", "a..b"}, `hush: query: invalid name "a..b"`},
-		{"query unknown scheme", []string{"query", "example.", "--server", "ftp://127.0.0.1"}, `hush: --server "ftp://127.0.0.1": unknown scheme "ftp" (want dns://, tls://, https://, quic://)`},
+		{"query unknown scheme", []string{"query", "example.", "--server", "ftp://127.0.0.1"}, `hush: --server "ftp://127.0.0.1": unknown scheme "ftp" (want dns://, tls://` + withHTTP(", https://") + withQUIC(", quic://") + ")"},
 		{"query bad timeout", []string{"query", "example.", "--timeout", "soon"}, `hush: --timeout "soon": not a duration (want e.g. 30s, 5m, 1h or seconds)`},
 		{"query bad bool", []string{"query", "example.", "--tcp=maybe"}, `hush: query: invalid argument "maybe" for "--tcp" flag: strconv.ParseBool: parsing "maybe": invalid syntax`},
 		{"version extra arg", []string{"version", "x"}, `hush: version: unexpected argument "x"`},
@@ -119,6 +119,9 @@ func TestUsageErrors(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	want := "hush v1.2.3-test\n" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if tags := buildTags(); tags != "" {
+		want += "built with -tags " + tags + "\n"
+	}
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		res := runHush(t, args...)
 		if res.code != exitOK || res.stdout != want || res.stderr != "" {

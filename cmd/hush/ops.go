@@ -57,7 +57,9 @@ type opsRuntime struct {
 	cfg   serveConfig
 	cache *cache.Cache
 	ntas  []dnssec.NTA // added by hush ctl nta add
-	ls    *listenerSet // the listeners, once serving
+	// portal is the open captive-portal window (portal.go), or nil.
+	portal *portalWindow
+	ls     *listenerSet // the listeners, once serving
 	// endpoints are the control socket and the metrics listener.
 	endpoints *opsEndpoints
 	rate      *ratelimit.Clients // the UDP rate limiter in force; nil: off
@@ -137,6 +139,12 @@ func (o *opsRuntime) retire(s *stage, timeout time.Duration) {
 
 // close closes what the current stage holds open, when hush stops.
 func (o *opsRuntime) close() {
+	o.mu.Lock()
+	if o.portal != nil {
+		o.portal.timer.Stop()
+		o.portal = nil
+	}
+	o.mu.Unlock()
 	if o.live != nil {
 		closeAll(o.live.stage().closers)
 	}
@@ -288,7 +296,7 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 			return err
 		}
 	}
-	res, closers, err := o.newResolver(next, o.ntas, c)
+	res, closers, err := o.build(next, o.ntas, c)
 	if err != nil {
 		return err
 	}
@@ -414,7 +422,7 @@ var _ control.Backend = (*opsRuntime)(nil)
 
 func (o *opsRuntime) Status(context.Context) (control.Status, error) {
 	o.mu.Lock()
-	file, c := o.cfg.Ops.file, o.cache
+	file, c, portal := o.cfg.Ops.file, o.cache, o.portalUntil()
 	o.mu.Unlock()
 	t := o.m.Totals()
 	return control.Status{
@@ -435,6 +443,7 @@ func (o *opsRuntime) Status(context.Context) (control.Status, error) {
 			{Name: "stale-answers", Value: t.Stale},
 			{Name: "policy-names", Value: uint64(o.live.stage().policy.Stats().Names)},
 		},
+		PortalUntil: portal,
 	}, nil
 }
 
@@ -494,7 +503,7 @@ func (o *opsRuntime) NTARemove(_ context.Context, name string) error {
 }
 
 func (o *opsRuntime) replaceResolverLocked(ntas []dnssec.NTA) error {
-	res, closers, err := o.newResolver(o.cfg, ntas, o.cache)
+	res, closers, err := o.build(o.cfg, ntas, o.cache)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,11 @@
+//go:build !nohttp
+
 package main
 
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/hush-dns/hush/transport"
 	"io"
 	"net"
 	"net/http"
@@ -111,7 +114,10 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	base := fmt.Sprintf("forward: %s\ndnssec: off\ncontrol-socket: %s\n", up.addr, socket)
 	rewrite(t, config, base+"listen: [dns://"+plain+"]\n")
 	stderr := startHushServe(t, []string{"serving dns://" + plain, "control socket"}, "--config", config)
-	all := []string{"dns://" + plain, "tls://" + dot, "https://" + doh + "/dns-query", "quic://" + doq}
+	all := []string{"dns://" + plain, "tls://" + dot, "https://" + doh + "/dns-query"}
+	if transport.QUIC {
+		all = append(all, "quic://"+doq)
+	}
 
 	if code, errOut := reloadConfig(t, config, base, socket, all...); code != 0 {
 		t.Fatalf("reload adding encrypted listeners: %d %q", code, errOut)
@@ -121,7 +127,7 @@ func TestOpsReloadEncrypted(t *testing.T) {
 			t.Errorf("no answer over %s after the reload added it", u)
 		}
 	}
-	if want := "; serving tls://" + dot + ", https://" + doh + "/dns-query, quic://" + doq; !strings.Contains(stderr.String(), want) {
+	if want := "; serving tls://" + dot + ", https://" + doh + "/dns-query" + withQUIC(", quic://"+doq); !strings.Contains(stderr.String(), want) {
 		t.Errorf("reload line lacks %q: %s", want, stderr.String())
 	}
 	// DDR (RFC 9462) names the listeners in service.
@@ -130,7 +136,7 @@ func TestOpsReloadEncrypted(t *testing.T) {
 		return out
 	}
 	_, dotPort, _ := net.SplitHostPort(dot)
-	if out := ddr(); !strings.Contains(out, `alpn="dot" port="`+dotPort+`"`) || !strings.Contains(out, `alpn="doq"`) {
+	if out := ddr(); !strings.Contains(out, `alpn="dot" port="`+dotPort+`"`) || (transport.QUIC && !strings.Contains(out, `alpn="doq"`)) {
 		t.Errorf("DDR after the reload added the listeners: %q; want dot on port %s and doq", out, dotPort)
 	}
 	if kdig, ok := findTool(t, "kdig"); ok {
@@ -174,7 +180,8 @@ func TestOpsReloadEncrypted(t *testing.T) {
 		}()
 	}
 	waitFor(t, func() bool { return sent.Load() > 100 }, "the load running")
-	if code, errOut := reloadConfig(t, config, base, socket, all[0], all[2], all[3]); code != 0 {
+	kept := append([]string{all[0]}, all[2:]...) // tls:// removed
+	if code, errOut := reloadConfig(t, config, base, socket, kept...); code != 0 {
 		t.Fatalf("reload removing tls://: %d %q", code, errOut)
 	}
 	waitFor(t, func() bool { return closedTCP(dot) }, "tls://"+dot+" closed")
@@ -191,7 +198,7 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Errorf("removing tls:// under load: %d of %d queries failed; want 0", failed.Load(), sent.Load())
 	}
-	if out := ddr(); strings.Contains(out, `alpn="dot"`) || !strings.Contains(out, `alpn="doq"`) {
+	if out := ddr(); strings.Contains(out, `alpn="dot"`) || (transport.QUIC && !strings.Contains(out, `alpn="doq"`)) {
 		t.Errorf("DDR after the reload removed tls://: %q; want doq and no dot", out)
 	}
 	if !strings.Contains(stderr.String(), "; stopped tls://"+dot) {
@@ -204,11 +211,11 @@ func TestOpsReloadEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	code, errOut := reloadConfig(t, config, base, socket, all[0], all[2], all[3], "tls://"+taken.Addr().String())
+	code, errOut := reloadConfig(t, config, base, socket, append(kept, "tls://"+taken.Addr().String())...)
 	if code != 1 || !strings.Contains(errOut, "reload failed, still running the previous configuration") {
 		t.Errorf("reload onto a taken port: %d %q; want 1 and the previous configuration", code, errOut)
 	}
-	for _, u := range []string{all[0], all[2], all[3]} {
+	for _, u := range kept {
 		if !answersOver(t, u) {
 			t.Errorf("no answer over %s after a failed reload", u)
 		}
@@ -217,13 +224,13 @@ func TestOpsReloadEncrypted(t *testing.T) {
 	// Certificate files: the next handshakes are the files'.
 	certFile, keyFile, pin := writeKeyPair(t, dir)
 	base += fmt.Sprintf("tls-cert: %s\ntls-key: %s\n", certFile, keyFile)
-	if code, errOut := reloadConfig(t, config, base, socket, all[0], all[2], all[3]); code != 0 {
+	if code, errOut := reloadConfig(t, config, base, socket, kept...); code != 0 {
 		t.Fatalf("reload with tls-cert: %d %q", code, errOut)
 	}
 	if !strings.Contains(stderr.String(), "tls-cert, tls-key changed") {
 		t.Errorf("reload line lacks tls-cert: %s", stderr.String())
 	}
-	for _, u := range []string{all[2], all[3]} {
+	for _, u := range kept[1:] {
 		code, out, errOut := queryHush(t, "--server", u, "--pin", pin, "--timeout", "5s", "l.example.")
 		if code != exitOK || !strings.Contains(out, "192.0.2.1") {
 			t.Errorf("over %s with the files' pin: %d %q %q", u, code, out, errOut)
@@ -261,7 +268,10 @@ func TestOpsReloadNoLeaks(t *testing.T) {
 	startHushServe(t, []string{"serving dns://" + plain, "control socket"}, "--config", config)
 	cycle := func() {
 		t.Helper()
-		extra := []string{"dns://" + loopbackAddr(t), "tls://" + loopbackAddr(t), "https://" + loopbackAddr(t) + "/dns-query", "quic://" + loopbackAddr(t)}
+		extra := []string{"dns://" + loopbackAddr(t), "tls://" + loopbackAddr(t), "https://" + loopbackAddr(t) + "/dns-query"}
+		if transport.QUIC {
+			extra = append(extra, "quic://"+loopbackAddr(t))
+		}
 		if code, errOut := reloadConfig(t, config, base, socket, append([]string{"dns://" + plain}, extra...)...); code != 0 {
 			t.Fatalf("reload adding: %d %q", code, errOut)
 		}

@@ -93,12 +93,6 @@ func startOps(ctx context.Context, cfg serveConfig, ops *opsRuntime, socks *sock
 	return stop, nil
 }
 
-// resolverOnly gives every listener the resolver itself: no policy, no
-// counting (hush demo).
-func resolverOnly(h transport.Handler) func(metrics.Transport) transport.Handler {
-	return func(metrics.Transport) transport.Handler { return h }
-}
-
 // debugCounts prints, every interval, what happened since the last line:
 // counts and classes, never a name or an address (--log-level debug).
 func debugCounts(ctx context.Context, ops *opsRuntime, interval time.Duration) {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
+
+	"github.com/hush-dns/hush/transport"
 )
 
 // queryOptions is one hush query invocation.
@@ -372,6 +374,9 @@ func newQueryCmd(e *env) *cobra.Command {
 			}
 			if (o.http3 || o.get) && o.server.Scheme != "https" {
 				return usageErrorf("--http3 and --get apply to https:// servers only")
+			}
+			if o.http3 && !transport.QUIC {
+				return usageErrorf("--http3: HTTP/3 is not in this build (built with -tags noquic)")
 			}
 			if o.insecure && o.pin != "" {
 				return usageErrorf("--insecure and --pin exclude each other")

@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package main
 
 import (
@@ -16,8 +18,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/http3"
 )
 
 // dohMediaType is the DoH media type (RFC 8484 §6).
@@ -41,7 +41,7 @@ type httpsExchanger struct {
 func newHTTPSExchanger(o queryOptions) *httpsExchanger {
 	conf := newTLSExchanger(o).conf
 	if o.http3 {
-		conf.NextProtos = []string{http3.NextProtoH3}
+		conf.NextProtos = []string{nextProtoH3}
 	} else {
 		conf.NextProtos = []string{"h2"}
 	}
@@ -67,17 +67,7 @@ func (x *httpsExchanger) setRemote(a net.Addr) {
 // its peer, and a function that closes it.
 func (x *httpsExchanger) roundTripper() (http.RoundTripper, func()) {
 	if x.http3 {
-		tr := &http3.Transport{
-			TLSClientConfig: x.conf,
-			Dial: func(ctx context.Context, addr string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
-				c, err := quic.DialAddrEarly(ctx, addr, tc, qc)
-				if err == nil {
-					x.setRemote(c.RemoteAddr())
-				}
-				return c, err
-			},
-		}
-		return tr, func() { tr.Close() }
+		return x.h3RoundTripper()
 	}
 	var protos http.Protocols
 	protos.SetHTTP2(true)

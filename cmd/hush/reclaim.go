@@ -34,9 +34,19 @@ const (
 	// counts as a burst; below it there is little to give back.
 	reclaimMinBurst = 64 << 20
 	// reclaimSlack is how far the memory the runtime holds may exceed what
-	// is live (plus a quarter) before reclaiming is worth two collections;
-	// it includes the runtime's own few MiB (stacks, collector metadata).
-	reclaimSlack = 16 << 20
+	// is live (plus an eighth) before reclaiming is worth a collection; it
+	// includes the runtime's own few MiB (stacks, collector metadata).
+	reclaimSlack = 8 << 20
+	// reclaimFollowUp is how long after a burst's reclaim a second one
+	// comes, once the process is idle (reclaimIdleTick): the queries still
+	// in flight when the burst ended (up to the query timeout) held memory
+	// the first could not return. After a flood of 35 KB answers that was
+	// 22 MiB returned by the first and nothing more without a second, the
+	// runtime collecting on its own only every two minutes.
+	reclaimFollowUp = 10 * time.Second
+	// reclaimIdleTick is the most allocated in a tick that counts as idle
+	// for the follow-up.
+	reclaimIdleTick = 1 << 20
 )
 
 // memSample is what the reclaimer reads from the runtime at each tick.
@@ -77,13 +87,18 @@ type burstWatch struct {
 	prev      uint64    // allocs at the previous tick
 	peak      uint64    // most allocated in one tick since the last reclaim
 	initiated bool      // prev is set
+	// followUp, when not zero, is when the follow-up of the last burst's
+	// reclaim is due.
+	followUp time.Time
 }
 
 // observe takes the tick's sample at now and reports whether to reclaim:
 // a burst (at least reclaimMinBurst allocated since the last reclaim, and
 // at least as much as is live) has ended (this tick allocated less than an
 // eighth of the busiest tick since), the heap holds reclaimSlack more than
-// it needs, and the last reclaim is reclaimMinGap old.
+// it needs, and the last reclaim is reclaimMinGap old. Once, at least
+// reclaimFollowUp after a burst's reclaim, it asks again at the first
+// idle tick.
 func (w *burstWatch) observe(s memSample, now time.Time) bool {
 	if !w.initiated {
 		w.initiated, w.prev, w.allocs0 = true, s.allocs, s.allocs
@@ -91,17 +106,21 @@ func (w *burstWatch) observe(s memSample, now time.Time) bool {
 	}
 	tick := s.allocs - min(s.allocs, w.prev)
 	w.prev = s.allocs
+	if !w.followUp.IsZero() && !now.Before(w.followUp) && tick <= reclaimIdleTick {
+		w.followUp, w.last = time.Time{}, now
+		return true
+	}
 	burst := s.allocs - min(s.allocs, w.allocs0)
 	quiet := tick*8 < w.peak
 	w.peak = max(w.peak, tick)
 	switch {
 	case !quiet,
 		burst < max(reclaimMinBurst, s.live),
-		s.held < s.live+s.live/4+reclaimSlack,
+		s.held < s.live+s.live/8+reclaimSlack,
 		!w.last.IsZero() && now.Sub(w.last) < reclaimMinGap:
 		return false
 	}
-	w.last = now
+	w.last, w.followUp = now, now.Add(reclaimFollowUp)
 	return true
 }
 

@@ -22,6 +22,15 @@ func TestBurstWatch(t *testing.T) {
 		}
 		return s
 	}
+	repeat := func(n int, s step) []step {
+		out := make([]step, n)
+		for i := range out {
+			out[i] = s
+		}
+		return out
+	}
+	idle := func(n int) []step { return repeat(n, step{alloc: 0, held: 50, live: 40}) }
+	light := func(n int) []step { return repeat(n, step{alloc: 2, held: 50, live: 40}) }
 	cat := func(parts ...[]step) []step {
 		var out []step
 		for _, p := range parts {
@@ -33,11 +42,15 @@ func TestBurstWatch(t *testing.T) {
 		name  string
 		steps []step
 	}{
-		{"a burst that ends", cat(busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}, {alloc: 1, held: 50, live: 40}})},
+		{"a burst that ends, and its follow-up once idle", cat(busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},
+			idle(9), []step{{alloc: 0, held: 50, live: 40, want: true}}, idle(30))},
+		{"no follow-up while busy", cat(busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},
+			light(20), []step{{alloc: 0, held: 50, live: 40, want: true}}, idle(30))},
 		{"still busy", busy(10)},
 		{"a burst slowing but not ended", cat(busy(3), []step{{alloc: 20, held: 120, live: 40}, {alloc: 12, held: 120, live: 40}})},
 		{"too small a burst", []step{{alloc: 20, held: 120, live: 40}, {alloc: 20, held: 120, live: 40}, {alloc: 0, held: 120, live: 40}}},
-		{"nothing to give back", cat(busy(3), []step{{alloc: 1, held: 60, live: 40}})},
+		{"nothing to give back", cat(busy(3), []step{{alloc: 1, held: 52, live: 40}})},
+		{"a full cache and the collector's headroom", cat(busy(3), []step{{alloc: 1, held: 105, live: 70, want: true}})},
 		{"a burst smaller than what is live", []step{{alloc: 90, held: 400, live: 200}, {alloc: 0, held: 400, live: 200}}},
 		{"two bursts 10 s apart, then 30 s", cat(
 			busy(3), []step{{alloc: 1, held: 120, live: 40, want: true}},

@@ -91,6 +91,7 @@ func TestSdNotifyBadSocket(t *testing.T) {
 // hush demo serves through the same code as hush serve, without the
 // real root servers.
 func TestReadyAfterListen(t *testing.T) {
+	requireDemo(t)
 	conn := fakeNotifySocket(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -329,7 +329,28 @@ else
 fi
 check_flags
 
-# 7. Disabled: no instance, and dnsmasq restored.
+# 7. The portal command: the uplink's DHCP resolver from ubus, to hush ctl.
+start_case portal "$CONFIG"
+# shellcheck disable=SC2317 # the stubs are called by the init script
+ubus() { echo "ubus $*" >>"$work/events"; echo '{"dns-server":["10.20.0.1"]}'; }
+jsonfilter() { [ "$*" = '-e @["dns-server"][0]' ] && sed -n 's/.*"dns-server":\["\([^"]*\)".*/\1/p'; }
+# shellcheck disable=SC2034 # read by the init script's portal
+PROG=$work/fake-hush
+printf '#!/bin/sh\necho "$*" >>"%s"\n' "$work/ctl" >"$work/fake-hush"
+chmod +x "$work/fake-hush"
+portal
+portal 10m
+portal close
+want_line events "ubus call network.interface.wan status"
+want_line ctl "ctl --control-socket /var/run/hush/control.sock portal open 10.20.0.1 5m"
+want_line ctl "ctl --control-socket /var/run/hush/control.sock portal open 10.20.0.1 10m"
+want_line ctl "ctl --control-socket /var/run/hush/control.sock portal close"
+# shellcheck disable=SC2317
+ubus() { echo '{}'; }
+if portal 2>/dev/null; then fail "portal without an uplink DNS server succeeded"; fi
+"$HUSH_BIN" ctl --help | grep -q 'portal open' || fail "hush ctl --help lacks the portal verb"
+
+# 8. Disabled: no instance, and dnsmasq restored.
 dhcp_stock
 before=$(dhcp_dump)
 start_case enabled-then-disabled "$CONFIG"

@@ -1,0 +1,5 @@
+//go:build litemetrics
+
+package metrics
+
+func newRegistry() registry { return newLiteRegistry() }
