@@ -3,7 +3,6 @@ package metrics
 import (
 	"bytes"
 	"math"
-	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -207,23 +206,6 @@ func (r *liteRegistry) expose(b *bytes.Buffer) {
 		b.WriteByte('\n')
 		f.write(b, f.name)
 	}
-}
-
-func (r *liteRegistry) handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		select {
-		case r.inFlight <- struct{}{}:
-			defer func() { <-r.inFlight }()
-		default:
-			http.Error(w, "too many scrapes in flight", http.StatusServiceUnavailable)
-			return
-		}
-		var b bytes.Buffer
-		r.expose(&b)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-		_, _ = w.Write(b.Bytes())
-	})
 }
 
 func sample(b *bytes.Buffer, name, label, value string, v float64) {

@@ -1,7 +1,5 @@
 package metrics
 
-import "net/http"
-
 // counter, gauge and histogram are what Metrics records into; registry
 // makes them and exposes them. Two registries implement them:
 // client_golang's (prom.go, the default) and a small one of hush's own
@@ -33,8 +31,6 @@ type registry interface {
 	histogram(name, help string, buckets []float64) histogram
 	// buildInfo registers the constant 1 labelled with the versions.
 	buildInfo(name, help, version, goversion string)
-	// handler serves the text exposition.
-	handler() http.Handler
 }
 
 func value(c counter) uint64 { return c.Value() }

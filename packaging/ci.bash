@@ -82,26 +82,28 @@ SKIP_ALL='^(TestTLSBadClients|TestDoHSlowClient|TestDoQIdleTimeout|TestDoQIdlePi
 # The tests are built with the router builds' tags (make router-tags):
 # those are the binaries routers run. The full build's QUIC code is
 # tested natively by make test.
+# MIPS gets the router-mips tags (nohttp too), as make cross builds it.
 ROUTER_TAGS=$(make --no-print-directory -s router-tags)
-qemu_go_test() { # QEMU SKIP-FOR-CMD/HUSH PACKAGES...
-	local qemu=$1 skip_cmd=$2 pkgs=()
-	shift 2
-	for p in $(go list -tags "$ROUTER_TAGS" "$@"); do
+ROUTER_MIPS_TAGS=$(make --no-print-directory -s router-mips-tags)
+qemu_go_test() { # QEMU TAGS SKIP-FOR-CMD/HUSH PACKAGES...
+	local qemu=$1 tags=$2 skip_cmd=$3 pkgs=()
+	shift 3
+	for p in $(go list -tags "$tags" "$@"); do
 		[ "$p" = github.com/hush-dns/hush/cmd/hush ] || pkgs+=("$p")
 	done
 	if [ "${#pkgs[@]}" -gt 0 ]; then
-		go test -tags "$ROUTER_TAGS" -count=1 -short -exec "$qemu" -skip "$SKIP_ALL" "${pkgs[@]}"
+		go test -tags "$tags" -count=1 -short -exec "$qemu" -skip "$SKIP_ALL" "${pkgs[@]}"
 	fi
 	if go list "$@" | grep -qx github.com/hush-dns/hush/cmd/hush; then
-		go test -tags "$ROUTER_TAGS" -count=1 -short -exec "$qemu" ${skip_cmd:+-skip "$skip_cmd"} ./cmd/hush
+		go test -tags "$tags" -count=1 -short -exec "$qemu" ${skip_cmd:+-skip "$skip_cmd"} ./cmd/hush
 	fi
 }
 
 qemu_tests() {
-	GOARCH=mipsle GOMIPS=softfloat qemu_go_test qemu-mipsel-static "$SKIP_MIPS_CMD" ./...
-	GOARCH=arm64 qemu_go_test qemu-aarch64-static "" ./...
+	GOARCH=mipsle GOMIPS=softfloat qemu_go_test qemu-mipsel-static "$ROUTER_MIPS_TAGS" "$SKIP_MIPS_CMD" ./...
+	GOARCH=arm64 qemu_go_test qemu-aarch64-static "$ROUTER_TAGS" "" ./...
 	# Big-endian: the packages that parse and build wire format.
-	GOARCH=mips GOMIPS=softfloat qemu_go_test qemu-mips-static "" ./cache/... ./dnssec/... ./resolver/
+	GOARCH=mips GOMIPS=softfloat qemu_go_test qemu-mips-static "$ROUTER_MIPS_TAGS" "" ./cache/... ./dnssec/... ./resolver/
 }
 
 step "shellcheck" lint

@@ -73,9 +73,9 @@ fi
 echo "qemu-demo: $(basename "$bin") serving on 127.0.0.1:$port after $((SECONDS - begin))s ($mode)"
 
 fail=0
-# ask NAME WANT-STATUS WANT-AD(yes|no) [WANT-TEXT]
+# ask NAME WANT-STATUS WANT-AD(yes|no) [WANT-TEXT [UNWANTED-TEXT]]
 ask() {
-	local name=$1 status=$2 ad=$3 text=${4:-} out
+	local name=$1 status=$2 ad=$3 text=${4:-} bad=${5:-} out
 	out=$(dig @127.0.0.1 -p "$port" +dnssec +tries=1 +time=60 "$name" A)
 	if ! grep -q "status: $status," <<<"$out"; then
 		echo "qemu-demo: FAIL $name: want status $status" >&2
@@ -97,13 +97,19 @@ ask() {
 		fail=1
 		return
 	fi
-	echo "qemu-demo: ok   $name: $status, ad=$ad${text:+, $text}"
+	if [ -n "$bad" ] && grep -q "$bad" <<<"$out"; then
+		echo "qemu-demo: FAIL $name: '$bad' in the answer" >&2
+		echo "$out" >&2
+		fail=1
+		return
+	fi
+	echo "qemu-demo: ok   $name: $status, ad=$ad${text:+, $text}${bad:+, no $bad}"
 }
 
 ask www.alg13.sec NOERROR yes 'IN[[:space:]]*A[[:space:]]'
 ask www.alg15.sec NOERROR yes
 ask nx.alg8.sec NXDOMAIN yes
-ask www.insecure.sec NOERROR no 'IN[[:space:]]*A[[:space:]]'
+ask www.insecure.sec NOERROR no 'IN[[:space:]]*A[[:space:]]' 'EDE:'
 ask www.expired.broken SERVFAIL no 'EDE: 7'
 
 # Everything must still be running after answering; then it is ended.

@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package transport
 
 import (
@@ -8,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -309,4 +312,26 @@ func (s *DoHServer) Shutdown(ctx context.Context) error {
 	<-h3
 	s.life.end(false)
 	return err
+}
+
+// What a reload changes (see live.go).
+
+// SetAllowClients replaces Config.AllowClients for requests read from now
+// on (DoH judges each request by its connection's address).
+func (s *DoHServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
+
+// SetConnLimits replaces Config.MaxConns and, for HTTP/1.1, HTTP/2 and
+// HTTP/3 together, the per-client cap (DoHOptions.MaxConnsPerClient
+// included); see TCPServer.SetConnLimits. The caps on QUIC handshakes
+// follow.
+func (s *DoHServer) SetConnLimits(maxConns, perClient int) {
+	c := Config{MaxConns: maxConns, MaxConnsPerClient: perClient}.withDefaults()
+	s.limit.setLimits(c.MaxConns, c.MaxConnsPerClient)
+	s.setH3Limits(c.MaxConns, c.MaxConnsPerClient)
+}
+
+// SetIdentity replaces Config.Chaos and Config.NSID; see
+// UDPServer.SetIdentity.
+func (s *DoHServer) SetIdentity(chaos map[string]string, nsid []byte) {
+	s.pipe.ident.Store(newIdentity(chaos, nsid))
 }

@@ -1,4 +1,4 @@
-//go:build !noquic
+//go:build !noquic && !nohttp
 
 package transport
 
@@ -14,11 +14,6 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 )
-
-// QUIC reports whether this build has QUIC: DNS over QUIC and HTTP/3.
-// Builds with -tags noquic (the router builds of make cross) leave
-// quic-go out.
-const QUIC = true
 
 // dohH3 is the HTTP/3 half of a DoHServer.
 type dohH3 struct {

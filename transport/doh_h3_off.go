@@ -1,21 +1,13 @@
-//go:build noquic
+//go:build noquic && !nohttp
 
 package transport
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http"
 )
-
-// QUIC reports whether this build has QUIC: DNS over QUIC and HTTP/3.
-// This one, built with -tags noquic, has neither.
-const QUIC = false
-
-// errNoQUIC is what the QUIC servers of a noquic build return.
-var errNoQUIC = errors.New("transport: QUIC (DNS over QUIC, HTTP/3) is not in this build (built with -tags noquic)")
 
 type dohH3 struct{}
 

@@ -15,6 +15,11 @@ import (
 	"github.com/quic-go/quic-go"
 )
 
+// QUIC reports whether this build has QUIC: DNS over QUIC and HTTP/3.
+// Builds with -tags noquic (the router builds of make cross) leave
+// quic-go out.
+const QUIC = true
+
 // DoQServer answers DNS queries over QUIC (DoQ, RFC 9250): TLS 1.3 inside
 // QUIC with ALPN "doq", one query per client-initiated bidirectional
 // stream, framed by a 2-octet length as over TCP, message ID 0, and one

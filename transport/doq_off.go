@@ -5,9 +5,17 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 )
+
+// QUIC reports whether this build has QUIC: DNS over QUIC and HTTP/3.
+// This one, built with -tags noquic, has neither.
+const QUIC = false
+
+// errNoQUIC is what the QUIC servers of a noquic build return.
+var errNoQUIC = errors.New("transport: QUIC (DNS over QUIC, HTTP/3) is not in this build (built with -tags noquic)")
 
 // DoQServer in a noquic build: Serve fails at once, so a quic:// listener
 // that gets past the configuration's own check says why.

@@ -23,10 +23,6 @@ func (s *TCPServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(pre
 // from now on; see UDPServer.SetAllowClients.
 func (s *TLSServer) SetAllowClients(prefixes []netip.Prefix) { s.tcp.SetAllowClients(prefixes) }
 
-// SetAllowClients replaces Config.AllowClients for requests read from now
-// on (DoH judges each request by its connection's address).
-func (s *DoHServer) SetAllowClients(prefixes []netip.Prefix) { s.pipe.setACL(prefixes) }
-
 // SetConnLimits replaces Config.MaxConns and Config.MaxConnsPerClient (0
 // or less: the defaults) for the connections that come from now on. The
 // connections already open stay, even over a lowered cap; a new one at
@@ -39,16 +35,6 @@ func (s *TCPServer) SetConnLimits(maxConns, perClient int) {
 // SetConnLimits replaces Config.MaxConns and Config.MaxConnsPerClient;
 // see TCPServer.SetConnLimits.
 func (s *TLSServer) SetConnLimits(maxConns, perClient int) { s.tcp.SetConnLimits(maxConns, perClient) }
-
-// SetConnLimits replaces Config.MaxConns and, for HTTP/1.1, HTTP/2 and
-// HTTP/3 together, the per-client cap (DoHOptions.MaxConnsPerClient
-// included); see TCPServer.SetConnLimits. The caps on QUIC handshakes
-// follow.
-func (s *DoHServer) SetConnLimits(maxConns, perClient int) {
-	c := Config{MaxConns: maxConns, MaxConnsPerClient: perClient}.withDefaults()
-	s.limit.setLimits(c.MaxConns, c.MaxConnsPerClient)
-	s.setH3Limits(c.MaxConns, c.MaxConnsPerClient)
-}
 
 // SetRateLimit replaces Config.RateLimit (nil: off) for the queries read
 // from now on.
@@ -70,10 +56,4 @@ func (s *TCPServer) SetIdentity(chaos map[string]string, nsid []byte) {
 // UDPServer.SetIdentity.
 func (s *TLSServer) SetIdentity(chaos map[string]string, nsid []byte) {
 	s.tcp.SetIdentity(chaos, nsid)
-}
-
-// SetIdentity replaces Config.Chaos and Config.NSID; see
-// UDPServer.SetIdentity.
-func (s *DoHServer) SetIdentity(chaos map[string]string, nsid []byte) {
-	s.pipe.ident.Store(newIdentity(chaos, nsid))
 }

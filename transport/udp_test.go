@@ -117,9 +117,32 @@ func TestRefusedOutsideACL(t *testing.T) {
 // drop what it cannot answer and FORMERR what it can.
 func TestUDPRawInput(t *testing.T) {
 	checkLeaks(t)
-	addr, _ := startUDP(t, Config{Handler: testHandler(t)})
+	// A datagram that must be dropped must not reach the handler either;
+	// checked after the server's Shutdown (cleanups run last registered
+	// first), when every handler has returned.
+	var handled atomic.Bool
+	t.Cleanup(func() {
+		if handled.Load() {
+			t.Error("a dropped datagram (ID 0x1234) reached the handler")
+		}
+	})
+	h := testHandler(t)
+	addr, _ := startUDP(t, Config{Handler: HandlerFunc(func(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+		if q.Id == 0x1234 {
+			handled.Store(true)
+		}
+		return h(ctx, q)
+	})})
 	good := query("example.com.", dns.TypeA, false, 0, false)
 	good.Id = 4242
+	// sentinel is answered inline (FORMERR) like every reject: the reader
+	// sends inline answers in the order it read the queries, so once
+	// sentinel's answer is in, an inline answer to raw would be too.
+	// good's is not ordered with either: the handler answers it from
+	// its own goroutine, which may write before the reader sends the
+	// inline answers of the batch (recvmmsg) both were read in.
+	sentinel := append(withFlags(make([]byte, 12), 0, 0), 0x3f, 'x')
+	sentinel[0], sentinel[1], sentinel[5] = 0x56, 0x78, 1
 
 	tests := []struct {
 		name  string
@@ -138,31 +161,43 @@ func TestUDPRawInput(t *testing.T) {
 				raw[4], raw[5] = 0, 1 // QDCOUNT 1
 				raw[0], raw[1] = 0x12, 0x34
 			}
-			if _, err := c.Write(raw); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
-			// The reader handles datagrams in order and answers rejects
-			// inline, so a reply to raw would arrive before good's.
-			if _, err := c.Write(pack(t, good)); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
-			buf := make([]byte, 65535)
-			n, err := c.Read(buf)
-			if err != nil {
-				t.Fatalf("Read: %v", err)
-			}
-			r := new(dns.Msg)
-			if err := r.Unpack(buf[:n]); err != nil {
-				t.Fatalf("Unpack: %v", err)
-			}
-			if tt.rcode < 0 {
-				if r.Id != good.Id {
-					t.Errorf("got a reply with ID %d first, want the dropped query ignored and ID %d", r.Id, good.Id)
+			for _, m := range [][]byte{raw, pack(t, good), sentinel} {
+				if _, err := c.Write(m); err != nil {
+					t.Fatalf("Write: %v", err)
 				}
-				return
 			}
-			if r.Id != 0x1234 || r.Rcode != tt.rcode {
-				t.Errorf("got ID %#x rcode %s, want %#x %s", r.Id, dns.RcodeToString[r.Rcode], 0x1234, dns.RcodeToString[tt.rcode])
+			rcodes := map[uint16]int{} // answers by ID
+			buf := make([]byte, 65535)
+			for {
+				_, gotGood := rcodes[good.Id]
+				_, gotSentinel := rcodes[0x5678]
+				if gotGood && gotSentinel {
+					break
+				}
+				n, err := c.Read(buf)
+				if err != nil {
+					t.Fatalf("Read: %v (answers so far, by ID: %v)", err, rcodes)
+				}
+				r := new(dns.Msg)
+				if err := r.Unpack(buf[:n]); err != nil {
+					t.Fatalf("Unpack: %v", err)
+				}
+				if _, dup := rcodes[r.Id]; dup {
+					t.Fatalf("two answers with ID %#x", r.Id)
+				}
+				rcodes[r.Id] = r.Rcode
+			}
+			rc, answered := rcodes[0x1234]
+			switch {
+			case tt.rcode < 0 && answered:
+				t.Errorf("got an answer (rcode %s) to the datagram, want it dropped", dns.RcodeToString[rc])
+			case tt.rcode >= 0 && !answered:
+				t.Errorf("no answer to the datagram before the next reject's, want %s", dns.RcodeToString[tt.rcode])
+			case tt.rcode >= 0 && rc != tt.rcode:
+				t.Errorf("got rcode %s, want %s", dns.RcodeToString[rc], dns.RcodeToString[tt.rcode])
+			}
+			if rcodes[good.Id] != dns.RcodeSuccess || rcodes[0x5678] != dns.RcodeFormatError {
+				t.Errorf("good query rcode %s, sentinel %s; want NOERROR, FORMERR", dns.RcodeToString[rcodes[good.Id]], dns.RcodeToString[rcodes[0x5678]])
 			}
 		})
 	}

@@ -1,3 +1,5 @@
+//go:build !nohttp
+
 package upstream
 
 import (
@@ -26,6 +28,11 @@ const dnsMessage = "application/dns-message"
 // h3HoldDown is how long an HTTP/3 endpoint learnt from Alt-Svc is left
 // alone after it failed; HTTP/2 carries the queries meanwhile.
 const h3HoldDown = 5 * time.Minute
+
+// httpBuilt: this build has DNS over HTTPS (see doh_off.go).
+const httpBuilt = true
+
+var errNoHTTP error // never returned when httpBuilt
 
 // doh is an https:// upstream (RFC 8484): POST with the message (ID 0,
 // §4.1) as an application/dns-message body. HTTP/2 by default, through
@@ -249,4 +256,20 @@ func altSvcH3(v string, addr netip.Addr) (uint16, bool) {
 		return uint16(p), true
 	}
 	return 0, false
+}
+
+// ResetConnections implements Pool's optional interface. The HTTP/3
+// endpoint learnt from Alt-Svc is forgotten too: the next response says
+// again whether it is on offer.
+func (u *doh) ResetConnections() {
+	u.h2.CloseIdleConnections()
+	if u.h3 != nil {
+		u.h3.CloseIdleConnections()
+	}
+	u.h3mu.Lock()
+	if !u.h3only {
+		u.h3url = ""
+	}
+	u.h3down = time.Time{}
+	u.h3mu.Unlock()
 }

@@ -235,8 +235,8 @@ func query(name string, qtype uint16) *dns.Msg {
 func mustUp(t *testing.T, raw string, opts Options) Upstream {
 	t.Helper()
 	s, err := Parse(raw)
-	if errors.Is(err, errNoQUIC) && !quicBuilt {
-		t.Skip("QUIC is not in this build (-tags noquic)")
+	if errors.Is(err, errNoQUIC) && !quicBuilt || errors.Is(err, errNoHTTP) && !httpBuilt {
+		t.Skipf("not in this build: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,5 @@
 package upstream
 
-import "time"
-
 // ResetConnections (see Pool.ResetConnections) drops the open connection
 // of each kind of upstream, for a machine that moved to another network:
 // a connection opened on the old one would only be found dead by the next
@@ -18,20 +16,4 @@ func (u *dot) ResetConnections() {
 	if c != nil {
 		c.fail(ErrConnLost)
 	}
-}
-
-// ResetConnections implements Pool's optional interface. The HTTP/3
-// endpoint learnt from Alt-Svc is forgotten too: the next response says
-// again whether it is on offer.
-func (u *doh) ResetConnections() {
-	u.h2.CloseIdleConnections()
-	if u.h3 != nil {
-		u.h3.CloseIdleConnections()
-	}
-	u.h3mu.Lock()
-	if !u.h3only {
-		u.h3url = ""
-	}
-	u.h3down = time.Time{}
-	u.h3mu.Unlock()
 }

@@ -103,6 +103,9 @@ func parse(raw string) (Spec, error) {
 	if scheme == "quic" && !quicBuilt {
 		return Spec{}, errNoQUIC
 	}
+	if scheme == "https" && !httpBuilt {
+		return Spec{}, errNoHTTP
+	}
 	// The fragment (#NAME) and the parameters (?...) may come in either
 	// order: RFC 3986 puts the query first, Unbound users write the name
 	// right after the address.

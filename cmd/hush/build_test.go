@@ -18,6 +18,15 @@ func withQUIC(s string) string {
 	return ""
 }
 
+// withHTTP is s in a build with HTTP (DNS over HTTPS), "" in one
+// without.
+func withHTTP(s string) string {
+	if transport.HTTP {
+		return s
+	}
+	return ""
+}
+
 // dohProtocols is how hush serve names an https:// listener's protocols.
 var dohProtocols = "HTTP/1.1, HTTP/2" + withQUIC(", HTTP/3")
 

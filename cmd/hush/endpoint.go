@@ -32,7 +32,7 @@ func schemes() []scheme {
 	return []scheme{
 		{name: "dns", defaultPort: 53, supported: true},
 		{name: "tls", defaultPort: 853, supported: true},
-		{name: "https", defaultPort: 443, supported: true, hasPath: true},
+		{name: "https", defaultPort: 443, supported: transport.HTTP, hasPath: true},
 		{name: "quic", defaultPort: 853, supported: transport.QUIC},
 	}
 }

@@ -26,9 +26,9 @@ func TestParseListenURL(t *testing.T) {
 		{in: "dns://[fe80::1%25eth0]:53", want: listenURL{Scheme: "dns", Addr: netip.MustParseAddrPort("[fe80::1%eth0]:53")}},
 
 		{in: "", err: "empty URL"},
-		{in: "127.0.0.1:53", err: "missing scheme (want dns://HOST:PORT, tls://HOST:PORT, https://HOST:PORT" + withQUIC(", quic://HOST:PORT") + ")"},
-		{in: "ftp://127.0.0.1:53", err: `unknown scheme "ftp" (want dns://, tls://, https://` + withQUIC(", quic://") + ")"},
-		{in: "udp://127.0.0.1:53", err: `unknown scheme "udp" (want dns://, tls://, https://` + withQUIC(", quic://") + ")"},
+		{in: "127.0.0.1:53", err: "missing scheme (want dns://HOST:PORT, tls://HOST:PORT" + withHTTP(", https://HOST:PORT") + withQUIC(", quic://HOST:PORT") + ")"},
+		{in: "ftp://127.0.0.1:53", err: `unknown scheme "ftp" (want dns://, tls://` + withHTTP(", https://") + withQUIC(", quic://") + ")"},
+		{in: "udp://127.0.0.1:53", err: `unknown scheme "udp" (want dns://, tls://` + withHTTP(", https://") + withQUIC(", quic://") + ")"},
 		{in: "tls://127.0.0.1:853", want: listenURL{Scheme: "tls", Addr: netip.MustParseAddrPort("127.0.0.1:853")}},
 		{in: "tls://[::1]", want: listenURL{Scheme: "tls", Addr: netip.MustParseAddrPort("[::1]:853")}},
 		{in: "https://127.0.0.1/dns-query", want: listenURL{Scheme: "https", Addr: netip.MustParseAddrPort("127.0.0.1:443"), Path: "/dns-query"}},
@@ -52,9 +52,9 @@ func TestParseListenURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := parseListenURL(tt.in)
-		if tt.want.Scheme == "quic" && !transport.QUIC {
-			// A build without QUIC refuses the scheme by name.
-			if err == nil || !strings.Contains(err.Error(), `scheme "quic" is not in this build`) {
+		if tt.want.Scheme == "quic" && !transport.QUIC || tt.want.Scheme == "https" && !transport.HTTP {
+			// A build without QUIC (HTTP) refuses the scheme by name.
+			if err == nil || !strings.Contains(err.Error(), `scheme "`+tt.want.Scheme+`" is not in this build`) {
 				t.Errorf("parseListenURL(%q) = %v, %v; want \"not in this build\"", tt.in, got, err)
 			}
 			continue
@@ -90,7 +90,7 @@ func TestParseServerURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		ep, err := parseServerURL(tt.in)
-		if strings.HasPrefix(tt.in, "quic://") && !transport.QUIC {
+		if strings.HasPrefix(tt.in, "quic://") && !transport.QUIC || strings.HasPrefix(tt.in, "https://") && !transport.HTTP {
 			continue // TestParseListenURL checks the refusal
 		}
 		got := ""

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hush-dns/hush/internal/testport"
 )
 
 // Helpers shared by the cmd/hush tests: starting hush serve in-process,
@@ -81,28 +82,10 @@ func loopbackAddr(t *testing.T) string {
 }
 
 // freePort returns a loopback port free for UDP and TCP at this moment,
-// for a server started later (hush serve, or a program nobody here
-// wrote). It is chosen below the kernel's ephemeral range (32768-60999
-// on Linux): a port the kernel handed out and took back would soon be
-// handed to another test's socket (go test runs packages at once), and
-// the server would fail with "address already in use" at random.
+// below the ephemeral range (see package testport for why).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 200 {
-		port := 20000 + rand.IntN(12000)
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port between 20000 and 32000")
-	return 0
+	return testport.Free(t)
 }
 
 // toolPackages are the Debian packages of the external programs the

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/hush-dns/hush/metrics"
+	"github.com/hush-dns/hush/transport"
 )
 
 // metricsURL is where --metrics-listen serves: plain HTTP on its own
@@ -29,6 +24,9 @@ func (u metricsURL) String() string { return "http://" + u.Addr.String() + u.Pat
 // parseMetricsURL parses http://ADDR:PORT/PATH; the path defaults to
 // /metrics and may not be the health check's.
 func parseMetricsURL(s string) (metricsURL, error) {
+	if !transport.HTTP {
+		return metricsURL{}, errNoMetricsListener
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return metricsURL{}, errors.New("want http://ADDR:PORT/PATH (an IP address, IPv6 in brackets)")
@@ -51,49 +49,3 @@ func parseMetricsURL(s string) (metricsURL, error) {
 	}
 	return metricsURL{Addr: netip.AddrPortFrom(a, uint16(p)), Path: path}, nil
 }
-
-// metricsServer is the --metrics-listen listener.
-type metricsServer struct {
-	srv  *http.Server
-	ln   net.Listener
-	done chan error
-}
-
-// startMetrics listens on u and serves h there until stop.
-func startMetrics(ctx context.Context, u metricsURL, h http.Handler, stderr io.Writer) (*metricsServer, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", u.Addr.String())
-	if err != nil {
-		return nil, fmt.Errorf("metrics-listen %s: %w", u, err)
-	}
-	s := &metricsServer{
-		ln: ln,
-		srv: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			MaxHeaderBytes:    8 << 10,
-		},
-		done: make(chan error, 1),
-	}
-	// Scrapers' connection errors would name their addresses; hush logs
-	// no client address, so net/http's error log goes nowhere.
-	s.srv.ErrorLog = discardLogger()
-	go func() { s.done <- s.srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "hush: serving metrics on http://%s%s and %s\n", ln.Addr(), u.Path, metrics.HealthPath)
-	return s, nil
-}
-
-// stop shuts the listener down, letting scrapes in progress finish until
-// ctx is done.
-func (s *metricsServer) stop(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	if serr := <-s.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	return err
-}
-
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 
 	"github.com/hush-dns/hush/control"
-	"github.com/hush-dns/hush/metrics"
 )
 
 // opsEndpoints are the control socket and the metrics listener, which a
@@ -71,71 +68,6 @@ func (c *controlEndpoint) stop(stderr io.Writer) {
 	}
 }
 
-// metricsEndpoint is the metrics listener, its health check and the
-// prober that feeds it.
-type metricsEndpoint struct {
-	url    metricsURL
-	ms     *metricsServer
-	h      *swapHandler
-	health *metrics.Health
-
-	ctx     context.Context // the prober's; cancelled by stop
-	cancel  context.CancelFunc
-	started atomic.Bool
-	probed  chan struct{}
-}
-
-// swapHandler is an http.Handler a reload can replace (a new path on the
-// same address).
-type swapHandler struct{ p atomic.Pointer[http.Handler] }
-
-func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*s.p.Load()).ServeHTTP(w, r)
-}
-
-func (s *swapHandler) set(h http.Handler) { s.p.Store(&h) }
-
-func (e *opsEndpoints) startMetrics(ctx context.Context, u metricsURL) (*metricsEndpoint, error) {
-	health := metrics.NewHealth(e.ops.probe(e.probeAddr), healthMaxAge, nil)
-	h, err := metrics.Handler(e.ops.m, u.Path, health)
-	if err != nil {
-		return nil, fmt.Errorf("metrics-listen: %w", err)
-	}
-	m := &metricsEndpoint{url: u, h: &swapHandler{}, health: health, probed: make(chan struct{})}
-	m.h.set(h)
-	if m.ms, err = startMetrics(ctx, u, m.h, e.stderr); err != nil {
-		return nil, err
-	}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
-	return m, nil
-}
-
-// setUp tells the health check whether the listeners serve; the first
-// time they do, it probes at once, so that /healthz turns 200 as soon as
-// hush serves, then every healthInterval.
-func (m *metricsEndpoint) setUp(up bool) {
-	m.health.SetListenersUp(up)
-	if up && m.started.CompareAndSwap(false, true) {
-		go func() {
-			defer close(m.probed)
-			pctx, cancel := context.WithTimeout(m.ctx, healthInterval)
-			_ = m.health.Probe(pctx)
-			cancel()
-			m.health.Run(m.ctx, healthInterval)
-		}()
-	}
-}
-
-func (m *metricsEndpoint) stop() {
-	m.cancel()
-	if m.started.Load() {
-		<-m.probed
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	_ = m.ms.stop(sctx)
-}
-
 // start opens what cfg asks for.
 func (e *opsEndpoints) start(ctx context.Context, cfg *serveConfig) error {
 	e.mu.Lock()
@@ -175,7 +107,7 @@ type endpointChange struct {
 	control        *controlEndpoint // the new socket; nil: none
 	metricsChanged bool
 	metrics        *metricsEndpoint // a new listener; nil: none or handler
-	metricsHandler http.Handler     // a new path on the same address...
+	metricsHandler metricsHandler   // a new path on the same address...
 	metricsPath    string           // ...which is this
 }
 
@@ -211,7 +143,7 @@ func (e *opsEndpoints) prepare(ctx context.Context, next *serveConfig) (*endpoin
 	case u == nil && cur == nil, u != nil && cur != nil && *u == *cur:
 	case u != nil && cur != nil && u.Addr == cur.Addr:
 		// The same socket, another path: a new handler on it.
-		h, err := metrics.Handler(e.ops.m, u.Path, e.metrics.health)
+		h, err := e.metrics.handlerFor(e.ops.m, u.Path)
 		if err != nil {
 			ch.abort()
 			return nil, fmt.Errorf("metrics-listen: %w", err)
@@ -255,9 +187,9 @@ func (ch *endpointChange) commit() {
 	}
 	switch {
 	case !ch.metricsChanged:
-	case ch.metricsHandler != nil:
+	case ch.metricsPath != "": // a new handler on the same listener
 		e.metrics.url.Path = ch.metricsPath
-		e.metrics.h.set(ch.metricsHandler)
+		e.metrics.setHandler(ch.metricsHandler)
 	default:
 		if m := e.metrics; m != nil {
 			old = append(old, m.stop)

@@ -1,0 +1,7 @@
+//go:build !nohttp
+
+package transport
+
+// HTTP reports whether this build has HTTP: DNS over HTTPS. Builds with
+// -tags nohttp (the MIPS router builds) leave net/http out.
+const HTTP = true
