@@ -38,9 +38,13 @@ func ListenUDP(addr string) (net.PacketConn, error) {
 // ListenUDPGroup opens n UDP sockets on one address with SO_REUSEPORT, so
 // that n UDPServer.Serve calls (n readers) share the load; the kernel
 // spreads clients over the sockets by address hash, so one client always
-// reaches the same socket. If addr's port is 0, all sockets get the port
-// the first one was given. On systems without SO_REUSEPORT it fails for
-// n > 1. On error no socket is left open.
+// reaches the same socket. If addr's port is 0, all sockets get one port
+// the kernel picked. On systems without SO_REUSEPORT it fails for n > 1.
+// On error no socket is left open.
+//
+// It fails with "address already in use" (syscall.EADDRINUSE) when
+// another socket holds the port, even one with SO_REUSEPORT whose group
+// the kernel would let it join: see probeUDP.
 func ListenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 	return ListenUDPGroupNet("udp", addr, n)
 }
@@ -54,6 +58,10 @@ func ListenUDPGroupNet(network, addr string, n int) ([]net.PacketConn, error) {
 	}
 	if n > 1 && !reusePortSupported {
 		return nil, errors.New("transport: listen udp group: SO_REUSEPORT not supported here")
+	}
+	addr, err := probeUDP(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen udp group: %w", err)
 	}
 	lc := net.ListenConfig{Control: setReusePort}
 	conns := make([]net.PacketConn, 0, n)
@@ -70,6 +78,35 @@ func ListenUDPGroupNet(network, addr string, n int) ([]net.PacketConn, error) {
 		addr = c.LocalAddr().String() // pin port 0 to the first socket's port
 	}
 	return conns, nil
+}
+
+// probeUDP proves that addr's UDP port is free before a group binds it,
+// and returns addr with the port to bind (the one the kernel picked when
+// addr's port is 0).
+//
+// On Linux, a socket with SO_REUSEPORT binds a port that a socket of
+// another process of the same user already holds with SO_REUSEPORT (a
+// second hush, knotd, unbound with so-reuseport) and the kernel silently
+// splits the datagrams between them; bound to port 0, it may even be
+// given such a port. So one socket without SO_REUSEPORT binds addr first:
+// it fails with EADDRINUSE if anything holds the port, and otherwise it
+// is closed and the group binds the same port at once.
+//
+// A race remains: another process binding the port with SO_REUSEPORT
+// between the probe's close and the group's bind is joined as before.
+// The window is a few system calls, and only a socket bound to that
+// exact port (or given it for port 0) can fall into it.
+func probeUDP(network, addr string) (string, error) {
+	var lc net.ListenConfig // no SO_REUSEPORT
+	c, err := lc.ListenPacket(context.Background(), network, addr)
+	if err != nil {
+		return "", err
+	}
+	addr = c.LocalAddr().String()
+	if err := c.Close(); err != nil {
+		return "", err
+	}
+	return addr, nil
 }
 
 // tuneUDP enlarges the socket buffers. Failure is not fatal: the socket
