@@ -232,6 +232,11 @@ func listenHTTPS(ctx context.Context, udpNet, tcpNet string, u listenURL) (https
 // listenDNS binds UDP and TCP on ap. With port 0 the kernel picks the UDP
 // port and TCP takes the same one, so that one URL names one port; if
 // another program holds that TCP port, it tries again with a new port.
+// A port another socket holds fails for UDP even if that socket set
+// SO_REUSEPORT (see transport.ListenUDPGroup), and for TCP because the
+// listener sets no SO_REUSEPORT (Go sets only SO_REUSEADDR). Sockets
+// inherited from a service manager (sdlisten.go) are not bound here, so
+// nothing probes them.
 func listenDNS(ctx context.Context, udpNet, tcpNet string, ap netip.AddrPort) ([]net.PacketConn, net.Listener, error) {
 	const attempts = 16
 	var lc net.ListenConfig
