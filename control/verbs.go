@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -223,21 +224,30 @@ func portal(args []string, now time.Time) (Portal, error) {
 		}
 		ap = netip.AddrPortFrom(a, 53)
 	}
-	if ap.Addr().Zone() != "" {
+	a := ap.Addr().Unmap()
+	switch {
+	case a.Zone() != "":
 		return Portal{}, usage("portal resolver %q: want the network's resolver as an IP address without a zone", args[0])
-	}
-	if !ap.Addr().IsValid() || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() || ap.Port() == 0 {
+	case !a.IsValid() || a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || ap.Port() == 0:
 		return Portal{}, usage("portal resolver %q is not a unicast address and port", args[0])
+	case a.IsLinkLocalUnicast():
+		// Without its interface a link-local address cannot be sent to.
+		return Portal{}, usage("portal resolver %q is link-local: give the network's resolver by another address", args[0])
 	}
-	p := Portal{Resolver: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), Until: now.Add(DefaultPortalDuration)}
+	p := Portal{Resolver: netip.AddrPortFrom(a, ap.Port()), Until: now.Add(DefaultPortalDuration)}
 	args = args[1:]
 	if len(args) > 0 {
-		if d, err := time.ParseDuration(args[0]); err == nil {
+		d, err := time.ParseDuration(args[0])
+		switch {
+		case err == nil:
 			if d <= 0 || d > MaxPortalDuration {
 				return Portal{}, usage("portal duration %q: want more than 0 and at most %v", args[0], MaxPortalDuration)
 			}
 			p.Until = now.Add(d)
 			args = args[1:]
+		case looksLikeDuration(args[0]):
+			// "5min" or "10" is a mistyped duration, not a zone.
+			return Portal{}, usage("portal duration %q: want a duration such as 5m or 90s, at most %v", args[0], MaxPortalDuration)
 		}
 	}
 	if len(args) > 16 {
@@ -248,9 +258,18 @@ func portal(args []string, now time.Time) (Portal, error) {
 		if err != nil {
 			return Portal{}, err
 		}
-		p.Zones = append(p.Zones, name)
+		if !slices.Contains(p.Zones, name) {
+			p.Zones = append(p.Zones, name)
+		}
 	}
 	return p, nil
+}
+
+// looksLikeDuration: a word with no dot that starts with a digit, a sign
+// or a dot is a duration (maybe mistyped); a zone has a dot or a letter
+// first ("163.com." has both a digit first and a dot).
+func looksLikeDuration(s string) bool {
+	return s != "" && strings.IndexByte(s, '.') < 0 && strings.ContainsRune("0123456789+-", rune(s[0]))
 }
 
 // run does what r asks and returns the output lines (without the status

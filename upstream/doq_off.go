@@ -15,7 +15,7 @@ import (
 // parsed, so a configuration names the problem at start.
 const quicBuilt = false
 
-var errNoQUIC = errors.New("quic:// and http3=1 are not in this build (built with -tags noquic, as the router builds are); use tls:// or https://")
+var errNoQUIC = errors.New("quic:// and http3=1 are not in this build (built with -tags noquic, as the router builds are); use tls://" + map[bool]string{true: " or https://"}[httpBuilt])
 
 // noQUIC is a quic:// upstream built without ParseSpec, which refuses
 // them: every query fails with errNoQUIC.

@@ -37,6 +37,15 @@ func requireQUIC(t testing.TB) {
 	}
 }
 
+// requireHTTP skips a test that serves or forwards over https://, in a
+// build without DNS over HTTPS.
+func requireHTTP(t testing.TB) {
+	t.Helper()
+	if !transport.HTTP {
+		t.Skip("no DNS over HTTPS in this build (-tags nohttp)")
+	}
+}
+
 func requireDemo(t testing.TB) {
 	t.Helper()
 	if !demoBuilt {

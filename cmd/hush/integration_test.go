@@ -212,12 +212,15 @@ func startHush(t *testing.T, hints string, upstreamPort uint16, extra ...string)
 
 // waitAnswers polls a server until it answers (localhost. needs no
 // upstream) or exited says it stopped.
-func waitAnswers(t *testing.T, addr string, exited <-chan int) {
+// exited gets the server's exit code; one read here is put back, for the
+// test's cleanup that waits on it (a buffered channel of one).
+func waitAnswers(t *testing.T, addr string, exited chan int) {
 	t.Helper()
 	c := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond}
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
 		select {
 		case code := <-exited:
+			exited <- code
 			t.Fatalf("server on %s exited with %d before answering", addr, code)
 		default:
 		}

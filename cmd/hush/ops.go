@@ -312,6 +312,7 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	o.retire(o.live.swap(&stage{policy: policy, res: res, closers: closers}), o.cfg.Timeout)
 	if flush && !newCacheNeeded {
 		res.FlushAll()
+		o.mainCacheToo(func(c *cache.Cache) { c.Purge() })
 	}
 	releaseBuildMemory(policy.Stats())
 	// The secret file re-read: the first secret makes cookies from now
@@ -448,18 +449,39 @@ func (o *opsRuntime) Status(context.Context) (control.Status, error) {
 }
 
 func (o *opsRuntime) Flush(_ context.Context, name string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.live.stage().res.FlushName(name)
+	o.mainCacheToo(func(c *cache.Cache) { c.FlushName(dns.CanonicalName(name)) })
 	return nil
 }
 
 func (o *opsRuntime) FlushZone(_ context.Context, zone string) error {
-	o.live.stage().res.FlushZone(zone)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flushZoneLocked(zone)
 	return nil
 }
 
 func (o *opsRuntime) FlushAll(context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	o.live.stage().res.FlushAll()
+	o.mainCacheToo(func(c *cache.Cache) { c.Purge() })
 	return nil
+}
+
+// flushZoneLocked drops what is cached at or below zone, from the main
+// cache too during a captive-portal window.
+func (o *opsRuntime) flushZoneLocked(zone string) {
+	o.live.stage().res.FlushZone(zone)
+	o.mainCacheToo(func(c *cache.Cache) {
+		if z := dns.CanonicalName(zone); z == "." {
+			c.Purge()
+		} else {
+			c.FlushZone(z)
+		}
+	})
 }
 
 func (o *opsRuntime) FlushInfra(context.Context) error {
@@ -478,7 +500,7 @@ func (o *opsRuntime) NTAAdd(_ context.Context, name string, until time.Time) err
 	if err := o.replaceResolverLocked(ntas); err != nil {
 		return err
 	}
-	o.live.stage().res.FlushZone(name)
+	o.flushZoneLocked(name)
 	return nil
 }
 
@@ -498,7 +520,7 @@ func (o *opsRuntime) NTARemove(_ context.Context, name string) error {
 	if err := o.replaceResolverLocked(ntas); err != nil {
 		return err
 	}
-	o.live.stage().res.FlushZone(name)
+	o.flushZoneLocked(name)
 	return nil
 }
 

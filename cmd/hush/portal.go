@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/hush-dns/hush/dnssec"
 	"github.com/hush-dns/hush/resolver"
 	"github.com/hush-dns/hush/upstream"
+	"github.com/miekg/dns"
 )
 
 // A captive-portal window (hush ctl portal open): for a few minutes, the
@@ -21,12 +22,14 @@ import (
 // window hush never asks that resolver.
 //
 // During the window the stage is rebuilt from the configuration with:
-// the window's zones forwarded to the resolver (all of them: the
-// configured forwarders replaced), validation off below them (a portal
-// answers what it likes, and the clock may be wrong too), rebinding
-// protection off for them (portals live on private addresses), that one
-// address allowed upstream, and a cache of the window's own, dropped when
-// it closes, so nothing the portal said outlives the window. When it ends
+// the window's zones forwarded to the resolver (for an every-name window,
+// the root: --forward replaced, while configured forward and stub zones
+// below it stay; a window zone replaces a forward or stub zone of the same
+// name), validation off below them (a portal answers what it likes, and
+// the clock may be wrong too), rebinding protection off for them (portals
+// live on private addresses), and a cache of the window's own, dropped
+// when it closes, so nothing the portal said outlives the window. A flush
+// during the window reaches the main cache too (mainCacheToo). When it ends
 // (after its duration, by hush ctl portal close, or by a second open that
 // replaces it) the stage is rebuilt from the configuration and the main
 // cache, untouched by the window.
@@ -51,7 +54,10 @@ func (w *portalWindow) apply(cfg serveConfig) serveConfig {
 		zones = []string{"."}
 	}
 	c.ForwardZones = slices.DeleteFunc(slices.Clone(cfg.ForwardZones), func(z zoneUpstreams) bool {
-		return slices.Contains(zones, z.Zone)
+		return slices.Contains(zones, dns.CanonicalName(z.Zone))
+	})
+	c.StubZones = slices.DeleteFunc(slices.Clone(cfg.StubZones), func(z resolver.StubZone) bool {
+		return slices.Contains(zones, dns.CanonicalName(z.Zone))
 	})
 	c.InsecureDomains = slices.Clone(cfg.InsecureDomains)
 	c.PrivateDomains = slices.Clone(cfg.PrivateDomains)
@@ -65,9 +71,21 @@ func (w *portalWindow) apply(cfg serveConfig) serveConfig {
 		}
 		c.InsecureDomains = append(c.InsecureDomains, dnssec.NTA{Name: z, Expires: w.Until})
 	}
-	a := w.Resolver.Addr()
-	c.AllowUpstream = append(slices.Clone(cfg.AllowUpstream), netip.PrefixFrom(a, a.BitLen()))
+	// The resolver needs no allow-upstream entry: forwarders are the
+	// operator's choice, and one would also let delegations in the
+	// window's other names lead to it.
 	return c
+}
+
+// mainCacheToo applies f to the main cache when a window is open: the
+// stage's resolver then runs over the window's cache, and a flush that
+// reached only that one would leave in the main cache what comes back
+// when the window closes (an answer a new trust anchor makes Bogus).
+// o.mu must be held.
+func (o *opsRuntime) mainCacheToo(f func(c *cache.Cache)) {
+	if o.portal != nil {
+		f(o.cache)
+	}
 }
 
 // build is newResolver for cfg, through the open window if there is
@@ -83,6 +101,12 @@ func (o *opsRuntime) build(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache) (
 func (o *opsRuntime) PortalOpen(_ context.Context, p control.Portal) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	for _, l := range o.cfg.Listen {
+		a := l.Addr.Addr().Unmap()
+		if l.Scheme == "dns" && l.Addr.Port() == p.Resolver.Port() && (a == p.Resolver.Addr() || a.IsUnspecified()) {
+			return fmt.Errorf("portal resolver %s is hush's own listener", p.Resolver)
+		}
+	}
 	old := o.portal
 	w := &portalWindow{Portal: p, cache: cache.New(cache.Config{MaxBytes: portalCacheBytes})}
 	o.portal = w
@@ -115,8 +139,13 @@ func (o *opsRuntime) PortalClose(context.Context) error {
 func (o *opsRuntime) portalExpired(w *portalWindow) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.portal == w {
-		_ = o.closePortalLocked()
+	if o.portal != w {
+		return
+	}
+	if err := o.closePortalLocked(); err != nil {
+		// The window must not outlive its bound: try again shortly.
+		o.logf(logError, "hush: captive-portal window not closed, trying again in 5s: %s", oneLine(err.Error()))
+		w.timer = time.AfterFunc(5*time.Second, func() { o.portalExpired(w) })
 	}
 }
 

@@ -111,3 +111,38 @@ func TestPortalExpires(t *testing.T) {
 		t.Errorf("after expiry: %v, %v; want SERVFAIL", r, err)
 	}
 }
+
+// TestPortalFlushReachesMainCache: a flush during a window reaches the
+// main cache, which comes back when the window closes; a window may name
+// a configured stub zone; hush's own listener is not a portal resolver.
+func TestPortalFlushReachesMainCache(t *testing.T) {
+	main := startFakeUpstream(t, 1)
+	portal := startFakeUpstream(t, 7)
+	dir := t.TempDir()
+	listen := loopbackAddr(t)
+	socket := filepath.Join(dir, "ctl.sock")
+	startHushServe(t, []string{"serving dns://", "control socket"},
+		"--listen", "dns://"+listen, "--forward", main.addr, "--allow-upstream", "127.0.0.0/8",
+		"--stub-zone", "portal.example="+portal.addr, "--control-socket", socket, "--dnssec", "off")
+	if r, err := ask(listen, "x.example.", dns.TypeA, netip.Addr{}); err != nil || answerIP(r) != "192.0.2.1" {
+		t.Fatalf("before: %v, %v", r, err)
+	}
+	asked := main.queries.Load()
+	if code, out, errOut := hushCtl(t, socket, "portal", "open", listen); code != 1 || !strings.Contains(errOut, "own listener") {
+		t.Errorf("portal open on hush's own listener = %d, %q, %q; want 1 and a refusal", code, out, errOut)
+	}
+	if code, out, errOut := hushCtl(t, socket, "portal", "open", portal.addr, "portal.example"); code != 0 {
+		t.Fatalf("portal open over a stub zone = %d, %q, %q", code, out, errOut)
+	}
+	for _, words := range [][]string{{"flush", "all"}, {"portal", "close"}} {
+		if code, out, errOut := hushCtl(t, socket, words...); code != 0 {
+			t.Fatalf("%v = %d, %q, %q", words, code, out, errOut)
+		}
+	}
+	if r, err := ask(listen, "x.example.", dns.TypeA, netip.Addr{}); err != nil || answerIP(r) != "192.0.2.1" {
+		t.Fatalf("after: %v, %v", r, err)
+	}
+	if got := main.queries.Load(); got != asked+1 {
+		t.Errorf("upstream asked %d times after the flush; want once more (%d): the flush missed the main cache", got, asked+1)
+	}
+}

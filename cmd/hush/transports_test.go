@@ -104,6 +104,7 @@ func normalRR(rr dns.RR) string {
 // sockets, validating the signed simulated internet, and hush query, dig,
 // kdig and curl get the same answer to the same question over each.
 func TestFiveTransports(t *testing.T) {
+	requireHTTP(t)
 	if testing.Short() {
 		t.Skip("serves the simulated internet on sockets")
 	}
