@@ -102,6 +102,9 @@ type nsFetch struct {
 	// lookup whose result nobody takes any more never blocks.
 	results chan nsResult
 	pending int // names whose lookup was started and its result not taken
+	// limitErr is the budget error of a name the query's limits forbade
+	// looking up; it stands once seen.
+	limitErr error
 }
 
 type nsResult struct {
@@ -146,10 +149,12 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 				drained = true
 			}
 		}
-		limitErr := r.startNSLookups(ctx, qs, cut)
+		if err := r.startNSLookups(ctx, qs, cut); err != nil && f.limitErr == nil {
+			f.limitErr = err
+		}
 		if f.pending == 0 {
-			if limitErr != nil {
-				return false, limitErr
+			if f.limitErr != nil {
+				return false, f.limitErr
 			}
 			return r.addParentGlue(cut), nil
 		}
@@ -170,8 +175,16 @@ func (r *Resolver) lookupNSAddrs(ctx context.Context, qs *qstate, cut *zoneCut) 
 func (r *Resolver) takeNSResult(ctx context.Context, qs *qstate, cut *zoneCut, res nsResult) (bool, error) {
 	cut.fetch.pending--
 	if res.err != nil {
-		if errors.Is(res.err, ErrBudget) || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return false, res.err
+		}
+		if errors.Is(res.err, ErrBudget) {
+			// A limit met by this name's lookup (its depth, its own NS
+			// names, or the query's queries): fatal only once no other
+			// lookup may still find a server (lookupNSAddrs).
+			if cut.fetch.limitErr == nil {
+				cut.fetch.limitErr = res.err
+			}
 		}
 		return false, nil
 	}
