@@ -23,13 +23,20 @@ import (
 const (
 	maxNSECPerZone = 256
 	maxNSECZones   = 4096
-	// maxNSECHeld bounds the records (NSEC, NSEC3, their RRSIGs, and the
-	// wildcard RRsets) kept over all zones, 300 to 700 bytes each as Go
-	// values: about 20 to 45 MiB at most. The two bounds above allow a
-	// thousand times that (4,096 zones of 256 records and their
-	// signatures), which a signer of its own zones answering with a fresh
-	// NSEC for every name (RFC 4470) could make hush hold.
-	maxNSECHeld = 65536
+	// maxNSECBytes bounds what is kept over all zones (NSEC, NSEC3,
+	// their RRSIGs, and the wildcard RRsets), in estimated bytes
+	// (rrBytes). The two bounds above allow a thousand times that (4,096
+	// zones of 256 records and their signatures), which a signer of its
+	// own zones answering with a fresh NSEC for every name (RFC 4470)
+	// could make hush hold; counting records instead would not do, as one
+	// NSEC listing every type unpacks to 128 KiB.
+	maxNSECBytes = 24 << 20
+	// maxNSECEntryBytes bounds one kept entry (a record and its
+	// signatures, or a wildcard RRset): larger ones are not kept, and a
+	// zone keeps at most maxNSECZoneBytes, so that no zone takes the
+	// room of all the others.
+	maxNSECEntryBytes = 16 << 10
+	maxNSECZoneBytes  = maxNSECBytes / 16
 	// maxWildPerZone and maxWildRRs bound the wildcard RRsets kept per
 	// zone for synthesis, and the records in each.
 	maxWildPerZone = 16
@@ -50,37 +57,73 @@ type zoneNSEC struct {
 	nsec3   []nsec3Entry // in no order
 	soa     []dns.RR     // SOA and its RRSIGs
 	wild    []wildEntry  // in no order
-	// held counts the records kept over all zones (maxNSECHeld); nil
+	// held counts the bytes kept over all zones (maxNSECBytes); nil
 	// for a zone on its own (tests), which counts nothing.
 	held *atomic.Int64
 	// gone marks a zone the store dropped: it keeps nothing more.
 	gone bool
+	// bytes is what the zone holds (bytesLocked), for its share.
+	bytes int
 }
 
-// room reports whether another record may be kept.
-func (z *zoneNSEC) room() bool { return z.held == nil || z.held.Load() < maxNSECHeld }
+// room reports whether an entry of n bytes may be kept: not too big on
+// its own, and with room in the zone's share and in the store.
+func (z *zoneNSEC) room(n int) bool {
+	if n > maxNSECEntryBytes || z.bytes+n > maxNSECZoneBytes {
+		return false
+	}
+	return z.held == nil || z.held.Load() < maxNSECBytes
+}
 
-// count adds d records to the total held.
+// count adds d bytes to the zone's and the store's totals.
 func (z *zoneNSEC) count(d int) {
+	z.bytes += d
 	if z.held != nil && d != 0 {
 		z.held.Add(int64(d))
 	}
 }
 
-// recordsLocked is what z holds, in records.
-func (z *zoneNSEC) recordsLocked() int {
+// bytesLocked is what z holds, in estimated bytes; the counts are kept in
+// step with it.
+func (z *zoneNSEC) bytesLocked() int {
 	n := 0
 	for _, e := range z.entries {
-		n += 1 + len(e.sigs)
+		n += e.size()
 	}
 	for _, e := range z.nsec3 {
-		n += 1 + len(e.sigs)
+		n += e.size()
 	}
 	for _, e := range z.wild {
-		n += len(e.rrs)
+		n += e.size()
 	}
 	return n
 }
+
+// rrBytes estimates what rr holds as a Go value: its wire length, the
+// type bitmap of an NSEC or NSEC3 unpacked (2 bytes a type, which the
+// wire packs into a bit), and the value's own fields and headers.
+func rrBytes(rr dns.RR) int {
+	n := dns.Len(rr) + 96
+	switch v := rr.(type) {
+	case *dns.NSEC:
+		n += 2 * len(v.TypeBitMap)
+	case *dns.NSEC3:
+		n += 2 * len(v.TypeBitMap)
+	}
+	return n
+}
+
+func rrsBytes(rrs []dns.RR) int {
+	n := 0
+	for _, rr := range rrs {
+		n += rrBytes(rr)
+	}
+	return n
+}
+
+func (e nsecEntry) size() int  { return rrBytes(e.nsec) + rrsBytes(e.sigs) }
+func (e nsec3Entry) size() int { return rrBytes(e.nsec3) + rrsBytes(e.sigs) }
+func (e wildEntry) size() int  { return rrsBytes(e.rrs) }
 
 type nsec3Entry struct {
 	nsec3   *dns.NSEC3
@@ -94,7 +137,7 @@ func newNSECStore(held *atomic.Int64) *cache.Sharded[string, *zoneNSEC] {
 	return cache.NewShardedEvict(maxNSECZones, 0, nil, func(_ string, z *zoneNSEC) {
 		z.mu.Lock()
 		defer z.mu.Unlock()
-		held.Add(-int64(z.recordsLocked()))
+		held.Add(-int64(z.bytesLocked()))
 		z.entries, z.nsec3, z.wild, z.gone = nil, nil, nil, true
 	})
 }
@@ -115,7 +158,7 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		}
 	}
 	zone = dns.CanonicalName(zone)
-	if r.nsecHeld.Load() >= maxNSECHeld {
+	if r.nsecHeld.Load() >= maxNSECBytes {
 		r.sweepNSEC(now)
 	}
 	z, ok := r.nsec.Get(zone)
@@ -150,13 +193,14 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		i, found := slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
 			return dnssec.CanonicalCompare(e.nsec.Hdr.Name, name)
 		})
-		if !found && (len(z.entries) >= maxNSECPerZone || !z.room()) {
+		size := e.size()
+		if !found && (len(z.entries) >= maxNSECPerZone || !z.room(size)) {
 			// Full: make room by dropping what has expired.
 			z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool {
 				if now.Before(e.expires) {
 					return false
 				}
-				z.count(-1 - len(e.sigs))
+				z.count(-e.size())
 				return true
 			})
 			i, found = slices.BinarySearchFunc(z.entries, n.Hdr.Name, func(e nsecEntry, name string) int {
@@ -164,12 +208,12 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 			})
 		}
 		switch {
-		case found:
-			z.count(len(e.sigs) - len(z.entries[i].sigs))
+		case found && size <= maxNSECEntryBytes:
+			z.count(size - z.entries[i].size())
 			z.entries[i] = e
-		case len(z.entries) < maxNSECPerZone && z.room():
+		case !found && len(z.entries) < maxNSECPerZone && z.room(size):
 			z.entries = slices.Insert(z.entries, i, e)
-			z.count(1 + len(e.sigs))
+			z.count(size)
 		}
 	}
 }
@@ -178,10 +222,10 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 const nsecSweepEvery = 10 * time.Second
 
 // sweepNSEC drops the expired records of every zone when the store is
-// full (maxNSECHeld), at most once per nsecSweepEvery: a zone's expired
+// full (maxNSECBytes), at most once per nsecSweepEvery: a zone's expired
 // records otherwise go only when the zone gets new ones, and zones no
 // longer asked about would keep the room new zones need. It visits every
-// zone; the store holds at most maxNSECHeld records.
+// zone; the store holds at most maxNSECBytes.
 func (r *Resolver) sweepNSEC(now time.Time) {
 	last := r.nsecSwept.Load()
 	if now.UnixNano()-last < int64(nsecSweepEvery) || !r.nsecSwept.CompareAndSwap(last, now.UnixNano()) {
@@ -190,12 +234,12 @@ func (r *Resolver) sweepNSEC(now time.Time) {
 	r.nsec.Range(func(_ string, z *zoneNSEC) bool {
 		z.mu.Lock()
 		defer z.mu.Unlock()
-		before := z.recordsLocked()
+		before := z.bytesLocked()
 		live := func(t time.Time) bool { return now.Before(t) }
 		z.entries = slices.DeleteFunc(z.entries, func(e nsecEntry) bool { return !live(e.expires) })
 		z.nsec3 = slices.DeleteFunc(z.nsec3, func(e nsec3Entry) bool { return !live(e.expires) })
 		z.wild = slices.DeleteFunc(z.wild, func(e wildEntry) bool { return !live(e.expires) })
-		z.count(z.recordsLocked() - before)
+		z.count(z.bytesLocked() - before)
 		return true
 	})
 }
@@ -203,16 +247,20 @@ func (r *Resolver) sweepNSEC(now time.Time) {
 // addNSEC3Locked keeps e, replacing the record of the same owner or an
 // expired one; a full zone keeps what it has.
 func (z *zoneNSEC) addNSEC3Locked(e nsec3Entry, now time.Time) {
+	size := e.size()
+	if size > maxNSECEntryBytes {
+		return
+	}
 	for i := range z.nsec3 {
 		if strings.EqualFold(z.nsec3[i].nsec3.Hdr.Name, e.nsec3.Hdr.Name) || !now.Before(z.nsec3[i].expires) {
-			z.count(len(e.sigs) - len(z.nsec3[i].sigs))
+			z.count(size - z.nsec3[i].size())
 			z.nsec3[i] = e
 			return
 		}
 	}
-	if len(z.nsec3) < maxNSECPerZone && z.room() {
+	if len(z.nsec3) < maxNSECPerZone && z.room(size) {
 		z.nsec3 = append(z.nsec3, e)
-		z.count(1 + len(e.sigs))
+		z.count(size)
 	}
 }
 

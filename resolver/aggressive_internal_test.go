@@ -139,8 +139,8 @@ func TestClosestEncloserNoCommonLabel(t *testing.T) {
 	}
 }
 
-// TestNSECStoreBound: the records kept for aggressive use are counted
-// over all zones and stop at maxNSECHeld, however many zones send fresh
+// TestNSECStoreBound: the records kept for aggressive use are counted in
+// bytes over all zones and stop at maxNSECBytes, however many zones send fresh
 // NSEC records; a zone that leaves the store (evicted past maxNSECZones,
 // or flushed) gives its count back, so the count is always what the
 // zones hold.
@@ -164,19 +164,19 @@ func TestNSECStoreBound(t *testing.T) {
 		var n int64
 		r.nsec.Range(func(_ string, z *zoneNSEC) bool {
 			z.mu.Lock()
-			n += int64(z.recordsLocked())
+			n += int64(z.bytesLocked())
 			z.mu.Unlock()
 			return true
 		})
 		return n
 	}
-	// 160 zones of 256 records and their signatures: 81,920 records
+	// 400 zones of 256 records and their signatures: about 30 MB
 	// offered, more than the bound.
-	for i := range 160 {
+	for i := range 400 {
 		r.rememberNSEC(fmt.Sprintf("z%d.", i), denial(fmt.Sprintf("z%d.", i), maxNSECPerZone), now)
 	}
-	if got := r.nsecHeld.Load(); got > maxNSECHeld || got < maxNSECHeld-2 {
-		t.Errorf("held %d records, want %d", got, maxNSECHeld)
+	if got := r.nsecHeld.Load(); got >= maxNSECBytes+maxNSECEntryBytes || got < maxNSECBytes {
+		t.Errorf("held %d bytes, want %d (one entry more at most)", got, maxNSECBytes)
 	}
 	if got, want := r.nsecHeld.Load(), recount(); got != want {
 		t.Errorf("count %d, zones hold %d", got, want)
@@ -218,5 +218,45 @@ func TestKeysByteBound(t *testing.T) {
 	}
 	if n := r.keys.Len(); n >= maxKeyEntries {
 		t.Errorf("keys hold %d sets of 32 large keys: the byte bound did not apply", n)
+	}
+}
+
+// TestNSECStoreEntryAndZoneBounds: an NSEC listing every type (8 KB on
+// the wire, 128 KiB unpacked) is not kept, and one zone keeps no more
+// than its share of the store, however many fresh records it sends.
+func TestNSECStoreEntryAndZoneBounds(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := aggrResolver(t)
+	all := make([]uint16, 0, 65535)
+	for t := 1; t <= 65535; t++ {
+		all = append(all, uint16(t))
+	}
+	big := new(dns.Msg)
+	big.Ns = []dns.RR{&dns.NSEC{Hdr: dns.RR_Header{Name: "a.big.", Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+		NextDomain: "b.big.", TypeBitMap: all}}
+	r.rememberNSEC("big.", big, now)
+	if z, ok := r.nsec.Get("big."); ok && len(z.entries) != 0 {
+		t.Errorf("an NSEC of %d bytes was kept", rrBytes(big.Ns[0]))
+	}
+	// One zone offers maxNSECPerZone records of about 9 KB each (4,000
+	// types), under the entry bound but together above the zone's share.
+	m := new(dns.Msg)
+	for i := range maxNSECPerZone {
+		owner := fmt.Sprintf("n%04d.greedy.", i)
+		m.Ns = append(m.Ns, &dns.NSEC{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+			NextDomain: owner, TypeBitMap: all[:4000]})
+	}
+	if n := rrBytes(m.Ns[0]); n > maxNSECEntryBytes || n*maxNSECPerZone <= maxNSECZoneBytes {
+		t.Fatalf("test records of %d bytes do not test the zone's share", n)
+	}
+	r.rememberNSEC("greedy.", m, now)
+	z, ok := r.nsec.Get("greedy.")
+	if !ok {
+		t.Fatal("greedy. kept nothing")
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if got := z.bytesLocked(); got > maxNSECZoneBytes || got != z.bytes || len(z.entries) == 0 {
+		t.Errorf("greedy. holds %d bytes (counted %d), want at most its share %d", got, z.bytes, maxNSECZoneBytes)
 	}
 }

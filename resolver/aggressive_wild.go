@@ -100,16 +100,20 @@ func (z *zoneNSEC) addWild(e wildEntry, now time.Time) {
 	if z.gone {
 		return
 	}
+	size := e.size()
+	if size > maxNSECEntryBytes {
+		return
+	}
 	for i := range z.wild {
 		if z.wild[i].name == e.name && z.wild[i].rrtype == e.rrtype || !now.Before(z.wild[i].expires) {
-			z.count(len(e.rrs) - len(z.wild[i].rrs))
+			z.count(size - z.wild[i].size())
 			z.wild[i] = e
 			return
 		}
 	}
-	if len(z.wild) < maxWildPerZone && z.room() {
+	if len(z.wild) < maxWildPerZone && z.room(size) {
 		z.wild = append(z.wild, e)
-		z.count(len(e.rrs))
+		z.count(size)
 	}
 }
 

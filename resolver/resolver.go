@@ -58,7 +58,7 @@ type Resolver struct {
 	sigs         *dnssec.SigCache                  // signature checks that succeeded
 	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
 	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
-	nsecHeld     atomic.Int64                      // records nsec holds (maxNSECHeld)
+	nsecHeld     atomic.Int64                      // bytes nsec holds (maxNSECBytes)
 	nsecSwept    atomic.Int64                      // when sweepNSEC last ran, Unix ns
 	// glue keeps the addresses referrals gave for name server names (the
 	// parent's side), apart from the cache, where the child's own answer
