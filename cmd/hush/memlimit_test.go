@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
 )
@@ -71,5 +73,32 @@ func TestSetMemoryLimit(t *testing.T) {
 	// The defaults keep the process far under 256 MiB.
 	if got := memoryLimit(defaultCacheBytes); got > 128<<20 {
 		t.Errorf("memoryLimit(default) = %d MiB, want at most 128", got>>20)
+	}
+}
+
+// TestReloadSetsMemoryLimit: a reload that changes the cache's size moves
+// the memory limit with it.
+func TestReloadSetsMemoryLimit(t *testing.T) {
+	orig := debug.SetMemoryLimit(-1)
+	origGC := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig); debug.SetGCPercent(origGC) })
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	up := startFakeUpstream(t, 1)
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "ctl.sock")
+	config := filepath.Join(dir, "hush.yaml")
+	base := fmt.Sprintf("listen: dns://%s\nforward: %s\ndnssec: off\ncontrol-socket: %s\n", loopbackAddr(t), up.addr, socket)
+	rewrite(t, config, base+"cache-size: 16MiB\n")
+	startHushServe(t, []string{"serving dns://", "control socket"}, "--config", config)
+	if got, want := debug.SetMemoryLimit(-1), memoryLimit(16<<20); got != want {
+		t.Fatalf("limit at start = %d, want %d", got, want)
+	}
+	rewrite(t, config, base+"cache-size: 64MiB\n")
+	if code, _, errOut := hushCtl(t, socket, "reload"); code != 0 {
+		t.Fatalf("reload: %d %q", code, errOut)
+	}
+	if got, want := debug.SetMemoryLimit(-1), memoryLimit(64<<20); got != want {
+		t.Errorf("limit after the reload = %d, want %d", got, want)
 	}
 }

@@ -318,6 +318,10 @@ func (o *opsRuntime) reloadLocked(ctx context.Context) error {
 	// The secret file re-read: the first secret makes cookies from now
 	// on, and the others are still accepted.
 	o.cookies.Set(cookieServer(next, o.cookieRandom))
+	if next.CacheBytes != o.cfg.CacheBytes {
+		// The memory limit follows the cache's size (memlimit.go).
+		setMemoryLimit(next.CacheBytes)
+	}
 	o.cfg, o.cache, o.rate = next, c, rate
 	o.level.Store(int32(next.Ops.LogLevel))
 	if o.ls != nil {
