@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -459,17 +457,12 @@ func serveSockets(ctx context.Context, socks *sockets, tc transport.Config, cert
 func privateRoot(hints []dns.RR) bool {
 	found := false
 	for _, rr := range hints {
-		var ip net.IP
-		switch rr := rr.(type) {
-		case *dns.A:
-			ip = rr.A
-		case *dns.AAAA:
-			ip = rr.AAAA
+		switch rr.(type) {
+		case *dns.A, *dns.AAAA:
 		default:
 			continue
 		}
-		a, ok := netip.AddrFromSlice(ip)
-		if !ok || resolver.IsPublic(a.Unmap()) {
+		if a, ok := hintAddr(rr); !ok || resolver.IsPublic(a) {
 			return false
 		}
 		found = true

@@ -17,26 +17,32 @@ import (
 	"github.com/miekg/dns"
 )
 
+// hintAddr is the address of an A or AAAA record of the root hints,
+// IPv4-mapped addresses unmapped; false for any other record.
+func hintAddr(rr dns.RR) (netip.Addr, bool) {
+	var ip net.IP
+	switch rr := rr.(type) {
+	case *dns.A:
+		ip = rr.A
+	case *dns.AAAA:
+		ip = rr.AAAA
+	default:
+		return netip.Addr{}, false
+	}
+	a, ok := netip.AddrFromSlice(ip)
+	return a.Unmap(), ok
+}
+
 // blockedHints returns the root servers' addresses in hints that hush will
 // not query: loopback or private ones that allow does not cover. Without a
 // warning, every query then fails with EDE 22 and nothing says why.
 func blockedHints(hints []dns.RR, allow []netip.Prefix) []netip.Addr {
 	var out []netip.Addr
 	for _, rr := range hints {
-		var ip net.IP
-		switch rr := rr.(type) {
-		case *dns.A:
-			ip = rr.A
-		case *dns.AAAA:
-			ip = rr.AAAA
-		default:
-			continue
-		}
-		a, ok := netip.AddrFromSlice(ip)
+		a, ok := hintAddr(rr)
 		if !ok {
 			continue
 		}
-		a = a.Unmap()
 		if resolver.IsPublic(a) || slices.ContainsFunc(allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
 			continue
 		}
@@ -85,17 +91,8 @@ func hintsWarning(cfg serveConfig) string {
 func countHintAddrs(hints []dns.RR) int {
 	var seen []netip.Addr
 	for _, rr := range hints {
-		var ip net.IP
-		switch rr := rr.(type) {
-		case *dns.A:
-			ip = rr.A
-		case *dns.AAAA:
-			ip = rr.AAAA
-		default:
-			continue
-		}
-		if a, ok := netip.AddrFromSlice(ip); ok && !slices.Contains(seen, a.Unmap()) {
-			seen = append(seen, a.Unmap())
+		if a, ok := hintAddr(rr); ok && !slices.Contains(seen, a) {
+			seen = append(seen, a)
 		}
 	}
 	return len(seen)
