@@ -38,6 +38,11 @@ type qstate struct {
 	// for fetches of zones with fewer labels still (see sharedKeys).
 	leads      bool
 	leadLabels int
+	// top is the client's question when resolveTopWith made qs (zero
+	// otherwise, and in forks): its whole answer is stored under it at the
+	// end, so lookup does not store a complete first link there too
+	// (storeLink).
+	top qkey
 }
 
 type qkey struct {
@@ -95,7 +100,7 @@ func (r *Resolver) lookup(ctx context.Context, qs *qstate, name string, qtype ui
 	}
 	res.meta = qs.mark(res.meta)
 	res.msg = r.rebindFilter(res.msg, &res.meta)
-	r.store(key, res.msg, res.meta)
+	r.storeLink(qs, key, res.msg, res.meta)
 	r.noteNXDomain(name, res)
 	return res.msg, res.meta, nil
 }
@@ -113,12 +118,12 @@ func (r *Resolver) shortcut(qs *qstate, key cache.Key, name string, qtype uint16
 	if !r.privateRoute(name, qtype) {
 		if m, meta, ok := r.belowNXDomain(name, qtype, now); ok {
 			meta = qs.mark(meta)
-			r.store(key, m, meta)
+			r.storeLink(qs, key, m, meta)
 			return m, meta, true
 		}
 		if m, meta, ok := r.synthesise(name, qtype, now, r.budget(qs)); ok {
 			meta = qs.mark(meta)
-			r.store(key, m, meta)
+			r.storeLink(qs, key, m, meta)
 			return m, meta, true
 		}
 	}

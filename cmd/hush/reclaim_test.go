@@ -87,8 +87,54 @@ func TestReclaimAfterBurstsStops(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		reclaimAfterBursts(ctx, func(string, ...any) {})
+		reclaimAfterBursts(ctx, func(string, ...any) {}, false)
 	}()
 	cancel()
 	<-done
+}
+
+// TestGCPercentFor: a small live heap gets room of at least minGCHeadroom
+// before the next collection, within maxGCPercent; a large one gcPercent.
+func TestGCPercentFor(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{0, gcPercent},
+		{1 << 20, maxGCPercent},
+		{2 << 20, 400},
+		{4 << 20, 200},
+		{8 << 20, 100},
+		{16 << 20, gcPercent},
+		{64 << 20, gcPercent},
+	} {
+		if got := gcPercentFor(tc.live); got != tc.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", tc.live>>20, got, tc.want)
+		}
+	}
+}
+
+// TestGCTuner: the percentage changes when it moves by a tenth or more,
+// or back to gcPercent, and not for the small moves of every collection.
+func TestGCTuner(t *testing.T) {
+	g := gcTuner{percent: gcPercent}
+	for i, step := range []struct {
+		live   uint64
+		want   int
+		change bool
+	}{
+		{0, gcPercent, false},
+		{4 << 20, 200, true},
+		{4<<20 + 100<<10, 200, false}, // 195: under a tenth
+		{5 << 20, 160, true},
+		{15 << 20, 53, true},
+		{16 << 20, gcPercent, true},
+		{40 << 20, gcPercent, false},
+		{3 << 20, 266, true},
+	} {
+		got, change := g.next(step.live)
+		if got != step.want || change != step.change {
+			t.Errorf("step %d (%d KiB live): %d, %v; want %d, %v", i, step.live>>10, got, change, step.want, step.change)
+		}
+	}
 }

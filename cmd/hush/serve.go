@@ -215,7 +215,7 @@ func runServe(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) er
 	reclaimDone := make(chan struct{})
 	go func() {
 		defer close(reclaimDone)
-		reclaimAfterBursts(healthCtx, func(format string, args ...any) { ops.logf(logDebug, format, args...) })
+		reclaimAfterBursts(healthCtx, func(format string, args ...any) { ops.logf(logDebug, format, args...) }, os.Getenv("GOGC") == "")
 	}()
 	defer func() { stopHealth(); <-reclaimDone }()
 	stopHUP := onHangup(ctx, certs, func() { _ = ops.Reload(ctx) })
