@@ -31,7 +31,7 @@ const (
 // 32 large RSA keys a zone (dnssec.Limits.MaxDNSKEYs) in each of 4,096
 // zones would be about 120 MB; zones of two or three keys take 0.5 to 1.5
 // KiB each, so with the default 16 MiB the bytes bind only a set of
-// unusually large keys, and with a router's 1 or 2 MiB after about a
+// unusually large keys, and with a router's 1 or 2 MiB after one or two
 // thousand zones.
 const maxKeyEntries = 4096
 
