@@ -27,6 +27,11 @@ type SigCache struct {
 // DefaultSigCacheEntries is a size for NewSigCache: about 1.5 MiB.
 const DefaultSigCacheEntries = 8192
 
+// SigCacheEntryBytes is about what one remembered check holds, for
+// sizing a SigCache in bytes: the 32-byte digest in its list node (48
+// bytes) and again in the index's slot, with the index's spare room.
+const SigCacheEntryBytes = 192
+
 // NewSigCache returns a SigCache holding at most n checks (at least 1).
 func NewSigCache(n int) *SigCache {
 	return &SigCache{s: cache.NewSharded[[sha256.Size]byte, struct{}](n, 0, func(k [sha256.Size]byte) uint64 {

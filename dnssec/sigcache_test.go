@@ -1,6 +1,7 @@
 package dnssec
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,5 +68,23 @@ func TestSigCache(t *testing.T) {
 	verify(otherData, good, k.key, testNow, spent)
 	if got := verify(rrset, good, k.key, testNow, spent); got.Status != Bogus {
 		t.Errorf("spent budget: %v, want bogus", got.Status)
+	}
+}
+
+// TestSigCacheBound: a SigCache remembers at most the checks it was made
+// for, however many succeed (resolver.SideCaches.SigEntries sizes it).
+func TestSigCacheBound(t *testing.T) {
+	k := newKey(t, "example.", dns.ECDSAP256SHA256, 256)
+	const n = 4
+	c := NewSigCache(n)
+	for i := range 3 * n {
+		rrset := mustRRs(t, fmt.Sprintf("www.example. 300 IN A 192.0.2.%d", i+1))
+		b := NewBudget(Limits{}, Policy{}).WithSigCache(c)
+		if got := VerifyRRset(rrset, []*dns.RRSIG{k.sign(t, rrset)}, []*dns.DNSKEY{k.key}, "example.", testNow, b); got.Status != Secure {
+			t.Fatalf("check %d: %v (%v), want secure", i, got.Status, got.Err)
+		}
+	}
+	if got := c.Len(); got < 1 || got > n {
+		t.Errorf("Len() = %d after %d checks, want at most %d", got, 3*n, n)
 	}
 }

@@ -23,20 +23,20 @@ import (
 const (
 	maxNSECPerZone = 256
 	maxNSECZones   = 4096
-	// maxNSECBytes bounds what is kept over all zones (NSEC, NSEC3,
-	// their RRSIGs, and the wildcard RRsets), in estimated bytes
-	// (rrBytes). The two bounds above allow a thousand times that (4,096
-	// zones of 256 records and their signatures), which a signer of its
-	// own zones answering with a fresh NSEC for every name (RFC 4470)
-	// could make hush hold; counting records instead would not do, as one
-	// NSEC listing every type unpacks to 128 KiB.
-	maxNSECBytes = 24 << 20
+	// SideCaches.NSECBytes bounds what is kept over all zones (NSEC,
+	// NSEC3, their RRSIGs, and the wildcard RRsets), in estimated bytes
+	// (rrBytes). The two bounds above allow a thousand times its default
+	// (4,096 zones of 256 records and their signatures), which a signer
+	// of its own zones answering with a fresh NSEC for every name (RFC
+	// 4470) could make hush hold; counting records instead would not do,
+	// as one NSEC listing every type unpacks to 128 KiB.
+	//
 	// maxNSECEntryBytes bounds one kept entry (a record and its
 	// signatures, or a wildcard RRset): larger ones are not kept, and a
-	// zone keeps at most maxNSECZoneBytes, so that no zone takes the
-	// room of all the others.
+	// zone keeps at most one nsecZoneShare of the store's bound, so that
+	// no zone takes the room of all the others.
 	maxNSECEntryBytes = 16 << 10
-	maxNSECZoneBytes  = maxNSECBytes / 16
+	nsecZoneShare     = 16
 	// maxWildPerZone and maxWildRRs bound the wildcard RRsets kept per
 	// zone for synthesis, and the records in each.
 	maxWildPerZone = 16
@@ -57,29 +57,49 @@ type zoneNSEC struct {
 	nsec3   []nsec3Entry // in no order
 	soa     []dns.RR     // SOA and its RRSIGs
 	wild    []wildEntry  // in no order
-	// held counts the bytes kept over all zones (maxNSECBytes); nil
-	// for a zone on its own (tests), which counts nothing.
-	held *atomic.Int64
+	// bound counts the bytes kept over all zones against the store's
+	// bound; nil for a zone on its own (tests), which counts nothing
+	// and keeps at most a share of the default bound.
+	bound *nsecBound
 	// gone marks a zone the store dropped: it keeps nothing more.
 	gone bool
 	// bytes is what the zone holds (bytesLocked), for its share.
 	bytes int
 }
 
+// nsecBound is the aggressive-NSEC store's bound and what its zones hold
+// against it. It is read on every record kept, hence an atomic count and
+// a bound fixed before the store is used, not a lock.
+type nsecBound struct {
+	held atomic.Int64 // bytes held over all zones
+	max  int64        // SideCaches.NSECBytes; set before use, then read-only
+}
+
+// full reports whether the store holds its bound or more.
+func (b *nsecBound) full() bool { return b.held.Load() >= b.max }
+
+// zoneMax is what one zone may hold.
+func (b *nsecBound) zoneMax() int {
+	if b == nil {
+		return int(DefaultSideCaches.NSECBytes / nsecZoneShare)
+	}
+	return int(b.max / nsecZoneShare)
+}
+
 // room reports whether an entry of n bytes may be kept: not too big on
 // its own, and with room in the zone's share and in the store.
 func (z *zoneNSEC) room(n int) bool {
-	if n > maxNSECEntryBytes || z.bytes+n > maxNSECZoneBytes {
+	if n > maxNSECEntryBytes || z.bytes+n > z.bound.zoneMax() {
 		return false
 	}
-	return z.held == nil || z.held.Load() < maxNSECBytes
+	return z.bound == nil || !z.bound.full()
 }
 
 // count adds d bytes to the zone's and the store's totals.
 func (z *zoneNSEC) count(d int) {
 	z.bytes += d
-	if z.held != nil && d != 0 {
-		z.held.Add(int64(d))
+	if z.bound != nil && d != 0 {
+		z.bound.held.Add(int64(d))
 	}
 }
 
@@ -131,13 +151,13 @@ type nsec3Entry struct {
 	expires time.Time
 }
 
-// newNSECStore makes the store of zones' records, counting in held what
+// newNSECStore makes the store of zones' records, counting in b what
 // they hold: a zone that leaves it (evicted, flushed) gives its count back.
-func newNSECStore(held *atomic.Int64) *cache.Sharded[string, *zoneNSEC] {
+func newNSECStore(b *nsecBound) *cache.Sharded[string, *zoneNSEC] {
 	return cache.NewShardedEvict(maxNSECZones, 0, nil, func(_ string, z *zoneNSEC) {
 		z.mu.Lock()
 		defer z.mu.Unlock()
-		held.Add(-int64(z.bytesLocked()))
+		b.held.Add(-int64(z.bytesLocked()))
 		z.entries, z.nsec3, z.wild, z.gone = nil, nil, nil, true
 	})
 }
@@ -158,12 +178,12 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		}
 	}
 	zone = dns.CanonicalName(zone)
-	if r.nsecHeld.Load() >= maxNSECBytes {
+	if r.nsecBound.full() {
 		r.sweepNSEC(now)
 	}
 	z, ok := r.nsec.Get(zone)
 	if !ok {
-		z = &zoneNSEC{held: &r.nsecHeld}
+		z = &zoneNSEC{bound: &r.nsecBound}
 		r.nsec.Add(zone, z)
 	}
 	z.mu.Lock()
@@ -222,10 +242,10 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 const nsecSweepEvery = 10 * time.Second
 
 // sweepNSEC drops the expired records of every zone when the store is
-// full (maxNSECBytes), at most once per nsecSweepEvery: a zone's expired
-// records otherwise go only when the zone gets new ones, and zones no
-// longer asked about would keep the room new zones need. It visits every
-// zone; the store holds at most maxNSECBytes.
+// full (SideCaches.NSECBytes), at most once per nsecSweepEvery: a zone's
+// expired records otherwise go only when the zone gets new ones, and
+// zones no longer asked about would keep the room new zones need. It
+// visits every zone; the store holds at most its bound.
 func (r *Resolver) sweepNSEC(now time.Time) {
 	last := r.nsecSwept.Load()
 	if now.UnixNano()-last < int64(nsecSweepEvery) || !r.nsecSwept.CompareAndSwap(last, now.UnixNano()) {

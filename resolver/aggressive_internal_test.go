@@ -12,7 +12,13 @@ import (
 
 func aggrResolver(t *testing.T) *Resolver {
 	t.Helper()
-	r, err := New(Config{DNSSEC: true, RootHints: []dns.RR{glueRR(t, ". 3600 IN NS a.root."), glueRR(t, "a.root. 3600 IN A 127.0.0.1")}})
+	return aggrResolverWith(t, SideCaches{})
+}
+
+// aggrResolverWith is aggrResolver with the side caches bounded at side.
+func aggrResolverWith(t *testing.T, side SideCaches) *Resolver {
+	t.Helper()
+	r, err := New(Config{DNSSEC: true, SideCaches: side, RootHints: []dns.RR{glueRR(t, ". 3600 IN NS a.root."), glueRR(t, "a.root. 3600 IN A 127.0.0.1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,124 +145,204 @@ func TestClosestEncloserNoCommonLabel(t *testing.T) {
 	}
 }
 
+// nsecDenial is a denial from zone of n NSEC records and their
+// signatures, owners n0000.zone. on.
+func nsecDenial(zone string, n int) *dns.Msg {
+	m := new(dns.Msg)
+	for i := range n {
+		owner := fmt.Sprintf("n%04d.%s", i, zone)
+		m.Ns = append(m.Ns,
+			&dns.NSEC{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+				NextDomain: fmt.Sprintf("n%04d.%s", i+1, zone), TypeBitMap: []uint16{dns.TypeA, dns.TypeRRSIG, dns.TypeNSEC}},
+			&dns.RRSIG{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: 300},
+				TypeCovered: dns.TypeNSEC, Algorithm: dns.ECDSAP256SHA256, Labels: 2, OrigTtl: 300,
+				Expiration: 1_900_000_000, Inception: 1_600_000_000, SignerName: zone, Signature: "AAAA"})
+	}
+	return m
+}
+
 // TestNSECStoreBound: the records kept for aggressive use are counted in
-// bytes over all zones and stop at maxNSECBytes, however many zones send fresh
-// NSEC records; a zone that leaves the store (evicted past maxNSECZones,
-// or flushed) gives its count back, so the count is always what the
-// zones hold.
+// bytes over all zones and stop at the configured bound (the default
+// when none is), however many zones send fresh NSEC records; a zone that
+// leaves the store (evicted past maxNSECZones, or flushed) gives its
+// count back, so the count is always what the zones hold.
 func TestNSECStoreBound(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	r := aggrResolver(t)
-	denial := func(zone string, n int) *dns.Msg {
-		m := new(dns.Msg)
-		for i := range n {
-			owner := fmt.Sprintf("n%04d.%s", i, zone)
-			m.Ns = append(m.Ns,
-				&dns.NSEC{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
-					NextDomain: fmt.Sprintf("n%04d.%s", i+1, zone), TypeBitMap: []uint16{dns.TypeA, dns.TypeRRSIG, dns.TypeNSEC}},
-				&dns.RRSIG{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: 300},
-					TypeCovered: dns.TypeNSEC, Algorithm: dns.ECDSAP256SHA256, Labels: 2, OrigTtl: 300,
-					Expiration: 1_900_000_000, Inception: 1_600_000_000, SignerName: zone, Signature: "AAAA"})
-		}
-		return m
+	tests := []struct {
+		name  string
+		side  SideCaches
+		bound int64
+	}{
+		{"default", SideCaches{}, 24 << 20},
+		{"router", SideCaches{NSECBytes: 1 << 20}, 1 << 20},
+		{"odd size", SideCaches{NSECBytes: 3<<20 + 12345}, 3<<20 + 12345},
 	}
-	recount := func() int64 {
-		var n int64
-		r.nsec.Range(func(_ string, z *zoneNSEC) bool {
-			z.mu.Lock()
-			n += int64(z.bytesLocked())
-			z.mu.Unlock()
-			return true
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			r := aggrResolverWith(t, tt.side)
+			if got := r.SideCaches().NSECBytes; got != tt.bound {
+				t.Fatalf("SideCaches().NSECBytes = %d, want %d", got, tt.bound)
+			}
+			recount := func() int64 {
+				var n int64
+				r.nsec.Range(func(_ string, z *zoneNSEC) bool {
+					z.mu.Lock()
+					n += int64(z.bytesLocked())
+					z.mu.Unlock()
+					return true
+				})
+				return n
+			}
+			// Zones of 256 records and their signatures until the
+			// store is full, then as many again: each zone keeps at
+			// most its share, so 2 × 16 zones more than fill it.
+			zones := 0
+			for ; zones < maxNSECZones && r.nsecBound.held.Load() < tt.bound; zones++ {
+				r.rememberNSEC(fmt.Sprintf("z%d.", zones), nsecDenial(fmt.Sprintf("z%d.", zones), maxNSECPerZone), now)
+			}
+			for i := range max(zones, 2*nsecZoneShare) {
+				r.rememberNSEC(fmt.Sprintf("more%d.", i), nsecDenial(fmt.Sprintf("more%d.", i), maxNSECPerZone), now)
+			}
+			if got := r.nsecBound.held.Load(); got >= tt.bound+maxNSECEntryBytes || got < tt.bound {
+				t.Errorf("held %d bytes, want %d (one entry more at most)", got, tt.bound)
+			}
+			if got, want := r.nsecBound.held.Load(), recount(); got != want {
+				t.Errorf("count %d, zones hold %d", got, want)
+			}
+			// Once expired, records make room for new ones.
+			later := now.Add(time.Hour)
+			r.rememberNSEC("fresh.", nsecDenial("fresh.", 10), later)
+			if z, ok := r.nsec.Get("fresh."); !ok || len(z.entries) != 10 {
+				t.Errorf("a new zone kept nothing while the others' records had expired")
+			}
+			// Evictions (more zones than maxNSECZones) and a flush give back.
+			for i := range maxNSECZones {
+				r.rememberNSEC(fmt.Sprintf("small%d.", i), nsecDenial(fmt.Sprintf("small%d.", i), 1), later)
+			}
+			if got, want := r.nsecBound.held.Load(), recount(); got != want {
+				t.Errorf("after evictions: count %d, zones hold %d", got, want)
+			}
+			r.nsec.Purge()
+			if got := r.nsecBound.held.Load(); got != 0 {
+				t.Errorf("after a purge: count %d, want 0", got)
+			}
 		})
-		return n
-	}
-	// 400 zones of 256 records and their signatures: about 30 MB
-	// offered, more than the bound.
-	for i := range 400 {
-		r.rememberNSEC(fmt.Sprintf("z%d.", i), denial(fmt.Sprintf("z%d.", i), maxNSECPerZone), now)
-	}
-	if got := r.nsecHeld.Load(); got >= maxNSECBytes+maxNSECEntryBytes || got < maxNSECBytes {
-		t.Errorf("held %d bytes, want %d (one entry more at most)", got, maxNSECBytes)
-	}
-	if got, want := r.nsecHeld.Load(), recount(); got != want {
-		t.Errorf("count %d, zones hold %d", got, want)
-	}
-	// Once expired, records make room for new ones.
-	later := now.Add(time.Hour)
-	r.rememberNSEC("fresh.", denial("fresh.", 10), later)
-	if z, ok := r.nsec.Get("fresh."); !ok || len(z.entries) != 10 {
-		t.Errorf("a new zone kept nothing while the others' records had expired")
-	}
-	// Evictions (more zones than maxNSECZones) and a flush give back.
-	for i := range maxNSECZones {
-		r.rememberNSEC(fmt.Sprintf("small%d.", i), denial(fmt.Sprintf("small%d.", i), 1), later)
-	}
-	if got, want := r.nsecHeld.Load(), recount(); got != want {
-		t.Errorf("after evictions: count %d, zones hold %d", got, want)
-	}
-	r.nsec.Purge()
-	if got := r.nsecHeld.Load(); got != 0 {
-		t.Errorf("after a purge: count %d, want 0", got)
 	}
 }
 
 // TestKeysByteBound: the validated keys kept are bounded in bytes as well
-// as in zones, so that large key sets cannot make them hundreds of MB.
+// as in zones, so that large key sets cannot make them hundreds of MB;
+// the bound is the configured one, and even the smallest cache keeps the
+// largest key sets.
 func TestKeysByteBound(t *testing.T) {
-	r := aggrResolver(t)
-	big := make([]*dns.DNSKEY, 32)
-	for i := range big {
-		big[i] = &dns.DNSKEY{Hdr: dns.RR_Header{Name: "z.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET},
-			Flags: 257, Protocol: 3, Algorithm: dns.RSASHA256, PublicKey: strings.Repeat("A", 700)}
+	tests := []struct {
+		name  string
+		side  SideCaches
+		bound int64
+	}{
+		{"default", SideCaches{}, 16 << 20},
+		{"router", SideCaches{KeyBytes: 2 << 20}, 2 << 20},
+		{"smallest derived", SideCaches{KeyBytes: 1 << 20}, 1 << 20},
 	}
-	e := keyEntry{ks: dnssec.KeySet{Keys: big}, expires: time.Unix(1_800_000_000, 0)}
-	for i := range maxKeyEntries {
-		r.keys.Add(fmt.Sprintf("z%d.", i), e)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := aggrResolverWith(t, tt.side)
+			if got := r.SideCaches().KeyBytes; got != tt.bound {
+				t.Fatalf("SideCaches().KeyBytes = %d, want %d", got, tt.bound)
+			}
+			big := make([]*dns.DNSKEY, 32)
+			for i := range big {
+				big[i] = &dns.DNSKEY{Hdr: dns.RR_Header{Name: "z.", Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET},
+					Flags: 257, Protocol: 3, Algorithm: dns.RSASHA256, PublicKey: strings.Repeat("A", 700)}
+			}
+			e := keyEntry{ks: dnssec.KeySet{Keys: big}, expires: time.Unix(1_800_000_000, 0)}
+			for i := range maxKeyEntries {
+				r.keys.Add(fmt.Sprintf("z%d.", i), e)
+			}
+			if got := r.keys.Weight(); got > tt.bound || got < tt.bound/2 {
+				t.Errorf("keys hold %d bytes, want at most %d and about that", got, tt.bound)
+			}
+			if n := r.keys.Len(); n >= maxKeyEntries {
+				t.Errorf("keys hold %d sets of 32 large keys: the byte bound did not apply", n)
+			}
+			// The last set added is kept: no shard is smaller than the
+			// heaviest set.
+			if _, ok := r.keys.Peek(fmt.Sprintf("z%d.", maxKeyEntries-1)); !ok {
+				t.Errorf("a set of %d bytes was not kept", keyEntryBytes("z.", e))
+			}
+		})
 	}
-	if got := r.keys.Weight(); got > maxKeyBytes || got < maxKeyBytes/2 {
-		t.Errorf("keys hold %d bytes, want at most %d and about that", got, maxKeyBytes)
-	}
-	if n := r.keys.Len(); n >= maxKeyEntries {
-		t.Errorf("keys hold %d sets of 32 large keys: the byte bound did not apply", n)
+}
+
+// TestSigCacheBound: the signature cache is made with the configured
+// number of entries, the default when none is.
+func TestSigCacheBound(t *testing.T) {
+	for _, tt := range []struct {
+		side SideCaches
+		want int
+	}{
+		{SideCaches{}, dnssec.DefaultSigCacheEntries},
+		{SideCaches{SigEntries: 1024}, 1024},
+	} {
+		if got := aggrResolverWith(t, tt.side).SideCaches().SigEntries; got != tt.want {
+			t.Errorf("SideCaches(%+v).SigEntries = %d, want %d", tt.side, got, tt.want)
+		}
 	}
 }
 
 // TestNSECStoreEntryAndZoneBounds: an NSEC listing every type (8 KB on
 // the wire, 128 KiB unpacked) is not kept, and one zone keeps no more
-// than its share of the store, however many fresh records it sends.
+// than its share of the store (a sixteenth of the configured bound),
+// however many fresh records it sends.
 func TestNSECStoreEntryAndZoneBounds(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	r := aggrResolver(t)
 	all := make([]uint16, 0, 65535)
 	for t := 1; t <= 65535; t++ {
 		all = append(all, uint16(t))
 	}
-	big := new(dns.Msg)
-	big.Ns = []dns.RR{&dns.NSEC{Hdr: dns.RR_Header{Name: "a.big.", Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
-		NextDomain: "b.big.", TypeBitMap: all}}
-	r.rememberNSEC("big.", big, now)
-	if z, ok := r.nsec.Get("big."); ok && len(z.entries) != 0 {
-		t.Errorf("an NSEC of %d bytes was kept", rrBytes(big.Ns[0]))
+	tests := []struct {
+		name  string
+		side  SideCaches
+		share int
+	}{
+		{"default", SideCaches{}, 24 << 20 / 16},
+		{"router", SideCaches{NSECBytes: 1 << 20}, 1 << 20 / 16},
 	}
-	// One zone offers maxNSECPerZone records of about 9 KB each (4,000
-	// types), under the entry bound but together above the zone's share.
-	m := new(dns.Msg)
-	for i := range maxNSECPerZone {
-		owner := fmt.Sprintf("n%04d.greedy.", i)
-		m.Ns = append(m.Ns, &dns.NSEC{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
-			NextDomain: owner, TypeBitMap: all[:4000]})
-	}
-	if n := rrBytes(m.Ns[0]); n > maxNSECEntryBytes || n*maxNSECPerZone <= maxNSECZoneBytes {
-		t.Fatalf("test records of %d bytes do not test the zone's share", n)
-	}
-	r.rememberNSEC("greedy.", m, now)
-	z, ok := r.nsec.Get("greedy.")
-	if !ok {
-		t.Fatal("greedy. kept nothing")
-	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if got := z.bytesLocked(); got > maxNSECZoneBytes || got != z.bytes || len(z.entries) == 0 {
-		t.Errorf("greedy. holds %d bytes (counted %d), want at most its share %d", got, z.bytes, maxNSECZoneBytes)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			r := aggrResolverWith(t, tt.side)
+			if got := r.nsecBound.zoneMax(); got != tt.share {
+				t.Fatalf("zone share %d bytes, want %d", got, tt.share)
+			}
+			big := new(dns.Msg)
+			big.Ns = []dns.RR{&dns.NSEC{Hdr: dns.RR_Header{Name: "a.big.", Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+				NextDomain: "b.big.", TypeBitMap: all}}
+			r.rememberNSEC("big.", big, now)
+			if z, ok := r.nsec.Get("big."); ok && len(z.entries) != 0 {
+				t.Errorf("an NSEC of %d bytes was kept", rrBytes(big.Ns[0]))
+			}
+			// One zone offers maxNSECPerZone records of about 9 KB each
+			// (4,000 types), under the entry bound but together above
+			// the zone's share.
+			m := new(dns.Msg)
+			for i := range maxNSECPerZone {
+				owner := fmt.Sprintf("n%04d.greedy.", i)
+				m.Ns = append(m.Ns, &dns.NSEC{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+					NextDomain: owner, TypeBitMap: all[:4000]})
+			}
+			if n := rrBytes(m.Ns[0]); n > maxNSECEntryBytes || n*maxNSECPerZone <= tt.share {
+				t.Fatalf("test records of %d bytes do not test the zone's share", n)
+			}
+			r.rememberNSEC("greedy.", m, now)
+			z, ok := r.nsec.Get("greedy.")
+			if !ok {
+				t.Fatal("greedy. kept nothing")
+			}
+			z.mu.Lock()
+			defer z.mu.Unlock()
+			if got := z.bytesLocked(); got > tt.share || got < tt.share-maxNSECEntryBytes || got != z.bytes {
+				t.Errorf("greedy. holds %d bytes (counted %d), want at most its share %d and about that", got, z.bytes, tt.share)
+			}
+		})
 	}
 }

@@ -98,6 +98,12 @@ type Config struct {
 	StaleClientTimeout time.Duration
 	// Limits bound the work of one client query.
 	Limits Limits
+	// SideCaches bound the caches kept besides Cache (validated keys,
+	// aggressive-NSEC records, signature checks), which Cache's bound
+	// does not count: an operator who sizes Cache for a small machine
+	// sizes these with it (hush derives them from --cache-size). Zero
+	// fields take DefaultSideCaches.
+	SideCaches SideCaches
 	// Now is the wall clock (default time.Now): signature validity
 	// windows and calendar expiries of negative trust anchors are judged
 	// by it. Tests and scenario players replace it.
@@ -180,6 +186,47 @@ var DefaultLimits = Limits{
 	MaxCNAME:     12,
 	MaxNSNames:   6,
 	MaxDepth:     4,
+}
+
+// SideCaches bound the resolver's caches other than the answer cache. Each
+// is filled by what clients ask, so each needs a bound of its own: an
+// attacker with many signed zones, or a signer answering every name with
+// a fresh NSEC (RFC 4470), fills them as readily as the answer cache.
+type SideCaches struct {
+	// KeyBytes bounds the validated DNSKEY sets kept, in estimated
+	// bytes (at most 4,096 zones whatever it says).
+	KeyBytes int64
+	// NSECBytes bounds the NSEC and NSEC3 records kept for aggressive
+	// use (RFC 8198), in estimated bytes; one zone keeps at most a
+	// sixteenth of it, so that no zone takes the room of all the others.
+	NSECBytes int64
+	// SigEntries bounds the signature checks remembered
+	// (dnssec.SigCache), about dnssec.SigCacheEntryBytes each.
+	SigEntries int
+}
+
+// DefaultSideCaches are the bounds a zero SideCaches field takes: about
+// 41.5 MiB in all, sized for a server, not a router.
+var DefaultSideCaches = SideCaches{
+	KeyBytes:   16 << 20,
+	NSECBytes:  24 << 20,
+	SigEntries: dnssec.DefaultSigCacheEntries,
+}
+
+// withDefaults fills each zero (or negative) field of s from
+// DefaultSideCaches.
+func (s SideCaches) withDefaults() SideCaches {
+	d := DefaultSideCaches
+	if s.KeyBytes <= 0 {
+		s.KeyBytes = d.KeyBytes
+	}
+	if s.NSECBytes <= 0 {
+		s.NSECBytes = d.NSECBytes
+	}
+	if s.SigEntries <= 0 {
+		s.SigEntries = d.SigEntries
+	}
+	return s
 }
 
 // DefaultCacheEntries is the size of the cache New makes when Config.Cache

@@ -26,15 +26,29 @@ const (
 	maxKeyTTL = time.Hour
 )
 
-// maxKeyEntries and maxKeyBytes bound the validated keys kept: in zones,
-// and in bytes as keyEntryBytes counts them. 32 large RSA keys a zone
-// (dnssec.Limits.MaxDNSKEYs) in each of 4,096 zones would be about 120
-// MB; zones of two or three keys take 0.5 to 1.5 KiB each, so the bytes
-// bind only a set of unusually large keys.
-const (
-	maxKeyEntries = 4096
-	maxKeyBytes   = 16 << 20
-)
+// maxKeyEntries bounds the validated keys kept in zones;
+// SideCaches.KeyBytes bounds them in bytes as keyEntryBytes counts them.
+// 32 large RSA keys a zone (dnssec.Limits.MaxDNSKEYs) in each of 4,096
+// zones would be about 120 MB; zones of two or three keys take 0.5 to 1.5
+// KiB each, so with the default 16 MiB the bytes bind only a set of
+// unusually large keys, and with a router's 1 or 2 MiB after one or two
+// thousand zones.
+const maxKeyEntries = 4096
+
+// minKeyShardBytes is the least part of the key cache's bytes one shard
+// holds: a key set heavier than its shard's part is not kept at all, and
+// the heaviest (32 RSA-4096 keys) weighs about 26 KiB.
+const minKeyShardBytes = 64 << 10
+
+// newKeyCache makes the validated key cache, bounded at bytes: 64 shards,
+// fewer when bytes is small, so that each holds at least minKeyShardBytes.
+func newKeyCache(bytes int64) *cache.Sharded[string, keyEntry] {
+	shards := 64
+	for shards > 1 && bytes/int64(shards) < minKeyShardBytes {
+		shards /= 2
+	}
+	return cache.NewWeighted(bytes, maxKeyEntries, shards, nil, keyEntryBytes)
+}
 
 // keyEntryBytes is what a keys entry holds, roughly, as Go values: the
 // entry, its LRU node and map slot, the zone's name, and each key's record

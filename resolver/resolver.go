@@ -55,11 +55,14 @@ type Resolver struct {
 	// verify, in Unix seconds (0: none): see noteClock.
 	clockFloor   atomic.Int64
 	dnssecLimits dnssec.Limits
-	sigs         *dnssec.SigCache                  // signature checks that succeeded
-	keys         *cache.Sharded[string, keyEntry]  // validated zone keys
-	nsec         *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
-	nsecHeld     atomic.Int64                      // bytes nsec holds (maxNSECBytes)
-	nsecSwept    atomic.Int64                      // when sweepNSEC last ran, Unix ns
+	// side are the bounds of sigs, keys and nsec (Config.SideCaches,
+	// defaults filled in); set by newResolver, read-only after.
+	side      SideCaches
+	sigs      *dnssec.SigCache                  // signature checks that succeeded
+	keys      *cache.Sharded[string, keyEntry]  // validated zone keys
+	nsec      *cache.Sharded[string, *zoneNSEC] // validated NSEC, per zone (RFC 8198)
+	nsecBound nsecBound                         // bytes nsec holds, and its bound
+	nsecSwept atomic.Int64                      // when sweepNSEC last ran, Unix ns
 	// glue keeps the addresses referrals gave for name server names (the
 	// parent's side), apart from the cache, where the child's own answer
 	// replaces them: the last resort when the child's addresses fail.
@@ -88,6 +91,10 @@ func (r *Resolver) SetTrustAnchors(a *dnssec.Anchors) {
 	}
 	r.anchors.Store(a)
 }
+
+// SideCaches returns the bounds of the caches kept besides the answer
+// cache (Config.SideCaches, with the defaults filled in).
+func (r *Resolver) SideCaches() SideCaches { return r.side }
 
 // SetDesignated replaces the DDR records (see Config.Designated), for
 // instance after a certificate with other names was loaded. Safe for
@@ -187,10 +194,11 @@ func newResolver(cfg Config) *Resolver {
 	// included, so its clock must be the query's own: a wall-clock cap
 	// shorter than that would call slow networks bogus.
 	r.dnssecLimits.MaxTime = max(r.dnssecLimits.MaxTime, r.lim.Timeout)
-	r.sigs = dnssec.NewSigCache(dnssec.DefaultSigCacheEntries)
-	// 64 shards: each holds 256 KiB, far more than the largest key set.
-	r.keys = cache.NewWeighted(maxKeyBytes, maxKeyEntries, 64, nil, keyEntryBytes)
-	r.nsec = newNSECStore(&r.nsecHeld)
+	r.side = cfg.SideCaches.withDefaults()
+	r.sigs = dnssec.NewSigCache(r.side.SigEntries)
+	r.keys = newKeyCache(r.side.KeyBytes)
+	r.nsecBound.max = r.side.NSECBytes
+	r.nsec = newNSECStore(&r.nsecBound)
 	r.glue = cache.NewSharded[string, glueEntry](4096, 0, nil)
 	r.delegs = cache.NewSharded[string, delegEntry](4096, 0, nil)
 	r.reasked = cache.NewSharded[string, time.Time](1024, 0, nil)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/hush-dns/hush/cache"
+	"github.com/hush-dns/hush/dnssec"
+	"github.com/hush-dns/hush/resolver"
 )
 
 // defaultCacheBytes is --cache-size's default: cache.DefaultMaxBytes.
@@ -70,10 +72,50 @@ func parseCacheSize(s string) (bytes int64, entries int, err error) {
 	}
 }
 
+// Bounds of the resolver's side caches (sideCaches).
+const (
+	// sideShare is the part of the answer cache's bytes each side cache
+	// may hold: an eighth.
+	sideShare = 8
+	// minSideBytes is the least a side cache gets in bytes, however
+	// small the answer cache: 1 MiB keeps the keys of about a thousand
+	// zones, so that a small validating resolver does not fetch and
+	// check its usual zones' keys again on most queries.
+	minSideBytes = 1 << 20
+	// minSigEntries is the least the signature cache remembers (about
+	// 190 KiB).
+	minSigEntries = 1024
+)
+
+// sideCaches bounds the resolver's caches other than the answer cache
+// (validated keys, aggressive-NSEC records, signature checks) by the
+// answer cache's size in bytes, so that --cache-size bounds all of them:
+// a router's 16 MiB must not leave an attacker with many signed zones 41
+// MiB more to fill. Each gets an eighth of cacheBytes, at least
+// minSideBytes (minSigEntries checks) and at most its default
+// (resolver.DefaultSideCaches), which a server's cache is large enough
+// not to need more than. With entries above zero (--cache-size without a
+// unit, as old config files have) the bounds stay the defaults, as
+// before sizes in bytes existed.
+func sideCaches(cacheBytes int64, entries int) resolver.SideCaches {
+	d := resolver.DefaultSideCaches
+	if entries > 0 || cacheBytes <= 0 {
+		return d
+	}
+	share := cacheBytes / sideShare
+	return resolver.SideCaches{
+		KeyBytes:   min(d.KeyBytes, max(minSideBytes, share)),
+		NSECBytes:  min(d.NSECBytes, max(minSideBytes, share)),
+		SigEntries: int(min(int64(d.SigEntries), max(minSigEntries, share/dnssec.SigCacheEntryBytes))),
+	}
+}
+
 // memoryLimit is the Go runtime's soft memory limit for a cache of
 // cacheBytes: the cache, half as much again (at least 32 MiB) for the
-// garbage of the data passing through it and the queries in flight, and
-// 16 MiB for the rest of the process (validated keys, server statistics).
+// side caches (sideCaches: together at most three-eighths of the cache
+// from 8 MiB up), the garbage of the data passing through them and the
+// queries in flight, and 16 MiB for the rest of the process (server
+// statistics, the parent side's glue and delegations).
 //
 // Measured on the fake internet's cold pass (20,000 names, 500 queries in
 // flight) with an 8 MiB cache, about 28 MiB is live besides the cache's

@@ -291,6 +291,7 @@ func resolverConfig(cfg serveConfig, ntas []dnssec.NTA, c *cache.Cache, designat
 		ClockNotBefore:      ta.floor,
 		Limits:              resolver.Limits{Timeout: cfg.Timeout},
 		Cache:               c,
+		SideCaches:          sideCaches(cfg.CacheBytes, cfg.CacheSize),
 		Designated:          designated,
 	}
 }
