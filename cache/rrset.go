@@ -2,6 +2,7 @@ package cache
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -109,4 +110,68 @@ func (c *Cache) GetRRset(name string, qtype, qclass uint16, now time.Time) ([]dn
 		out[i], off = rr, next
 	}
 	return out, e.meta, true
+}
+
+// AppendAddrs appends the addresses of the A or AAAA RRset cached for
+// (name, qtype) in class IN to dst, read straight from the stored wire
+// form, and reports whether one was cached (an expired one is a miss, and
+// is dropped). It is GetRRset for the iterator's zone cuts, which need
+// only the addresses of the servers, for every uncached query: no record
+// is unpacked and nothing is allocated but dst's growth.
+func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16, now time.Time) ([]netip.Addr, bool) {
+	if qtype != dns.TypeA && qtype != dns.TypeAAAA {
+		return dst, false
+	}
+	k := rrsetKey(name, qtype, dns.ClassINET)
+	e, ok := c.store.Get(k)
+	if !ok {
+		return dst, false
+	}
+	if _, _, ok := e.remaining(now); !ok {
+		c.drop(k, e)
+		return dst, false
+	}
+	out, ok := appendWireAddrs(dst, e.wire, qtype)
+	if !ok {
+		// Cannot happen: the wire form came from Pack.
+		c.drop(k, e)
+		return dst, false
+	}
+	return out, true
+}
+
+// appendWireAddrs appends the addresses of the records of type qtype
+// (A or AAAA) in the answer section of msg, packed by SetRRset, skipping
+// their RRSIGs. It reports false, and returns dst as it was, when msg does
+// not parse.
+func appendWireAddrs(dst []netip.Addr, msg []byte, qtype uint16) ([]netip.Addr, bool) {
+	out := dst
+	if len(msg) < headerLen {
+		return dst, false
+	}
+	n := int(binary.BigEndian.Uint16(msg[6:]))
+	off := headerLen
+	for range n {
+		end, err := skipName(msg, off)
+		if err != nil || end+10 > len(msg) {
+			return dst, false
+		}
+		typ := binary.BigEndian.Uint16(msg[end:])
+		rdlen := int(binary.BigEndian.Uint16(msg[end+8:]))
+		rdata := end + 10
+		if rdata+rdlen > len(msg) {
+			return dst, false
+		}
+		switch {
+		case typ != qtype:
+		case qtype == dns.TypeA && rdlen == 4:
+			out = append(out, netip.AddrFrom4([4]byte(msg[rdata:rdata+4])))
+		case qtype == dns.TypeAAAA && rdlen == 16:
+			out = append(out, netip.AddrFrom16([16]byte(msg[rdata:rdata+16])))
+		default:
+			return dst, false
+		}
+		off = rdata + rdlen
+	}
+	return out, true
 }

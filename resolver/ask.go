@@ -30,7 +30,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				continue
 			}
 			if r.fwdPorts == nil && !r.operatorNamed(a) && !upstreamAllowed(a, r.cfg.AllowUpstream) {
-				cut.tried[a] = true
+				cut.markTried(a)
 				lastErr = fmt.Errorf("%w: %s", ErrNotAllowed, a)
 				continue
 			}
@@ -43,7 +43,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				if errors.Is(err, ErrBudget) || ctx.Err() != nil {
 					return nil, a, err
 				}
-				cut.tried[a] = true
+				cut.markTried(a)
 				lastErr = err
 				continue
 			}
@@ -53,7 +53,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				// non-authoritative reply, and worth no answer: the NS it
 				// names are not the zone's to speak for.
 				r.servers.setLame(a, cut.zone, r.now())
-				cut.tried[a] = true
+				cut.markTried(a)
 				lastErr = fmt.Errorf("lame server for %s", zoneLabel(cut.zone))
 				continue
 			}
@@ -62,7 +62,7 @@ func (r *Resolver) askZone(ctx context.Context, qs *qstate, cut *zoneCut, name s
 				// A denial in the name of another zone: the server is
 				// confused or lying. Not lame for good, but not to be
 				// believed for this question; the next server may do.
-				cut.tried[a] = true
+				cut.markTried(a)
 				lastErr = fmt.Errorf("%w: negative answer with another zone's SOA from a server of %s", ErrMismatch, zoneLabel(cut.zone))
 				continue
 			}

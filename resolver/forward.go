@@ -2,7 +2,6 @@ package resolver
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/hush-dns/hush/cache"
 )
@@ -22,7 +21,7 @@ func (r *Resolver) forward(ctx context.Context, qs *qstate, name string, qtype u
 		}
 		kind := classify(resp, ".")
 		if kind == kindReferral || kind == kindLame || kind == kindFail {
-			cut.tried[server] = true
+			cut.markTried(server)
 			continue
 		}
 		m := r.finish(resp, kind)
@@ -41,7 +40,7 @@ func (r *Resolver) forward(ctx context.Context, qs *qstate, name string, qtype u
 // forwardCut is the zone cut forward queries: the forwarders, for the
 // whole tree.
 func (r *Resolver) forwardCut() *zoneCut {
-	cut := &zoneCut{zone: ".", looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	cut := &zoneCut{zone: "."}
 	for _, f := range r.cfg.Forwarders {
 		if a := f.Addr().Unmap(); !containsAddr(cut.addrs, a) {
 			cut.addrs = append(cut.addrs, a)

@@ -172,7 +172,7 @@ func (r *Resolver) operatorNamed(a netip.Addr) bool {
 
 // stubCut is the zone cut of a stub zone: its configured servers.
 func (r *Resolver) stubCut(zone string) *zoneCut {
-	cut := &zoneCut{zone: zone, looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	cut := &zoneCut{zone: zone}
 	for _, s := range r.routes.stub[zone] {
 		if a := s.Addr().Unmap(); !containsAddr(cut.addrs, a) {
 			cut.addrs = append(cut.addrs, a)

@@ -355,7 +355,7 @@ func (w *walk) onResponse(ctx context.Context, resp *dns.Msg, server netip.Addr,
 		if kind == kindLame {
 			w.r.servers.setLame(server, w.cut.zone, w.r.now())
 		}
-		w.cut.tried[server] = true
+		w.cut.markTried(server)
 		return result{}, false, nil
 	case minimised:
 		w.onMinimised(resp, kind, sendName, sendType)
@@ -374,7 +374,7 @@ func (w *walk) onReferral(ctx context.Context, resp *dns.Msg, server netip.Addr)
 	next := w.r.takeReferral(resp, w.cut.zone)
 	if next == nil || !dnssec.IsSubDomain(w.cut.zone, next.zone) || strings.EqualFold(next.zone, w.cut.zone) {
 		w.r.servers.setLame(server, w.cut.zone, w.r.now())
-		w.cut.tried[server] = true
+		w.cut.markTried(server)
 		return nil
 	}
 	if w.r.cfg.DNSSEC {
@@ -426,7 +426,7 @@ func (w *walk) onAnswer(ctx context.Context, resp *dns.Msg, kind respKind, serve
 		// bogus data) and Knot Resolver (KR_SELECTION_DNSSEC_ERROR)
 		// do.
 		w.bogus = &res
-		w.cut.tried[server] = true
+		w.cut.markTried(server)
 		return result{}, false, nil
 	}
 	w.r.keepAnswerRRsets(resp, status, w.qs.unchecked)

@@ -221,7 +221,7 @@ func (r *Resolver) startNSLookups(ctx context.Context, qs *qstate, cut *zoneCut)
 		if cut.looked[n] {
 			continue
 		}
-		cut.looked[n] = true
+		cut.markLooked(n)
 		// A name inside the zone without glue can only be found by asking
 		// the zone's own servers, the ones we cannot reach; unless the
 		// cache knows it for an alias, which leads elsewhere.

@@ -33,7 +33,7 @@ func (r *Resolver) prefetch(name string, qtype uint16) {
 		_, _, _ = r.qflights.do(ctx, key, func() (result, error) {
 			qs := newQState(&r.lim)
 			qs.refresh = qkey{key.Name, qtype}
-			return r.resolveTopWith(ctx, qs, key.Name, qtype)
+			return r.resolveTopWith(ctx, cancel, qs, key.Name, qtype)
 		})
 	}()
 }

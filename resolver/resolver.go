@@ -265,8 +265,14 @@ func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	if m, ok := r.AnswerCached(q); ok {
 		return m, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.lim.Timeout)
-	defer cancel()
+	// A listener gives each query a deadline of its own, the same
+	// timeout as a rule: a second one here would cost a context and a
+	// timer per uncached query for nothing.
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.lim.Timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.lim.Timeout)
+		defer cancel()
+	}
 	key := r.fullKey(qq.Name, qq.Qtype)
 	resolve := func(ctx context.Context) (result, error) {
 		res, _, err := r.qflights.do(ctx, key, func() (result, error) {
@@ -275,7 +281,7 @@ func (r *Resolver) serveDNS(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 			// the others, and a refresh outlives the stale answer.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lim.Timeout)
 			defer cancel()
-			return r.resolveTop(wctx, key.Name, qq.Qtype)
+			return r.resolveTopWith(wctx, cancel, newQState(&r.lim), key.Name, qq.Qtype)
 		})
 		return res, err
 	}
@@ -320,14 +326,17 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 // entry serves clients without DO too: the cache leaves out the DNSSEC
 // records for them (RFC 4035 §3.2.1).
 func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
-	return r.resolveTopWith(ctx, newQState(&r.lim), name, qtype)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return r.resolveTopWith(ctx, cancel, newQState(&r.lim), name, qtype)
 }
 
 // resolveTopWith is resolveTop with the query state given (a prefetch's,
-// which asks the authorities although the cache still has the answer).
-func (r *Resolver) resolveTopWith(ctx context.Context, qs *qstate, name string, qtype uint16) (result, error) {
-	// What the query started beside its walk (parallel.go) ends with it.
-	ctx, cancel := context.WithCancel(ctx)
+// which asks the authorities although the cache still has the answer) and
+// cancel, which cancels ctx: the caller's own, so that no context is made
+// per query for it. resolveTopWith calls it when the walk is done, so that
+// what the query started beside its walk (parallel.go) ends with it.
+func (r *Resolver) resolveTopWith(ctx context.Context, cancel context.CancelFunc, qs *qstate, name string, qtype uint16) (result, error) {
 	qs.top = qkey{r.fullKey(name, qtype).Name, qtype}
 	m, meta, err := r.resolve(ctx, qs, name, qtype)
 	cancel()

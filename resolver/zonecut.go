@@ -22,8 +22,10 @@ type zoneCut struct {
 	nsNames []string
 	addrs   []netip.Addr
 	// looked lists NS names whose addresses were looked up already.
+	// It is made on the first mark (markLooked), as tried is: most cuts
+	// of an uncached query need neither.
 	looked map[string]bool
-	// tried lists servers that failed for this cut.
+	// tried lists servers that failed for this cut (markTried).
 	tried map[netip.Addr]bool
 	// nsLookups counts address lookups for glueless NS names (NXNSAttack).
 	nsLookups int
@@ -154,7 +156,7 @@ func (r *Resolver) parentSideCut(cut *zoneCut) *zoneCut {
 	if same {
 		return nil
 	}
-	alt := &zoneCut{zone: cut.zone, nsNames: slices.Clone(e.nsNames), looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	alt := &zoneCut{zone: cut.zone, nsNames: slices.Clone(e.nsNames)}
 	for _, n := range alt.nsNames {
 		if g, ok := r.glue.Get(n); ok && now.Before(g.expires) {
 			for _, a := range g.addrs {
@@ -163,11 +165,7 @@ func (r *Resolver) parentSideCut(cut *zoneCut) *zoneCut {
 				}
 			}
 		}
-		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if rrs, _, ok := r.cache.GetRRset(n, t, dns.ClassINET, now); ok {
-				alt.addrs = appendAddrs(alt.addrs, rrs)
-			}
-		}
+		alt.addrs = r.cachedAddrs(alt.addrs, n, now)
 	}
 	if len(alt.addrs) == 0 && !hasOutOfZoneNS(alt) {
 		return nil
@@ -240,10 +238,26 @@ func (r *Resolver) addParentGlue(cut *zoneCut) bool {
 	return len(cut.addrs) > before
 }
 
+// markTried notes that server a failed for c.
+func (c *zoneCut) markTried(a netip.Addr) {
+	if c.tried == nil {
+		c.tried = make(map[netip.Addr]bool)
+	}
+	c.tried[a] = true
+}
+
+// markLooked notes that the addresses of NS name n were looked up.
+func (c *zoneCut) markLooked(n string) {
+	if c.looked == nil {
+		c.looked = make(map[string]bool)
+	}
+	c.looked[n] = true
+}
+
 // cutFromNS builds a zone cut from an NS set, with the addresses the cache
 // knows for its names.
 func (r *Resolver) cutFromNS(zone string, ns []dns.RR, now time.Time) *zoneCut {
-	cut := &zoneCut{zone: zone, looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	cut := &zoneCut{zone: zone}
 	for _, rr := range ns {
 		n, ok := rr.(*dns.NS)
 		if !ok {
@@ -251,13 +265,27 @@ func (r *Resolver) cutFromNS(zone string, ns []dns.RR, now time.Time) *zoneCut {
 		}
 		target := dns.CanonicalName(n.Ns)
 		cut.nsNames = append(cut.nsNames, target)
-		for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
-			if rrs, _, ok := r.cache.GetRRset(target, t, dns.ClassINET, now); ok {
-				cut.addrs = appendAddrs(cut.addrs, rrs)
-			}
-		}
+		cut.addrs = r.cachedAddrs(cut.addrs, target, now)
 	}
 	return cut
+}
+
+// cachedAddrs appends to dst the A and AAAA addresses the cache holds for
+// name that dst does not have yet. Every uncached query builds a cut, so
+// this reads the cached wire form rather than unpack records.
+func (r *Resolver) cachedAddrs(dst []netip.Addr, name string, now time.Time) []netip.Addr {
+	for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
+		from := len(dst)
+		dst, _ = r.cache.AppendAddrs(dst, name, t, now)
+		for i := from; i < len(dst); {
+			if containsAddr(dst[:i], dst[i]) || !dst[i].IsValid() {
+				dst = slices.Delete(dst, i, i+1)
+				continue
+			}
+			i++
+		}
+	}
+	return dst
 }
 
 func appendAddrs(dst []netip.Addr, rrs []dns.RR) []netip.Addr {
@@ -334,7 +362,7 @@ func hasOutOfZoneNS(cut *zoneCut) bool {
 }
 
 func (r *Resolver) rootCut(now time.Time) *zoneCut {
-	cut := &zoneCut{zone: ".", looked: map[string]bool{}, tried: map[netip.Addr]bool{}}
+	cut := &zoneCut{zone: "."}
 	for _, rr := range r.cfg.RootHints {
 		switch rr := rr.(type) {
 		case *dns.NS:
@@ -344,7 +372,7 @@ func (r *Resolver) rootCut(now time.Time) *zoneCut {
 		}
 	}
 	for _, n := range cut.nsNames {
-		cut.looked[n] = true
+		cut.markLooked(n)
 	}
 	return cut
 }
