@@ -321,21 +321,16 @@ func loopView(q *dns.Msg, e *Error) *dns.Msg {
 	return out
 }
 
-// resolveTop resolves a client question and caches the whole answer, CNAME
-// chain included, under it, so that a repeat is one cache hit. The one
-// entry serves clients without DO too: the cache leaves out the DNSSEC
+// resolveTopWith resolves a client question and caches the whole answer,
+// CNAME chain included, under it, so that a repeat is one cache hit. The
+// one entry serves clients without DO too: the cache leaves out the DNSSEC
 // records for them (RFC 4035 §3.2.1).
-func (r *Resolver) resolveTop(ctx context.Context, name string, qtype uint16) (result, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	return r.resolveTopWith(ctx, cancel, newQState(&r.lim), name, qtype)
-}
-
-// resolveTopWith is resolveTop with the query state given (a prefetch's,
-// which asks the authorities although the cache still has the answer) and
-// cancel, which cancels ctx: the caller's own, so that no context is made
-// per query for it. resolveTopWith calls it when the walk is done, so that
-// what the query started beside its walk (parallel.go) ends with it.
+//
+// qs is the query's state (a prefetch's asks the authorities although the
+// cache still has the answer), and cancel cancels ctx: the caller's own,
+// so that no context is made per query for it. resolveTopWith calls it
+// when the walk is done, so that what the query started beside its walk
+// (parallel.go) ends with it.
 func (r *Resolver) resolveTopWith(ctx context.Context, cancel context.CancelFunc, qs *qstate, name string, qtype uint16) (result, error) {
 	qs.top = qkey{r.fullKey(name, qtype).Name, qtype}
 	m, meta, err := r.resolve(ctx, qs, name, qtype)
@@ -364,7 +359,7 @@ func (r *Resolver) fullKey(name string, qtype uint16) cache.Key {
 // store caches m, a link of a resolution, keeping a Bogus answer only
 // briefly.
 //
-// resolveTop's whole answer replaces a link stored under the same key. A
+// resolveTopWith's whole answer replaces a link stored under the same key. A
 // link that ends in an alias it does not resolve (the next link is another
 // lookup) is marked Partial, so that AnswerCached never gives a client the
 // start of a chain as its answer (which it did for a CNAME loop, whose
@@ -393,7 +388,7 @@ func (r *Resolver) storeLink(qs *qstate, key cache.Key, m *dns.Msg, meta cache.M
 // partial reports whether m, an answer for (name, qtype), ends in an
 // alias to another name without data of qtype for it or an error: a link
 // of a chain, not a whole answer. A chain that ends in NODATA inside m
-// counts as partial too; resolveTop stores the whole answer over it.
+// counts as partial too; resolveTopWith stores the whole answer over it.
 func partial(m *dns.Msg, name string, qtype uint16) bool {
 	if m.Rcode != dns.RcodeSuccess {
 		return false
