@@ -128,7 +128,16 @@ func scrubLink(resp, out *dns.Msg, cur string, qtype uint16, zone string) (*dns.
 // section above end, the end of the chain, plus its DNSSEC records, and
 // returns the (lowercased) name server names whose glue may stay.
 func scrubAuthority(resp, out *dns.Msg, end string, qtype uint16, zone string) map[string]bool {
-	nsTargets := map[string]bool{}
+	// Made on the first NS name: most answers (a negative one's SOA, a
+	// signed answer's proofs) have none, and a map per response was a
+	// tenth of the objects an uncached query allocated.
+	var nsTargets map[string]bool
+	target := func(name string) {
+		if nsTargets == nil {
+			nsTargets = make(map[string]bool, 4)
+		}
+		nsTargets[strings.ToLower(name)] = true
+	}
 	for _, rr := range resp.Ns {
 		if !inZone(rr, zone) {
 			continue
@@ -138,7 +147,7 @@ func scrubAuthority(resp, out *dns.Msg, end string, qtype uint16, zone string) m
 		case dns.TypeNS:
 			if dnssec.IsSubDomain(h.Name, end) {
 				out.Ns = append(out.Ns, rr)
-				nsTargets[strings.ToLower(rr.(*dns.NS).Ns)] = true
+				target(rr.(*dns.NS).Ns)
 			}
 		case dns.TypeSOA:
 			if dnssec.IsSubDomain(h.Name, end) {
@@ -151,7 +160,7 @@ func scrubAuthority(resp, out *dns.Msg, end string, qtype uint16, zone string) m
 	if qtype == dns.TypeNS {
 		for _, rr := range out.Answer {
 			if ns, ok := rr.(*dns.NS); ok {
-				nsTargets[strings.ToLower(ns.Ns)] = true
+				target(ns.Ns)
 			}
 		}
 	}
@@ -167,7 +176,7 @@ func scrubAdditional(resp, out *dns.Msg, nsTargets map[string]bool, zone string)
 		case dns.TypeOPT:
 			out.Extra = append(out.Extra, rr)
 		case dns.TypeA, dns.TypeAAAA:
-			if inZone(rr, zone) && nsTargets[strings.ToLower(h.Name)] {
+			if nsTargets != nil && inZone(rr, zone) && nsTargets[strings.ToLower(h.Name)] {
 				out.Extra = append(out.Extra, rr)
 			}
 		}
