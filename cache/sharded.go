@@ -254,6 +254,25 @@ func (s *Sharded[K, V]) RemoveIf(k K, remove func(v V) bool) bool {
 	return false
 }
 
+// EvictNear removes the least recently used entry of the i-th shard after
+// the one k falls in (i = 0: k's own), unless that entry is k's, and
+// reports whether it removed one (the eviction callback runs for it). A
+// store bounded by what its values hold rather than by their number (the
+// resolver's aggressive-NSEC store) makes room with it once full, trying
+// a few shards: a shard's recency stands for the whole store's, as it does
+// when entries are evicted by count.
+func (s *Sharded[K, V]) EvictNear(k K, i int) bool {
+	sh := &s.shards[(s.hash(k)+uint64(i))&s.mask]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := sh.lru.root.prev
+	if n == &sh.lru.root || n.key == k {
+		return false
+	}
+	sh.lru.remove(n)
+	return true
+}
+
 // Len returns the number of entries. It locks one shard at a time, so under
 // concurrent writes it is an estimate, not a snapshot; it never exceeds the
 // capacity.

@@ -299,3 +299,40 @@ func TestShardedEvict(t *testing.T) {
 		t.Errorf("values left: %v, want %v", left, want)
 	}
 }
+
+// TestShardedEvictNear: EvictNear removes the least recently used entry of
+// the i-th shard from k's, never k's own entry, through the callback.
+func TestShardedEvictNear(t *testing.T) {
+	var gone []int
+	// Four shards; key k falls in shard k%4.
+	s := NewShardedEvict[int, int](64, 4, func(k int) uint64 { return uint64(k) }, func(k, _ int) { gone = append(gone, k) })
+	for _, k := range []int{1, 5, 9, 2, 6} { // shard 1: 1, 5, 9; shard 2: 2, 6
+		s.Add(k, k)
+	}
+	s.Get(1) // shard 1's least recent is now 5
+	for _, tc := range []struct {
+		k, i    int
+		removed bool
+		gone    int
+	}{
+		{5, 0, false, 0}, // the oldest of 5's shard is 5 itself
+		{13, 0, true, 5}, // 13 (absent) falls in shard 1: 5 goes
+		{1, 1, true, 2},  // shard 2, from 1's
+		{3, 0, false, 0}, // shard 3 is empty
+		{3, 2, true, 9},  // shard (3+2)%4 = 1: 9 is its oldest now
+	} {
+		gone = nil
+		if got := s.EvictNear(tc.k, tc.i); got != tc.removed {
+			t.Fatalf("EvictNear(%d, %d) = %v, want %v", tc.k, tc.i, got, tc.removed)
+		}
+		if tc.removed && (len(gone) != 1 || gone[0] != tc.gone) {
+			t.Fatalf("EvictNear(%d, %d) evicted %v, want [%d]", tc.k, tc.i, gone, tc.gone)
+		}
+		if _, ok := s.Peek(tc.gone); tc.removed && ok {
+			t.Fatalf("%d still there", tc.gone)
+		}
+	}
+	if n := s.Len(); n != 2 {
+		t.Errorf("Len = %d, want 2 (1 and 6)", n)
+	}
+}

@@ -180,6 +180,13 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	zone = dns.CanonicalName(zone)
 	if r.nsecBound.full() {
 		r.sweepNSEC(now)
+		// Full of live records: the zones asked about least recently
+		// (in a few shards of the store, from this zone's) give way,
+		// or a new zone would get no room until the others' records
+		// expire, up to an hour later.
+		for i := 0; i < nsecEvictTries && r.nsecBound.full(); i++ {
+			r.nsec.EvictNear(zone, i)
+		}
 	}
 	z, ok := r.nsec.Get(zone)
 	if !ok {
@@ -237,6 +244,9 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		}
 	}
 }
+
+// nsecEvictTries bounds the zones evicted to make room for one denial.
+const nsecEvictTries = 8
 
 // nsecSweepEvery is the least time between two sweeps of the store.
 const nsecSweepEvery = 10 * time.Second

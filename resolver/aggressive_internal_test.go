@@ -346,3 +346,39 @@ func TestNSECStoreEntryAndZoneBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestNSECStoreFullOfLive: once the store is full of records that have
+// not expired, new zones still get room, the zones asked about least
+// recently giving way, and the count stays true.
+func TestNSECStoreFullOfLive(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := aggrResolverWith(t, SideCaches{NSECBytes: 1 << 20})
+	for i := 0; !r.nsecBound.full(); i++ {
+		r.rememberNSEC(fmt.Sprintf("z%d.", i), nsecDenial(fmt.Sprintf("z%d.", i), maxNSECPerZone), now)
+	}
+	kept := 0
+	const fresh = 64
+	for i := range fresh {
+		name := fmt.Sprintf("fresh%d.", i)
+		r.rememberNSEC(name, nsecDenial(name, 10), now)
+		if z, ok := r.nsec.Get(name); ok && len(z.entries) == 10 {
+			kept++
+		}
+	}
+	// Without eviction none is kept: every record in the store is live.
+	// With it, a zone misses out only when the shards tried hold nothing
+	// but zones that kept nothing themselves.
+	if kept < fresh/2 {
+		t.Errorf("%d of %d new zones kept their records in a store full of live ones", kept, fresh)
+	}
+	var n int64
+	r.nsec.Range(func(_ string, z *zoneNSEC) bool {
+		z.mu.Lock()
+		n += int64(z.bytesLocked())
+		z.mu.Unlock()
+		return true
+	})
+	if got := r.nsecBound.held.Load(); got != n || got >= r.nsecBound.max+maxNSECEntryBytes {
+		t.Errorf("count %d, zones hold %d, bound %d", got, n, r.nsecBound.max)
+	}
+}
