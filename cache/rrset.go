@@ -133,7 +133,8 @@ func (c *Cache) AppendAddrs(dst []netip.Addr, name string, qtype uint16, now tim
 	}
 	out, ok := appendWireAddrs(dst, e.wire, qtype)
 	if !ok {
-		// Cannot happen: the wire form came from Pack.
+		// Cannot happen: the wire form came from Pack, whose records
+		// all parse.
 		c.drop(k, e)
 		return dst, false
 	}
@@ -162,14 +163,16 @@ func appendWireAddrs(dst []netip.Addr, msg []byte, qtype uint16) ([]netip.Addr, 
 		if rdata+rdlen > len(msg) {
 			return dst, false
 		}
+		// A record of another type (an RRSIG) is skipped, and so is
+		// one of the type without an address of its length: miekg/dns
+		// unpacks an A record with no data, and GetRRset's readers
+		// skip its invalid address.
 		switch {
 		case typ != qtype:
 		case qtype == dns.TypeA && rdlen == 4:
 			out = append(out, netip.AddrFrom4([4]byte(msg[rdata:rdata+4])))
 		case qtype == dns.TypeAAAA && rdlen == 16:
 			out = append(out, netip.AddrFrom16([16]byte(msg[rdata:rdata+16])))
-		default:
-			return dst, false
 		}
 		off = rdata + rdlen
 	}

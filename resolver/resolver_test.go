@@ -258,6 +258,10 @@ self.loop. 3600 IN CNAME self.loop.
 	r := newResolver(t, n)
 	m, err := ask(t, r, "self.loop.", dns.TypeA)
 	checkLoopAnswer(t, m, err, "self.loop. 3600 IN CNAME self.loop.")
+	// Asked again, from the cache: the same SERVFAIL, not the first link
+	// stored as if it were a whole answer (which it was once).
+	m, err = ask(t, r, "self.loop.", dns.TypeA)
+	checkLoopAnswer(t, m, err, "self.loop. 3600 IN CNAME self.loop.")
 	// Asked for the CNAME itself, it is the answer.
 	if m, err := ask(t, r, "self.loop.", dns.TypeCNAME); err != nil || len(m.Answer) != 1 {
 		t.Errorf("CNAME: got %v (%v), want the record", m, err)

@@ -54,6 +54,7 @@ type memSample struct {
 	allocs uint64 // bytes allocated on the heap since the process started
 	held   uint64 // memory the runtime holds: mapped and not returned
 	live   uint64 // heap bytes live at the end of the last collection
+	gogc   int    // the collector's percentage in force (GOGC)
 }
 
 // readMemSample reads a memSample from runtime/metrics (no stop of the
@@ -67,7 +68,7 @@ func readMemSample(s []metrics.Sample) memSample {
 		return s[i].Value.Uint64()
 	}
 	held := v(1) - min(v(1), v(2))
-	return memSample{allocs: v(0), held: held, live: v(3)}
+	return memSample{allocs: v(0), held: held, live: v(3), gogc: int(v(4))}
 }
 
 // memSampleNames are the metrics readMemSample reads, in its order.
@@ -76,6 +77,7 @@ var memSampleNames = []string{
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/released:bytes",
 	"/gc/heap/live:bytes",
+	"/gc/gogc:percent",
 }
 
 // burstWatch decides, from one memSample a tick, when a burst has ended
@@ -166,7 +168,7 @@ func reclaimAfterBursts(ctx context.Context, logf func(format string, args ...an
 			return
 		case now := <-t.C:
 			s := readMemSample(samples)
-			if p, ok := gc.next(s.live); ok && tuneGC {
+			if p, ok := gc.next(s.live, s.gogc); ok && tuneGC {
 				debug.SetGCPercent(p)
 			}
 			if !w.observe(s, now) {
@@ -218,8 +220,14 @@ type gcTuner struct {
 // next returns the percentage for live and true when it differs from the
 // one in force by a tenth or more (the live heap moves a little at every
 // collection; setting the percentage each time would only churn), or
-// when it returns to gcPercent.
-func (g *gcTuner) next(live uint64) (int, bool) {
+// when it returns to gcPercent. current is the percentage the runtime
+// has (0: unknown): whoever set it, it is the one in force. A reload
+// that changes the cache's size sets gcPercent again (setMemoryLimit),
+// and the tuner must not go on believing its own.
+func (g *gcTuner) next(live uint64, current int) (int, bool) {
+	if current > 0 {
+		g.percent = current
+	}
 	p := gcPercentFor(live)
 	if p == g.percent || p != gcPercent && 10*abs(p-g.percent) < g.percent {
 		return g.percent, false

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -118,23 +120,69 @@ func TestGCPercentFor(t *testing.T) {
 // or back to gcPercent, and not for the small moves of every collection.
 func TestGCTuner(t *testing.T) {
 	g := gcTuner{percent: gcPercent}
+	in := gcPercent // what the runtime has
 	for i, step := range []struct {
-		live   uint64
-		want   int
-		change bool
+		live    uint64
+		want    int
+		change  bool
+		outside int // not 0: set by someone else before the step
 	}{
-		{0, gcPercent, false},
-		{4 << 20, 200, true},
-		{4<<20 + 100<<10, 200, false}, // 195: under a tenth
-		{5 << 20, 160, true},
-		{15 << 20, 53, true},
-		{16 << 20, gcPercent, true},
-		{40 << 20, gcPercent, false},
-		{3 << 20, 266, true},
+		{0, gcPercent, false, 0},
+		{4 << 20, 200, true, 0},
+		{4<<20 + 100<<10, 200, false, 0}, // 195: under a tenth
+		{5 << 20, 160, true, 0},
+		{15 << 20, 53, true, 0},
+		{16 << 20, gcPercent, true, 0},
+		{40 << 20, gcPercent, false, 0},
+		{3 << 20, 266, true, 0},
+		// A reload set gcPercent again (setMemoryLimit): put back.
+		{3 << 20, 266, true, gcPercent},
+		{3 << 20, 266, false, 0},
 	} {
-		got, change := g.next(step.live)
+		if step.outside != 0 {
+			in = step.outside
+		}
+		got, change := g.next(step.live, in)
+		if change {
+			in = got
+		}
 		if got != step.want || change != step.change {
 			t.Errorf("step %d (%d KiB live): %d, %v; want %d, %v", i, step.live>>10, got, change, step.want, step.change)
 		}
+	}
+}
+
+// TestGCTunerAfterReload: a reload that changes cache-size sets gcPercent
+// again (setMemoryLimit); the tuner, reading the percentage in force from
+// the runtime, puts its own back at the next tick.
+func TestGCTunerAfterReload(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	orig := debug.SetMemoryLimit(-1)
+	origGC := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig); debug.SetGCPercent(origGC) })
+	samples := make([]metrics.Sample, len(memSampleNames))
+	for i, n := range memSampleNames {
+		samples[i].Name = n
+	}
+	const live = 4 << 20
+	g := gcTuner{percent: gcPercent}
+	tick := func() { // reclaimAfterBursts' loop, with a live heap of its own
+		if p, ok := g.next(live, readMemSample(samples).gogc); ok {
+			debug.SetGCPercent(p)
+		}
+	}
+	setMemoryLimit(64 << 20) // at start (serve.go)
+	tick()
+	if got := readMemSample(samples).gogc; got != gcPercentFor(live) {
+		t.Fatalf("after a tick: GOGC %d, want %d", got, gcPercentFor(live))
+	}
+	setMemoryLimit(16 << 20) // a reload with another cache-size (ops.go)
+	if got := readMemSample(samples).gogc; got != gcPercent {
+		t.Fatalf("after the reload: GOGC %d, want %d", got, gcPercent)
+	}
+	tick()
+	if got := readMemSample(samples).gogc; got != gcPercentFor(live) {
+		t.Errorf("a tick after the reload: GOGC %d, want %d", got, gcPercentFor(live))
 	}
 }
