@@ -45,13 +45,36 @@ const maxUDPReply = 4096
 
 var udpBufPool = sync.Pool{New: func() any { b := make([]byte, maxUDPReply); return &b }}
 
+// queryBufPool holds the buffers queries are packed into; a query larger
+// than one (it never is: one question and an OPT) gets its own.
+var queryBufPool = sync.Pool{New: func() any { b := make([]byte, 512); return &b }}
+
+// zeroDialer is the net.Dialer of a NetExchanger without one: a plain
+// socket, which dialUDP opens without a Dialer's address parsing.
+var zeroDialer net.Dialer
+
+// dialUDP opens a connected UDP socket to server with d. The zero Dialer
+// (the resolver's own) takes net.DialUDP: no address string made and
+// parsed again for every uncached query, and no context, which a UDP
+// connect does not wait on anyway.
+func dialUDP(ctx context.Context, d *net.Dialer, server netip.AddrPort) (net.Conn, error) {
+	if d == &zeroDialer {
+		return net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
+	}
+	return d.DialContext(ctx, "udp", server.String())
+}
+
 // Exchange implements Exchanger.
 func (x *NetExchanger) Exchange(ctx context.Context, network string, server netip.AddrPort, q *dns.Msg) (*dns.Msg, error) {
 	d := x.Dialer
 	if d == nil {
-		d = &net.Dialer{}
+		d = &zeroDialer
 	}
-	wire, err := q.Pack()
+	// Packed into a buffer of the pool: the query is written and done
+	// with before Exchange returns.
+	bp := queryBufPool.Get().(*[]byte)
+	defer queryBufPool.Put(bp)
+	wire, err := q.PackBuffer(*bp)
 	if err != nil {
 		return nil, fmt.Errorf("exchange: pack: %w", err)
 	}
@@ -65,7 +88,7 @@ func (x *NetExchanger) Exchange(ctx context.Context, network string, server neti
 }
 
 func exchangeUDP(ctx context.Context, d *net.Dialer, server netip.AddrPort, q *dns.Msg, wire []byte) (*dns.Msg, error) {
-	conn, err := d.DialContext(ctx, "udp", server.String())
+	conn, err := dialUDP(ctx, d, server)
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
