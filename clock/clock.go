@@ -31,20 +31,74 @@ type Func func() time.Time
 // one. Setting the wall clock forwards then ages everything by the jump,
 // which errs on the side of expiring.
 func Boot() Func {
-	base := time.Now().Round(0)
-	if b0, ok := boottime(); ok {
-		return func() time.Time {
-			b, ok := boottime()
-			if !ok {
-				// The clock worked a moment ago; a failure now would be a
-				// kernel bug. Stand still rather than jump.
-				b = b0
-			}
-			return base.Add(b - b0)
-		}
-	}
 	start := time.Now()
-	return fallback(base, func() time.Duration { return time.Since(start) }, time.Now)
+	if b0, ok := boottime(); ok {
+		read := func() (time.Duration, int64) {
+			t := time.Now()
+			return t.Sub(start), t.UnixNano()
+		}
+		return cachedBoot(start.Round(0), b0, read, boottime)
+	}
+	return fallback(start.Round(0), func() time.Duration { return time.Since(start) }, time.Now)
+}
+
+// Reading CLOCK_BOOTTIME is a system call: Go reads the monotonic and the
+// wall clock through the vDSO, but not this one. The resolver reads its
+// clock a dozen times and more for every uncached query and once for
+// every cache hit, and on a virtual machine each call cost over a
+// microsecond (17 calls per uncached query, strace -c under a flood).
+// So Boot reads it only to learn the offset between it and the monotonic
+// clock, which changes only when the machine suspends (both count the
+// same seconds otherwise, NTP adjusting both alike), and between readings
+// adds the monotonic clock to it.
+//
+// A suspend shows in the wall clock, which counts it, as a jump against
+// the monotonic clock, which does not: the offset is read again at once
+// when the wall clock has moved by more than bootSkewTolerance against the
+// monotonic one (a suspend, or the wall clock set), and in any case every
+// bootResync, for a suspend the wall clock did not see (no RTC).
+const (
+	bootSkewTolerance = time.Millisecond
+	bootResync        = 250 * time.Millisecond
+)
+
+// bootSync is what Boot learnt at its last reading of CLOCK_BOOTTIME.
+type bootSync struct {
+	at     time.Duration // monotonic time since start, at the reading
+	offset time.Duration // boot time elapsed since start, minus monotonic
+	skew   int64         // wall clock minus monotonic time, ns
+}
+
+// cachedBoot is Boot's clock with CLOCK_BOOTTIME (boot, b0 at the start):
+// base plus the monotonic time since the start plus the suspend time learnt
+// from boot. read returns the monotonic time since the start and the wall
+// clock in ns. The clock never goes backwards: the offset only grows.
+func cachedBoot(base time.Time, b0 time.Duration, read func() (time.Duration, int64), boot func() (time.Duration, bool)) Func {
+	var sync atomic.Pointer[bootSync]
+	mono0, wall0 := read()
+	sync.Store(&bootSync{at: mono0, skew: wall0 - int64(mono0)})
+	return func() time.Time {
+		mono, wall := read()
+		skew := wall - int64(mono)
+		s := sync.Load()
+		if d := skew - s.skew; d > int64(bootSkewTolerance) || d < -int64(bootSkewTolerance) || mono-s.at >= bootResync {
+			if b, ok := boot(); ok {
+				// The monotonic clock read after the boot clock makes
+				// the offset err low, never high, by the time between
+				// the two reads; and the offset only grows (suspends
+				// add to it), so such an error never takes it back nor
+				// piles up.
+				after, _ := read()
+				ns := &bootSync{at: mono, offset: max(s.offset, b-b0-after), skew: skew}
+				if sync.CompareAndSwap(s, ns) {
+					s = ns
+				} else {
+					s = sync.Load()
+				}
+			}
+		}
+		return base.Add(mono + s.offset)
+	}
 }
 
 // fallback is Boot's clock without CLOCK_BOOTTIME: base plus the larger of

@@ -53,3 +53,75 @@ func TestFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedBoot drives Boot's clock through a simulated machine: the
+// monotonic clock, the wall clock and CLOCK_BOOTTIME, and counts the reads
+// of the last (a system call).
+func TestCachedBoot(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var (
+		mono      time.Duration // since the start
+		wall      = base.UnixNano()
+		suspended time.Duration // CLOCK_BOOTTIME - CLOCK_MONOTONIC
+		reads     int
+	)
+	const b0 = 1000 * time.Second
+	c := cachedBoot(base, b0,
+		func() (time.Duration, int64) { return mono, wall },
+		func() (time.Duration, bool) { reads++; return b0 + mono + suspended, true })
+	run := func(d time.Duration) { mono += d; wall += int64(d) }
+	steps := []struct {
+		name      string
+		do        func()
+		calls     int           // clock calls at this step
+		want      time.Duration // the clock minus base
+		wantReads int           // boot clock reads so far
+	}{
+		{"start", func() {}, 1, 0, 0},
+		{"calls within a resync period read no boot clock", func() { run(time.Millisecond) }, 1000, time.Millisecond, 0},
+		{"a resync period later, one read", func() { run(bootResync) }, 100, bootResync + time.Millisecond, 1},
+		{"a suspend of two hours shows at once", func() {
+			suspended += 2 * time.Hour
+			wall += int64(2 * time.Hour)
+			run(time.Millisecond)
+		}, 10, 2*time.Hour + bootResync + 2*time.Millisecond, 2},
+		{"the wall clock set back a day changes nothing", func() {
+			wall -= int64(24 * time.Hour)
+			run(time.Millisecond)
+		}, 10, 2*time.Hour + bootResync + 3*time.Millisecond, 3},
+		{"a suspend the wall clock missed shows within a resync period", func() {
+			suspended += time.Hour
+			run(bootResync)
+		}, 1, 3*time.Hour + 2*bootResync + 3*time.Millisecond, 4},
+		{"NTP slewing the wall clock a little reads nothing", func() {
+			wall += int64(100 * time.Microsecond)
+			run(time.Millisecond)
+		}, 10, 3*time.Hour + 2*bootResync + 4*time.Millisecond, 4},
+	}
+	var last time.Time
+	for _, s := range steps {
+		s.do()
+		for range s.calls {
+			got := c()
+			if got.Before(last) {
+				t.Fatalf("%s: went back from %v to %v", s.name, last, got)
+			}
+			last = got
+		}
+		if got := last.Sub(base); got != s.want {
+			t.Errorf("%s: clock at base%+v, want base%+v", s.name, got, s.want)
+		}
+		if reads != s.wantReads {
+			t.Errorf("%s: %d boot clock reads, want %d", s.name, reads, s.wantReads)
+		}
+	}
+}
+
+// TestBootAllocs: a reading of Boot's clock allocates nothing (the hit
+// path reads it once per answer).
+func TestBootAllocs(t *testing.T) {
+	c := Boot()
+	if n := testing.AllocsPerRun(1000, func() { _ = c() }); n != 0 {
+		t.Errorf("%v allocations per reading", n)
+	}
+}
