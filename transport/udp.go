@@ -134,6 +134,11 @@ type UDPServer struct {
 
 	inflight atomic.Int64 // handler goroutines running, for MaxUDPInFlight
 	scratch  sync.Pool    // *scratch for handler goroutines
+	// jobs hands queries to the handlers waiting for one (udp_workers.go),
+	// idleWorkers counts those.
+	jobs        chan udpJob
+	idleWorkers atomic.Int32
+	spawned     atomic.Uint64 // handler goroutines started, for tests
 
 	// batches and datagrams count the reads of the batched reader
 	// (Linux) and the datagrams they returned: see Stats.
@@ -168,6 +173,7 @@ func NewUDPServer(cfg Config) *UDPServer {
 		cfg:  cfg.withDefaults(),
 		pipe: newPipeline(cfg),
 		life: newLifecycle(),
+		jobs: make(chan udpJob),
 	}
 	s.scratch.New = func() any { return newScratch() }
 	return s
@@ -246,8 +252,7 @@ func (s *UDPServer) read(conn net.PacketConn) error {
 				}
 				continue
 			}
-			s.life.enter()
-			go s.handle(conn, uc, q, req, ap, naddr)
+			s.dispatch(udpJob{conn, uc, q, req, ap, naddr})
 			q = new(dns.Msg) // q now belongs to the handler
 		}
 	}

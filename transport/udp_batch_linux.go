@@ -100,8 +100,7 @@ func (s *UDPServer) readBatches(conn net.PacketConn, uc *net.UDPConn) error {
 					s.inflight.Add(-1)
 					continue
 				}
-				s.life.enter()
-				go s.handle(conn, uc, q, req, ap, nil)
+				s.dispatch(udpJob{conn, uc, q, req, ap, nil})
 				q = new(dns.Msg) // q now belongs to the handler
 			}
 		}
