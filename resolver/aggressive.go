@@ -157,8 +157,10 @@ func newNSECStore(b *nsecBound) *cache.Sharded[string, *zoneNSEC] {
 	return cache.NewShardedEvict(maxNSECZones, 0, nil, func(_ string, z *zoneNSEC) {
 		z.mu.Lock()
 		defer z.mu.Unlock()
-		b.held.Add(-int64(z.bytesLocked()))
-		z.entries, z.nsec3, z.wild, z.gone = nil, nil, nil, true
+		// z.bytes, kept with every change (count), not a walk over the
+		// records: this runs with the shard locked, on a query's path.
+		b.held.Add(-int64(z.bytes))
+		z.entries, z.nsec3, z.wild, z.bytes, z.gone = nil, nil, nil, 0, true
 	})
 }
 
@@ -184,7 +186,7 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 		// (in a few shards of the store, from this zone's) give way,
 		// or a new zone would get no room until the others' records
 		// expire, up to an hour later.
-		for i := 0; i < nsecEvictTries && r.nsecBound.full(); i++ {
+		for i := 0; i < nsecEvictTries && r.nsecBound.full() && r.nsecWantsRoom(zone); i++ {
 			r.nsec.EvictNear(zone, i)
 		}
 	}
@@ -243,6 +245,19 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 			z.count(size)
 		}
 	}
+}
+
+// nsecWantsRoom reports whether zone may have others evicted for its
+// records: it is new to the store, or holds less than its share. A zone
+// at its share (or a refresh of records it has) gains nothing from it.
+func (r *Resolver) nsecWantsRoom(zone string) bool {
+	z, ok := r.nsec.Peek(zone)
+	if !ok {
+		return true
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return !z.gone && z.bytes < z.bound.zoneMax()-maxNSECEntryBytes
 }
 
 // nsecEvictTries bounds the zones evicted to make room for one denial.

@@ -55,10 +55,17 @@ var zeroDialer net.Dialer
 
 // dialUDP opens a connected UDP socket to server with d. The zero Dialer
 // (the resolver's own) takes net.DialUDP: no address string made and
-// parsed again for every uncached query, and no context, which a UDP
-// connect does not wait on anyway.
+// parsed again for every uncached query (a UDP connect does not wait, so
+// the context matters only if it is done already).
 func dialUDP(ctx context.Context, d *net.Dialer, server netip.AddrPort) (net.Conn, error) {
 	if d == &zeroDialer {
+		// DialContext would fail on a context already done, and nothing
+		// is sent then; DialUDP does not look. The lookups a query
+		// started beside its walk are cancelled when it ends, and must
+		// not put a query on the wire after that.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		return net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
 	}
 	return d.DialContext(ctx, "udp", server.String())
