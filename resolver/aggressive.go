@@ -257,7 +257,11 @@ func (r *Resolver) nsecWantsRoom(zone string) bool {
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	return !z.gone && z.bytes < z.bound.zoneMax()-maxNSECEntryBytes
+	// Room for one more entry of the largest size, or half the share
+	// when the share is smaller than that (a store under 256 KiB, which
+	// only a library user can configure).
+	share := z.bound.zoneMax()
+	return !z.gone && z.bytes < max(share-maxNSECEntryBytes, share/2)
 }
 
 // nsecEvictTries bounds the zones evicted to make room for one denial.

@@ -139,6 +139,7 @@ type UDPServer struct {
 	jobs        chan udpJob
 	idleWorkers atomic.Int32
 	spawned     atomic.Uint64 // handler goroutines started, for tests
+	idleFor     atomic.Int64  // how long a handler waits: udpWorkerIdle
 
 	// batches and datagrams count the reads of the batched reader
 	// (Linux) and the datagrams they returned: see Stats.
@@ -176,6 +177,7 @@ func NewUDPServer(cfg Config) *UDPServer {
 		jobs: make(chan udpJob),
 	}
 	s.scratch.New = func() any { return newScratch() }
+	s.idleFor.Store(int64(udpWorkerIdle))
 	return s
 }
 

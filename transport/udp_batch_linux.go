@@ -98,6 +98,9 @@ func (s *UDPServer) readBatches(conn net.PacketConn, uc *net.UDPConn) error {
 			case actHandle:
 				if s.inflight.Add(1) > int64(s.cfg.MaxUDPInFlight) {
 					s.inflight.Add(-1)
+					if s.cfg.Events != nil {
+						s.cfg.Events.Limited()
+					}
 					continue
 				}
 				s.dispatch(udpJob{conn, uc, q, req, ap, nil})
