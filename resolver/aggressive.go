@@ -106,7 +106,7 @@ func (z *zoneNSEC) count(d int) {
 // bytesLocked is what z holds, in estimated bytes; the counts are kept in
 // step with it.
 func (z *zoneNSEC) bytesLocked() int {
-	n := 0
+	n := rrsBytes(z.soa)
 	for _, e := range z.entries {
 		n += e.size()
 	}
@@ -160,7 +160,7 @@ func newNSECStore(b *nsecBound) *cache.Sharded[string, *zoneNSEC] {
 		// z.bytes, kept with every change (count), not a walk over the
 		// records: this runs with the shard locked, on a query's path.
 		b.held.Add(-int64(z.bytes))
-		z.entries, z.nsec3, z.wild, z.bytes, z.gone = nil, nil, nil, 0, true
+		z.entries, z.nsec3, z.wild, z.soa, z.bytes, z.gone = nil, nil, nil, nil, 0, true
 	})
 }
 
@@ -200,9 +200,12 @@ func (r *Resolver) rememberNSEC(zone string, m *dns.Msg, now time.Time) {
 	if z.gone {
 		return
 	}
-	if len(soa) > 0 {
+	if n := rrsBytes(soa); len(soa) > 0 && n <= maxNSECEntryBytes {
 		// A wildcard answer's proof comes without one: negative answers
-		// are synthesised only once a denial brought it.
+		// are synthesised only once a denial brought it. Counted as the
+		// records are: a zone may sign its SOA with as many keys as a
+		// response holds, and 4,096 zones of those were not bounded.
+		z.count(n - rrsBytes(z.soa))
 		z.soa = soa
 	}
 	for _, rr := range m.Ns {

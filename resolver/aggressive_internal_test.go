@@ -382,3 +382,51 @@ func TestNSECStoreFullOfLive(t *testing.T) {
 		t.Errorf("count %d, zones hold %d, bound %d", got, n, r.nsecBound.max)
 	}
 }
+
+// TestNSECStoreCountsSOA: the SOA kept with a zone's records, and its
+// signatures, count in the store's bytes; a set larger than an entry may
+// be (a zone signing its SOA with many keys) is not kept, and the one
+// kept before stays.
+func TestNSECStoreCountsSOA(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := aggrResolverWith(t, SideCaches{NSECBytes: 1 << 20})
+	withSOA := func(sigs int) *dns.Msg {
+		m := nsecDenial("soa.example.", 1)
+		m.Ns = append(m.Ns, &dns.SOA{Hdr: dns.RR_Header{Name: "soa.example.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 300},
+			Ns: "ns.soa.example.", Mbox: "host.soa.example.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 300})
+		for i := range sigs {
+			m.Ns = append(m.Ns, &dns.RRSIG{Hdr: dns.RR_Header{Name: "soa.example.", Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: 300},
+				TypeCovered: dns.TypeSOA, Algorithm: dns.RSASHA256, Labels: 2, OrigTtl: 300, KeyTag: uint16(i),
+				Expiration: 1_900_000_000, Inception: 1_600_000_000, SignerName: "soa.example.",
+				Signature: strings.Repeat("A", 684)}) // 512 bytes: RSA 4096
+		}
+		return m
+	}
+	recount := func() int64 {
+		z, _ := r.nsec.Get("soa.example.")
+		z.mu.Lock()
+		defer z.mu.Unlock()
+		return int64(z.bytesLocked())
+	}
+	r.rememberNSEC("soa.example.", withSOA(1), now)
+	z, ok := r.nsec.Get("soa.example.")
+	if !ok || len(z.soa) != 2 {
+		t.Fatalf("SOA not kept: %v", z)
+	}
+	small := r.nsecBound.held.Load()
+	if small != recount() || small < int64(rrsBytes(z.soa)) {
+		t.Fatalf("held %d, zone holds %d, its SOA set alone %d", small, recount(), rrsBytes(z.soa))
+	}
+	// 64 signatures of 512 bytes: over an entry's 16 KiB.
+	r.rememberNSEC("soa.example.", withSOA(64), now)
+	if len(z.soa) != 2 {
+		t.Errorf("an SOA set of %d records was kept", len(z.soa))
+	}
+	if got := r.nsecBound.held.Load(); got != small || got != recount() {
+		t.Errorf("held %d after the large set, want %d (zone holds %d)", got, small, recount())
+	}
+	r.nsec.Purge()
+	if got := r.nsecBound.held.Load(); got != 0 {
+		t.Errorf("after a purge: held %d", got)
+	}
+}
