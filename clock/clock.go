@@ -44,9 +44,9 @@ func Boot() Func {
 
 // Reading CLOCK_BOOTTIME is a system call: Go reads the monotonic and the
 // wall clock through the vDSO, but not this one. The resolver reads its
-// clock a dozen times and more for every uncached query and once for
-// every cache hit, and on a virtual machine each call cost over a
-// microsecond (17 calls per uncached query, strace -c under a flood).
+// clock a dozen times and more for every uncached query (17, strace -c
+// under a flood) and once for every cache hit, and each call cost 0.40 µs
+// on this project's VM against 0.09 µs for time.Now (go test -bench).
 // So Boot reads it only to learn the offset between it and the monotonic
 // clock, which changes only when the machine suspends (both count the
 // same seconds otherwise, NTP adjusting both alike), and between readings
