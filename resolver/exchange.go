@@ -45,8 +45,8 @@ const maxUDPReply = 4096
 
 var udpBufPool = sync.Pool{New: func() any { b := make([]byte, maxUDPReply); return &b }}
 
-// queryBufPool holds the buffers queries are packed into; a query larger
-// than one (it never is: one question and an OPT) gets its own.
+// queryBufPool holds the buffers queries are packed into: one question
+// and an OPT fit; a larger query (padded, say) gets a buffer of its own.
 var queryBufPool = sync.Pool{New: func() any { b := make([]byte, 512); return &b }}
 
 // zeroDialer is the net.Dialer of a NetExchanger without one: a plain
