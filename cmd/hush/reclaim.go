@@ -189,7 +189,7 @@ func reclaimAfterBursts(ctx context.Context, logf func(format string, args ...an
 // resident size. But the runtime scales its least heap goal (4 MiB) by
 // GOGC too, and when little is live (a fresh process, a router's small
 // cache) half of it is a collection every megabyte or two: under a flood
-// of uncached names at 2,000 QPS, with 4 MiB live, 11 collections a second
+// of uncached names at 2,000 QPS, a few MiB live, 9 to 11 collections a second
 // and a tenth of the CPU. So the percentage follows what is live, giving
 // the heap at least minGCHeadroom of room before a collection, and is
 // gcPercent again once that half is larger.
